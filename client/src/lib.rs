@@ -1,1 +1,25 @@
-//! urne protocol
+//! # urne-client: the urne protocol
+//!
+//! Every format and every rule of urne, with no server and no storage engine: the log
+//! server, the voter's tool and the union's monitor all decide validity with this one
+//! library. Pure functions over bytes; no async, no I/O in the core.
+//!
+//! # Layout
+//!
+//! - [`note`]: C2SP signed notes with Ed25519 (keys, key IDs, signing, opening).
+//! - [`checkpoint`]: C2SP tlog-checkpoint, tlog-cosignature (`cosignature/v1`),
+//!   witness policies ("k of these n witness keys").
+//! - [`tree`]: RFC 6962 hashing (also as an `rs_merkle::Hasher`), inclusion and
+//!   consistency proofs (RFC 9162), the stored-hash index arithmetic.
+//! - [`tiles`]: C2SP tlog-tiles paths (`x001/x234/067`, `.p/W`) and entry bundles.
+//! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
+//! - [`statement`]: the typed statements of urne and their strict, canonical text.
+//! - [`rules`]: the election rules as a pure state machine over a small state trait.
+
+pub mod checkpoint;
+pub mod compact;
+pub mod note;
+pub mod rules;
+pub mod statement;
+pub mod tiles;
+pub mod tree;
