@@ -1,1 +1,316 @@
-fn main() {}
+//! The `urne` binary: parses flags, sets up tracing, binds, and hands over to the
+//! library. Subcommands: `serve` (the log), `keygen` (authority keys), `demo` (a
+//! living simulated election), `load` (the load generator).
+
+use anyhow::{Context as _, Result};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use urne::config::Config;
+use urne::demo;
+use urne::Log;
+use urne_client::note::SignerKey;
+
+/// urne — a public, append-only bulletin board for electronic elections.
+///
+/// It records every ballot receipt, every credential issue, reissue and revocation
+/// and every suspension of the ballot as a signed statement, enforces the election's
+/// rules before it appends, and publishes signed checkpoints and C2SP tiles so that
+/// voters, unions, mirrors and witnesses can check everything.
+#[derive(Parser)]
+#[command(version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the log: RocksDB in --data, HTTP API and web page on --listen.
+    Serve(ServeArgs),
+    /// Generate an authority key (board, registrar, platform) or a log key.
+    ///
+    /// Writes the signer key (secret) to --out with mode 0600 and prints the verifier
+    /// key, which goes into `election` statements or `--allow-board`.
+    Keygen {
+        /// Key name, e.g. `bureau.president.acme-cse-2026`.
+        #[arg(long)]
+        name: String,
+        /// File for the secret key (default: <name>.key).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a realistic simulated election: thousands of voters, a credential leak and
+    /// its mass reissue, a suspension, helpdesk reissues followed by ballots, results.
+    ///
+    /// Without --log it starts its own log (as `urne serve` would, allowing the demo's
+    /// board key) and keeps serving it afterwards, so you can browse a living log.
+    Demo(DemoArgs),
+    /// Load generator: seals an election, issues credentials, fires pre-signed ballots
+    /// at a log and reports appends per second and latency percentiles.
+    Load(LoadArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// TOML configuration file (any field of the configuration; flags win).
+    #[arg(long, env = "URNE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: RocksDB and the log key [default: ./urne-data].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Log origin, the name in every checkpoint [default: urne.localhost/log].
+    #[arg(long)]
+    origin: Option<String>,
+    /// Board verifier key allowed to seal elections (repeatable).
+    #[arg(long = "allow-board", value_name = "KEY")]
+    allow_board: Vec<String>,
+    /// Most statements per sequencer batch [default: 1024].
+    #[arg(long)]
+    batch_max: Option<usize>,
+    /// Longest wait, in ms, for a batch to fill [default: 5].
+    #[arg(long)]
+    batch_ms: Option<u64>,
+    /// Queue capacity before answering 503 [default: 16384].
+    #[arg(long)]
+    queue: Option<usize>,
+    /// Tolerated clock skew of statements, seconds [default: 300].
+    #[arg(long)]
+    time_tolerance: Option<i64>,
+    /// RocksDB block cache, MiB [default: 64].
+    #[arg(long)]
+    cache_mib: Option<usize>,
+    /// Serve the web page from this directory instead of the built-in copy.
+    #[arg(long)]
+    web_dir: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        if let Some(v) = self.data {
+            c.data = v;
+        }
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = self.origin {
+            c.origin = v;
+        } else if let Some(o) = urne::keys::existing_origin(&c.data) {
+            // An existing data directory keeps its origin without repeating the flag.
+            c.origin = o;
+        }
+        c.allow_board.extend(self.allow_board);
+        if let Some(v) = self.batch_max {
+            c.batch_max = v;
+        }
+        if let Some(v) = self.batch_ms {
+            c.batch_ms = v;
+        }
+        if let Some(v) = self.queue {
+            c.queue = v;
+        }
+        if let Some(v) = self.time_tolerance {
+            c.time_tolerance_secs = v;
+        }
+        if let Some(v) = self.cache_mib {
+            c.cache_mib = v;
+        }
+        if self.web_dir.is_some() {
+            c.web_dir = self.web_dir;
+        }
+        Ok(c)
+    }
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Run against this log instead of starting one (its operator must allow the demo
+    /// board key: see --print-board-key).
+    #[arg(long)]
+    log: Option<String>,
+    /// Number of voters.
+    #[arg(long, default_value_t = 2000)]
+    voters: usize,
+    /// Submissions in flight.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seed of the demo authority keys.
+    #[arg(long, default_value = "urne-demo")]
+    seed: String,
+    /// Election id.
+    #[arg(long, default_value = "cse-2026-acme")]
+    election: String,
+    /// Spread the election over this many past hours (only for the log the demo starts).
+    #[arg(long, default_value_t = 10)]
+    hours: u32,
+    /// Print the demo board verifier key and exit.
+    #[arg(long)]
+    print_board_key: bool,
+    /// Exit when the demo is done instead of serving the log.
+    #[arg(long)]
+    exit: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Args)]
+struct LoadArgs {
+    /// The log to load.
+    #[arg(long)]
+    log: String,
+    /// Ballots to send.
+    #[arg(long, default_value_t = 20000)]
+    ballots: usize,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Target rate in ballots per second (default: as fast as possible).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Seed of the demo authority keys.
+    #[arg(long, default_value = "urne-demo")]
+    seed: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+async fn start_log(config: Config) -> Result<(Log, tokio::net::TcpListener)> {
+    let log = tokio::task::spawn_blocking(move || Log::open(&config).map(|l| (l, config))).await??;
+    let (log, config) = log;
+    if log.new_key {
+        tracing::info!(data = %config.data.display(), "new log: generated its key");
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!("urne log {}", log.verifier_key().name());
+    println!("  verifier key: {}", log.verifier_key());
+    println!("  serving on:   http://{addr}/  (tree size {})", log.state.seq.head().size);
+    Ok((log, listener))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing();
+            let config = args.into_config()?;
+            let (log, listener) = start_log(config).await?;
+            urne::run(listener, log, shutdown_signal()).await
+        }
+        Command::Keygen { name, out } => {
+            let key = SignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
+            urne::keys::write_secret(&out, &key.to_signer_string())?;
+            eprintln!("secret key written to {} (mode 0600)", out.display());
+            println!("{}", key.verifier());
+            Ok(())
+        }
+        Command::Demo(args) => {
+            let keys = demo::DemoKeys::from_seed(&args.seed)?;
+            if args.print_board_key {
+                for k in &keys.board {
+                    println!("{}", k.verifier());
+                }
+                return Ok(());
+            }
+            let opts = demo::DemoOptions {
+                voters: args.voters,
+                concurrency: args.concurrency,
+                seed: args.seed.clone(),
+                election: args.election.clone(),
+                simulate_hours: None,
+                progress: true,
+            };
+            if let Some(url) = &args.log {
+                let s = demo::run_demo(url, &opts).await?;
+                print_summary(url, &s);
+                return Ok(());
+            }
+            init_tracing();
+            let mut config = args.serve.clone().into_config()?;
+            config.allow_board.extend(keys.board.iter().map(|k| k.verifier().to_string()));
+            // The simulated election is spread over past hours: tolerate it.
+            config.time_tolerance_secs = config.time_tolerance_secs.max(i64::from(args.hours + 1) * 3600);
+            let (log, listener) = start_log(config).await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+            let exit = args.exit;
+            let server = tokio::spawn(urne::run(listener, log, async move {
+                if exit {
+                    let _ = stop_rx.await;
+                } else {
+                    shutdown_signal().await;
+                }
+            }));
+            let opts = demo::DemoOptions { simulate_hours: Some(args.hours), ..opts };
+            let summary = demo::run_demo(&url, &opts).await?;
+            print_summary(&url, &summary);
+            if exit {
+                let _ = stop_tx.send(());
+            } else {
+                println!("\nThe log keeps running at {url}/ — Ctrl-C to stop.");
+            }
+            server.await??;
+            Ok(())
+        }
+        Command::Load(args) => {
+            let opts = demo::LoadOptions { ballots: args.ballots, concurrency: args.concurrency, rate: args.rate, seed: args.seed, progress: !args.json };
+            let r = demo::run_load(&args.log, &opts).await?;
+            if args.json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!(
+                    "{} ballots appended of {} in {:.2} s: {:.0}/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                    r.appended, r.sent, r.seconds, r.per_second, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_summary(url: &str, s: &demo::DemoSummary) {
+    println!("\nDemo election done: {} entries appended.", s.appended);
+    for (code, n) in &s.refused {
+        println!("  refused as expected: {n} × {code}");
+    }
+    for r in &s.receipts {
+        println!("  receipt:  {url}/v1/receipts/{r}");
+    }
+    for v in &s.voters {
+        println!("  voter:    {url}/v1/voters/{v}");
+    }
+    if let Some(v) = &s.helpdesk_voter {
+        println!("  voter whose credential was reissued by the helpdesk: {url}/v1/voters/{v}");
+    }
+    println!("  elections: {url}/v1/elections");
+}

@@ -1,0 +1,86 @@
+//! The HTTP error type: every failure leaves as `{"error": "<stable code>", "detail": "…"}`.
+//!
+//! Owns: the mapping from library and sequencer errors to HTTP status codes and
+//! stable error codes. Codes are part of the API: never rename one.
+
+use crate::sequencer::SubmitError;
+use crate::storage::StorageError;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use urne_client::rules::Refusal;
+use urne_client::statement::StatementError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// Human-readable detail.
+    pub detail: String,
+}
+
+impl ApiError {
+    /// Builds an error.
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError { status, code, detail: detail.into() }
+    }
+
+    /// 400 with a code.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 500 `internal` for storage failures.
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = StatusCode::from_u16(r.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+        ApiError { status, code: r.code.as_str(), detail: r.detail }
+    }
+}
+
+impl From<StatementError> for ApiError {
+    fn from(e: StatementError) -> Self {
+        let status = if e.code() == "too_large" { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
+        ApiError { status, code: e.code(), detail: e.to_string() }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!(error = %e, "storage error while answering a request");
+        ApiError::internal(e.to_string())
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match e {
+            SubmitError::Refused(r) => r.into(),
+            SubmitError::Pushback => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the sequencer queue is full; retry after a second"),
+            SubmitError::Storage(d) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failure", d),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.code, "detail": self.detail });
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}

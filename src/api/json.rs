@@ -1,0 +1,256 @@
+//! Convenience JSON read API: lookups by receipt and voter tag, proofs, elections,
+//! statistics, Prometheus metrics.
+//!
+//! Owns: these endpoints' shapes. Every answer that states something about the log
+//! carries what a client needs to check it (entry bytes, inclusion proof, the signed
+//! checkpoint): clients verify, they never trust these answers.
+
+use super::{ApiError, AppState};
+use crate::stats::ElectionStats;
+use crate::storage::{StoreHashReader, TreeHead};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::Ordering;
+use urne_client::rules::{StateKey, StateValue, StateView, Subject};
+use urne_client::statement::{SignedStatement, Tag};
+use urne_client::tree;
+
+/// Most entries listed for one voter tag.
+const VOTER_LIMIT: usize = 1000;
+
+/// An entry with its inclusion proof in a checkpoint.
+#[derive(Serialize, Debug)]
+pub struct ProvedEntry {
+    /// Leaf index.
+    pub index: u64,
+    /// Statement type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Statement time.
+    pub time: String,
+    /// The entry bytes (a signed statement, UTF-8).
+    pub entry: String,
+    /// Leaf hash (hex).
+    pub leaf_hash: String,
+    /// Inclusion proof to `tree_size` of the answer (base64).
+    pub inclusion_proof: Vec<String>,
+}
+
+fn prove_entry(app: &AppState, head: &TreeHead, index: u64) -> Result<ProvedEntry, ApiError> {
+    let bytes = app
+        .store
+        .entries(index, index + 1)?
+        .pop()
+        .ok_or_else(|| ApiError::internal(format!("entry {index} missing")))?;
+    let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store)).map_err(|e| ApiError::internal(e.to_string()))?;
+    let (kind, time) = match SignedStatement::parse(&bytes) {
+        Ok(s) => (s.statement.statement_type().as_str().to_string(), s.statement.time.to_string()),
+        Err(_) => ("unknown".into(), String::new()),
+    };
+    Ok(ProvedEntry {
+        index,
+        kind,
+        time,
+        leaf_hash: tree::hash_to_hex(&tree::record_hash(&bytes)),
+        entry: String::from_utf8_lossy(&bytes).into_owned(),
+        inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
+    })
+}
+
+fn parse_tag(s: &str) -> Result<Tag, ApiError> {
+    s.parse::<Tag>().map_err(|_| ApiError::bad_request("bad_tag", format!("{s:?} is not 64 lowercase hex digits")))
+}
+
+/// GET /v1/log: who this log is.
+pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let head = app.seq.head();
+    Json(serde_json::json!({
+        "origin": app.log_key.name(),
+        "verifier_key": app.log_key.to_string(),
+        "tree_size": head.size,
+        "witnesses": [],
+        "cosigned": false,
+        "version": env!("CARGO_PKG_VERSION"),
+        "max_entry_size": urne_client::statement::MAX_ENTRY_SIZE,
+    }))
+}
+
+/// An answer listing entries with proofs to one checkpoint.
+#[derive(Serialize, Debug)]
+pub struct EntriesAnswer {
+    /// Tree size the proofs are for.
+    pub tree_size: u64,
+    /// The signed checkpoint of that size.
+    pub checkpoint: String,
+    /// The entries.
+    pub entries: Vec<ProvedEntry>,
+}
+
+/// GET /v1/receipts/<code>: the ballot carrying this receipt code.
+pub async fn receipt(State(app): State<AppState>, Path(code): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let tag = parse_tag(&code)?;
+    let head = app.seq.head();
+    let app2 = app.clone();
+    let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let idx = app2.store.lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 1)?;
+        idx.first().map(|&i| prove_entry(&app2, &head, i)).transpose().map(|e| (e, head))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    match found {
+        (Some(e), head) => Ok(Json(serde_json::json!({
+            "receipt": code,
+            "index": e.index,
+            "type": e.kind,
+            "time": e.time,
+            "entry": e.entry,
+            "leaf_hash": e.leaf_hash,
+            "inclusion_proof": e.inclusion_proof,
+            "tree_size": head.size,
+            "checkpoint": head.checkpoint,
+        }))),
+        (None, _) => Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "receipt_not_found", format!("no ballot with receipt {code} in the log"))),
+    }
+}
+
+/// GET /v1/voters/<tag>: every entry about a voter tag (credentials, revocations,
+/// ballots cast with any of its credentials), oldest first.
+pub async fn voter(State(app): State<AppState>, Path(tag): Path<String>) -> Result<Json<EntriesAnswer>, ApiError> {
+    let tag = parse_tag(&tag)?;
+    let head = app.seq.head();
+    let app2 = app.clone();
+    tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        let idx = app2.store.lookup(&crate::sequencer::subject_key(&Subject::Voter(tag)), VOTER_LIMIT)?;
+        let entries = idx.into_iter().filter(|i| *i < head.size).map(|i| prove_entry(&app2, &head, i)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Json(EntriesAnswer { tree_size: head.size, checkpoint: head.checkpoint.clone(), entries }))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?
+}
+
+/// Query of `/v1/proof/inclusion`.
+#[derive(Deserialize)]
+pub struct InclusionQuery {
+    index: u64,
+    size: Option<u64>,
+}
+
+/// GET /v1/proof/inclusion?index=&size=: inclusion proof of leaf `index` in the tree
+/// of `size` entries (default: the latest checkpoint).
+pub async fn inclusion(State(app): State<AppState>, Query(q): Query<InclusionQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    let head = app.seq.head();
+    let size = q.size.unwrap_or(head.size);
+    if size > head.size || q.index >= size {
+        return Err(ApiError::bad_request("bad_range", format!("need index < size <= {}; got index {} size {size}", head.size, q.index)));
+    }
+    let proof = tree::prove_inclusion(q.index, size, &StoreHashReader(&*app.store)).map_err(|e| ApiError::internal(e.to_string()))?;
+    let leaf = app.store.read_hashes(&[tree::stored_hash_index(0, q.index)])?;
+    Ok(Json(serde_json::json!({
+        "index": q.index,
+        "tree_size": size,
+        "leaf_hash": leaf.first().map(tree::hash_to_hex),
+        "inclusion_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
+        "checkpoint": app.store.checkpoint_at(size)?,
+    })))
+}
+
+/// Query of `/v1/proof/consistency`.
+#[derive(Deserialize)]
+pub struct ConsistencyQuery {
+    old: u64,
+    new: Option<u64>,
+}
+
+/// GET /v1/proof/consistency?old=&new=: consistency proof between two tree sizes
+/// (default new: the latest checkpoint), with both checkpoints if the log signed them.
+pub async fn consistency(State(app): State<AppState>, Query(q): Query<ConsistencyQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    let head = app.seq.head();
+    let new = q.new.unwrap_or(head.size);
+    if new > head.size || q.old > new {
+        return Err(ApiError::bad_request("bad_range", format!("need old <= new <= {}; got old {} new {new}", head.size, q.old)));
+    }
+    let proof = if q.old == 0 || q.old == new {
+        Vec::new()
+    } else {
+        tree::prove_consistency(q.old, new, &StoreHashReader(&*app.store)).map_err(|e| ApiError::internal(e.to_string()))?
+    };
+    Ok(Json(serde_json::json!({
+        "old": q.old,
+        "new": new,
+        "consistency_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
+        "old_checkpoint": app.store.checkpoint_at(q.old)?,
+        "new_checkpoint": app.store.checkpoint_at(new)?,
+    })))
+}
+
+fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+    let view = crate::sequencer::StoreStateView(&*app.store);
+    let Some(StateValue::Election(es)) = view.get(&StateKey::Election(id.to_string())).map_err(|e| ApiError::internal(e.to_string()))? else {
+        return Ok(None);
+    };
+    let stats = match app.store.stats(id)? {
+        Some(b) => ElectionStats::decode(&b).map_err(|e| ApiError::internal(e.to_string()))?,
+        None => ElectionStats::default(),
+    };
+    Ok(Some(serde_json::json!({
+        "id": id,
+        "state": es,
+        "stats": stats,
+    })))
+}
+
+/// GET /v1/elections: every election with its state.
+pub async fn elections(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let mut out = Vec::new();
+    for id in app.store.elections()? {
+        if let Some(v) = election_json(&app, &id)? {
+            out.push(v);
+        }
+    }
+    Ok(Json(serde_json::json!({ "tree_size": app.seq.head().size, "elections": out })))
+}
+
+/// GET /v1/elections/<id>: state, counts per type, hourly series and timeline.
+pub async fn election(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    election_json(&app, &id)?
+        .map(Json)
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_election", format!("no election {id:?} in this log")))
+}
+
+/// GET /v1/stats: the log's counters.
+pub async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
+    let m = app.seq.metrics();
+    let head = app.seq.head();
+    Json(serde_json::json!({
+        "tree_size": head.size,
+        "appended": m.appended.load(Ordering::Relaxed),
+        "refused": m.refused.load(Ordering::Relaxed),
+        "pushback": m.pushback.load(Ordering::Relaxed),
+        "batches": m.batches.load(Ordering::Relaxed),
+        "queue_depth": m.queue_depth.load(Ordering::Relaxed),
+        "uptime_secs": app.started.elapsed().as_secs(),
+        "sequencer_failed": app.seq.failed(),
+    }))
+}
+
+/// GET /metrics: Prometheus text exposition.
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    let m = app.seq.metrics();
+    let head = app.seq.head();
+    let mut s = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
+        s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+    };
+    metric("urne_tree_size", "gauge", "Entries in the log.", head.size);
+    metric("urne_appended_total", "counter", "Statements appended since start.", m.appended.load(Ordering::Relaxed));
+    metric("urne_refused_total", "counter", "Statements refused by the election rules since start.", m.refused.load(Ordering::Relaxed));
+    metric("urne_pushback_total", "counter", "Statements refused with 503 (queue full) since start.", m.pushback.load(Ordering::Relaxed));
+    metric("urne_batches_total", "counter", "Batches committed since start.", m.batches.load(Ordering::Relaxed));
+    metric("urne_queue_depth", "gauge", "Statements waiting for the sequencer.", m.queue_depth.load(Ordering::Relaxed) as u64);
+    metric("urne_commit_microseconds_total", "counter", "Time spent in durable commits.", m.commit_micros.load(Ordering::Relaxed));
+    metric("urne_sequencer_failed", "gauge", "1 if the sequencer stopped after a storage failure.", u64::from(app.seq.failed()));
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], s).into_response()
+}

@@ -1,0 +1,172 @@
+//! The HTTP API of the log.
+//!
+//! Owns: the router, the shared application state, and the write endpoint
+//! `POST /v1/statements`. The read endpoints live in [`tiles`] (C2SP tlog-tiles) and
+//! [`json`] (convenience JSON lookups, statistics, metrics).
+//!
+//! Submissions are parsed and their signatures verified here, in the handler, in
+//! parallel and without any lock; only rule checks and ordering go through the
+//! single-threaded sequencer.
+
+pub mod error;
+pub mod json;
+pub mod tiles;
+
+pub use error::ApiError;
+
+use crate::sequencer::{SequencerHandle, StoreStateView};
+use crate::storage::{Store, StoreHashReader};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use urne_client::note::VerifierKey;
+use urne_client::rules::{self, StateKey, StateValue, StateView, Verified};
+use urne_client::statement::{Body, Role, SignedStatement, MAX_ENTRY_SIZE};
+use urne_client::tree;
+
+/// The authorities of a sealed election (they never change after sealing, so they
+/// are cached forever).
+#[derive(Debug)]
+pub struct Authorities {
+    /// Keys by role.
+    pub keys: Vec<(Role, VerifierKey)>,
+    /// Board signatures needed by lifecycle statements.
+    pub quorum: u32,
+}
+
+/// State shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The log's storage.
+    pub store: Arc<dyn Store>,
+    /// The sequencer.
+    pub seq: SequencerHandle,
+    /// The log's verifier key.
+    pub log_key: VerifierKey,
+    /// Board keys allowed to seal elections.
+    pub allow_board: Arc<Vec<VerifierKey>>,
+    /// Cache of sealed elections' authorities.
+    pub authorities: Arc<RwLock<HashMap<String, Arc<Authorities>>>>,
+    /// Start time of the process.
+    pub started: Instant,
+    /// The web page's files.
+    pub web: Arc<crate::web::Web>,
+}
+
+impl AppState {
+    /// Returns the checkpoint to serve at `/checkpoint`.
+    pub fn served_checkpoint(&self) -> String {
+        self.seq.head().checkpoint.clone()
+    }
+
+    /// Returns the authorities of a sealed election, from cache or store.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn election_authorities(&self, id: &str) -> Result<Option<Arc<Authorities>>, ApiError> {
+        if let Some(a) = self.authorities.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+            return Ok(Some(a.clone()));
+        }
+        let view = StoreStateView(&*self.store);
+        let found = view.get(&StateKey::Election(id.to_string())).map_err(|e| ApiError::internal(e.to_string()))?;
+        let Some(StateValue::Election(es)) = found else { return Ok(None) };
+        let auth = Arc::new(Authorities { keys: es.authorities.clone(), quorum: es.quorum });
+        self.authorities.write().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), auth.clone());
+        Ok(Some(auth))
+    }
+}
+
+/// Builds the router of the log.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/checkpoint", get(tiles::checkpoint))
+        .route("/tile/{*path}", get(tiles::tile))
+        .route("/v1/statements", post(submit))
+        .route("/v1/log", get(json::log_info))
+        .route("/v1/receipts/{code}", get(json::receipt))
+        .route("/v1/voters/{tag}", get(json::voter))
+        .route("/v1/proof/inclusion", get(json::inclusion))
+        .route("/v1/proof/consistency", get(json::consistency))
+        .route("/v1/elections", get(json::elections))
+        .route("/v1/elections/{id}", get(json::election))
+        .route("/v1/stats", get(json::stats))
+        .route("/metrics", get(json::metrics))
+        .fallback(get(crate::web::serve))
+        // Read the body up to 4x the entry limit so an oversize statement gets our
+        // `too_large` code rather than a bare 413 from the framework.
+        .layer(DefaultBodyLimit::max(4 * MAX_ENTRY_SIZE))
+        .with_state(state)
+}
+
+/// The answer to an appended statement.
+#[derive(Serialize, Debug)]
+pub struct SubmitResponse {
+    /// Leaf index of the entry.
+    pub index: u64,
+    /// Leaf hash (hex).
+    pub leaf_hash: String,
+    /// Tree size of the checkpoint.
+    pub tree_size: u64,
+    /// The signed checkpoint covering the entry.
+    pub checkpoint: String,
+    /// Inclusion proof of the entry in that checkpoint (base64 hashes).
+    pub inclusion_proof: Vec<String>,
+    /// True if these exact bytes were already logged (at `index`).
+    pub duplicate: bool,
+}
+
+/// POST /v1/statements: append one signed statement.
+pub async fn submit(State(app): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    if body.len() > MAX_ENTRY_SIZE {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("statement of {} bytes exceeds {MAX_ENTRY_SIZE}", body.len()),
+        ));
+    }
+    let stmt = SignedStatement::parse(&body)?;
+    let verified = pre_verify(&app, &stmt)?;
+    let ack = app.seq.submit(stmt, verified).await?;
+    let proof = tree::prove_inclusion(ack.index, ack.head.size, &StoreHashReader(&*app.store))
+        .map_err(|e| ApiError::internal(format!("inclusion proof: {e}")))?;
+    let status = if ack.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((
+        status,
+        Json(SubmitResponse {
+            index: ack.index,
+            leaf_hash: tree::hash_to_hex(&ack.leaf_hash),
+            tree_size: ack.head.size,
+            checkpoint: ack.head.checkpoint.clone(),
+            inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
+            duplicate: ack.duplicate,
+        }),
+    ))
+}
+
+/// Verifies a statement's signatures before it is queued, and applies the
+/// operator's board allow-list to new elections. Returns `None` when the election is
+/// not known yet (the sequencer then verifies against the state it sees).
+fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>, ApiError> {
+    if let Body::Election(e) = &stmt.statement.body {
+        let verified = rules::verify_signatures(stmt, &e.authorities, e.quorum)?;
+        let allowed = verified.signers().iter().any(|k| app.allow_board.contains(k));
+        if !allowed {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "election_not_authorized",
+                "no board key allowed by this log's operator signed this election (see --allow-board)",
+            ));
+        }
+        return Ok(Some(verified));
+    }
+    match app.election_authorities(&stmt.statement.election)? {
+        Some(a) => Ok(Some(rules::verify_signatures(stmt, &a.keys, a.quorum)?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,116 @@
+//! Configuration of `urne serve`: one documented struct, validated once at start-up.
+//!
+//! Owns: every tunable of the log server and its defaults, the optional TOML file.
+//! Does not own: the command line (the binary maps flags onto this struct).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use urne_client::note::VerifierKey;
+
+/// Configuration of a log server. Every field has a default (see [`Config::default`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Data directory (RocksDB and the log key). Default `./urne-data`.
+    pub data: PathBuf,
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Log origin: the first line of every checkpoint and the log key's name. Default
+    /// `urne.localhost/log`. Fixed at first start: a data directory keeps its origin.
+    pub origin: String,
+    /// Board keys allowed to seal elections on this log (verifier key strings). An
+    /// `election` statement must carry a valid signature by one of them.
+    pub allow_board: Vec<String>,
+    /// The sequencer commits a batch after this many statements... Default 1024.
+    pub batch_max: usize,
+    /// ...or after this many milliseconds, whichever comes first. Default 5 ms.
+    pub batch_ms: u64,
+    /// Statements waiting for the sequencer before new ones get 503. Default 16384.
+    pub queue: usize,
+    /// Accepted distance between a statement's time and the log's clock, and between
+    /// a statement's time and the previous entry of its election. Default 300 s.
+    pub time_tolerance_secs: i64,
+    /// RocksDB block cache in MiB: the bound on the memory the store uses. Default 64.
+    pub cache_mib: usize,
+    /// Directory of the web page to serve at `/`. Default: the page built into the
+    /// binary.
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("urne-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            origin: "urne.localhost/log".to_string(),
+            allow_board: Vec::new(),
+            batch_max: 1024,
+            batch_ms: 5,
+            queue: 16384,
+            time_tolerance_secs: 300,
+            cache_mib: 64,
+            web_dir: None,
+        }
+    }
+}
+
+/// A configuration that is not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The origin is not a valid key name (empty, spaces, '+').
+    #[error("origin {0:?} is not a valid signed-note key name (no spaces, no '+')")]
+    BadOrigin(String),
+    /// An `allow_board` entry is not a verifier key.
+    #[error("allow_board entry {0:?} is not a verifier key: {1}")]
+    BadBoardKey(String, String),
+    /// A numeric bound is zero or absurd.
+    #[error("{0}")]
+    Bound(String),
+    /// The TOML file could not be read or parsed.
+    #[error("config file {0}: {1}")]
+    File(PathBuf, String),
+}
+
+impl Config {
+    /// Reads a TOML file holding any subset of the fields.
+    ///
+    /// # Errors
+    /// [`ConfigError::File`] if the file is unreadable or not valid TOML for `Config`.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File(path.into(), e.to_string()))?;
+        toml::from_str(&text).map_err(|e| ConfigError::File(path.into(), e.to_string()))
+    }
+
+    /// Checks the configuration and returns the parsed board allow-list.
+    ///
+    /// # Errors
+    /// The first problem found.
+    pub fn validate(&self) -> Result<Vec<VerifierKey>, ConfigError> {
+        if self.origin.is_empty() || self.origin.chars().any(|c| c.is_whitespace() || c == '+') {
+            return Err(ConfigError::BadOrigin(self.origin.clone()));
+        }
+        if self.batch_max == 0 || self.batch_max > 100_000 {
+            return Err(ConfigError::Bound(format!("batch_max {} must be in 1..=100000", self.batch_max)));
+        }
+        if self.batch_ms > 10_000 {
+            return Err(ConfigError::Bound(format!("batch_ms {} must be at most 10000", self.batch_ms)));
+        }
+        if self.queue == 0 {
+            return Err(ConfigError::Bound("queue must be at least 1".into()));
+        }
+        if self.time_tolerance_secs < 0 {
+            return Err(ConfigError::Bound("time_tolerance_secs must not be negative".into()));
+        }
+        self.allow_board
+            .iter()
+            .map(|k| VerifierKey::parse(k).map_err(|e| ConfigError::BadBoardKey(k.clone(), e.to_string())))
+            .collect()
+    }
+
+    /// Returns the batch timeout as a duration.
+    pub fn batch_timeout(&self) -> Duration {
+        Duration::from_millis(self.batch_ms)
+    }
+}

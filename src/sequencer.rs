@@ -1,0 +1,397 @@
+//! The sequencer: the single writer that turns queued statements into committed,
+//! signed log entries.
+//!
+//! Owns: the submission queue, batching, the order of entries, checking the election
+//! rules for a batch (including conflicts inside the batch), computing stored hashes,
+//! the root and the signed checkpoint, and the one durable commit per batch.
+//! Does not own: parsing and signature checks (done by the HTTP handler before
+//! queueing, without any lock), the rules themselves (`urne_client::rules`), I/O
+//! details (`storage`).
+//!
+//! # Durability contract
+//!
+//! [`SequencerHandle::submit`] resolves `Ok(Ack)` only after the batch holding the
+//! statement was committed by [`Store::commit`] (one atomic, fsynced write holding the
+//! entries, their hashes, lookups, rule state and the checkpoint that covers them).
+//! A refused statement changes nothing. If a commit fails the sequencer stops: every
+//! statement of that batch and every later one gets [`SubmitError::Storage`] and the
+//! process must be restarted, which resumes from the last committed batch (possibly
+//! including the failed one, if it reached the disk: its submitters were told it
+//! failed, and a retry finds it as a duplicate).
+
+use crate::stats::ElectionStats;
+use crate::storage::{Commit, StorageError, Store, StoreHashReader, TreeHead};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+use urne_client::checkpoint::Checkpoint;
+use urne_client::note::SignerKey;
+use urne_client::rules::{Context, Overlay, Refusal, StateError, StateKey, StateValue, StateView, Subject, Verified};
+use urne_client::statement::{SignedStatement, Time};
+use urne_client::tree::{self, Hash, HashReader};
+
+/// Why a submission was not appended.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SubmitError {
+    /// The election rules refused it (stable code inside).
+    #[error("refused: {0:?}")]
+    Refused(Refusal),
+    /// The queue is full: try again later (HTTP 503 + Retry-After).
+    #[error("queue full")]
+    Pushback,
+    /// Storage failed; the sequencer has stopped.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+/// The acknowledgement of an appended statement.
+#[derive(Debug, Clone)]
+pub struct Ack {
+    /// Leaf index of the entry.
+    pub index: u64,
+    /// RFC 6962 leaf hash of the entry.
+    pub leaf_hash: Hash,
+    /// The committed tree head covering the entry.
+    pub head: Arc<TreeHead>,
+    /// True if these exact bytes were already in the log (the earlier index is given).
+    pub duplicate: bool,
+}
+
+struct Submission {
+    stmt: SignedStatement,
+    verified: Option<Verified>,
+    reply: oneshot::Sender<Result<Ack, SubmitError>>,
+}
+
+/// Counters the sequencer publishes (for `/v1/stats` and `/metrics`).
+#[derive(Default, Debug)]
+pub struct SequencerMetrics {
+    /// Statements appended since start.
+    pub appended: AtomicU64,
+    /// Statements refused by the rules since start.
+    pub refused: AtomicU64,
+    /// Statements refused with 503 because the queue was full.
+    pub pushback: AtomicU64,
+    /// Batches committed since start.
+    pub batches: AtomicU64,
+    /// Statements waiting in the queue.
+    pub queue_depth: AtomicUsize,
+    /// Total microseconds spent in commits (fsync included).
+    pub commit_micros: AtomicU64,
+}
+
+/// Tunables of the sequencer.
+#[derive(Clone, Debug)]
+pub struct SequencerConfig {
+    /// Maximum statements per batch.
+    pub batch_max: usize,
+    /// Maximum wait for a batch to fill after its first statement.
+    pub batch_timeout: Duration,
+    /// Queue capacity.
+    pub queue: usize,
+    /// Time tolerance of the rules, seconds.
+    pub time_tolerance_secs: i64,
+}
+
+/// The handle HTTP handlers use to submit statements. Cheap to clone.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    tx: SyncSender<Submission>,
+    metrics: Arc<SequencerMetrics>,
+    failed: Arc<AtomicBool>,
+    head: watch::Receiver<Arc<TreeHead>>,
+}
+
+impl SequencerHandle {
+    /// Queues a statement and waits until it is durably appended or refused.
+    ///
+    /// `verified` is the result of checking its signatures against its election's
+    /// keys (done by the caller, in parallel, without locks); `None` makes the
+    /// sequencer check them itself (the election is not known yet, e.g. sealed in the
+    /// same batch).
+    ///
+    /// # Errors
+    /// See [`SubmitError`].
+    pub async fn submit(&self, stmt: SignedStatement, verified: Option<Verified>) -> Result<Ack, SubmitError> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(SubmitError::Storage("the sequencer stopped after a storage failure".into()));
+        }
+        let (reply, rx) = oneshot::channel();
+        match self.tx.try_send(Submission { stmt, verified, reply }) {
+            Ok(()) => {
+                self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(TrySendError::Full(_)) => {
+                self.metrics.pushback.fetch_add(1, Ordering::Relaxed);
+                return Err(SubmitError::Pushback);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(SubmitError::Storage("the sequencer is not running".into()));
+            }
+        }
+        rx.await.unwrap_or_else(|_| Err(SubmitError::Storage("the sequencer stopped".into())))
+    }
+
+    /// Returns the latest committed tree head.
+    pub fn head(&self) -> Arc<TreeHead> {
+        self.head.borrow().clone()
+    }
+
+    /// Returns a receiver that sees every new tree head.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<TreeHead>> {
+        self.head.clone()
+    }
+
+    /// Returns the sequencer's counters.
+    pub fn metrics(&self) -> &SequencerMetrics {
+        &self.metrics
+    }
+
+    /// Reports whether the sequencer stopped after a storage failure.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+}
+
+/// Reads the rule state from the store.
+pub struct StoreStateView<'a>(pub &'a dyn Store);
+
+impl StateView for StoreStateView<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+        match self.0.state(&key.encode()) {
+            Ok(Some(b)) => StateValue::decode(&b).map(Some),
+            Ok(None) => Ok(None),
+            Err(e) => Err(StateError::Backend(e.to_string())),
+        }
+    }
+}
+
+/// Encodes a lookup subject as a key prefix: one type byte, then the tag or id.
+pub fn subject_key(s: &Subject) -> Vec<u8> {
+    match s {
+        Subject::Voter(t) => [b"v".as_slice(), &t.0].concat(),
+        Subject::Credential(t) => [b"c".as_slice(), &t.0].concat(),
+        Subject::Receipt(t) => [b"r".as_slice(), &t.0].concat(),
+        Subject::Election(id) => [b"e".as_slice(), id.as_bytes(), b"\0"].concat(),
+    }
+}
+
+/// The lookup key under which each entry's leaf hash is filed (duplicate detection).
+pub fn leaf_key(h: &Hash) -> Vec<u8> {
+    [b"h".as_slice(), &h.0].concat()
+}
+
+/// Starts the sequencer thread on `store`, which must hold a tree head (see
+/// [`init_log`]).
+///
+/// # Errors
+/// If the store cannot be read.
+pub fn start(store: Arc<dyn Store>, key: SignerKey, cfg: SequencerConfig) -> Result<SequencerHandle, StorageError> {
+    let head = store.head()?.ok_or_else(|| StorageError::Corrupt {
+        what: "tree head".into(),
+        detail: "log not initialised".into(),
+    })?;
+    let (tx, rx) = sync_channel(cfg.queue);
+    let (head_tx, head_rx) = watch::channel(Arc::new(head));
+    let metrics = Arc::new(SequencerMetrics::default());
+    let failed = Arc::new(AtomicBool::new(false));
+    let seq = Sequencer { store, key, cfg, head_tx, metrics: metrics.clone(), failed: failed.clone() };
+    std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || seq.run(rx))
+        .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
+    Ok(SequencerHandle { tx, metrics, failed, head: head_rx })
+}
+
+/// Writes the empty tree's signed checkpoint into a new store; does nothing to a
+/// store that has a tree head already.
+///
+/// # Errors
+/// If the store cannot be read or written.
+pub fn init_log(store: &dyn Store, key: &SignerKey) -> Result<TreeHead, StorageError> {
+    if let Some(h) = store.head()? {
+        return Ok(h);
+    }
+    let root = tree::EMPTY_HASH;
+    let checkpoint = Checkpoint { origin: key.name().to_string(), size: 0, root, extensions: vec![] }.sign(key);
+    let head = TreeHead { size: 0, root, checkpoint };
+    store.commit(Commit { head: Some(head.clone()), ..Commit::default() })?;
+    Ok(head)
+}
+
+struct Sequencer {
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+    head_tx: watch::Sender<Arc<TreeHead>>,
+    metrics: Arc<SequencerMetrics>,
+    failed: Arc<AtomicBool>,
+}
+
+/// Stored hashes of the batch being built, in front of the committed ones.
+struct PendingHashes<'a> {
+    store: &'a dyn Store,
+    pending: HashMap<u64, Hash>,
+}
+
+impl HashReader for PendingHashes<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        let missing: Vec<u64> = indexes.iter().copied().filter(|i| !self.pending.contains_key(i)).collect();
+        let from_store = if missing.is_empty() { Vec::new() } else { StoreHashReader(self.store).read_hashes(&missing)? };
+        let mut it = from_store.into_iter();
+        indexes
+            .iter()
+            .map(|i| match self.pending.get(i) {
+                Some(h) => Ok(*h),
+                None => it.next().ok_or(tlog_tiles::Error::IndexesNotInTree),
+            })
+            .collect()
+    }
+}
+
+impl Sequencer {
+    fn run(self, rx: Receiver<Submission>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            let deadline = Instant::now() + self.cfg.batch_timeout;
+            // Group commit: take what is queued; wait for more only until the batch
+            // deadline, so a lone statement is not held longer than batch_timeout.
+            while batch.len() < self.cfg.batch_max {
+                match rx.try_recv() {
+                    Ok(s) => batch.push(s),
+                    Err(_) => {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            break;
+                        }
+                        match rx.recv_timeout(deadline - now) {
+                            Ok(s) => batch.push(s),
+                            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+                        }
+                    }
+                }
+            }
+            self.metrics.queue_depth.fetch_sub(batch.len(), Ordering::Relaxed);
+            if let Err(e) = self.process(batch) {
+                tracing::error!(error = %e, "commit failed: the sequencer stops; restart the log");
+                self.failed.store(true, Ordering::Release);
+                // Refuse everything still queued and everything to come.
+                while let Ok(s) = rx.try_recv() {
+                    let _ = s.reply.send(Err(SubmitError::Storage(e.to_string())));
+                }
+                return;
+            }
+        }
+    }
+
+    fn process(&self, batch: Vec<Submission>) -> Result<(), StorageError> {
+        let head = self.head_tx.borrow().clone();
+        let store: &dyn Store = &*self.store;
+        let view = StoreStateView(store);
+        let mut overlay = Overlay::new(&view);
+        let now = Time::now();
+        let mut accepted: Vec<(Submission, Vec<Subject>)> = Vec::with_capacity(batch.len());
+        let mut duplicates: Vec<(Submission, u64)> = Vec::new();
+        let mut batch_leaves: HashMap<Hash, u64> = HashMap::new();
+        for sub in batch {
+            let leaf = tree::record_hash(&sub.stmt.bytes);
+            // The same bytes twice (a retry after a lost answer): answer with the
+            // earlier index instead of refusing, as Tessera does.
+            if let Some(i) = batch_leaves.get(&leaf) {
+                duplicates.push((sub, *i));
+                continue;
+            }
+            if let Some(&i) = store.lookup(&leaf_key(&leaf), 1)?.first() {
+                duplicates.push((sub, i));
+                continue;
+            }
+            let index = head.size + accepted.len() as u64;
+            let ctx = Context { index, now: Some(now), tolerance_secs: self.cfg.time_tolerance_secs };
+            match overlay.check_and_apply(&sub.stmt, sub.verified.as_ref(), &ctx) {
+                Ok(effects) => {
+                    batch_leaves.insert(leaf, index);
+                    accepted.push((sub, effects.subjects));
+                }
+                Err(refusal) => {
+                    self.metrics.refused.fetch_add(1, Ordering::Relaxed);
+                    let _ = sub.reply.send(Err(SubmitError::Refused(refusal)));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            for (sub, index) in duplicates {
+                let _ = sub.reply.send(Ok(Ack { index, leaf_hash: tree::record_hash(&sub.stmt.bytes), head: head.clone(), duplicate: true }));
+            }
+            return Ok(());
+        }
+        let writes = overlay.into_writes();
+
+        let mut commit = Commit::default();
+        commit.state = writes.iter().map(|(k, v)| (k.encode(), v.encode())).collect();
+        let mut hashes = PendingHashes { store, pending: HashMap::new() };
+        let mut stats: HashMap<String, ElectionStats> = HashMap::new();
+        for (i, (sub, subjects)) in accepted.iter().enumerate() {
+            let index = head.size + i as u64;
+            let bytes = &sub.stmt.bytes;
+            let new = tree::stored_hashes(index, bytes, &hashes).map_err(|e| StorageError::Corrupt {
+                what: format!("stored hashes for entry {index}"),
+                detail: e.to_string(),
+            })?;
+            let first = tree::stored_hash_index(0, index);
+            for (j, h) in new.into_iter().enumerate() {
+                hashes.pending.insert(first + j as u64, h);
+                commit.hashes.push((first + j as u64, h));
+            }
+            commit.entries.push((index, bytes.clone()));
+            commit.lookups.push((leaf_key(&tree::record_hash(bytes)), index));
+            for s in subjects {
+                if !matches!(s, Subject::Election(_)) {
+                    commit.lookups.push((subject_key(s), index));
+                }
+            }
+            let election = &sub.stmt.statement.election;
+            if !stats.contains_key(election) {
+                let old = match store.stats(election)? {
+                    Some(b) => ElectionStats::decode(&b).map_err(|e| StorageError::Corrupt {
+                        what: format!("statistics of {election}"),
+                        detail: e.to_string(),
+                    })?,
+                    None => ElectionStats::default(),
+                };
+                stats.insert(election.clone(), old);
+            }
+            if let Some(s) = stats.get_mut(election) {
+                s.record(index, &sub.stmt.statement);
+            }
+        }
+        commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
+        let size = head.size + accepted.len() as u64;
+        let root = tree::tree_hash(size, &hashes).map_err(|e| StorageError::Corrupt {
+            what: format!("root of tree size {size}"),
+            detail: e.to_string(),
+        })?;
+        let checkpoint = Checkpoint { origin: self.key.name().to_string(), size, root, extensions: vec![] }.sign(&self.key);
+        let new_head = Arc::new(TreeHead { size, root, checkpoint });
+        commit.head = Some((*new_head).clone());
+
+        let t = Instant::now();
+        self.store.commit(commit)?;
+        self.metrics.commit_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+        self.metrics.appended.fetch_add(accepted.len() as u64, Ordering::Relaxed);
+        self.head_tx.send_replace(new_head.clone());
+
+        for (i, (sub, _)) in accepted.into_iter().enumerate() {
+            let leaf_hash = tree::record_hash(&sub.stmt.bytes);
+            let _ = sub.reply.send(Ok(Ack { index: head.size + i as u64, leaf_hash, head: new_head.clone(), duplicate: false }));
+        }
+        for (sub, index) in duplicates {
+            let leaf_hash = tree::record_hash(&sub.stmt.bytes);
+            let _ = sub.reply.send(Ok(Ack { index, leaf_hash, head: new_head.clone(), duplicate: true }));
+        }
+        Ok(())
+    }
+}

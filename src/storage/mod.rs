@@ -1,0 +1,147 @@
+//! Storage: the one interface between the log and its disk.
+//!
+//! Owns: the [`Store`] contract and the shape of a committed batch ([`Commit`]).
+//! Does not own: what is valid (the rules engine of `urne-client`), the order of
+//! entries (the sequencer), nor any encoding beyond the key layout described here.
+//!
+//! # Contract
+//!
+//! - **Atomicity.** [`Store::commit`] writes a whole [`Commit`] or nothing: entries,
+//!   stored hashes, lookup indexes, election state, statistics and the new tree head
+//!   become visible together.
+//! - **Durability.** When `commit` returns `Ok`, the batch survives `kill -9` and power
+//!   loss (RocksDB: one `WriteBatch` with `sync = true`). Only then may the sequencer
+//!   acknowledge anything in it.
+//! - **Ordering.** Commits are applied in the order they are made; there is exactly one
+//!   writer (the sequencer), so no two commits race.
+//! - **Concurrency.** Reads may run on any thread at any time, concurrently with a
+//!   commit; a reader sees either all or none of a commit. Readers must read the tree
+//!   head first and only ask for what it covers.
+//! - **Not found** is `Ok(None)` / an empty vector, never an error. Errors are I/O or
+//!   corruption.
+//! - **Memory.** Nothing proportional to the log size is held in RAM.
+
+pub mod memory;
+pub mod rocks;
+
+use urne_client::tree::Hash;
+
+pub use memory::MemoryStore;
+pub use rocks::RocksStore;
+
+/// Errors of the storage layer: I/O or corruption, never "not found".
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The storage engine failed.
+    #[error("storage engine: {0}")]
+    Engine(String),
+    /// Stored bytes do not decode: the data directory is damaged.
+    #[error("corrupt data at {what}: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+}
+
+/// The signed head of the tree as last committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of entries.
+    pub size: u64,
+    /// RFC 6962 root hash of those entries.
+    pub root: Hash,
+    /// The log-signed checkpoint note for (size, root).
+    pub checkpoint: String,
+}
+
+/// Everything one sequencer batch writes, applied atomically by [`Store::commit`].
+#[derive(Default, Debug)]
+pub struct Commit {
+    /// New entries: (leaf index, entry bytes), contiguous from the old tree size.
+    pub entries: Vec<(u64, Vec<u8>)>,
+    /// New stored hashes: (stored-hash index, hash), as Go's tlog lays them out.
+    pub hashes: Vec<(u64, Hash)>,
+    /// Lookup index rows: (subject key, leaf index).
+    pub lookups: Vec<(Vec<u8>, u64)>,
+    /// Election-rule state: (encoded `StateKey`, encoded `StateValue`).
+    pub state: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Per-election statistics: (election id, encoded statistics).
+    pub stats: Vec<(String, Vec<u8>)>,
+    /// The new tree head (size, root, signed checkpoint).
+    pub head: Option<TreeHead>,
+}
+
+/// The storage of a log. See the module documentation for the contract.
+pub trait Store: Send + Sync + 'static {
+    /// Returns the last committed tree head, or `None` for a new log.
+    fn head(&self) -> Result<Option<TreeHead>, StorageError>;
+    /// Returns the stored hashes at `indexes`, in order; a missing one is corruption.
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError>;
+    /// Returns entries `start..end`; a missing one is corruption.
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Returns the election-rule state value under an encoded `StateKey`.
+    fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Returns up to `limit` leaf indexes filed under `subject`, in increasing order.
+    fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError>;
+    /// Returns an election's statistics as last committed.
+    fn stats(&self, election: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Lists every election id with statistics.
+    fn elections(&self) -> Result<Vec<String>, StorageError>;
+    /// Returns the checkpoint the log signed when its tree had exactly `size` entries.
+    fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError>;
+    /// Applies `commit` atomically and durably (see the contract).
+    fn commit(&self, commit: Commit) -> Result<(), StorageError>;
+    /// Approximate bytes used on disk (for `/v1/stats` and benchmarks).
+    fn disk_usage(&self) -> u64 {
+        0
+    }
+}
+
+/// Lets `urne_client`'s proof functions read stored hashes from a [`Store`].
+pub struct StoreHashReader<'a>(pub &'a dyn Store);
+
+impl urne_client::tree::HashReader for StoreHashReader<'_> {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
+        self.0
+            .read_hashes(indexes)
+            .map_err(|e| tlog_tiles::Error::InvalidInput(e.to_string()))
+    }
+}
+
+/// Encodes a u64 as 8 big-endian bytes, so that keys sort by number.
+pub(crate) fn be(n: u64) -> [u8; 8] {
+    n.to_be_bytes()
+}
+
+/// Decodes 8 big-endian bytes.
+pub(crate) fn from_be(what: &str, b: &[u8]) -> Result<u64, StorageError> {
+    let arr: [u8; 8] = b.try_into().map_err(|_| StorageError::Corrupt {
+        what: what.to_string(),
+        detail: format!("{} bytes, want 8", b.len()),
+    })?;
+    Ok(u64::from_be_bytes(arr))
+}
+
+/// Encodes a tree head as `size(8) ‖ root(32) ‖ checkpoint`.
+pub(crate) fn encode_head(h: &TreeHead) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40 + h.checkpoint.len());
+    v.extend_from_slice(&be(h.size));
+    v.extend_from_slice(&h.root.0);
+    v.extend_from_slice(h.checkpoint.as_bytes());
+    v
+}
+
+/// Decodes a tree head written by [`encode_head`].
+pub(crate) fn decode_head(b: &[u8]) -> Result<TreeHead, StorageError> {
+    let corrupt = |d: &str| StorageError::Corrupt { what: "tree head".into(), detail: d.into() };
+    if b.len() < 40 {
+        return Err(corrupt("short"));
+    }
+    let size = from_be("tree head size", &b[..8])?;
+    let mut root = [0u8; 32];
+    root.copy_from_slice(&b[8..40]);
+    let checkpoint = String::from_utf8(b[40..].to_vec()).map_err(|_| corrupt("checkpoint not UTF-8"))?;
+    Ok(TreeHead { size, root: Hash(root), checkpoint })
+}

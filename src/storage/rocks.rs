@@ -1,0 +1,209 @@
+//! RocksDB storage: the only module that knows RocksDB.
+//!
+//! Owns: the column families and key layout on disk, the durable atomic commit.
+//! Does not own: what is written (see [`super::Commit`]).
+//!
+//! Column families (all keys big-endian so that they sort by number):
+//! - `entries`: leaf index (8) → entry bytes
+//! - `hashes`: stored-hash index (8) → 32-byte hash
+//! - `lookups`: subject ‖ leaf index (8) → empty (a prefix scan lists a subject's entries)
+//! - `state`: encoded `StateKey` → encoded `StateValue` (election rules)
+//! - `stats`: election id → per-election statistics (JSON)
+//! - `checkpoints`: tree size (8) → signed checkpoint (every one ever issued, so any
+//!   old checkpoint can be shown consistent with a new one)
+//! - `meta`: `head` → tree head
+//!
+//! Recovery is RocksDB's own write-ahead log: a commit is one `WriteBatch` written with
+//! `sync = true`, so after `kill -9` the database holds exactly the committed batches.
+//! Never restore a log from a backup: that forks the tree.
+
+use super::{be, decode_head, encode_head, from_be, Commit, StorageError, Store, TreeHead};
+use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::path::{Path, PathBuf};
+use urne_client::tree::Hash;
+
+const CF_ENTRIES: &str = "entries";
+const CF_HASHES: &str = "hashes";
+const CF_LOOKUPS: &str = "lookups";
+const CF_STATE: &str = "state";
+const CF_STATS: &str = "stats";
+const CF_CHECKPOINTS: &str = "checkpoints";
+const CF_META: &str = "meta";
+const ALL_CFS: [&str; 7] = [CF_ENTRIES, CF_HASHES, CF_LOOKUPS, CF_STATE, CF_STATS, CF_CHECKPOINTS, CF_META];
+const KEY_HEAD: &[u8] = b"head";
+
+/// A log stored in RocksDB in one directory.
+pub struct RocksStore {
+    db: DB,
+    path: PathBuf,
+}
+
+fn engine(e: rocksdb::Error) -> StorageError {
+    StorageError::Engine(e.to_string())
+}
+
+impl RocksStore {
+    /// Opens (creating if needed) the database in `dir`, with a block cache of
+    /// `cache_bytes` shared by all column families: the only memory that grows with
+    /// use, and it is bounded.
+    ///
+    /// # Errors
+    /// The engine's error if the directory cannot be opened (locked by another
+    /// process, unreadable, corrupt).
+    pub fn open(dir: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
+        let cache = Cache::new_lru_cache(cache_bytes);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+        let mut cf_opts = Options::default();
+        cf_opts.set_block_based_table_factory(&table);
+        cf_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_max_background_jobs(2);
+        // Bound memtables so RAM does not follow the write rate.
+        db_opts.set_db_write_buffer_size(64 << 20);
+        db_opts.set_max_total_wal_size(128 << 20);
+        let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(engine)?;
+        Ok(RocksStore { db, path: dir.to_path_buf() })
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // The column families are created at open, so a missing one is a bug.
+        self.db.cf_handle(name).expect("column family created at open")
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.db.get_cf(self.cf(cf), key).map_err(engine)
+    }
+}
+
+impl Store for RocksStore {
+    fn head(&self) -> Result<Option<TreeHead>, StorageError> {
+        self.get(CF_META, KEY_HEAD)?.map(|b| decode_head(&b)).transpose()
+    }
+
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError> {
+        let cf = self.cf(CF_HASHES);
+        let keys: Vec<_> = indexes.iter().map(|i| (cf, be(*i))).collect();
+        let mut out = Vec::with_capacity(indexes.len());
+        for (i, r) in self.db.multi_get_cf(keys).into_iter().enumerate() {
+            let v = r.map_err(engine)?.ok_or_else(|| StorageError::Corrupt {
+                what: format!("stored hash {}", indexes[i]),
+                detail: "missing".into(),
+            })?;
+            let arr: [u8; 32] = v.as_slice().try_into().map_err(|_| StorageError::Corrupt {
+                what: format!("stored hash {}", indexes[i]),
+                detail: format!("{} bytes", v.len()),
+            })?;
+            out.push(Hash(arr));
+        }
+        Ok(out)
+    }
+
+    fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
+        let iter = self.db.iterator_cf(self.cf(CF_ENTRIES), IteratorMode::From(&be(start), Direction::Forward));
+        for item in iter {
+            let (k, v) = item.map_err(engine)?;
+            let i = from_be("entry key", &k)?;
+            if i >= end {
+                break;
+            }
+            if i != start + out.len() as u64 {
+                return Err(StorageError::Corrupt { what: format!("entry {}", start + out.len() as u64), detail: "missing".into() });
+            }
+            out.push(v.to_vec());
+        }
+        if (out.len() as u64) < end.saturating_sub(start) {
+            return Err(StorageError::Corrupt { what: format!("entry {}", start + out.len() as u64), detail: "missing".into() });
+        }
+        Ok(out)
+    }
+
+    fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get(CF_STATE, key)
+    }
+
+    fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(self.cf(CF_LOOKUPS), IteratorMode::From(subject, Direction::Forward));
+        for item in iter {
+            let (k, _) = item.map_err(engine)?;
+            if k.len() != subject.len() + 8 || !k.starts_with(subject) {
+                break;
+            }
+            out.push(from_be("lookup key", &k[subject.len()..])?);
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn stats(&self, election: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        self.get(CF_STATS, election.as_bytes())
+    }
+
+    fn elections(&self) -> Result<Vec<String>, StorageError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(CF_STATS), IteratorMode::Start) {
+            let (k, _) = item.map_err(engine)?;
+            out.push(String::from_utf8_lossy(&k).into_owned());
+        }
+        Ok(out)
+    }
+
+    fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError> {
+        Ok(self.get(CF_CHECKPOINTS, &be(size))?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
+    fn commit(&self, c: Commit) -> Result<(), StorageError> {
+        let mut wb = WriteBatch::default();
+        for (i, e) in &c.entries {
+            wb.put_cf(self.cf(CF_ENTRIES), be(*i), e);
+        }
+        for (i, h) in &c.hashes {
+            wb.put_cf(self.cf(CF_HASHES), be(*i), h.0);
+        }
+        for (subject, i) in &c.lookups {
+            let mut k = Vec::with_capacity(subject.len() + 8);
+            k.extend_from_slice(subject);
+            k.extend_from_slice(&be(*i));
+            wb.put_cf(self.cf(CF_LOOKUPS), k, []);
+        }
+        for (k, v) in &c.state {
+            wb.put_cf(self.cf(CF_STATE), k, v);
+        }
+        for (id, v) in &c.stats {
+            wb.put_cf(self.cf(CF_STATS), id.as_bytes(), v);
+        }
+        if let Some(head) = &c.head {
+            wb.put_cf(self.cf(CF_CHECKPOINTS), be(head.size), head.checkpoint.as_bytes());
+            wb.put_cf(self.cf(CF_META), KEY_HEAD, encode_head(head));
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(wb, &wo).map_err(engine)
+    }
+
+    fn disk_usage(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            std::fs::read_dir(p)
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| match e.metadata() {
+                            Ok(m) if m.is_dir() => walk(&e.path()),
+                            Ok(m) => m.len(),
+                            Err(_) => 0,
+                        })
+                        .sum()
+                })
+                .unwrap_or(0)
+        }
+        walk(&self.path)
+    }
+}
