@@ -134,6 +134,7 @@ impl VerifierKey {
 
     /// Reports whether `sig` is a valid Ed25519 signature of `msg` by this key.
     pub fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
+        use ed25519_dalek::Verifier as _;
         let Ok(sig) = <[u8; 64]>::try_from(sig) else {
             return false;
         };
