@@ -101,10 +101,17 @@ impl VerifierKey {
     }
 
     /// Builds the verifier key of `name` for an Ed25519 public key.
+    ///
+    /// # Errors
+    /// [`NoteError::BadName`] for an invalid key name (empty, spaces, '+');
+    /// [`NoteError::BadVerifierKey`] if the bytes are not an Ed25519 point.
     pub fn from_public_key(name: &str, public_key: [u8; 32]) -> Result<Self, NoteError> {
         if !signed_note::is_key_name_valid(name) {
             return Err(NoteError::BadName(name.to_string()));
         }
+        // Checked here so that `verifying_key` can never fail later.
+        ed25519_dalek::VerifyingKey::from_bytes(&public_key)
+            .map_err(|_| NoteError::BadVerifierKey(format!("{name}: not an Ed25519 point")))?;
         Ok(VerifierKey {
             name: name.to_string(),
             id: key_id(name, ALG_ED25519, &public_key),
@@ -313,12 +320,23 @@ pub struct OpenedNote {
 /// signed it.
 pub fn open(msg: &[u8], known: &[VerifierKey]) -> Result<OpenedNote, NoteError> {
     let note = Note::from_bytes(msg).map_err(|_| NoteError::Malformed)?;
-    let list = VerifierList::new(known.iter().map(VerifierKey::to_note_verifier).collect());
+    // The same key listed twice is one key; `VerifierList` would call it ambiguous.
+    let mut unique: Vec<&VerifierKey> = Vec::with_capacity(known.len());
+    for k in known {
+        if !unique.contains(&k) {
+            unique.push(k);
+        }
+    }
+    let list = VerifierList::new(unique.iter().map(|k| k.to_note_verifier()).collect());
     let (verified, unverified) = note.verify(&list).map_err(|e| match e {
         signed_note::NoteError::InvalidSignature { name, id } => {
             NoteError::InvalidSignature(format!("{name}+{id:08x}"))
         }
         signed_note::NoteError::UnverifiedNote => NoteError::Unverified,
+        // Two different known keys with one name and key ID: the key set is unusable.
+        signed_note::NoteError::VerificationError(
+            signed_note::VerificationError::AmbiguousKey { name, id },
+        ) => NoteError::BadVerifierKey(format!("ambiguous key {name}+{id:08x}")),
         _ => NoteError::Malformed,
     })?;
     let verified = verified
