@@ -546,6 +546,8 @@ impl<F: TileFetcher + ?Sized> GoTileAdapter<'_, F> {
                 )));
             }
         }
+        // Every value of `position` is below tiles.len() == data.len() (checked above),
+        // so `data[j]` and `data[i]` below cannot panic.
         let position: std::collections::HashMap<tlog_tiles::Tile, usize> =
             tiles.iter().enumerate().map(|(i, t)| (*t, i)).collect();
         let bad = |what: &str| TileError::Inconsistent(what.to_string());
