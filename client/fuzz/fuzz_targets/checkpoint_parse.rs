@@ -6,8 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use urne_client::checkpoint::{
-    add_cosignatures, open_checkpoint, Checkpoint, TlogPolicy, TlogProof, WitnessKey,
-    WitnessPolicy,
+    add_cosignatures, open_checkpoint, Checkpoint, TlogPolicy, TlogProof, WitnessKey, WitnessPolicy,
 };
 use urne_client::note::VerifierKey;
 
