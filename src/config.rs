@@ -79,7 +79,8 @@ impl Config {
     /// # Errors
     /// [`ConfigError::File`] if the file is unreadable or not valid TOML for `Config`.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File(path.into(), e.to_string()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::File(path.into(), e.to_string()))?;
         toml::from_str(&text).map_err(|e| ConfigError::File(path.into(), e.to_string()))
     }
 
@@ -92,20 +93,31 @@ impl Config {
             return Err(ConfigError::BadOrigin(self.origin.clone()));
         }
         if self.batch_max == 0 || self.batch_max > 100_000 {
-            return Err(ConfigError::Bound(format!("batch_max {} must be in 1..=100000", self.batch_max)));
+            return Err(ConfigError::Bound(format!(
+                "batch_max {} must be in 1..=100000",
+                self.batch_max
+            )));
         }
         if self.batch_ms > 10_000 {
-            return Err(ConfigError::Bound(format!("batch_ms {} must be at most 10000", self.batch_ms)));
+            return Err(ConfigError::Bound(format!(
+                "batch_ms {} must be at most 10000",
+                self.batch_ms
+            )));
         }
         if self.queue == 0 {
             return Err(ConfigError::Bound("queue must be at least 1".into()));
         }
         if self.time_tolerance_secs < 0 {
-            return Err(ConfigError::Bound("time_tolerance_secs must not be negative".into()));
+            return Err(ConfigError::Bound(
+                "time_tolerance_secs must not be negative".into(),
+            ));
         }
         self.allow_board
             .iter()
-            .map(|k| VerifierKey::parse(k).map_err(|e| ConfigError::BadBoardKey(k.clone(), e.to_string())))
+            .map(|k| {
+                VerifierKey::parse(k)
+                    .map_err(|e| ConfigError::BadBoardKey(k.clone(), e.to_string()))
+            })
             .collect()
     }
 

@@ -15,7 +15,9 @@ use rand::{Rng, RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 use urne_client::note::SignerKey;
-use urne_client::statement::{Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time};
+use urne_client::statement::{
+    Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
+};
 
 /// The authority keys of a demo election, derived from a seed so that an operator can
 /// allow the demo's board key on a log started separately (`urne demo --print-board-key`).
@@ -40,9 +42,15 @@ fn derive_seed(seed: &str, label: &str) -> [u8; 32] {
 impl DemoKeys {
     /// Derives the keys of a demo from `seed`.
     pub fn from_seed(seed: &str) -> Result<Self> {
-        let key = |name: &str| SignerKey::from_seed(name, derive_seed(seed, name)).map_err(|e| anyhow::anyhow!("{e}"));
+        let key = |name: &str| {
+            SignerKey::from_seed(name, derive_seed(seed, name)).map_err(|e| anyhow::anyhow!("{e}"))
+        };
         Ok(DemoKeys {
-            board: vec![key("bureau.president.demo")?, key("bureau.delegue-cgt.demo")?, key("bureau.delegue-cfdt.demo")?],
+            board: vec![
+                key("bureau.president.demo")?,
+                key("bureau.delegue-cgt.demo")?,
+                key("bureau.delegue-cfdt.demo")?,
+            ],
             registrar: key("registrar.demo")?,
             platform: key("platform.demo")?,
         })
@@ -72,7 +80,11 @@ pub struct DemoElection<'k> {
 
 impl<'k> DemoElection<'k> {
     fn stmt(&self, time: Time, body: Body) -> Statement {
-        Statement { election: self.id.clone(), time, body }
+        Statement {
+            election: self.id.clone(),
+            time,
+            body,
+        }
     }
 
     fn board2(&self) -> Vec<&SignerKey> {
@@ -81,7 +93,12 @@ impl<'k> DemoElection<'k> {
 
     /// Signs the sealing `election` statement (2 of 3 board signatures).
     pub fn seal(&self, time: Time, title: &str) -> String {
-        let mut authorities: Vec<(Role, urne_client::note::VerifierKey)> = self.keys.board.iter().map(|k| (Role::Board, k.verifier().clone())).collect();
+        let mut authorities: Vec<(Role, urne_client::note::VerifierKey)> = self
+            .keys
+            .board
+            .iter()
+            .map(|k| (Role::Board, k.verifier().clone()))
+            .collect();
         authorities.push((Role::Registrar, self.keys.registrar.verifier().clone()));
         authorities.push((Role::Platform, self.keys.platform.verifier().clone()));
         let body = Body::Election(ElectionBody {
@@ -102,18 +119,50 @@ impl<'k> DemoElection<'k> {
     }
 
     /// Signs a credential issue.
-    pub fn credential(&self, time: Time, voter: Tag, credential: Tag, channel: Channel, reason: CredentialReason) -> String {
-        self.stmt(time, Body::Credential { voter, credential, channel, reason }).sign(&[&self.keys.registrar])
+    pub fn credential(
+        &self,
+        time: Time,
+        voter: Tag,
+        credential: Tag,
+        channel: Channel,
+        reason: CredentialReason,
+    ) -> String {
+        self.stmt(
+            time,
+            Body::Credential {
+                voter,
+                credential,
+                channel,
+                reason,
+            },
+        )
+        .sign(&[&self.keys.registrar])
     }
 
     /// Signs a ballot receipt.
     pub fn ballot(&self, time: Time, scrutin: &str, credential: Tag, receipt: Tag) -> String {
-        self.stmt(time, Body::Ballot { scrutin: scrutin.to_string(), credential, receipt }).sign(&[&self.keys.platform])
+        self.stmt(
+            time,
+            Body::Ballot {
+                scrutin: scrutin.to_string(),
+                credential,
+                receipt,
+            },
+        )
+        .sign(&[&self.keys.platform])
     }
 
     /// Signs an intervention trace by the platform.
     pub fn intervention(&self, time: Time, actor: &str, action: &str, reason: &str) -> String {
-        self.stmt(time, Body::Intervention { actor: actor.into(), action: action.into(), reason: reason.into() }).sign(&[&self.keys.platform])
+        self.stmt(
+            time,
+            Body::Intervention {
+                actor: actor.into(),
+                action: action.into(),
+                reason: reason.into(),
+            },
+        )
+        .sign(&[&self.keys.platform])
     }
 }
 
@@ -145,8 +194,14 @@ pub struct Submitter {
 impl Submitter {
     /// Creates a submitter for the log at `base` (e.g. `http://127.0.0.1:8080`).
     pub fn new(base: &str) -> Result<Self> {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(1024).timeout(Duration::from_secs(60)).build()?;
-        Ok(Submitter { http, base: base.trim_end_matches('/').to_string() })
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Submitter {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+        })
     }
 
     /// Posts one signed statement, retrying on 503 (queue full) with a short pause.
@@ -170,7 +225,11 @@ impl Submitter {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
-            return Ok(Outcome { status, body, latency: start.elapsed() });
+            return Ok(Outcome {
+                status,
+                body,
+                latency: start.elapsed(),
+            });
         }
     }
 
@@ -178,7 +237,12 @@ impl Submitter {
     ///
     /// # Errors
     /// The first network failure.
-    pub async fn post_all(&self, texts: Vec<String>, concurrency: usize, bar: &ProgressBar) -> Result<Vec<Outcome>> {
+    pub async fn post_all(
+        &self,
+        texts: Vec<String>,
+        concurrency: usize,
+        bar: &ProgressBar,
+    ) -> Result<Vec<Outcome>> {
         let outcomes: Vec<Result<Outcome>> = stream::iter(texts)
             .map(|t| {
                 let s = self.clone();
@@ -234,7 +298,11 @@ fn bar(progress: bool, len: usize, msg: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let b = ProgressBar::new(len as u64);
-    b.set_style(ProgressStyle::with_template("{msg:32} [{bar:40}] {pos}/{len} {per_sec} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()).progress_chars("=> "));
+    b.set_style(
+        ProgressStyle::with_template("{msg:32} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
     b.set_message(msg.to_string());
     b
 }
@@ -260,11 +328,16 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         closes: Time(now + 3600),
     };
     let mut summary = DemoSummary::default();
-    let mut tally = |outcomes: &[Outcome], summary: &mut DemoSummary| {
+    let tally = |outcomes: &[Outcome], summary: &mut DemoSummary| {
         for o in outcomes {
             match o.status {
                 200 | 201 => summary.appended += 1,
-                _ => *summary.refused.entry(o.error_code().unwrap_or("?").to_string()).or_default() += 1,
+                _ => {
+                    *summary
+                        .refused
+                        .entry(o.error_code().unwrap_or("?").to_string())
+                        .or_default() += 1
+                }
             }
         }
     };
@@ -275,7 +348,11 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         Ok(o)
     };
 
-    let o = one(sub.post(election.seal(clock(0.0), "Élections CSE 2026 — ACME (démonstration)")).await?, "election")?;
+    let o = one(
+        sub.post(election.seal(clock(0.0), "Élections CSE 2026 — ACME (démonstration)"))
+            .await?,
+        "election",
+    )?;
     tally(&[o], &mut summary);
 
     // Initial credentials, by mail, post and SMS.
@@ -286,20 +363,37 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         .iter()
         .zip(&creds)
         .enumerate()
-        .map(|(i, (v, c))| election.credential(clock(0.02), *v, *c, channels[i % 3], CredentialReason::Initial))
+        .map(|(i, (v, c))| {
+            election.credential(
+                clock(0.02),
+                *v,
+                *c,
+                channels[i % 3],
+                CredentialReason::Initial,
+            )
+        })
         .collect();
     let b = bar(opts.progress, opts.voters, "credentials (initial)");
     let out = sub.post_all(texts, opts.concurrency, &b).await?;
     b.finish();
     tally(&out, &mut summary);
 
-    let o = one(sub.post(election.board(clock(0.05), Body::Open)).await?, "opening")?;
+    let o = one(
+        sub.post(election.board(clock(0.05), Body::Open)).await?,
+        "opening",
+    )?;
     tally(&[o], &mut summary);
 
     // First wave of ballots: 40 % of voters, both scrutins.
     let mut voted = vec![false; opts.voters];
     let mut receipts = Vec::new();
-    let mut wave = |from: f64, to: f64, share: f64, creds: &[Tag], voted: &mut Vec<bool>, rng: &mut rand::rngs::StdRng| -> Vec<String> {
+    let mut wave = |from: f64,
+                    to: f64,
+                    share: f64,
+                    creds: &[Tag],
+                    voted: &mut Vec<bool>,
+                    rng: &mut rand::rngs::StdRng|
+     -> Vec<String> {
         let mut texts = Vec::new();
         let n = creds.len();
         for i in 0..n {
@@ -326,8 +420,13 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
 
     // The leak: credentials were sent to HR managers; all unused ones are reissued.
     let o = one(
-        sub.post(election.intervention(clock(0.36), "platform support", "mass reissue of credentials", "credentials disclosed to HR managers"))
-            .await?,
+        sub.post(election.intervention(
+            clock(0.36),
+            "platform support",
+            "mass reissue of credentials",
+            "credentials disclosed to HR managers",
+        ))
+        .await?,
         "intervention",
     )?;
     tally(&[o], &mut summary);
@@ -335,7 +434,13 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     for i in 0..opts.voters {
         if !voted[i] {
             let c = random_tag(&mut rng);
-            texts.push(election.credential(clock(0.37), voters[i], c, Channel::Batch, CredentialReason::ReissueLeak));
+            texts.push(election.credential(
+                clock(0.37),
+                voters[i],
+                c,
+                Channel::Batch,
+                CredentialReason::ReissueLeak,
+            ));
             creds[i] = c;
         }
     }
@@ -345,22 +450,57 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     tally(&out, &mut summary);
 
     // The platform fails: suspension, a ballot refused while suspended, resumption.
-    let o = one(sub.post(election.board(clock(0.40), Body::Suspend { reason: "platform unavailable (incident 2026-12-03-01)".into() })).await?, "suspension")?;
+    let o = one(
+        sub.post(election.board(
+            clock(0.40),
+            Body::Suspend {
+                reason: "platform unavailable (incident 2026-12-03-01)".into(),
+            },
+        ))
+        .await?,
+        "suspension",
+    )?;
     tally(&[o], &mut summary);
     if let Some(i) = voted.iter().position(|v| !v) {
-        let o = sub.post(election.ballot(clock(0.41), &election.scrutins[0], creds[i], random_tag(&mut rng))).await?;
+        let o = sub
+            .post(election.ballot(
+                clock(0.41),
+                &election.scrutins[0],
+                creds[i],
+                random_tag(&mut rng),
+            ))
+            .await?;
         tally(&[o], &mut summary);
     }
-    let o = one(sub.post(election.board(clock(0.45), Body::Resume { reason: "platform restored, no data lost".into() })).await?, "resumption")?;
+    let o = one(
+        sub.post(election.board(
+            clock(0.45),
+            Body::Resume {
+                reason: "platform restored, no data lost".into(),
+            },
+        ))
+        .await?,
+        "resumption",
+    )?;
     tally(&[o], &mut summary);
 
     // Impostors: helpdesk reissues, each followed at once by a ballot.
     let mut texts = Vec::new();
     let mut helpdesk = None;
-    for (k, i) in (0..opts.voters).filter(|i| !voted[*i]).take((opts.voters / 100).max(1)).enumerate() {
+    let not_voted: Vec<usize> = (0..opts.voters)
+        .filter(|i| !voted[*i])
+        .take((opts.voters / 100).max(1))
+        .collect();
+    for (k, i) in not_voted.into_iter().enumerate() {
         let c = random_tag(&mut rng);
         let t = clock(0.5 + 0.001 * k as f64);
-        texts.push(election.credential(t, voters[i], c, Channel::Helpdesk, CredentialReason::ReissueHelpdesk));
+        texts.push(election.credential(
+            t,
+            voters[i],
+            c,
+            Channel::Helpdesk,
+            CredentialReason::ReissueHelpdesk,
+        ));
         creds[i] = c;
         voted[i] = true;
         helpdesk.get_or_insert(voters[i].to_string());
@@ -380,17 +520,42 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     b.finish();
     tally(&out, &mut summary);
 
-    let o = one(sub.post(election.board(clock(0.95), Body::Close)).await?, "closing")?;
+    let o = one(
+        sub.post(election.board(clock(0.95), Body::Close)).await?,
+        "closing",
+    )?;
     tally(&[o], &mut summary);
     // A ballot after closing is refused.
-    let o = sub.post(election.ballot(clock(0.96), &election.scrutins[0], creds[0], random_tag(&mut rng))).await?;
+    let o = sub
+        .post(election.ballot(
+            clock(0.96),
+            &election.scrutins[0],
+            creds[0],
+            random_tag(&mut rng),
+        ))
+        .await?;
     tally(&[o], &mut summary);
 
     let per_scrutin = voted.iter().filter(|v| **v).count() as u64;
     for (j, s) in election.scrutins.iter().enumerate() {
-        let ballots = if j == 0 { per_scrutin } else { per_scrutin - (opts.voters / 100).max(1) as u64 };
+        let ballots = if j == 0 {
+            per_scrutin
+        } else {
+            per_scrutin - (opts.voters / 100).max(1) as u64
+        };
         let digest = Tag(Sha256::digest(format!("results of {s}").as_bytes()).into());
-        let o = one(sub.post(election.board(clock(1.0), Body::Results { scrutin: s.clone(), ballots, digest })).await?, "results")?;
+        let o = one(
+            sub.post(election.board(
+                clock(1.0),
+                Body::Results {
+                    scrutin: s.clone(),
+                    ballots,
+                    digest,
+                },
+            ))
+            .await?,
+            "results",
+        )?;
         tally(&[o], &mut summary);
     }
     summary.receipts = receipts;
@@ -459,7 +624,18 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
         bail!("sealing the load election was refused: {} {} (is the demo board key allowed? `urne demo --print-board-key`)", o.status, o.body);
     }
     let creds: Vec<Tag> = (0..opts.ballots).map(|_| random_tag(&mut rng)).collect();
-    let texts: Vec<String> = creds.iter().map(|c| election.credential(Time::now(), random_tag(&mut rand::thread_rng()), *c, Channel::Batch, CredentialReason::Initial)).collect();
+    let texts: Vec<String> = creds
+        .iter()
+        .map(|c| {
+            election.credential(
+                Time::now(),
+                random_tag(&mut rand::thread_rng()),
+                *c,
+                Channel::Batch,
+                CredentialReason::Initial,
+            )
+        })
+        .collect();
     let b = bar(opts.progress, texts.len(), "credentials");
     sub.post_all(texts, opts.concurrency, &b).await?;
     b.finish();
@@ -469,7 +645,10 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
     }
     // Pre-sign every ballot so the generator measures the log, not its own signing.
     let t = Time::now();
-    let ballots: Vec<String> = creds.iter().map(|c| election.ballot(t, "s1", *c, random_tag(&mut rand::thread_rng()))).collect();
+    let ballots: Vec<String> = creds
+        .iter()
+        .map(|c| election.ballot(t, "s1", *c, random_tag(&mut rand::thread_rng())))
+        .collect();
     let b = bar(opts.progress, ballots.len(), "ballots");
     let start = Instant::now();
     let interval = opts.rate.map(|r| Duration::from_secs_f64(1.0 / r));
@@ -495,9 +674,19 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
     let seconds = start.elapsed().as_secs_f64();
     b.finish();
     let outcomes: Vec<Outcome> = results.into_iter().collect::<Result<_>>()?;
-    let mut lat: Vec<f64> = outcomes.iter().filter(|o| o.status == 201).map(|o| o.latency.as_secs_f64() * 1000.0).collect();
+    let mut lat: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.status == 201)
+        .map(|o| o.latency.as_secs_f64() * 1000.0)
+        .collect();
     lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| if lat.is_empty() { 0.0 } else { lat[((lat.len() - 1) as f64 * p).round() as usize] };
+    let pct = |p: f64| {
+        if lat.is_empty() {
+            0.0
+        } else {
+            lat[((lat.len() - 1) as f64 * p).round() as usize]
+        }
+    };
     let appended = lat.len();
     Ok(LoadReport {
         sent: outcomes.len(),
@@ -509,5 +698,121 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
         p90_ms: pct(0.9),
         p99_ms: pct(0.99),
         max_ms: lat.last().copied().unwrap_or(0.0),
+    })
+}
+
+/// Results of a proof-serving run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProofLoadReport {
+    /// Proofs fetched and verified against the log's checkpoint.
+    pub proofs: usize,
+    /// Wall time, seconds.
+    pub seconds: f64,
+    /// Proofs per second.
+    pub per_second: f64,
+    /// Latency percentiles, ms.
+    pub p50_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+/// Fetches `count` inclusion proofs of random leaves with `concurrency` requests in
+/// flight (`GET /v1/proof/inclusion?index=&size=`), checking a sample of them against
+/// the signed checkpoint, and measures proofs served per second.
+///
+/// # Errors
+/// Network failures, an empty log, or a proof that does not verify.
+pub async fn run_proof_load(
+    base: &str,
+    count: usize,
+    concurrency: usize,
+) -> Result<ProofLoadReport> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    let base = base.trim_end_matches('/').to_string();
+    let info: serde_json::Value = http
+        .get(format!("{base}/v1/log"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key =
+        urne_client::note::VerifierKey::parse(info["verifier_key"].as_str().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+    let cp_text = http
+        .get(format!("{base}/checkpoint"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let cp = urne_client::checkpoint::open_checkpoint(
+        cp_text.as_bytes(),
+        &key,
+        &urne_client::checkpoint::WitnessPolicy::none(),
+    )
+    .map_err(|e| anyhow::anyhow!("checkpoint: {e}"))?
+    .checkpoint;
+    if cp.size == 0 {
+        bail!("the log is empty");
+    }
+    let size = cp.size;
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let indexes: Vec<u64> = (0..count).map(|_| rng.gen_range(0..size)).collect();
+    let start = Instant::now();
+    let results: Vec<Result<(Duration, bool)>> = stream::iter(indexes.into_iter().enumerate())
+        .map(|(k, i)| {
+            let http = http.clone();
+            let url = format!("{base}/v1/proof/inclusion?index={i}&size={size}");
+            let root = cp.root;
+            async move {
+                let t = Instant::now();
+                let v: serde_json::Value = http.get(url).send().await?.json().await?;
+                let lat = t.elapsed();
+                // Verify one in sixteen so the generator does not become the bottleneck.
+                let ok = if k % 16 == 0 {
+                    let leaf = v["leaf_hash"]
+                        .as_str()
+                        .and_then(|h| urne_client::tree::hash_from_hex(h).ok());
+                    let proof: Option<Vec<_>> = v["inclusion_proof"].as_array().map(|a| {
+                        a.iter()
+                            .filter_map(|h| {
+                                h.as_str()
+                                    .and_then(|s| urne_client::tree::hash_from_base64(s).ok())
+                            })
+                            .collect()
+                    });
+                    match (leaf, proof) {
+                        (Some(l), Some(p)) => {
+                            urne_client::tree::verify_inclusion(i, size, &l, &p, &root).is_ok()
+                        }
+                        _ => false,
+                    }
+                } else {
+                    true
+                };
+                Ok((lat, ok))
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut lat = Vec::with_capacity(results.len());
+    for r in results {
+        let (l, ok) = r?;
+        if !ok {
+            bail!("a proof served by the log does not verify");
+        }
+        lat.push(l.as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    Ok(ProofLoadReport {
+        proofs: lat.len(),
+        seconds,
+        per_second: lat.len() as f64 / seconds,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
     })
 }

@@ -18,11 +18,14 @@ pub const LOG_KEY_FILE: &str = "log.key";
 /// If the file is unreadable or malformed, or holds a key for another origin (a data
 /// directory never changes origin: that would be another log).
 pub fn load_or_create(dir: &Path, origin: &str) -> Result<(SignerKey, bool)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating data directory {}", dir.display()))?;
     let path = dir.join(LOG_KEY_FILE);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        let key = SignerKey::parse(text.trim()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let key = SignerKey::parse(text.trim())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if key.name() != origin {
             bail!(
                 "data directory {} belongs to log {:?}, not {:?}: pass --origin {:?} or use another --data",
@@ -42,7 +45,9 @@ pub fn load_or_create(dir: &Path, origin: &str) -> Result<(SignerKey, bool)> {
 /// Reads the origin recorded by an existing key file, if any.
 pub fn existing_origin(dir: &Path) -> Option<String> {
     let text = std::fs::read_to_string(dir.join(LOG_KEY_FILE)).ok()?;
-    SignerKey::parse(text.trim()).ok().map(|k| k.name().to_string())
+    SignerKey::parse(text.trim())
+        .ok()
+        .map(|k| k.name().to_string())
 }
 
 /// Writes a secret file with mode 0600, durably, refusing to overwrite.
@@ -57,7 +62,9 @@ pub fn write_secret(path: &Path, secret: &str) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(secret.as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;

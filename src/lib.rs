@@ -56,7 +56,8 @@ impl Log {
         let allow = config.validate()?;
         let (key, new_key) = keys::load_or_create(&config.data, &config.origin)?;
         let db_dir = config.data.join("db");
-        let store = RocksStore::open(&db_dir, config.cache_mib << 20).with_context(|| format!("opening RocksDB in {}", db_dir.display()))?;
+        let store = RocksStore::open(&db_dir, config.cache_mib << 20)
+            .with_context(|| format!("opening RocksDB in {}", db_dir.display()))?;
         let mut log = Self::with_store(Arc::new(store), key, config, allow)?;
         log.new_key = new_key;
         Ok(log)
@@ -66,7 +67,12 @@ impl Log {
     ///
     /// # Errors
     /// If the store cannot be read or initialised.
-    pub fn with_store(store: Arc<dyn Store>, key: SignerKey, config: &Config, allow_board: Vec<VerifierKey>) -> anyhow::Result<Log> {
+    pub fn with_store(
+        store: Arc<dyn Store>,
+        key: SignerKey,
+        config: &Config,
+        allow_board: Vec<VerifierKey>,
+    ) -> anyhow::Result<Log> {
         sequencer::init_log(&*store, &key)?;
         let seq = sequencer::start(
             store.clone(),
@@ -87,7 +93,10 @@ impl Log {
             started: std::time::Instant::now(),
             web: Arc::new(web::Web::new(config.web_dir.clone())),
         };
-        Ok(Log { state, new_key: false })
+        Ok(Log {
+            state,
+            new_key: false,
+        })
     }
 
     /// Returns the log's verifier key (what voters and monitors pin).
@@ -105,6 +114,13 @@ impl Log {
 ///
 /// # Errors
 /// If the server fails.
-pub async fn run(listener: tokio::net::TcpListener, log: Log, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-    axum::serve(listener, log.router()).with_graceful_shutdown(shutdown).await.context("HTTP server")
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    log: Log,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, log.router())
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server")
 }

@@ -180,11 +180,19 @@ struct LoadArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Instead of appending ballots, fetch this many inclusion proofs of random
+    /// leaves (`GET /v1/proof/inclusion`) and report proofs served per second.
+    #[arg(long)]
+    proofs: Option<usize>,
 }
 
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 async fn shutdown_signal() {
@@ -193,7 +201,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -203,16 +212,22 @@ async fn shutdown_signal() {
 }
 
 async fn start_log(config: Config) -> Result<(Log, tokio::net::TcpListener)> {
-    let log = tokio::task::spawn_blocking(move || Log::open(&config).map(|l| (l, config))).await??;
+    let log =
+        tokio::task::spawn_blocking(move || Log::open(&config).map(|l| (l, config))).await??;
     let (log, config) = log;
     if log.new_key {
         tracing::info!(data = %config.data.display(), "new log: generated its key");
     }
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
     println!("urne log {}", log.verifier_key().name());
     println!("  verifier key: {}", log.verifier_key());
-    println!("  serving on:   http://{addr}/  (tree size {})", log.state.seq.head().size);
+    println!(
+        "  serving on:   http://{addr}/  (tree size {})",
+        log.state.seq.head().size
+    );
     Ok((log, listener))
 }
 
@@ -228,7 +243,8 @@ async fn main() -> Result<()> {
         }
         Command::Keygen { name, out } => {
             let key = SignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
             urne::keys::write_secret(&out, &key.to_signer_string())?;
             eprintln!("secret key written to {} (mode 0600)", out.display());
             println!("{}", key.verifier());
@@ -257,9 +273,13 @@ async fn main() -> Result<()> {
             }
             init_tracing();
             let mut config = args.serve.clone().into_config()?;
-            config.allow_board.extend(keys.board.iter().map(|k| k.verifier().to_string()));
+            config
+                .allow_board
+                .extend(keys.board.iter().map(|k| k.verifier().to_string()));
             // The simulated election is spread over past hours: tolerate it.
-            config.time_tolerance_secs = config.time_tolerance_secs.max(i64::from(args.hours + 1) * 3600);
+            config.time_tolerance_secs = config
+                .time_tolerance_secs
+                .max(i64::from(args.hours + 1) * 3600);
             let (log, listener) = start_log(config).await?;
             let url = format!("http://{}", listener.local_addr()?);
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -271,7 +291,10 @@ async fn main() -> Result<()> {
                     shutdown_signal().await;
                 }
             }));
-            let opts = demo::DemoOptions { simulate_hours: Some(args.hours), ..opts };
+            let opts = demo::DemoOptions {
+                simulate_hours: Some(args.hours),
+                ..opts
+            };
             let summary = demo::run_demo(&url, &opts).await?;
             print_summary(&url, &summary);
             if exit {
@@ -283,7 +306,22 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Load(args) => {
-            let opts = demo::LoadOptions { ballots: args.ballots, concurrency: args.concurrency, rate: args.rate, seed: args.seed, progress: !args.json };
+            if let Some(n) = args.proofs {
+                let r = demo::run_proof_load(&args.log, n, args.concurrency).await?;
+                if args.json {
+                    println!("{}", serde_json::to_string(&r)?);
+                } else {
+                    println!("{} inclusion proofs in {:.2} s: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms", r.proofs, r.seconds, r.per_second, r.p50_ms, r.p99_ms);
+                }
+                return Ok(());
+            }
+            let opts = demo::LoadOptions {
+                ballots: args.ballots,
+                concurrency: args.concurrency,
+                rate: args.rate,
+                seed: args.seed,
+                progress: !args.json,
+            };
             let r = demo::run_load(&args.log, &opts).await?;
             if args.json {
                 println!("{}", serde_json::to_string(&r)?);

@@ -29,7 +29,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::note::SignerKey;
-use urne_client::rules::{Context, Overlay, Refusal, StateError, StateKey, StateValue, StateView, Subject, Verified};
+use urne_client::rules::{
+    Context, Overlay, Refusal, StateError, StateKey, StateValue, StateView, Subject, Verified,
+};
 use urne_client::statement::{SignedStatement, Time};
 use urne_client::tree::{self, Hash, HashReader};
 
@@ -115,12 +117,22 @@ impl SequencerHandle {
     ///
     /// # Errors
     /// See [`SubmitError`].
-    pub async fn submit(&self, stmt: SignedStatement, verified: Option<Verified>) -> Result<Ack, SubmitError> {
+    pub async fn submit(
+        &self,
+        stmt: SignedStatement,
+        verified: Option<Verified>,
+    ) -> Result<Ack, SubmitError> {
         if self.failed.load(Ordering::Acquire) {
-            return Err(SubmitError::Storage("the sequencer stopped after a storage failure".into()));
+            return Err(SubmitError::Storage(
+                "the sequencer stopped after a storage failure".into(),
+            ));
         }
         let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Submission { stmt, verified, reply }) {
+        match self.tx.try_send(Submission {
+            stmt,
+            verified,
+            reply,
+        }) {
             Ok(()) => {
                 self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
             }
@@ -132,7 +144,8 @@ impl SequencerHandle {
                 return Err(SubmitError::Storage("the sequencer is not running".into()));
             }
         }
-        rx.await.unwrap_or_else(|_| Err(SubmitError::Storage("the sequencer stopped".into())))
+        rx.await
+            .unwrap_or_else(|_| Err(SubmitError::Storage("the sequencer stopped".into())))
     }
 
     /// Returns the latest committed tree head.
@@ -189,7 +202,11 @@ pub fn leaf_key(h: &Hash) -> Vec<u8> {
 ///
 /// # Errors
 /// If the store cannot be read.
-pub fn start(store: Arc<dyn Store>, key: SignerKey, cfg: SequencerConfig) -> Result<SequencerHandle, StorageError> {
+pub fn start(
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+) -> Result<SequencerHandle, StorageError> {
     let head = store.head()?.ok_or_else(|| StorageError::Corrupt {
         what: "tree head".into(),
         detail: "log not initialised".into(),
@@ -198,12 +215,24 @@ pub fn start(store: Arc<dyn Store>, key: SignerKey, cfg: SequencerConfig) -> Res
     let (head_tx, head_rx) = watch::channel(Arc::new(head));
     let metrics = Arc::new(SequencerMetrics::default());
     let failed = Arc::new(AtomicBool::new(false));
-    let seq = Sequencer { store, key, cfg, head_tx, metrics: metrics.clone(), failed: failed.clone() };
+    let seq = Sequencer {
+        store,
+        key,
+        cfg,
+        head_tx,
+        metrics: metrics.clone(),
+        failed: failed.clone(),
+    };
     std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || seq.run(rx))
         .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
-    Ok(SequencerHandle { tx, metrics, failed, head: head_rx })
+    Ok(SequencerHandle {
+        tx,
+        metrics,
+        failed,
+        head: head_rx,
+    })
 }
 
 /// Writes the empty tree's signed checkpoint into a new store; does nothing to a
@@ -216,9 +245,22 @@ pub fn init_log(store: &dyn Store, key: &SignerKey) -> Result<TreeHead, StorageE
         return Ok(h);
     }
     let root = tree::EMPTY_HASH;
-    let checkpoint = Checkpoint { origin: key.name().to_string(), size: 0, root, extensions: vec![] }.sign(key);
-    let head = TreeHead { size: 0, root, checkpoint };
-    store.commit(Commit { head: Some(head.clone()), ..Commit::default() })?;
+    let checkpoint = Checkpoint {
+        origin: key.name().to_string(),
+        size: 0,
+        root,
+        extensions: vec![],
+    }
+    .sign(key);
+    let head = TreeHead {
+        size: 0,
+        root,
+        checkpoint,
+    };
+    store.commit(Commit {
+        head: Some(head.clone()),
+        ..Commit::default()
+    })?;
     Ok(head)
 }
 
@@ -239,8 +281,16 @@ struct PendingHashes<'a> {
 
 impl HashReader for PendingHashes<'_> {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let missing: Vec<u64> = indexes.iter().copied().filter(|i| !self.pending.contains_key(i)).collect();
-        let from_store = if missing.is_empty() { Vec::new() } else { StoreHashReader(self.store).read_hashes(&missing)? };
+        let missing: Vec<u64> = indexes
+            .iter()
+            .copied()
+            .filter(|i| !self.pending.contains_key(i))
+            .collect();
+        let from_store = if missing.is_empty() {
+            Vec::new()
+        } else {
+            StoreHashReader(self.store).read_hashes(&missing)?
+        };
         let mut it = from_store.into_iter();
         indexes
             .iter()
@@ -269,12 +319,15 @@ impl Sequencer {
                         }
                         match rx.recv_timeout(deadline - now) {
                             Ok(s) => batch.push(s),
-                            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+                            Err(RecvTimeoutError::Timeout)
+                            | Err(RecvTimeoutError::Disconnected) => break,
                         }
                     }
                 }
             }
-            self.metrics.queue_depth.fetch_sub(batch.len(), Ordering::Relaxed);
+            self.metrics
+                .queue_depth
+                .fetch_sub(batch.len(), Ordering::Relaxed);
             if let Err(e) = self.process(batch) {
                 tracing::error!(error = %e, "commit failed: the sequencer stops; restart the log");
                 self.failed.store(true, Ordering::Release);
@@ -295,12 +348,12 @@ impl Sequencer {
         let now = Time::now();
         let mut accepted: Vec<(Submission, Vec<Subject>)> = Vec::with_capacity(batch.len());
         let mut duplicates: Vec<(Submission, u64)> = Vec::new();
-        let mut batch_leaves: HashMap<Hash, u64> = HashMap::new();
+        let mut batch_leaves: HashMap<[u8; 32], u64> = HashMap::new();
         for sub in batch {
             let leaf = tree::record_hash(&sub.stmt.bytes);
             // The same bytes twice (a retry after a lost answer): answer with the
             // earlier index instead of refusing, as Tessera does.
-            if let Some(i) = batch_leaves.get(&leaf) {
+            if let Some(i) = batch_leaves.get(&leaf.0) {
                 duplicates.push((sub, *i));
                 continue;
             }
@@ -309,10 +362,14 @@ impl Sequencer {
                 continue;
             }
             let index = head.size + accepted.len() as u64;
-            let ctx = Context { index, now: Some(now), tolerance_secs: self.cfg.time_tolerance_secs };
+            let ctx = Context {
+                index,
+                now: Some(now),
+                tolerance_secs: self.cfg.time_tolerance_secs,
+            };
             match overlay.check_and_apply(&sub.stmt, sub.verified.as_ref(), &ctx) {
                 Ok(effects) => {
-                    batch_leaves.insert(leaf, index);
+                    batch_leaves.insert(leaf.0, index);
                     accepted.push((sub, effects.subjects));
                 }
                 Err(refusal) => {
@@ -323,30 +380,44 @@ impl Sequencer {
         }
         if accepted.is_empty() {
             for (sub, index) in duplicates {
-                let _ = sub.reply.send(Ok(Ack { index, leaf_hash: tree::record_hash(&sub.stmt.bytes), head: head.clone(), duplicate: true }));
+                let _ = sub.reply.send(Ok(Ack {
+                    index,
+                    leaf_hash: tree::record_hash(&sub.stmt.bytes),
+                    head: head.clone(),
+                    duplicate: true,
+                }));
             }
             return Ok(());
         }
         let writes = overlay.into_writes();
 
         let mut commit = Commit::default();
-        commit.state = writes.iter().map(|(k, v)| (k.encode(), v.encode())).collect();
-        let mut hashes = PendingHashes { store, pending: HashMap::new() };
+        commit.state = writes
+            .iter()
+            .map(|(k, v)| (k.encode(), v.encode()))
+            .collect();
+        let mut hashes = PendingHashes {
+            store,
+            pending: HashMap::new(),
+        };
         let mut stats: HashMap<String, ElectionStats> = HashMap::new();
         for (i, (sub, subjects)) in accepted.iter().enumerate() {
             let index = head.size + i as u64;
             let bytes = &sub.stmt.bytes;
-            let new = tree::stored_hashes(index, bytes, &hashes).map_err(|e| StorageError::Corrupt {
-                what: format!("stored hashes for entry {index}"),
-                detail: e.to_string(),
-            })?;
+            let new =
+                tree::stored_hashes(index, bytes, &hashes).map_err(|e| StorageError::Corrupt {
+                    what: format!("stored hashes for entry {index}"),
+                    detail: e.to_string(),
+                })?;
             let first = tree::stored_hash_index(0, index);
             for (j, h) in new.into_iter().enumerate() {
                 hashes.pending.insert(first + j as u64, h);
                 commit.hashes.push((first + j as u64, h));
             }
             commit.entries.push((index, bytes.clone()));
-            commit.lookups.push((leaf_key(&tree::record_hash(bytes)), index));
+            commit
+                .lookups
+                .push((leaf_key(&tree::record_hash(bytes)), index));
             for s in subjects {
                 if !matches!(s, Subject::Election(_)) {
                     commit.lookups.push((subject_key(s), index));
@@ -373,24 +444,48 @@ impl Sequencer {
             what: format!("root of tree size {size}"),
             detail: e.to_string(),
         })?;
-        let checkpoint = Checkpoint { origin: self.key.name().to_string(), size, root, extensions: vec![] }.sign(&self.key);
-        let new_head = Arc::new(TreeHead { size, root, checkpoint });
+        let checkpoint = Checkpoint {
+            origin: self.key.name().to_string(),
+            size,
+            root,
+            extensions: vec![],
+        }
+        .sign(&self.key);
+        let new_head = Arc::new(TreeHead {
+            size,
+            root,
+            checkpoint,
+        });
         commit.head = Some((*new_head).clone());
 
         let t = Instant::now();
         self.store.commit(commit)?;
-        self.metrics.commit_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.metrics
+            .commit_micros
+            .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
         self.metrics.batches.fetch_add(1, Ordering::Relaxed);
-        self.metrics.appended.fetch_add(accepted.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .appended
+            .fetch_add(accepted.len() as u64, Ordering::Relaxed);
         self.head_tx.send_replace(new_head.clone());
 
         for (i, (sub, _)) in accepted.into_iter().enumerate() {
             let leaf_hash = tree::record_hash(&sub.stmt.bytes);
-            let _ = sub.reply.send(Ok(Ack { index: head.size + i as u64, leaf_hash, head: new_head.clone(), duplicate: false }));
+            let _ = sub.reply.send(Ok(Ack {
+                index: head.size + i as u64,
+                leaf_hash,
+                head: new_head.clone(),
+                duplicate: false,
+            }));
         }
         for (sub, index) in duplicates {
             let leaf_hash = tree::record_hash(&sub.stmt.bytes);
-            let _ = sub.reply.send(Ok(Ack { index, leaf_hash, head: new_head.clone(), duplicate: true }));
+            let _ = sub.reply.send(Ok(Ack {
+                index,
+                leaf_hash,
+                head: new_head.clone(),
+                duplicate: true,
+            }));
         }
         Ok(())
     }

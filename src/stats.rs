@@ -59,11 +59,23 @@ impl ElectionStats {
                 *self.ballots_per_hour.entry(hour).or_default() += 1;
                 return;
             }
-            Body::Credential { channel, reason, .. } => {
+            Body::Credential {
+                channel, reason, ..
+            } => {
                 let ch = channel.as_str().to_string();
-                *self.credentials_per_hour.entry(hour).or_default().entry(ch.clone()).or_default() += 1;
+                *self
+                    .credentials_per_hour
+                    .entry(hour)
+                    .or_default()
+                    .entry(ch.clone())
+                    .or_default() += 1;
                 if reason.as_str() != "initial" {
-                    *self.reissues_per_hour.entry(hour).or_default().entry(ch).or_default() += 1;
+                    *self
+                        .reissues_per_hour
+                        .entry(hour)
+                        .or_default()
+                        .entry(ch)
+                        .or_default() += 1;
                 }
                 return;
             }
@@ -71,11 +83,22 @@ impl ElectionStats {
             Body::Election(e) => Some(e.title.clone()),
             Body::Suspend { reason } | Body::Resume { reason } => Some(reason.clone()),
             Body::Void { reason, .. } => Some(reason.clone()),
-            Body::Intervention { actor, action, reason } => Some(format!("{actor}: {action} ({reason})")),
-            Body::Results { scrutin, ballots, .. } => Some(format!("{scrutin}: {ballots} ballots")),
+            Body::Intervention {
+                actor,
+                action,
+                reason,
+            } => Some(format!("{actor}: {action} ({reason})")),
+            Body::Results {
+                scrutin, ballots, ..
+            } => Some(format!("{scrutin}: {ballots} ballots")),
             Body::Open | Body::Close => None,
         };
-        self.timeline.push(TimelineEvent { index, time: st.time.to_string(), kind, reason });
+        self.timeline.push(TimelineEvent {
+            index,
+            time: st.time.to_string(),
+            kind,
+            reason,
+        });
     }
 
     /// Encodes for storage.

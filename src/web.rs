@@ -9,9 +9,11 @@ use axum::response::{IntoResponse, Response};
 use std::path::PathBuf;
 
 /// The files of the page built into the binary: (path, content type, bytes).
-const BUILT_IN: &[(&str, &str, &[u8])] = &[
-    ("index.html", "text/html; charset=utf-8", include_bytes!("../web/index.html")),
-];
+const BUILT_IN: &[(&str, &str, &[u8])] = &[(
+    "index.html",
+    "text/html; charset=utf-8",
+    include_bytes!("../web/index.html"),
+)];
 
 /// Where the page comes from.
 pub struct Web {
@@ -44,14 +46,27 @@ pub async fn serve(State(app): State<crate::api::AppState>, uri: Uri) -> Respons
         path = "index.html".into();
     }
     if path.contains("..") || path.starts_with("v1/") {
-        return crate::api::ApiError::not_found(format!("no such resource /{path}")).into_response();
+        return crate::api::ApiError::not_found(format!("no such resource /{path}"))
+            .into_response();
     }
     if let Some(dir) = &app.web.dir {
         if let Ok(bytes) = tokio::fs::read(dir.join(&path)).await {
-            return ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&path)))], bytes).into_response();
+            return (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static(content_type(&path)),
+                )],
+                bytes,
+            )
+                .into_response();
         }
     } else if let Some((_, ct, bytes)) = BUILT_IN.iter().find(|(p, _, _)| *p == path) {
-        return (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static(ct))], *bytes).into_response();
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(ct))],
+            *bytes,
+        )
+            .into_response();
     }
     crate::api::ApiError::not_found(format!("no such resource /{path}")).into_response()
 }

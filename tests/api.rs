@@ -11,17 +11,38 @@ use urne_client::statement::{Body, Channel, CredentialReason, Tag, Time};
 use urne_client::tree::{self, hash_from_base64, hash_from_hex};
 
 fn proof(v: &serde_json::Value, field: &str) -> Vec<tree::Hash> {
-    v[field].as_array().unwrap().iter().map(|h| hash_from_base64(h.as_str().unwrap()).unwrap()).collect()
+    v[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hash_from_base64(h.as_str().unwrap()).unwrap())
+        .collect()
 }
 
 /// Checks a 201 answer: its checkpoint is signed by the log, and the entry is in it.
 fn check_ack(log: &TestLog, text: &str, v: &serde_json::Value) -> u64 {
-    let cp = open_checkpoint(v["checkpoint"].as_str().unwrap().as_bytes(), &log.key, &WitnessPolicy::none()).unwrap().checkpoint;
+    let cp = open_checkpoint(
+        v["checkpoint"].as_str().unwrap().as_bytes(),
+        &log.key,
+        &WitnessPolicy::none(),
+    )
+    .unwrap()
+    .checkpoint;
     let index = v["index"].as_u64().unwrap();
     let leaf = tree::record_hash(text.as_bytes());
-    assert_eq!(hash_from_hex(v["leaf_hash"].as_str().unwrap()).unwrap(), leaf);
+    assert_eq!(
+        hash_from_hex(v["leaf_hash"].as_str().unwrap()).unwrap(),
+        leaf
+    );
     assert_eq!(cp.size, v["tree_size"].as_u64().unwrap());
-    tree::verify_inclusion(index, cp.size, &leaf, &proof(v, "inclusion_proof"), &cp.root).expect("inclusion proof of the acknowledgement");
+    tree::verify_inclusion(
+        index,
+        cp.size,
+        &leaf,
+        &proof(v, "inclusion_proof"),
+        &cp.root,
+    )
+    .expect("inclusion proof of the acknowledgement");
     index
 }
 
@@ -34,8 +55,15 @@ async fn ok(log: &TestLog, text: &str) -> u64 {
 async fn refused(log: &TestLog, text: &str, status: u16, code: &str) {
     let before = log.checkpoint().await.checkpoint;
     let (s, v) = log.post(text).await;
-    assert_eq!((s, v["error"].as_str().unwrap_or("")), (status, code), "{v}");
-    assert!(!v["detail"].as_str().unwrap_or("").is_empty(), "a refusal says why: {v}");
+    assert_eq!(
+        (s, v["error"].as_str().unwrap_or("")),
+        (status, code),
+        "{v}"
+    );
+    assert!(
+        !v["detail"].as_str().unwrap_or("").is_empty(),
+        "a refusal says why: {v}"
+    );
     let after = log.checkpoint().await.checkpoint;
     assert_eq!(before, after, "a refused statement changes nothing");
 }
@@ -52,7 +80,13 @@ async fn whole_election_every_endpoint_and_refusal() {
 
     // Elections sealed by a board key the operator did not allow are refused.
     let other = DemoKeys::from_seed("someone else").unwrap();
-    refused(&log, &election(&other, "cse-rogue").seal(t(), "rogue"), 403, "election_not_authorized").await;
+    refused(
+        &log,
+        &election(&other, "cse-rogue").seal(t(), "rogue"),
+        403,
+        "election_not_authorized",
+    )
+    .await;
     // Statements of an election that does not exist.
     refused(&log, &e.board(t(), Body::Open), 404, "unknown_election").await;
 
@@ -60,18 +94,57 @@ async fn whole_election_every_endpoint_and_refusal() {
     refused(&log, &e.seal(t(), "again"), 409, "election_exists").await;
 
     // Credentials.
-    let voters: Vec<Tag> = (0..4).map(|_| random_tag(&mut rand::thread_rng())).collect();
-    let creds: Vec<Tag> = (0..4).map(|_| random_tag(&mut rand::thread_rng())).collect();
+    let voters: Vec<Tag> = (0..4)
+        .map(|_| random_tag(&mut rand::thread_rng()))
+        .collect();
+    let creds: Vec<Tag> = (0..4)
+        .map(|_| random_tag(&mut rand::thread_rng()))
+        .collect();
     for i in 0..4 {
-        ok(&log, &e.credential(t(), voters[i], creds[i], Channel::Mail, CredentialReason::Initial)).await;
+        ok(
+            &log,
+            &e.credential(
+                t(),
+                voters[i],
+                creds[i],
+                Channel::Mail,
+                CredentialReason::Initial,
+            ),
+        )
+        .await;
     }
-    refused(&log, &e.credential(t(), random_tag(&mut rand::thread_rng()), creds[0], Channel::Mail, CredentialReason::Initial), 409, "credential_exists").await;
+    refused(
+        &log,
+        &e.credential(
+            t(),
+            random_tag(&mut rand::thread_rng()),
+            creds[0],
+            Channel::Mail,
+            CredentialReason::Initial,
+        ),
+        409,
+        "credential_exists",
+    )
+    .await;
 
     // Before opening, ballots are refused.
     let r0 = random_tag(&mut rand::thread_rng());
-    refused(&log, &e.ballot(t(), "s1", creds[0], r0), 409, "ballot_before_open").await;
+    refused(
+        &log,
+        &e.ballot(t(), "s1", creds[0], r0),
+        409,
+        "ballot_before_open",
+    )
+    .await;
     ok(&log, &e.board(t(), Body::Open)).await;
-    refused(&log, &e.board(t(), Body::Open), 409, "invalid_transition").await;
+    // (One second later: the same bytes again would be answered as a duplicate.)
+    refused(
+        &log,
+        &e.board(Time(t().0 + 1), Body::Open),
+        409,
+        "invalid_transition",
+    )
+    .await;
 
     // A ballot, then its lookups.
     let b0 = e.ballot(t(), "s1", creds[0], r0);
@@ -79,20 +152,68 @@ async fn whole_election_every_endpoint_and_refusal() {
     // The same bytes again are a duplicate: the earlier index, nothing appended.
     let size = log.size().await;
     let (s, v) = log.post(&b0).await;
-    assert_eq!((s, v["index"].as_u64(), v["duplicate"].as_bool()), (200, Some(i0), Some(true)), "{v}");
+    assert_eq!(
+        (s, v["index"].as_u64(), v["duplicate"].as_bool()),
+        (200, Some(i0), Some(true)),
+        "{v}"
+    );
     assert_eq!(log.size().await, size);
 
-    refused(&log, &e.ballot(t(), "s1", creds[0], random_tag(&mut rand::thread_rng())), 409, "already_voted").await;
-    refused(&log, &e.ballot(t(), "s2", creds[1], r0), 409, "duplicate_receipt").await;
-    refused(&log, &e.ballot(t(), "s9", creds[1], random_tag(&mut rand::thread_rng())), 409, "unknown_scrutin").await;
-    refused(&log, &e.ballot(t(), "s1", random_tag(&mut rand::thread_rng()), random_tag(&mut rand::thread_rng())), 409, "credential_unknown").await;
-    refused(&log, &e.ballot(Time(t().0 - 3600), "s1", creds[1], random_tag(&mut rand::thread_rng())), 422, "time_skew").await;
+    refused(
+        &log,
+        &e.ballot(t(), "s1", creds[0], random_tag(&mut rand::thread_rng())),
+        409,
+        "already_voted",
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(t(), "s2", creds[1], r0),
+        409,
+        "duplicate_receipt",
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(t(), "s9", creds[1], random_tag(&mut rand::thread_rng())),
+        409,
+        "unknown_scrutin",
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(
+            t(),
+            "s1",
+            random_tag(&mut rand::thread_rng()),
+            random_tag(&mut rand::thread_rng()),
+        ),
+        409,
+        "credential_unknown",
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(
+            Time(t().0 - 3600),
+            "s1",
+            creds[1],
+            random_tag(&mut rand::thread_rng()),
+        ),
+        422,
+        "time_skew",
+    )
+    .await;
 
     // Signatures: a ballot signed by the registrar, a mangled signature, quorum.
     let wrong_role = urne_client::statement::Statement {
         election: e.id.clone(),
         time: t(),
-        body: Body::Ballot { scrutin: "s1".into(), credential: creds[1], receipt: random_tag(&mut rand::thread_rng()) },
+        body: Body::Ballot {
+            scrutin: "s1".into(),
+            credential: creds[1],
+            receipt: random_tag(&mut rand::thread_rng()),
+        },
     }
     .sign(&[&keys.registrar]);
     refused(&log, &wrong_role, 403, "wrong_role").await;
@@ -101,43 +222,158 @@ async fn whole_election_every_endpoint_and_refusal() {
     let mut sig = sig.as_bytes().to_vec();
     let n = sig.len();
     sig[n - 6] = if sig[n - 6] == b'A' { b'B' } else { b'A' };
-    refused(&log, &format!("{text}\n\n{}", String::from_utf8(sig).unwrap()), 403, "bad_signature").await;
-    let one_board = urne_client::statement::Statement { election: e.id.clone(), time: t(), body: Body::Close }.sign(&[&keys.board[0]]);
+    refused(
+        &log,
+        &format!("{text}\n\n{}", String::from_utf8(sig).unwrap()),
+        403,
+        "bad_signature",
+    )
+    .await;
+    let one_board = urne_client::statement::Statement {
+        election: e.id.clone(),
+        time: t(),
+        body: Body::Close,
+    }
+    .sign(&[&keys.board[0]]);
     refused(&log, &one_board, 403, "quorum_not_met").await;
 
     // Malformed and non-canonical input.
-    refused(&log, &good.replacen("scrutin s1\n", "scrutin s1 \n", 1), 400, "not_canonical").await;
+    refused(
+        &log,
+        &good.replacen("scrutin s1\n", "scrutin s1 \n", 1),
+        400,
+        "not_canonical",
+    )
+    .await;
     refused(&log, "hello\n", 400, "malformed").await;
     refused(&log, &"x".repeat(20_000), 413, "too_large").await;
 
     // Suspension.
-    ok(&log, &e.board(t(), Body::Suspend { reason: "incident".into() })).await;
-    refused(&log, &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng())), 409, "ballot_while_suspended").await;
-    ok(&log, &e.board(t(), Body::Resume { reason: "fixed".into() })).await;
+    ok(
+        &log,
+        &e.board(
+            t(),
+            Body::Suspend {
+                reason: "incident".into(),
+            },
+        ),
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng())),
+        409,
+        "ballot_while_suspended",
+    )
+    .await;
+    ok(
+        &log,
+        &e.board(
+            t(),
+            Body::Resume {
+                reason: "fixed".into(),
+            },
+        ),
+    )
+    .await;
 
     // Reissue: the old credential is replaced.
     let new1 = random_tag(&mut rand::thread_rng());
-    ok(&log, &e.credential(t(), voters[1], new1, Channel::Helpdesk, CredentialReason::ReissueHelpdesk)).await;
-    refused(&log, &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng())), 409, "credential_revoked").await;
+    ok(
+        &log,
+        &e.credential(
+            t(),
+            voters[1],
+            new1,
+            Channel::Helpdesk,
+            CredentialReason::ReissueHelpdesk,
+        ),
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng())),
+        409,
+        "credential_revoked",
+    )
+    .await;
     let r1 = random_tag(&mut rand::thread_rng());
     ok(&log, &e.ballot(t(), "s1", new1, r1)).await;
     // Revocation.
-    let rv = urne_client::statement::Statement { election: e.id.clone(), time: t(), body: Body::Revoke { credential: creds[2], reason: "lost".into() } }.sign(&[&keys.registrar]);
+    let rv = urne_client::statement::Statement {
+        election: e.id.clone(),
+        time: t(),
+        body: Body::Revoke {
+            credential: creds[2],
+            reason: "lost".into(),
+        },
+    }
+    .sign(&[&keys.registrar]);
     ok(&log, &rv).await;
-    refused(&log, &e.ballot(t(), "s1", creds[2], random_tag(&mut rand::thread_rng())), 409, "credential_revoked").await;
-    ok(&log, &e.intervention(t(), "ops", "restart of front end", "memory leak")).await;
+    refused(
+        &log,
+        &e.ballot(t(), "s1", creds[2], random_tag(&mut rand::thread_rng())),
+        409,
+        "credential_revoked",
+    )
+    .await;
+    ok(
+        &log,
+        &e.intervention(t(), "ops", "restart of front end", "memory leak"),
+    )
+    .await;
 
     // Close, then results.
     ok(&log, &e.board(t(), Body::Close)).await;
-    refused(&log, &e.ballot(t(), "s1", creds[3], random_tag(&mut rand::thread_rng())), 409, "ballot_after_close").await;
+    refused(
+        &log,
+        &e.ballot(t(), "s1", creds[3], random_tag(&mut rand::thread_rng())),
+        409,
+        "ballot_after_close",
+    )
+    .await;
     let digest = random_tag(&mut rand::thread_rng());
-    ok(&log, &e.board(t(), Body::Results { scrutin: "s1".into(), ballots: 2, digest })).await;
-    refused(&log, &e.board(t(), Body::Results { scrutin: "s1".into(), ballots: 2, digest }), 409, "results_exists").await;
+    ok(
+        &log,
+        &e.board(
+            t(),
+            Body::Results {
+                scrutin: "s1".into(),
+                ballots: 2,
+                digest,
+            },
+        ),
+    )
+    .await;
+    refused(
+        &log,
+        &e.board(
+            t(),
+            Body::Results {
+                scrutin: "s1".into(),
+                ballots: 3,
+                digest,
+            },
+        ),
+        409,
+        "results_exists",
+    )
+    .await;
 
     // A voided election accepts nothing more.
     let e2 = election(&keys, "cse-void");
     ok(&log, &e2.seal(t(), "to be voided")).await;
-    ok(&log, &e2.board(t(), Body::Void { reason: "court order".into(), authorisation: "TJ Paris 2026-123".into() })).await;
+    ok(
+        &log,
+        &e2.board(
+            t(),
+            Body::Void {
+                reason: "court order".into(),
+                authorisation: "TJ Paris 2026-123".into(),
+            },
+        ),
+    )
+    .await;
     refused(&log, &e2.board(t(), Body::Open), 409, "election_void").await;
 
     // ---- Read API ----
@@ -149,9 +385,27 @@ async fn whole_election_every_endpoint_and_refusal() {
     assert_eq!(s, 200, "{v}");
     let entry = v["entry"].as_str().unwrap();
     assert!(entry.contains(&format!("receipt {r1}")));
-    let vcp = open_checkpoint(v["checkpoint"].as_str().unwrap().as_bytes(), &log.key, &WitnessPolicy::none()).unwrap().checkpoint;
-    tree::verify_inclusion(v["index"].as_u64().unwrap(), vcp.size, &tree::record_hash(entry.as_bytes()), &proof(&v, "inclusion_proof"), &vcp.root).unwrap();
-    let (s, v) = log.get_json(&format!("/v1/receipts/{}", random_tag(&mut rand::thread_rng()))).await;
+    let vcp = open_checkpoint(
+        v["checkpoint"].as_str().unwrap().as_bytes(),
+        &log.key,
+        &WitnessPolicy::none(),
+    )
+    .unwrap()
+    .checkpoint;
+    tree::verify_inclusion(
+        v["index"].as_u64().unwrap(),
+        vcp.size,
+        &tree::record_hash(entry.as_bytes()),
+        &proof(&v, "inclusion_proof"),
+        &vcp.root,
+    )
+    .unwrap();
+    let (s, v) = log
+        .get_json(&format!(
+            "/v1/receipts/{}",
+            random_tag(&mut rand::thread_rng())
+        ))
+        .await;
     assert_eq!((s, v["error"].as_str()), (404, Some("receipt_not_found")));
     let (s, v) = log.get_json("/v1/receipts/NOTHEX").await;
     assert_eq!((s, v["error"].as_str()), (400, Some("bad_tag")));
@@ -159,44 +413,108 @@ async fn whole_election_every_endpoint_and_refusal() {
     // Voter lookup: initial credential, helpdesk reissue, ballot with the new one.
     let (s, v) = log.get_json(&format!("/v1/voters/{}", voters[1])).await;
     assert_eq!(s, 200, "{v}");
-    let kinds: Vec<&str> = v["entries"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["credential", "credential", "ballot"], "{v}");
-    let vcp = open_checkpoint(v["checkpoint"].as_str().unwrap().as_bytes(), &log.key, &WitnessPolicy::none()).unwrap().checkpoint;
+    let vcp = open_checkpoint(
+        v["checkpoint"].as_str().unwrap().as_bytes(),
+        &log.key,
+        &WitnessPolicy::none(),
+    )
+    .unwrap()
+    .checkpoint;
     for e in v["entries"].as_array().unwrap() {
         let leaf = tree::record_hash(e["entry"].as_str().unwrap().as_bytes());
-        tree::verify_inclusion(e["index"].as_u64().unwrap(), vcp.size, &leaf, &proof(e, "inclusion_proof"), &vcp.root).unwrap();
+        tree::verify_inclusion(
+            e["index"].as_u64().unwrap(),
+            vcp.size,
+            &leaf,
+            &proof(e, "inclusion_proof"),
+            &vcp.root,
+        )
+        .unwrap();
     }
     // Revocation is filed under the voter too.
     let (_, v) = log.get_json(&format!("/v1/voters/{}", voters[2])).await;
-    let kinds: Vec<&str> = v["entries"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["credential", "revoke"]);
 
     // Proof endpoints.
-    let (s, v) = log.get_json(&format!("/v1/proof/inclusion?index=3&size={}", cp.size)).await;
+    let (s, v) = log
+        .get_json(&format!("/v1/proof/inclusion?index=3&size={}", cp.size))
+        .await;
     assert_eq!(s, 200);
-    tree::verify_inclusion(3, cp.size, &hash_from_hex(v["leaf_hash"].as_str().unwrap()).unwrap(), &proof(&v, "inclusion_proof"), &cp.root).unwrap();
-    let (s, v) = log.get_json(&format!("/v1/proof/inclusion?index={}", cp.size)).await;
+    tree::verify_inclusion(
+        3,
+        cp.size,
+        &hash_from_hex(v["leaf_hash"].as_str().unwrap()).unwrap(),
+        &proof(&v, "inclusion_proof"),
+        &cp.root,
+    )
+    .unwrap();
+    let (s, v) = log
+        .get_json(&format!("/v1/proof/inclusion?index={}", cp.size))
+        .await;
     assert_eq!((s, v["error"].as_str()), (400, Some("bad_range")));
     let old = open_checkpoint(
-        log.get_json("/v1/proof/consistency?old=5").await.1["old_checkpoint"].as_str().unwrap().as_bytes(),
+        log.get_json("/v1/proof/consistency?old=5").await.1["old_checkpoint"]
+            .as_str()
+            .unwrap()
+            .as_bytes(),
         &log.key,
         &WitnessPolicy::none(),
     )
     .unwrap()
     .checkpoint;
     assert_eq!(old.size, 5);
-    let (s, v) = log.get_json(&format!("/v1/proof/consistency?old=5&new={}", cp.size)).await;
+    let (s, v) = log
+        .get_json(&format!("/v1/proof/consistency?old=5&new={}", cp.size))
+        .await;
     assert_eq!(s, 200);
-    tree::verify_consistency(5, cp.size, &old.root, &cp.root, &proof(&v, "consistency_proof")).unwrap();
-    let (s, _) = log.get_json(&format!("/v1/proof/consistency?old={}&new=3", cp.size)).await;
+    tree::verify_consistency(
+        5,
+        cp.size,
+        &old.root,
+        &cp.root,
+        &proof(&v, "consistency_proof"),
+    )
+    .unwrap();
+    let (s, _) = log
+        .get_json(&format!("/v1/proof/consistency?old={}&new=3", cp.size))
+        .await;
     assert_eq!(s, 400);
 
     // Elections.
     let (s, v) = log.get_json("/v1/elections/cse-test").await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["stats"]["counts"]["ballot"].as_u64(), Some(2), "{v}");
-    let timeline: Vec<&str> = v["stats"]["timeline"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(timeline, ["election", "open", "suspend", "resume", "intervention", "close", "results"]);
+    let timeline: Vec<&str> = v["stats"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        timeline,
+        [
+            "election",
+            "open",
+            "suspend",
+            "resume",
+            "intervention",
+            "close",
+            "results"
+        ]
+    );
     let (s, v) = log.get_json("/v1/elections/nope").await;
     assert_eq!((s, v["error"].as_str()), (404, Some("unknown_election")));
     let (_, v) = log.get_json("/v1/elections").await;
@@ -232,10 +550,24 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
     // 300 credentials, concurrently: more than one full tile.
     let futs: Vec<_> = (0..300)
         .map(|_| {
-            let text = e.credential(Time::now(), random_tag(&mut rand::thread_rng()), random_tag(&mut rand::thread_rng()), Channel::Postal, CredentialReason::Initial);
+            let text = e.credential(
+                Time::now(),
+                random_tag(&mut rand::thread_rng()),
+                random_tag(&mut rand::thread_rng()),
+                Channel::Postal,
+                CredentialReason::Initial,
+            );
             let http = log.http.clone();
             let url = format!("{}/v1/statements", log.url);
-            tokio::spawn(async move { http.post(url).body(text).send().await.unwrap().status().as_u16() })
+            tokio::spawn(async move {
+                http.post(url)
+                    .body(text)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            })
         })
         .collect();
     for f in futs {
@@ -243,10 +575,16 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
     }
     let r = log.get("/tile/0/000").await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     assert_eq!(r.bytes().await.unwrap().len(), 256 * 32);
     let r = log.get("/tile/entries/000").await;
-    assert_eq!(r.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     // Level-1 tile: one hash per full level-0 tile.
     let r = log.get("/tile/1/000.p/1").await;
     assert_eq!(r.status(), 200);

@@ -28,7 +28,16 @@ struct Child_ {
 
 fn spawn(dir: &std::path::Path, keys: &DemoKeys) -> Child_ {
     let mut child = Command::new(env!("CARGO_BIN_EXE_urne"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--origin", "crash.urne.localhost/log", "--batch-ms", "2", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            "crash.urne.localhost/log",
+            "--batch-ms",
+            "2",
+            "--data",
+        ])
         .arg(dir)
         .args(["--allow-board", &keys.board[0].verifier().to_string()])
         .env("RUST_LOG", "warn")
@@ -45,13 +54,23 @@ fn spawn(dir: &std::path::Path, keys: &DemoKeys) -> Child_ {
             key = Some(VerifierKey::parse(k.trim()).unwrap());
         }
         if let Some(rest) = line.trim().strip_prefix("serving on:") {
-            url = Some(rest.split_whitespace().next().unwrap().trim_end_matches('/').to_string());
+            url = Some(
+                rest.split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_end_matches('/')
+                    .to_string(),
+            );
             break;
         }
     }
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Child_ { child, url: url.expect("server printed its address"), key: key.expect("server printed its key") }
+    Child_ {
+        child,
+        url: url.expect("server printed its address"),
+        key: key.expect("server printed its key"),
+    }
 }
 
 #[derive(Clone)]
@@ -63,7 +82,10 @@ struct Acked {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_nothing_acknowledged() {
-    let rounds: usize = std::env::var("URNE_CRASH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let rounds: usize = std::env::var("URNE_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let keys = DemoKeys::from_seed("crash-test").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
@@ -75,8 +97,17 @@ async fn kill_9_loses_nothing_acknowledged() {
         let mut child = spawn(dir.path(), &keys);
         let key = child.key.clone();
         // After a restart the log answers with a checkpoint consistent with all before.
-        let cp_text = http.get(format!("{}/checkpoint", child.url)).send().await.unwrap().text().await.unwrap();
-        let head = open_checkpoint(cp_text.as_bytes(), &key, &WitnessPolicy::none()).unwrap().checkpoint;
+        let cp_text = http
+            .get(format!("{}/checkpoint", child.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let head = open_checkpoint(cp_text.as_bytes(), &key, &WitnessPolicy::none())
+            .unwrap()
+            .checkpoint;
         verify_against(&http, &child.url, &head, &acked.lock().unwrap().clone()).await;
 
         if !sealed {
@@ -88,9 +119,18 @@ async fn kill_9_loses_nothing_acknowledged() {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut tasks = Vec::new();
         for _ in 0..8 {
-            let (http, url, acked, stop) = (http.clone(), child.url.clone(), acked.clone(), stop.clone());
+            let (http, url, acked, stop) =
+                (http.clone(), child.url.clone(), acked.clone(), stop.clone());
             let texts: Vec<String> = (0..2000)
-                .map(|_| e.credential(Time::now(), random_tag(&mut rand::thread_rng()), random_tag(&mut rand::thread_rng()), Channel::Mail, CredentialReason::Initial))
+                .map(|_| {
+                    e.credential(
+                        Time::now(),
+                        random_tag(&mut rand::thread_rng()),
+                        random_tag(&mut rand::thread_rng()),
+                        Channel::Mail,
+                        CredentialReason::Initial,
+                    )
+                })
                 .collect();
             let key = key.clone();
             tasks.push(tokio::spawn(async move {
@@ -98,13 +138,32 @@ async fn kill_9_loses_nothing_acknowledged() {
                     if stop.load(std::sync::atomic::Ordering::Relaxed) {
                         break;
                     }
-                    let Ok(r) = http.post(format!("{url}/v1/statements")).body(text.clone()).send().await else { break };
+                    let Ok(r) = http
+                        .post(format!("{url}/v1/statements"))
+                        .body(text.clone())
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
                     if r.status().as_u16() != 201 {
                         continue;
                     }
-                    let Ok(v) = r.json::<serde_json::Value>().await else { break };
-                    let cp = open_checkpoint(v["checkpoint"].as_str().unwrap().as_bytes(), &key, &WitnessPolicy::none()).unwrap().checkpoint;
-                    acked.lock().unwrap().push(Acked { index: v["index"].as_u64().unwrap(), bytes: text, checkpoint: cp });
+                    let Ok(v) = r.json::<serde_json::Value>().await else {
+                        break;
+                    };
+                    let cp = open_checkpoint(
+                        v["checkpoint"].as_str().unwrap().as_bytes(),
+                        &key,
+                        &WitnessPolicy::none(),
+                    )
+                    .unwrap()
+                    .checkpoint;
+                    acked.lock().unwrap().push(Acked {
+                        index: v["index"].as_u64().unwrap(),
+                        bytes: text,
+                        checkpoint: cp,
+                    });
                 }
             }));
         }
@@ -116,18 +175,35 @@ async fn kill_9_loses_nothing_acknowledged() {
         for t in tasks {
             t.await.unwrap();
         }
-        eprintln!("round {round}: killed after {delay} ms, {} acknowledged so far", acked.lock().unwrap().len());
+        eprintln!(
+            "round {round}: killed after {delay} ms, {} acknowledged so far",
+            acked.lock().unwrap().len()
+        );
     }
     // A final restart: everything checked once more, and the whole log re-verified.
     let mut child = spawn(dir.path(), &keys);
-    let cp_text = http.get(format!("{}/checkpoint", child.url)).send().await.unwrap().text().await.unwrap();
-    let head = open_checkpoint(cp_text.as_bytes(), &child.key, &WitnessPolicy::none()).unwrap().checkpoint;
+    let cp_text = http
+        .get(format!("{}/checkpoint", child.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let head = open_checkpoint(cp_text.as_bytes(), &child.key, &WitnessPolicy::none())
+        .unwrap()
+        .checkpoint;
     let acked = acked.lock().unwrap().clone();
     assert!(!acked.is_empty(), "the submitters got acknowledgements");
     verify_against(&http, &child.url, &head, &acked).await;
     let entries = check_log_at(&http, &child.url, &child.key).await;
     for a in &acked {
-        assert_eq!(entries[a.index as usize], a.bytes.as_bytes(), "acknowledged entry {} lost or changed", a.index);
+        assert_eq!(
+            entries[a.index as usize],
+            a.bytes.as_bytes(),
+            "acknowledged entry {} lost or changed",
+            a.index
+        );
     }
     // The log also accepts new statements after all those crashes.
     let (s, _) = post(&http, &child.url, &e.board(Time::now(), Body::Open)).await;
@@ -137,7 +213,12 @@ async fn kill_9_loses_nothing_acknowledged() {
 }
 
 async fn post(http: &reqwest::Client, url: &str, text: &str) -> (u16, serde_json::Value) {
-    let r = http.post(format!("{url}/v1/statements")).body(text.to_string()).send().await.unwrap();
+    let r = http
+        .post(format!("{url}/v1/statements"))
+        .body(text.to_string())
+        .send()
+        .await
+        .unwrap();
     let s = r.status().as_u16();
     (s, r.json().await.unwrap_or_default())
 }
@@ -148,18 +229,60 @@ async fn post(http: &reqwest::Client, url: &str, text: &str) -> (u16, serde_json
 async fn verify_against(http: &reqwest::Client, url: &str, head: &Checkpoint, acked: &[Acked]) {
     let mut sizes = std::collections::BTreeMap::new();
     for a in acked {
-        assert!(a.index < head.size, "acknowledged index {} beyond restarted tree size {}", a.index, head.size);
+        assert!(
+            a.index < head.size,
+            "acknowledged index {} beyond restarted tree size {}",
+            a.index,
+            head.size
+        );
         sizes.insert(a.checkpoint.size, a.checkpoint.root);
     }
     for (size, root) in sizes {
-        let v: serde_json::Value = http.get(format!("{url}/v1/proof/consistency?old={size}&new={}", head.size)).send().await.unwrap().json().await.unwrap();
-        let proof: Vec<tree::Hash> = v["consistency_proof"].as_array().unwrap().iter().map(|h| tree::hash_from_base64(h.as_str().unwrap()).unwrap()).collect();
+        let v: serde_json::Value = http
+            .get(format!(
+                "{url}/v1/proof/consistency?old={size}&new={}",
+                head.size
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let proof: Vec<tree::Hash> = v["consistency_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| tree::hash_from_base64(h.as_str().unwrap()).unwrap())
+            .collect();
         tree::verify_consistency(size, head.size, &root, &head.root, &proof).unwrap_or_else(|e| panic!("checkpoint of size {size} handed out before the kill is not consistent with {}: {e}", head.size));
     }
     // Sample inclusion proofs (all of them are checked by bytes in check_log at the end).
     for a in acked.iter().step_by(97) {
-        let v: serde_json::Value = http.get(format!("{url}/v1/proof/inclusion?index={}&size={}", a.index, head.size)).send().await.unwrap().json().await.unwrap();
-        let proof: Vec<tree::Hash> = v["inclusion_proof"].as_array().unwrap().iter().map(|h| tree::hash_from_base64(h.as_str().unwrap()).unwrap()).collect();
-        tree::verify_inclusion(a.index, head.size, &tree::record_hash(a.bytes.as_bytes()), &proof, &head.root).unwrap();
+        let v: serde_json::Value = http
+            .get(format!(
+                "{url}/v1/proof/inclusion?index={}&size={}",
+                a.index, head.size
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let proof: Vec<tree::Hash> = v["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| tree::hash_from_base64(h.as_str().unwrap()).unwrap())
+            .collect();
+        tree::verify_inclusion(
+            a.index,
+            head.size,
+            &tree::record_hash(a.bytes.as_bytes()),
+            &proof,
+            &head.root,
+        )
+        .unwrap();
     }
 }

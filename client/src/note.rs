@@ -355,3 +355,16 @@ pub fn open(msg: &[u8], known: &[VerifierKey]) -> Result<OpenedNote, NoteError> 
         unverified,
     })
 }
+
+impl serde::Serialize for VerifierKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for VerifierKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        VerifierKey::parse(&s).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,1 +1,897 @@
-//! TODO: statement
+//! Statements: the typed entries of urne and their strict, canonical text.
+//!
+//! Owns: every statement type of DESIGN.md as a Rust value, the exact text format
+//! (`urne/v1 <type>`, then `<field> <value>` lines in the type's fixed order), the
+//! field syntaxes (ids, 32-byte hex tags, RFC 3339 UTC times, free text), the size
+//! limit, and signing helpers. A statement is valid iff it parses strictly and
+//! re-serialises to the same bytes, so there is no canonicalisation problem: the log
+//! entry is exactly the bytes submitted.
+//! Does not own: which keys may sign what, nor any state (see [`crate::rules`]).
+
+use crate::note::{self, SignerKey, VerifierKey};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Maximum size of a whole signed statement (text, blank line, signatures).
+pub const MAX_ENTRY_SIZE: usize = 16 * 1024;
+/// Maximum length of free-text values (reason, title, actor, action, authorisation).
+pub const MAX_TEXT_LEN: usize = 256;
+
+/// Why a statement's bytes were refused, with a stable [`StatementError::code`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StatementError {
+    /// Over [`MAX_ENTRY_SIZE`].
+    #[error("statement of {0} bytes exceeds {MAX_ENTRY_SIZE}")]
+    TooLarge(usize),
+    /// Not a signed note (no blank line, no signature line, bad signature line).
+    #[error("malformed signed statement: {0}")]
+    Malformed(String),
+    /// The first line is not `urne/v1 <known type>`.
+    #[error("unknown statement type: {0}")]
+    UnknownType(String),
+    /// A field is missing or its value has the wrong syntax.
+    #[error("bad field: {0}")]
+    BadField(String),
+    /// Well-formed values but not in canonical form: order, duplicates, unknown
+    /// fields, spaces, CR, or a value that would be written differently.
+    #[error("not canonical: {0}")]
+    NotCanonical(String),
+}
+
+impl StatementError {
+    /// Returns the stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StatementError::TooLarge(_) => "too_large",
+            StatementError::Malformed(_) => "malformed",
+            StatementError::UnknownType(_) => "unknown_type",
+            StatementError::BadField(_) => "bad_field",
+            StatementError::NotCanonical(_) => "not_canonical",
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> StatementError {
+    StatementError::BadField(msg.into())
+}
+
+/// A 32-byte tag (voter, credential, receipt, digest), written as 64 lowercase hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Tag(pub [u8; 32]);
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tag({self})")
+    }
+}
+
+impl FromStr for Tag {
+    type Err = StatementError;
+    /// Parses exactly 64 lowercase hex digits.
+    fn from_str(s: &str) -> Result<Self, StatementError> {
+        if s.len() != 64
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(bad(format!(
+                "tag {:?} is not 64 lowercase hex digits",
+                s.chars().take(80).collect::<String>()
+            )));
+        }
+        let mut t = [0u8; 32];
+        hex::decode_to_slice(s, &mut t).map_err(|e| bad(e.to_string()))?;
+        Ok(Tag(t))
+    }
+}
+
+impl From<Tag> for String {
+    fn from(t: Tag) -> String {
+        t.to_string()
+    }
+}
+
+impl TryFrom<String> for Tag {
+    type Error = StatementError;
+    fn try_from(s: String) -> Result<Self, StatementError> {
+        s.parse()
+    }
+}
+
+/// A time, in seconds since the Unix epoch, written `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339,
+/// UTC, no fraction: one spelling per instant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct Time(pub i64);
+
+// Days from 1970-01-01 to a civil date, and back (H. Hinnant's algorithms, proleptic
+// Gregorian calendar).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+impl Time {
+    /// Returns the current time of the system clock.
+    pub fn now() -> Time {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Time(secs)
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let days = self.0.div_euclid(86_400);
+        let secs = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )
+    }
+}
+
+impl FromStr for Time {
+    type Err = StatementError;
+    /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ` with a valid date (years 1970–9999).
+    fn from_str(s: &str) -> Result<Self, StatementError> {
+        let e = || {
+            bad(format!(
+                "time {:?} is not YYYY-MM-DDTHH:MM:SSZ",
+                s.chars().take(40).collect::<String>()
+            ))
+        };
+        let b = s.as_bytes();
+        if b.len() != 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+            || b[16] != b':'
+            || b[19] != b'Z'
+        {
+            return Err(e());
+        }
+        let num = |r: std::ops::Range<usize>| -> Result<i64, StatementError> {
+            let part = &s[r];
+            if !part.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(e());
+            }
+            part.parse::<i64>().map_err(|_| e())
+        };
+        let (y, mo, d, h, mi, se) = (
+            num(0..4)?,
+            num(5..7)?,
+            num(8..10)?,
+            num(11..13)?,
+            num(14..16)?,
+            num(17..19)?,
+        );
+        let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let mdays = [
+            31,
+            if leap { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        if y < 1970
+            || !(1..=12).contains(&mo)
+            || d < 1
+            || d > mdays[(mo - 1) as usize]
+            || h > 23
+            || mi > 59
+            || se > 59
+        {
+            return Err(e());
+        }
+        Ok(Time(
+            days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se,
+        ))
+    }
+}
+
+impl From<Time> for String {
+    fn from(t: Time) -> String {
+        t.to_string()
+    }
+}
+
+impl TryFrom<String> for Time {
+    type Error = StatementError;
+    fn try_from(s: String) -> Result<Self, StatementError> {
+        s.parse()
+    }
+}
+
+macro_rules! word_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vm])* #[serde(rename = $s)] $v),+ }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+            /// Returns the word used in statement text.
+            pub fn as_str(&self) -> &'static str { match self { $($name::$v => $s),+ } }
+        }
+        impl FromStr for $name {
+            type Err = StatementError;
+            fn from_str(s: &str) -> Result<Self, StatementError> {
+                match s { $($s => Ok($name::$v),)+ _ => Err(bad(format!(concat!("unknown ", stringify!($name), " {:?}"), s))) }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+word_enum!(
+    /// The type of a statement (first line `urne/v1 <type>`).
+    StatementType {
+        /// Sealing of an election (its genesis).
+        Election = "election",
+        /// Opening of the ballot.
+        Open = "open",
+        /// Suspension of the ballot.
+        Suspend = "suspend",
+        /// Resumption of the ballot.
+        Resume = "resume",
+        /// Closing of the ballot.
+        Close = "close",
+        /// A credential issued to a voter (initial or reissue).
+        Credential = "credential",
+        /// A credential revoked.
+        Revoke = "revoke",
+        /// A ballot receipt.
+        Ballot = "ballot",
+        /// Results of a scrutin.
+        Results = "results",
+        /// A trace of an intervention on the system.
+        Intervention = "intervention",
+        /// The election stopped and declared void.
+        Void = "void",
+    }
+);
+
+word_enum!(
+    /// The role of an authority key.
+    Role {
+        /// The electoral board (bureau de vote électronique).
+        Board = "board",
+        /// The credential manager.
+        Registrar = "registrar",
+        /// The voting platform.
+        Platform = "platform",
+    }
+);
+
+word_enum!(
+    /// How a credential reached the voter.
+    Channel {
+        /// E-mail.
+        Mail = "mail",
+        /// Postal mail.
+        Postal = "postal",
+        /// Text message.
+        Sms = "sms",
+        /// The provider's helpdesk (phone): the channel impostors used.
+        Helpdesk = "helpdesk",
+        /// In person.
+        InPerson = "in-person",
+        /// A bulk (re)issue.
+        Batch = "batch",
+    }
+);
+
+word_enum!(
+    /// Why a credential was issued (a closed list, so monitors can count reissues).
+    CredentialReason {
+        /// First credential of the voter.
+        Initial = "initial",
+        /// The voter lost it.
+        ReissueLost = "reissue-lost",
+        /// Credentials leaked and were reissued.
+        ReissueLeak = "reissue-leak",
+        /// Reissued on a helpdesk request.
+        ReissueHelpdesk = "reissue-helpdesk",
+        /// Any other reissue.
+        ReissueOther = "reissue-other",
+    }
+);
+
+/// The body of an `election` statement: the election's genesis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElectionBody {
+    /// Title.
+    pub title: String,
+    /// Ballot ids (at least one).
+    pub scrutins: Vec<String>,
+    /// Authority keys by role (at least one board key).
+    pub authorities: Vec<(Role, VerifierKey)>,
+    /// Board signatures needed on lifecycle statements (1..=number of board keys).
+    pub quorum: u32,
+    /// Opening of the schedule.
+    pub opens: Time,
+    /// End of the schedule (after `opens`).
+    pub closes: Time,
+    /// Optional commitment to the electoral roll: hash and voter count.
+    pub roll: Option<(Tag, u64)>,
+}
+
+/// What a statement says, beyond its election and time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// `election`: sealing.
+    Election(ElectionBody),
+    /// `open`.
+    Open,
+    /// `suspend`.
+    Suspend {
+        /// Why.
+        reason: String,
+    },
+    /// `resume`.
+    Resume {
+        /// Why.
+        reason: String,
+    },
+    /// `close`.
+    Close,
+    /// `credential`: issue, or reissue replacing the voter's previous credential.
+    Credential {
+        /// The voter's pseudonymous tag.
+        voter: Tag,
+        /// The credential's tag.
+        credential: Tag,
+        /// Delivery channel.
+        channel: Channel,
+        /// Why.
+        reason: CredentialReason,
+    },
+    /// `revoke`.
+    Revoke {
+        /// The credential.
+        credential: Tag,
+        /// Why.
+        reason: String,
+    },
+    /// `ballot`: a receipt of a ballot cast.
+    Ballot {
+        /// Which ballot.
+        scrutin: String,
+        /// Credential used.
+        credential: Tag,
+        /// The receipt code given to the voter.
+        receipt: Tag,
+    },
+    /// `results`.
+    Results {
+        /// Which ballot.
+        scrutin: String,
+        /// Ballots counted.
+        ballots: u64,
+        /// Digest of the published results.
+        digest: Tag,
+    },
+    /// `intervention`.
+    Intervention {
+        /// Who.
+        actor: String,
+        /// What.
+        action: String,
+        /// Why.
+        reason: String,
+    },
+    /// `void`.
+    Void {
+        /// Why.
+        reason: String,
+        /// The decision that authorises it.
+        authorisation: String,
+    },
+}
+
+/// A statement: election, time and body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// Election id.
+    pub election: String,
+    /// When the authority made the statement.
+    pub time: Time,
+    /// What it says.
+    pub body: Body,
+}
+
+fn check_id(what: &str, v: &str) -> Result<(), StatementError> {
+    let b = v.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{what} {v:?} is not an id ([a-z0-9][a-z0-9._-]{{0,63}})"
+        )))
+    }
+}
+
+fn check_text(what: &str, v: &str) -> Result<(), StatementError> {
+    if v.is_empty() || v.chars().count() > MAX_TEXT_LEN || v.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "{what}: 1 to {MAX_TEXT_LEN} printable characters"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_u64(what: &str, v: &str) -> Result<u64, StatementError> {
+    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) || (v.len() > 1 && v.starts_with('0'))
+    {
+        return Err(bad(format!("{what} {v:?} is not a decimal number")));
+    }
+    v.parse()
+        .map_err(|_| bad(format!("{what} {v:?} out of range")))
+}
+
+/// A cursor over the `field value` lines of a statement, in their fixed order.
+struct Fields<'a> {
+    lines: Vec<(&'a str, &'a str)>,
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn next(&mut self, name: &str) -> Result<&'a str, StatementError> {
+        match self.lines.get(self.pos) {
+            Some((n, v)) if *n == name => {
+                self.pos += 1;
+                Ok(v)
+            }
+            Some((n, _)) if self.lines[self.pos..].iter().any(|(m, _)| *m == name) => Err(
+                StatementError::NotCanonical(format!("field {n:?} before {name:?}")),
+            ),
+            Some((n, _)) => Err(StatementError::NotCanonical(format!(
+                "unexpected field {n:?} where {name:?} belongs"
+            ))),
+            None => Err(bad(format!("missing field {name:?}"))),
+        }
+    }
+
+    fn peek(&self, name: &str) -> bool {
+        self.lines.get(self.pos).is_some_and(|(n, _)| *n == name)
+    }
+
+    fn text(&mut self, name: &str) -> Result<String, StatementError> {
+        let v = self.next(name)?;
+        check_text(name, v)?;
+        Ok(v.to_string())
+    }
+
+    fn id(&mut self, name: &str) -> Result<String, StatementError> {
+        let v = self.next(name)?;
+        check_id(name, v)?;
+        Ok(v.to_string())
+    }
+
+    fn tag(&mut self, name: &str) -> Result<Tag, StatementError> {
+        self.next(name)?.parse()
+    }
+
+    fn end(&self) -> Result<(), StatementError> {
+        match self.lines.get(self.pos) {
+            None => Ok(()),
+            Some((n, _)) => Err(StatementError::NotCanonical(format!(
+                "unexpected or repeated field {n:?}"
+            ))),
+        }
+    }
+}
+
+impl Statement {
+    /// Returns the statement's type.
+    pub fn statement_type(&self) -> StatementType {
+        match &self.body {
+            Body::Election(_) => StatementType::Election,
+            Body::Open => StatementType::Open,
+            Body::Suspend { .. } => StatementType::Suspend,
+            Body::Resume { .. } => StatementType::Resume,
+            Body::Close => StatementType::Close,
+            Body::Credential { .. } => StatementType::Credential,
+            Body::Revoke { .. } => StatementType::Revoke,
+            Body::Ballot { .. } => StatementType::Ballot,
+            Body::Results { .. } => StatementType::Results,
+            Body::Intervention { .. } => StatementType::Intervention,
+            Body::Void { .. } => StatementType::Void,
+        }
+    }
+
+    /// Formats the statement text (ending in a newline), the canonical form.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = format!(
+            "urne/v1 {}\nelection {}\ntime {}\n",
+            self.statement_type(),
+            self.election,
+            self.time
+        );
+        let mut f = |k: &str, v: &dyn fmt::Display| {
+            let _ = writeln!(s, "{k} {v}");
+        };
+        match &self.body {
+            Body::Election(e) => {
+                f("title", &e.title);
+                for sc in &e.scrutins {
+                    f("scrutin", sc);
+                }
+                for (role, key) in &e.authorities {
+                    f("authority", &format!("{role} {key}"));
+                }
+                f("quorum", &e.quorum);
+                f("opens", &e.opens);
+                f("closes", &e.closes);
+                if let Some((h, n)) = &e.roll {
+                    f("roll", &format!("{h} {n}"));
+                }
+            }
+            Body::Open | Body::Close => {}
+            Body::Suspend { reason } | Body::Resume { reason } => f("reason", reason),
+            Body::Credential {
+                voter,
+                credential,
+                channel,
+                reason,
+            } => {
+                f("voter", voter);
+                f("credential", credential);
+                f("channel", channel);
+                f("reason", reason);
+            }
+            Body::Revoke { credential, reason } => {
+                f("credential", credential);
+                f("reason", reason);
+            }
+            Body::Ballot {
+                scrutin,
+                credential,
+                receipt,
+            } => {
+                f("scrutin", scrutin);
+                f("credential", credential);
+                f("receipt", receipt);
+            }
+            Body::Results {
+                scrutin,
+                ballots,
+                digest,
+            } => {
+                f("scrutin", scrutin);
+                f("ballots", ballots);
+                f("digest", digest);
+            }
+            Body::Intervention {
+                actor,
+                action,
+                reason,
+            } => {
+                f("actor", actor);
+                f("action", action);
+                f("reason", reason);
+            }
+            Body::Void {
+                reason,
+                authorisation,
+            } => {
+                f("reason", reason);
+                f("authorisation", authorisation);
+            }
+        }
+        s
+    }
+
+    /// Parses a statement text strictly: fixed field order, no duplicate or unknown
+    /// field, single spaces, LF line ends, final newline, canonical values.
+    ///
+    /// # Errors
+    /// A [`StatementError`] saying what is wrong.
+    pub fn parse_text(text: &str) -> Result<Statement, StatementError> {
+        if text.contains('\r') {
+            return Err(StatementError::NotCanonical(
+                "CR in text: lines end with LF only".into(),
+            ));
+        }
+        let body_text = text
+            .strip_suffix('\n')
+            .ok_or_else(|| StatementError::NotCanonical("text must end with a newline".into()))?;
+        let mut lines = body_text.split('\n');
+        let first = lines.next().unwrap_or_default();
+        let ty = first
+            .strip_prefix("urne/v1 ")
+            .ok_or_else(|| StatementError::UnknownType(first.chars().take(60).collect()))?;
+        let ty: StatementType = ty
+            .parse()
+            .map_err(|_| StatementError::UnknownType(ty.chars().take(60).collect()))?;
+        let mut pairs = Vec::new();
+        for line in lines {
+            let (k, v) = line.split_once(' ').ok_or_else(|| {
+                if line.is_empty() {
+                    StatementError::NotCanonical("empty line in statement text".into())
+                } else {
+                    bad(format!(
+                        "line {:?} is not `field value`",
+                        line.chars().take(60).collect::<String>()
+                    ))
+                }
+            })?;
+            if k.is_empty()
+                || v.is_empty()
+                || v.starts_with(' ')
+                || v.ends_with(' ')
+                || v.ends_with('\t')
+            {
+                return Err(StatementError::NotCanonical(format!(
+                    "extra spaces in line {:?}",
+                    line.chars().take(60).collect::<String>()
+                )));
+            }
+            pairs.push((k, v));
+        }
+        let mut f = Fields {
+            lines: pairs,
+            pos: 0,
+        };
+        let election = f.id("election")?;
+        let time: Time = f.next("time")?.parse()?;
+        let body = match ty {
+            StatementType::Election => {
+                let title = f.text("title")?;
+                let mut scrutins = Vec::new();
+                while f.peek("scrutin") {
+                    let s = f.id("scrutin")?;
+                    if scrutins.contains(&s) {
+                        return Err(StatementError::NotCanonical(format!("scrutin {s:?} twice")));
+                    }
+                    scrutins.push(s);
+                }
+                if scrutins.is_empty() {
+                    return Err(bad("an election needs at least one scrutin"));
+                }
+                let mut authorities: Vec<(Role, VerifierKey)> = Vec::new();
+                while f.peek("authority") {
+                    let v = f.next("authority")?;
+                    let (role, key) = v
+                        .split_once(' ')
+                        .ok_or_else(|| bad("authority is `<role> <verifier key>`"))?;
+                    let role: Role = role.parse()?;
+                    let key =
+                        VerifierKey::parse(key).map_err(|e| bad(format!("authority key: {e}")))?;
+                    if authorities.iter().any(|(_, k)| k == &key) {
+                        return Err(StatementError::NotCanonical(format!(
+                            "authority key {} twice",
+                            key.name()
+                        )));
+                    }
+                    authorities.push((role, key));
+                }
+                let boards = authorities
+                    .iter()
+                    .filter(|(r, _)| *r == Role::Board)
+                    .count() as u64;
+                if boards == 0 {
+                    return Err(bad("an election needs at least one board key"));
+                }
+                let quorum = parse_u64("quorum", f.next("quorum")?)?;
+                if quorum == 0 || quorum > boards {
+                    return Err(bad(format!(
+                        "quorum {quorum} must be between 1 and the {boards} board keys"
+                    )));
+                }
+                let opens: Time = f.next("opens")?.parse()?;
+                let closes: Time = f.next("closes")?.parse()?;
+                if closes <= opens {
+                    return Err(bad("closes must be after opens"));
+                }
+                let roll = if f.peek("roll") {
+                    let v = f.next("roll")?;
+                    let (h, n) = v
+                        .split_once(' ')
+                        .ok_or_else(|| bad("roll is `<hex hash> <count>`"))?;
+                    Some((h.parse()?, parse_u64("roll count", n)?))
+                } else {
+                    None
+                };
+                Body::Election(ElectionBody {
+                    title,
+                    scrutins,
+                    authorities,
+                    quorum: quorum as u32,
+                    opens,
+                    closes,
+                    roll,
+                })
+            }
+            StatementType::Open => Body::Open,
+            StatementType::Close => Body::Close,
+            StatementType::Suspend => Body::Suspend {
+                reason: f.text("reason")?,
+            },
+            StatementType::Resume => Body::Resume {
+                reason: f.text("reason")?,
+            },
+            StatementType::Credential => Body::Credential {
+                voter: f.tag("voter")?,
+                credential: f.tag("credential")?,
+                channel: f.next("channel")?.parse()?,
+                reason: f.next("reason")?.parse()?,
+            },
+            StatementType::Revoke => Body::Revoke {
+                credential: f.tag("credential")?,
+                reason: f.text("reason")?,
+            },
+            StatementType::Ballot => Body::Ballot {
+                scrutin: f.id("scrutin")?,
+                credential: f.tag("credential")?,
+                receipt: f.tag("receipt")?,
+            },
+            StatementType::Results => Body::Results {
+                scrutin: f.id("scrutin")?,
+                ballots: parse_u64("ballots", f.next("ballots")?)?,
+                digest: f.tag("digest")?,
+            },
+            StatementType::Intervention => Body::Intervention {
+                actor: f.text("actor")?,
+                action: f.text("action")?,
+                reason: f.text("reason")?,
+            },
+            StatementType::Void => Body::Void {
+                reason: f.text("reason")?,
+                authorisation: f.text("authorisation")?,
+            },
+        };
+        f.end()?;
+        let st = Statement {
+            election,
+            time,
+            body,
+        };
+        if st.to_text() != text {
+            return Err(StatementError::NotCanonical(
+                "the text is not written the way urne writes it".into(),
+            ));
+        }
+        Ok(st)
+    }
+
+    /// Signs the statement with every signer, returning the signed note (the entry).
+    pub fn sign(&self, signers: &[&SignerKey]) -> String {
+        note::sign(&self.to_text(), signers)
+            .unwrap_or_else(|_| unreachable!("statement text is always a valid note text"))
+    }
+}
+
+/// One signature line of a signed statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureLine {
+    /// Key name.
+    pub name: String,
+    /// Key ID.
+    pub key_id: u32,
+    /// Signature bytes (64 for Ed25519).
+    pub signature: Vec<u8>,
+}
+
+/// A signed statement as submitted: the exact bytes (the log entry), the parsed
+/// statement and its signature lines (not yet verified: the keys live in the
+/// election's state).
+#[derive(Clone, Debug)]
+pub struct SignedStatement {
+    /// The exact bytes submitted, logged as they are.
+    pub bytes: Vec<u8>,
+    /// The parsed statement.
+    pub statement: Statement,
+    /// The signature lines, in order.
+    pub signatures: Vec<SignatureLine>,
+    /// Length of the signed text (the statement text, up to the blank line).
+    text_len: usize,
+}
+
+impl SignedStatement {
+    /// Parses a signed statement strictly: size limit, signed-note form, at least one
+    /// signature line, canonical statement text.
+    ///
+    /// # Errors
+    /// A [`StatementError`] with its stable code.
+    pub fn parse(bytes: &[u8]) -> Result<SignedStatement, StatementError> {
+        if bytes.len() > MAX_ENTRY_SIZE {
+            return Err(StatementError::TooLarge(bytes.len()));
+        }
+        let s = std::str::from_utf8(bytes)
+            .map_err(|_| StatementError::Malformed("not UTF-8".into()))?;
+        if s.contains('\r') {
+            return Err(StatementError::NotCanonical(
+                "CR in statement: lines end with LF only".into(),
+            ));
+        }
+        let n = note::Note::from_bytes(bytes).map_err(|_| {
+            StatementError::Malformed(
+                "not a signed note (text, blank line, signature lines)".into(),
+            )
+        })?;
+        let text_len = n.text().len();
+        // The note text must be exactly the bytes before the blank line: signed_note
+        // splits at the last blank line, which a statement text never contains.
+        if bytes.get(text_len) != Some(&b'\n') || &bytes[..text_len] != n.text() {
+            return Err(StatementError::Malformed("signature block".into()));
+        }
+        let text = &s[..text_len];
+        let statement = Statement::parse_text(text)?;
+        let sig_block = &s[text_len + 1..];
+        let mut signatures = Vec::new();
+        for line in sig_block.split_terminator('\n') {
+            let sig = note::Signature::from_bytes(line.as_bytes())
+                .map_err(|_| StatementError::Malformed("bad signature line".into()))?;
+            signatures.push(SignatureLine {
+                name: sig.name().to_string(),
+                key_id: sig.id(),
+                signature: sig.signature().to_vec(),
+            });
+        }
+        if signatures.is_empty() {
+            return Err(StatementError::Malformed("no signature line".into()));
+        }
+        Ok(SignedStatement {
+            bytes: bytes.to_vec(),
+            statement,
+            signatures,
+            text_len,
+        })
+    }
+
+    /// Returns the signed text (the statement text, ending in a newline).
+    pub fn text(&self) -> &[u8] {
+        &self.bytes[..self.text_len]
+    }
+}

@@ -24,7 +24,11 @@ pub struct ApiError {
 impl ApiError {
     /// Builds an error.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into() }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+        }
     }
 
     /// 400 with a code.
@@ -46,14 +50,26 @@ impl ApiError {
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         let status = StatusCode::from_u16(r.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-        ApiError { status, code: r.code.as_str(), detail: r.detail }
+        ApiError {
+            status,
+            code: r.code.as_str(),
+            detail: r.detail,
+        }
     }
 }
 
 impl From<StatementError> for ApiError {
     fn from(e: StatementError) -> Self {
-        let status = if e.code() == "too_large" { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::BAD_REQUEST };
-        ApiError { status, code: e.code(), detail: e.to_string() }
+        let status = if e.code() == "too_large" {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        ApiError {
+            status,
+            code: e.code(),
+            detail: e.to_string(),
+        }
     }
 }
 
@@ -68,8 +84,14 @@ impl From<SubmitError> for ApiError {
     fn from(e: SubmitError) -> Self {
         match e {
             SubmitError::Refused(r) => r.into(),
-            SubmitError::Pushback => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the sequencer queue is full; retry after a second"),
-            SubmitError::Storage(d) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failure", d),
+            SubmitError::Pushback => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "the sequencer queue is full; retry after a second",
+            ),
+            SubmitError::Storage(d) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failure", d)
+            }
         }
     }
 }
@@ -79,7 +101,8 @@ impl IntoResponse for ApiError {
         let body = serde_json::json!({ "error": self.code, "detail": self.detail });
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
         resp
     }

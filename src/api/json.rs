@@ -45,9 +45,13 @@ fn prove_entry(app: &AppState, head: &TreeHead, index: u64) -> Result<ProvedEntr
         .entries(index, index + 1)?
         .pop()
         .ok_or_else(|| ApiError::internal(format!("entry {index} missing")))?;
-    let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store)).map_err(|e| ApiError::internal(e.to_string()))?;
+    let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let (kind, time) = match SignedStatement::parse(&bytes) {
-        Ok(s) => (s.statement.statement_type().as_str().to_string(), s.statement.time.to_string()),
+        Ok(s) => (
+            s.statement.statement_type().as_str().to_string(),
+            s.statement.time.to_string(),
+        ),
         Err(_) => ("unknown".into(), String::new()),
     };
     Ok(ProvedEntry {
@@ -61,7 +65,9 @@ fn prove_entry(app: &AppState, head: &TreeHead, index: u64) -> Result<ProvedEntr
 }
 
 fn parse_tag(s: &str) -> Result<Tag, ApiError> {
-    s.parse::<Tag>().map_err(|_| ApiError::bad_request("bad_tag", format!("{s:?} is not 64 lowercase hex digits")))
+    s.parse::<Tag>().map_err(|_| {
+        ApiError::bad_request("bad_tag", format!("{s:?} is not 64 lowercase hex digits"))
+    })
 }
 
 /// GET /v1/log: who this log is.
@@ -90,13 +96,21 @@ pub struct EntriesAnswer {
 }
 
 /// GET /v1/receipts/<code>: the ballot carrying this receipt code.
-pub async fn receipt(State(app): State<AppState>, Path(code): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn receipt(
+    State(app): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let tag = parse_tag(&code)?;
     let head = app.seq.head();
     let app2 = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let idx = app2.store.lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 1)?;
-        idx.first().map(|&i| prove_entry(&app2, &head, i)).transpose().map(|e| (e, head))
+        let idx = app2
+            .store
+            .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 1)?;
+        idx.first()
+            .map(|&i| prove_entry(&app2, &head, i))
+            .transpose()
+            .map(|e| (e, head))
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
@@ -112,20 +126,38 @@ pub async fn receipt(State(app): State<AppState>, Path(code): Path<String>) -> R
             "tree_size": head.size,
             "checkpoint": head.checkpoint,
         }))),
-        (None, _) => Err(ApiError::new(axum::http::StatusCode::NOT_FOUND, "receipt_not_found", format!("no ballot with receipt {code} in the log"))),
+        (None, _) => Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "receipt_not_found",
+            format!("no ballot with receipt {code} in the log"),
+        )),
     }
 }
 
 /// GET /v1/voters/<tag>: every entry about a voter tag (credentials, revocations,
 /// ballots cast with any of its credentials), oldest first.
-pub async fn voter(State(app): State<AppState>, Path(tag): Path<String>) -> Result<Json<EntriesAnswer>, ApiError> {
+pub async fn voter(
+    State(app): State<AppState>,
+    Path(tag): Path<String>,
+) -> Result<Json<EntriesAnswer>, ApiError> {
     let tag = parse_tag(&tag)?;
     let head = app.seq.head();
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let idx = app2.store.lookup(&crate::sequencer::subject_key(&Subject::Voter(tag)), VOTER_LIMIT)?;
-        let entries = idx.into_iter().filter(|i| *i < head.size).map(|i| prove_entry(&app2, &head, i)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Json(EntriesAnswer { tree_size: head.size, checkpoint: head.checkpoint.clone(), entries }))
+        let idx = app2.store.lookup(
+            &crate::sequencer::subject_key(&Subject::Voter(tag)),
+            VOTER_LIMIT,
+        )?;
+        let entries = idx
+            .into_iter()
+            .filter(|i| *i < head.size)
+            .map(|i| prove_entry(&app2, &head, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Json(EntriesAnswer {
+            tree_size: head.size,
+            checkpoint: head.checkpoint.clone(),
+            entries,
+        }))
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?
@@ -140,14 +172,26 @@ pub struct InclusionQuery {
 
 /// GET /v1/proof/inclusion?index=&size=: inclusion proof of leaf `index` in the tree
 /// of `size` entries (default: the latest checkpoint).
-pub async fn inclusion(State(app): State<AppState>, Query(q): Query<InclusionQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn inclusion(
+    State(app): State<AppState>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let head = app.seq.head();
     let size = q.size.unwrap_or(head.size);
     if size > head.size || q.index >= size {
-        return Err(ApiError::bad_request("bad_range", format!("need index < size <= {}; got index {} size {size}", head.size, q.index)));
+        return Err(ApiError::bad_request(
+            "bad_range",
+            format!(
+                "need index < size <= {}; got index {} size {size}",
+                head.size, q.index
+            ),
+        ));
     }
-    let proof = tree::prove_inclusion(q.index, size, &StoreHashReader(&*app.store)).map_err(|e| ApiError::internal(e.to_string()))?;
-    let leaf = app.store.read_hashes(&[tree::stored_hash_index(0, q.index)])?;
+    let proof = tree::prove_inclusion(q.index, size, &StoreHashReader(&*app.store))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let leaf = app
+        .store
+        .read_hashes(&[tree::stored_hash_index(0, q.index)])?;
     Ok(Json(serde_json::json!({
         "index": q.index,
         "tree_size": size,
@@ -166,16 +210,26 @@ pub struct ConsistencyQuery {
 
 /// GET /v1/proof/consistency?old=&new=: consistency proof between two tree sizes
 /// (default new: the latest checkpoint), with both checkpoints if the log signed them.
-pub async fn consistency(State(app): State<AppState>, Query(q): Query<ConsistencyQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn consistency(
+    State(app): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let head = app.seq.head();
     let new = q.new.unwrap_or(head.size);
     if new > head.size || q.old > new {
-        return Err(ApiError::bad_request("bad_range", format!("need old <= new <= {}; got old {} new {new}", head.size, q.old)));
+        return Err(ApiError::bad_request(
+            "bad_range",
+            format!(
+                "need old <= new <= {}; got old {} new {new}",
+                head.size, q.old
+            ),
+        ));
     }
     let proof = if q.old == 0 || q.old == new {
         Vec::new()
     } else {
-        tree::prove_consistency(q.old, new, &StoreHashReader(&*app.store)).map_err(|e| ApiError::internal(e.to_string()))?
+        tree::prove_consistency(q.old, new, &StoreHashReader(&*app.store))
+            .map_err(|e| ApiError::internal(e.to_string()))?
     };
     Ok(Json(serde_json::json!({
         "old": q.old,
@@ -188,7 +242,10 @@ pub async fn consistency(State(app): State<AppState>, Query(q): Query<Consistenc
 
 fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
     let view = crate::sequencer::StoreStateView(&*app.store);
-    let Some(StateValue::Election(es)) = view.get(&StateKey::Election(id.to_string())).map_err(|e| ApiError::internal(e.to_string()))? else {
+    let Some(StateValue::Election(es)) = view
+        .get(&StateKey::Election(id.to_string()))
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    else {
         return Ok(None);
     };
     let stats = match app.store.stats(id)? {
@@ -210,14 +267,23 @@ pub async fn elections(State(app): State<AppState>) -> Result<Json<serde_json::V
             out.push(v);
         }
     }
-    Ok(Json(serde_json::json!({ "tree_size": app.seq.head().size, "elections": out })))
+    Ok(Json(
+        serde_json::json!({ "tree_size": app.seq.head().size, "elections": out }),
+    ))
 }
 
 /// GET /v1/elections/<id>: state, counts per type, hourly series and timeline.
-pub async fn election(State(app): State<AppState>, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
-    election_json(&app, &id)?
-        .map(Json)
-        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "unknown_election", format!("no election {id:?} in this log")))
+pub async fn election(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    election_json(&app, &id)?.map(Json).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "unknown_election",
+            format!("no election {id:?} in this log"),
+        )
+    })
 }
 
 /// GET /v1/stats: the log's counters.
@@ -242,15 +308,59 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let head = app.seq.head();
     let mut s = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
-        s.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+        s.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
     };
     metric("urne_tree_size", "gauge", "Entries in the log.", head.size);
-    metric("urne_appended_total", "counter", "Statements appended since start.", m.appended.load(Ordering::Relaxed));
-    metric("urne_refused_total", "counter", "Statements refused by the election rules since start.", m.refused.load(Ordering::Relaxed));
-    metric("urne_pushback_total", "counter", "Statements refused with 503 (queue full) since start.", m.pushback.load(Ordering::Relaxed));
-    metric("urne_batches_total", "counter", "Batches committed since start.", m.batches.load(Ordering::Relaxed));
-    metric("urne_queue_depth", "gauge", "Statements waiting for the sequencer.", m.queue_depth.load(Ordering::Relaxed) as u64);
-    metric("urne_commit_microseconds_total", "counter", "Time spent in durable commits.", m.commit_micros.load(Ordering::Relaxed));
-    metric("urne_sequencer_failed", "gauge", "1 if the sequencer stopped after a storage failure.", u64::from(app.seq.failed()));
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], s).into_response()
+    metric(
+        "urne_appended_total",
+        "counter",
+        "Statements appended since start.",
+        m.appended.load(Ordering::Relaxed),
+    );
+    metric(
+        "urne_refused_total",
+        "counter",
+        "Statements refused by the election rules since start.",
+        m.refused.load(Ordering::Relaxed),
+    );
+    metric(
+        "urne_pushback_total",
+        "counter",
+        "Statements refused with 503 (queue full) since start.",
+        m.pushback.load(Ordering::Relaxed),
+    );
+    metric(
+        "urne_batches_total",
+        "counter",
+        "Batches committed since start.",
+        m.batches.load(Ordering::Relaxed),
+    );
+    metric(
+        "urne_queue_depth",
+        "gauge",
+        "Statements waiting for the sequencer.",
+        m.queue_depth.load(Ordering::Relaxed) as u64,
+    );
+    metric(
+        "urne_commit_microseconds_total",
+        "counter",
+        "Time spent in durable commits.",
+        m.commit_micros.load(Ordering::Relaxed),
+    );
+    metric(
+        "urne_sequencer_failed",
+        "gauge",
+        "1 if the sequencer stopped after a storage failure.",
+        u64::from(app.seq.failed()),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        s,
+    )
+        .into_response()
 }

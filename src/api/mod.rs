@@ -70,14 +70,29 @@ impl AppState {
     /// # Errors
     /// Storage failures.
     pub fn election_authorities(&self, id: &str) -> Result<Option<Arc<Authorities>>, ApiError> {
-        if let Some(a) = self.authorities.read().unwrap_or_else(|p| p.into_inner()).get(id) {
+        if let Some(a) = self
+            .authorities
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
             return Ok(Some(a.clone()));
         }
         let view = StoreStateView(&*self.store);
-        let found = view.get(&StateKey::Election(id.to_string())).map_err(|e| ApiError::internal(e.to_string()))?;
-        let Some(StateValue::Election(es)) = found else { return Ok(None) };
-        let auth = Arc::new(Authorities { keys: es.authorities.clone(), quorum: es.quorum });
-        self.authorities.write().unwrap_or_else(|p| p.into_inner()).insert(id.to_string(), auth.clone());
+        let found = view
+            .get(&StateKey::Election(id.to_string()))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let Some(StateValue::Election(es)) = found else {
+            return Ok(None);
+        };
+        let auth = Arc::new(Authorities {
+            keys: es.authorities.clone(),
+            quorum: es.quorum,
+        });
+        self.authorities
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), auth.clone());
         Ok(Some(auth))
     }
 }
@@ -122,7 +137,10 @@ pub struct SubmitResponse {
 }
 
 /// POST /v1/statements: append one signed statement.
-pub async fn submit(State(app): State<AppState>, body: Bytes) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+pub async fn submit(
+    State(app): State<AppState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     if body.len() > MAX_ENTRY_SIZE {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -135,7 +153,11 @@ pub async fn submit(State(app): State<AppState>, body: Bytes) -> Result<(StatusC
     let ack = app.seq.submit(stmt, verified).await?;
     let proof = tree::prove_inclusion(ack.index, ack.head.size, &StoreHashReader(&*app.store))
         .map_err(|e| ApiError::internal(format!("inclusion proof: {e}")))?;
-    let status = if ack.duplicate { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if ack.duplicate {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((
         status,
         Json(SubmitResponse {
@@ -155,7 +177,10 @@ pub async fn submit(State(app): State<AppState>, body: Bytes) -> Result<(StatusC
 fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>, ApiError> {
     if let Body::Election(e) = &stmt.statement.body {
         let verified = rules::verify_signatures(stmt, &e.authorities, e.quorum)?;
-        let allowed = verified.signers().iter().any(|k| app.allow_board.contains(k));
+        let allowed = verified
+            .signers()
+            .iter()
+            .any(|k| app.allow_board.contains(k));
         if !allowed {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -39,7 +39,10 @@ impl MemoryStore {
 }
 
 fn missing(what: String) -> StorageError {
-    StorageError::Corrupt { what, detail: "missing".into() }
+    StorageError::Corrupt {
+        what,
+        detail: "missing".into(),
+    }
 }
 
 impl Store for MemoryStore {
@@ -49,12 +52,27 @@ impl Store for MemoryStore {
 
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError> {
         let g = self.read();
-        indexes.iter().map(|i| g.hashes.get(i).copied().ok_or_else(|| missing(format!("stored hash {i}")))).collect()
+        indexes
+            .iter()
+            .map(|i| {
+                g.hashes
+                    .get(i)
+                    .copied()
+                    .ok_or_else(|| missing(format!("stored hash {i}")))
+            })
+            .collect()
     }
 
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError> {
         let g = self.read();
-        (start..end).map(|i| g.entries.get(&i).cloned().ok_or_else(|| missing(format!("entry {i}")))).collect()
+        (start..end)
+            .map(|i| {
+                g.entries
+                    .get(&i)
+                    .cloned()
+                    .ok_or_else(|| missing(format!("entry {i}")))
+            })
+            .collect()
     }
 
     fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {

@@ -46,7 +46,7 @@ pub enum StorageError {
 }
 
 /// The signed head of the tree as last committed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TreeHead {
     /// Number of entries.
     pub size: u64,
@@ -135,13 +135,21 @@ pub(crate) fn encode_head(h: &TreeHead) -> Vec<u8> {
 
 /// Decodes a tree head written by [`encode_head`].
 pub(crate) fn decode_head(b: &[u8]) -> Result<TreeHead, StorageError> {
-    let corrupt = |d: &str| StorageError::Corrupt { what: "tree head".into(), detail: d.into() };
+    let corrupt = |d: &str| StorageError::Corrupt {
+        what: "tree head".into(),
+        detail: d.into(),
+    };
     if b.len() < 40 {
         return Err(corrupt("short"));
     }
     let size = from_be("tree head size", &b[..8])?;
     let mut root = [0u8; 32];
     root.copy_from_slice(&b[8..40]);
-    let checkpoint = String::from_utf8(b[40..].to_vec()).map_err(|_| corrupt("checkpoint not UTF-8"))?;
-    Ok(TreeHead { size, root: Hash(root), checkpoint })
+    let checkpoint =
+        String::from_utf8(b[40..].to_vec()).map_err(|_| corrupt("checkpoint not UTF-8"))?;
+    Ok(TreeHead {
+        size,
+        root: Hash(root),
+        checkpoint,
+    })
 }

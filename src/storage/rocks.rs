@@ -18,7 +18,10 @@
 //! Never restore a log from a backup: that forks the tree.
 
 use super::{be, decode_head, encode_head, from_be, Commit, StorageError, Store, TreeHead};
-use rocksdb::{BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
+    WriteOptions, DB,
+};
 use std::path::{Path, PathBuf};
 use urne_client::tree::Hash;
 
@@ -29,7 +32,15 @@ const CF_STATE: &str = "state";
 const CF_STATS: &str = "stats";
 const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] = [CF_ENTRIES, CF_HASHES, CF_LOOKUPS, CF_STATE, CF_STATS, CF_CHECKPOINTS, CF_META];
+const ALL_CFS: [&str; 7] = [
+    CF_ENTRIES,
+    CF_HASHES,
+    CF_LOOKUPS,
+    CF_STATE,
+    CF_STATS,
+    CF_CHECKPOINTS,
+    CF_META,
+];
 const KEY_HEAD: &[u8] = b"head";
 
 /// A log stored in RocksDB in one directory.
@@ -66,14 +77,21 @@ impl RocksStore {
         // Bound memtables so RAM does not follow the write rate.
         db_opts.set_db_write_buffer_size(64 << 20);
         db_opts.set_max_total_wal_size(128 << 20);
-        let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts.clone()));
         let db = DB::open_cf_descriptors(&db_opts, dir, cfs).map_err(engine)?;
-        Ok(RocksStore { db, path: dir.to_path_buf() })
+        Ok(RocksStore {
+            db,
+            path: dir.to_path_buf(),
+        })
     }
 
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // The column families are created at open, so a missing one is a bug.
-        self.db.cf_handle(name).expect("column family created at open")
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
     }
 
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
@@ -83,7 +101,9 @@ impl RocksStore {
 
 impl Store for RocksStore {
     fn head(&self) -> Result<Option<TreeHead>, StorageError> {
-        self.get(CF_META, KEY_HEAD)?.map(|b| decode_head(&b)).transpose()
+        self.get(CF_META, KEY_HEAD)?
+            .map(|b| decode_head(&b))
+            .transpose()
     }
 
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError> {
@@ -106,7 +126,10 @@ impl Store for RocksStore {
 
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError> {
         let mut out = Vec::with_capacity(end.saturating_sub(start) as usize);
-        let iter = self.db.iterator_cf(self.cf(CF_ENTRIES), IteratorMode::From(&be(start), Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_ENTRIES),
+            IteratorMode::From(&be(start), Direction::Forward),
+        );
         for item in iter {
             let (k, v) = item.map_err(engine)?;
             let i = from_be("entry key", &k)?;
@@ -114,12 +137,18 @@ impl Store for RocksStore {
                 break;
             }
             if i != start + out.len() as u64 {
-                return Err(StorageError::Corrupt { what: format!("entry {}", start + out.len() as u64), detail: "missing".into() });
+                return Err(StorageError::Corrupt {
+                    what: format!("entry {}", start + out.len() as u64),
+                    detail: "missing".into(),
+                });
             }
             out.push(v.to_vec());
         }
         if (out.len() as u64) < end.saturating_sub(start) {
-            return Err(StorageError::Corrupt { what: format!("entry {}", start + out.len() as u64), detail: "missing".into() });
+            return Err(StorageError::Corrupt {
+                what: format!("entry {}", start + out.len() as u64),
+                detail: "missing".into(),
+            });
         }
         Ok(out)
     }
@@ -130,7 +159,10 @@ impl Store for RocksStore {
 
     fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
         let mut out = Vec::new();
-        let iter = self.db.iterator_cf(self.cf(CF_LOOKUPS), IteratorMode::From(subject, Direction::Forward));
+        let iter = self.db.iterator_cf(
+            self.cf(CF_LOOKUPS),
+            IteratorMode::From(subject, Direction::Forward),
+        );
         for item in iter {
             let (k, _) = item.map_err(engine)?;
             if k.len() != subject.len() + 8 || !k.starts_with(subject) {
@@ -158,7 +190,9 @@ impl Store for RocksStore {
     }
 
     fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError> {
-        Ok(self.get(CF_CHECKPOINTS, &be(size))?.map(|b| String::from_utf8_lossy(&b).into_owned()))
+        Ok(self
+            .get(CF_CHECKPOINTS, &be(size))?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     fn commit(&self, c: Commit) -> Result<(), StorageError> {
@@ -182,7 +216,11 @@ impl Store for RocksStore {
             wb.put_cf(self.cf(CF_STATS), id.as_bytes(), v);
         }
         if let Some(head) = &c.head {
-            wb.put_cf(self.cf(CF_CHECKPOINTS), be(head.size), head.checkpoint.as_bytes());
+            wb.put_cf(
+                self.cf(CF_CHECKPOINTS),
+                be(head.size),
+                head.checkpoint.as_bytes(),
+            );
             wb.put_cf(self.cf(CF_META), KEY_HEAD, encode_head(head));
         }
         let mut wo = WriteOptions::default();

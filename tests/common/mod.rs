@@ -48,7 +48,10 @@ impl TestLog {
     /// Starts a log on `dir` with `cfg` (its data field is replaced by `dir`).
     pub async fn start_in(dir: Arc<tempfile::TempDir>, mut cfg: Config) -> TestLog {
         cfg.data = dir.path().to_path_buf();
-        let log = tokio::task::spawn_blocking(move || Log::open(&cfg)).await.unwrap().unwrap();
+        let log = tokio::task::spawn_blocking(move || Log::open(&cfg))
+            .await
+            .unwrap()
+            .unwrap();
         let key = log.verifier_key().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -56,7 +59,15 @@ impl TestLog {
         let task = tokio::spawn(urne::run(listener, log, async move {
             let _ = rx.await;
         }));
-        TestLog { url: format!("http://{addr}"), addr, key, http: reqwest::Client::new(), dir, stop: Some(tx), task: Some(task) }
+        TestLog {
+            url: format!("http://{addr}"),
+            addr,
+            key,
+            http: reqwest::Client::new(),
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        }
     }
 
     /// Stops the server and waits until its storage is closed.
@@ -73,13 +84,23 @@ impl TestLog {
     }
 
     pub async fn post(&self, text: &str) -> (u16, serde_json::Value) {
-        let r = self.http.post(format!("{}/v1/statements", self.url)).body(text.to_string()).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/v1/statements", self.url))
+            .body(text.to_string())
+            .send()
+            .await
+            .unwrap();
         let s = r.status().as_u16();
         (s, r.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(format!("{}{}", self.url, path)).send().await.unwrap()
+        self.http
+            .get(format!("{}{}", self.url, path))
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
@@ -106,7 +127,13 @@ pub fn config_for(keys: &DemoKeys) -> Config {
 /// A test election open from a minute ago for a day.
 pub fn election<'k>(keys: &'k DemoKeys, id: &str) -> DemoElection<'k> {
     let now = Time::now().0;
-    DemoElection { id: id.into(), keys, scrutins: vec!["s1".into(), "s2".into()], opens: Time(now - 60), closes: Time(now + 86_400) }
+    DemoElection {
+        id: id.into(),
+        keys,
+        scrutins: vec!["s1".into(), "s2".into()],
+        opens: Time(now - 60),
+        closes: Time(now + 86_400),
+    }
 }
 
 /// Re-verifies the whole log from its C2SP tiles: every entry bundle and hash tile is
@@ -125,22 +152,38 @@ pub async fn check_log_at(http: &reqwest::Client, url: &str, key: &VerifierKey) 
         async move { http.get(format!("{url}{path}")).send().await.unwrap() }
     };
     let text = get("/checkpoint".into()).await.text().await.unwrap();
-    let cp = open_checkpoint(text.as_bytes(), key, &WitnessPolicy::none()).unwrap().checkpoint;
+    let cp = open_checkpoint(text.as_bytes(), key, &WitnessPolicy::none())
+        .unwrap()
+        .checkpoint;
     let n = cp.size;
     let mut entries = Vec::new();
     let mut k = 0;
     while (k * 256) < n {
         let w = (n - k * 256).min(256) as u16;
-        let id = TileId { kind: TileKind::Entries, index: k, width: w };
+        let id = TileId {
+            kind: TileKind::Entries,
+            index: k,
+            width: w,
+        };
         let r = get(format!("/{}", id.path())).await;
         assert_eq!(r.status(), 200, "{}", id.path());
         let bundle = decode_entry_bundle(&r.bytes().await.unwrap()).unwrap();
         assert_eq!(bundle.len(), w as usize);
-        let hid = TileId { kind: TileKind::Hash { level: 0 }, index: k, width: w };
+        let hid = TileId {
+            kind: TileKind::Hash { level: 0 },
+            index: k,
+            width: w,
+        };
         let tile = get(format!("/{}", hid.path())).await.bytes().await.unwrap();
         assert_eq!(tile.len(), 32 * w as usize);
         for (j, e) in bundle.iter().enumerate() {
-            assert_eq!(&tile[32 * j..32 * j + 32], &tree::record_hash(e).0, "leaf hash {} in tile {}", k * 256 + j as u64, hid.path());
+            assert_eq!(
+                &tile[32 * j..32 * j + 32],
+                &tree::record_hash(e).0,
+                "leaf hash {} in tile {}",
+                k * 256 + j as u64,
+                hid.path()
+            );
         }
         entries.extend(bundle);
         k += 1;
@@ -149,7 +192,11 @@ pub async fn check_log_at(http: &reqwest::Client, url: &str, key: &VerifierKey) 
     if n > 0 {
         let leaves: Vec<[u8; 32]> = entries.iter().map(|e| tree::record_hash(e).0).collect();
         let mt = rs_merkle::MerkleTree::<Rfc6962Hasher>::from_leaves(&leaves);
-        assert_eq!(mt.root().unwrap(), cp.root.0, "root recomputed from the entries differs from the checkpoint");
+        assert_eq!(
+            mt.root().unwrap(),
+            cp.root.0,
+            "root recomputed from the entries differs from the checkpoint"
+        );
     } else {
         assert_eq!(cp.root, tree::EMPTY_HASH);
     }
