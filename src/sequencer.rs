@@ -391,11 +391,13 @@ impl Sequencer {
         }
         let writes = overlay.into_writes();
 
-        let mut commit = Commit::default();
-        commit.state = writes
-            .iter()
-            .map(|(k, v)| (k.encode(), v.encode()))
-            .collect();
+        let mut commit = Commit {
+            state: writes
+                .iter()
+                .map(|(k, v)| (k.encode(), v.encode()))
+                .collect(),
+            ..Commit::default()
+        };
         let mut hashes = PendingHashes {
             store,
             pending: HashMap::new(),

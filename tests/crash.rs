@@ -108,7 +108,8 @@ async fn kill_9_loses_nothing_acknowledged() {
         let head = open_checkpoint(cp_text.as_bytes(), &key, &WitnessPolicy::none())
             .unwrap()
             .checkpoint;
-        verify_against(&http, &child.url, &head, &acked.lock().unwrap().clone()).await;
+        let so_far = acked.lock().unwrap().clone();
+        verify_against(&http, &child.url, &head, &so_far).await;
 
         if !sealed {
             let (s, _) = post(&http, &child.url, &e.seal(Time::now(), "crash")).await;
