@@ -646,6 +646,15 @@ impl Statement {
         let body_text = text
             .strip_suffix('\n')
             .ok_or_else(|| StatementError::NotCanonical("text must end with a newline".into()))?;
+        if let Some(l) = body_text
+            .split('\n')
+            .find(|l| l.starts_with(' ') || l.ends_with(' ') || l.ends_with('\t'))
+        {
+            return Err(StatementError::NotCanonical(format!(
+                "extra spaces in line {:?}",
+                l.chars().take(60).collect::<String>()
+            )));
+        }
         let mut lines = body_text.split('\n');
         let first = lines.next().unwrap_or_default();
         let ty = first

@@ -1,0 +1,601 @@
+//! The election rules, walked as a table: a whole election with real Ed25519 keys,
+//! each step's outcome asserted by its stable code, and every refused step shown to
+//! leave the state unchanged. Then conflicts inside one batch.
+
+use urne_client::note::SignerKey;
+use urne_client::rules::*;
+use urne_client::statement::*;
+
+struct Election {
+    board: Vec<SignerKey>,
+    registrar: SignerKey,
+    platform: SignerKey,
+    t0: i64,
+}
+
+impl Election {
+    fn new() -> Self {
+        let k = |n: &str, b: u8| SignerKey::from_seed(n, [b; 32]).unwrap();
+        Election {
+            board: vec![k("president", 1), k("delegue-a", 2), k("delegue-b", 3)],
+            registrar: k("registrar", 4),
+            platform: k("platform", 5),
+            t0: 1_796_119_203,
+        }
+    }
+
+    fn st(&self, dt: i64, body: Body) -> Statement {
+        Statement {
+            election: "cse".into(),
+            time: Time(self.t0 + dt),
+            body,
+        }
+    }
+
+    fn seal(&self, dt: i64) -> String {
+        let mut authorities: Vec<_> = self
+            .board
+            .iter()
+            .map(|k| (Role::Board, k.verifier().clone()))
+            .collect();
+        authorities.push((Role::Registrar, self.registrar.verifier().clone()));
+        authorities.push((Role::Platform, self.platform.verifier().clone()));
+        let body = ElectionBody {
+            title: "CSE".into(),
+            scrutins: vec!["s1".into(), "s2".into()],
+            authorities,
+            quorum: 2,
+            opens: Time(self.t0),
+            closes: Time(self.t0 + 10_000),
+            roll: None,
+        };
+        self.st(dt, Body::Election(body))
+            .sign(&[&self.board[0], &self.board[2]])
+    }
+
+    fn board(&self, dt: i64, body: Body) -> String {
+        self.st(dt, body).sign(&[&self.board[0], &self.board[1]])
+    }
+
+    fn cred(
+        &self,
+        dt: i64,
+        voter: u8,
+        cred: u8,
+        channel: Channel,
+        reason: CredentialReason,
+    ) -> String {
+        self.st(
+            dt,
+            Body::Credential {
+                voter: Tag([voter; 32]),
+                credential: Tag([cred; 32]),
+                channel,
+                reason,
+            },
+        )
+        .sign(&[&self.registrar])
+    }
+
+    fn ballot(&self, dt: i64, scrutin: &str, cred: u8, receipt: u8) -> String {
+        self.st(
+            dt,
+            Body::Ballot {
+                scrutin: scrutin.into(),
+                credential: Tag([cred; 32]),
+                receipt: Tag([receipt; 32]),
+            },
+        )
+        .sign(&[&self.platform])
+    }
+}
+
+struct Log {
+    state: MemoryState,
+    size: u64,
+}
+
+impl Log {
+    /// Checks a statement at the log's clock `now` and applies it if accepted.
+    fn submit(&mut self, text: &str, now: i64) -> &'static str {
+        let stmt = match SignedStatement::parse(text.as_bytes()) {
+            Ok(s) => s,
+            Err(e) => return e.code(),
+        };
+        let before = self.state.clone();
+        let ctx = Context {
+            index: self.size,
+            now: Some(Time(now)),
+            tolerance_secs: 300,
+        };
+        match check(&self.state, &stmt, None, &ctx) {
+            Ok(effects) => {
+                apply(&mut self.state, effects.writes);
+                self.size += 1;
+                "ok"
+            }
+            Err(r) => {
+                assert_eq!(self.state, before, "a refusal changes nothing");
+                r.code.as_str()
+            }
+        }
+    }
+}
+
+#[test]
+fn a_whole_election_step_by_step() {
+    let e = Election::new();
+    let mut log = Log {
+        state: MemoryState::new(),
+        size: 0,
+    };
+    let t = e.t0;
+    let other = SignerKey::from_seed("intruder", [9; 32]).unwrap();
+    let steps: Vec<(&str, String, i64, &str)> = vec![
+        (
+            "ballot of an unknown election",
+            e.ballot(0, "s1", 10, 100),
+            t,
+            "unknown_election",
+        ),
+        ("seal with 2 of 3 board keys", e.seal(-100), t - 100, "ok"),
+        ("seal again", e.seal(-99), t - 99, "election_exists"),
+        (
+            "credential for voter 1",
+            e.cred(-90, 1, 10, Channel::Mail, CredentialReason::Initial),
+            t - 90,
+            "ok",
+        ),
+        (
+            "credential for voter 2",
+            e.cred(-90, 2, 20, Channel::Postal, CredentialReason::Initial),
+            t - 90,
+            "ok",
+        ),
+        (
+            "credential for voter 3",
+            e.cred(-90, 3, 30, Channel::Sms, CredentialReason::Initial),
+            t - 90,
+            "ok",
+        ),
+        (
+            "same credential tag again",
+            e.cred(-89, 4, 30, Channel::Sms, CredentialReason::Initial),
+            t - 89,
+            "credential_exists",
+        ),
+        (
+            "ballot before opening",
+            e.ballot(-80, "s1", 10, 100),
+            t - 80,
+            "ballot_before_open",
+        ),
+        (
+            "open with one board signature",
+            e.st(0, Body::Open).sign(&[&e.board[0]]),
+            t,
+            "quorum_not_met",
+        ),
+        (
+            "open signed by the registrar",
+            e.st(0, Body::Open).sign(&[&e.registrar]),
+            t,
+            "wrong_role",
+        ),
+        (
+            "open signed by a stranger",
+            e.st(0, Body::Open).sign(&[&other]),
+            t,
+            "bad_signature",
+        ),
+        ("open", e.board(0, Body::Open), t, "ok"),
+        (
+            "open again",
+            e.board(1, Body::Open),
+            t + 1,
+            "invalid_transition",
+        ),
+        (
+            "resume while open",
+            e.board(1, Body::Resume { reason: "x".into() }),
+            t + 1,
+            "invalid_transition",
+        ),
+        (
+            "ballot, voter 1, s1",
+            e.ballot(10, "s1", 10, 100),
+            t + 10,
+            "ok",
+        ),
+        (
+            "ballot signed by the registrar",
+            e.st(
+                11,
+                Body::Ballot {
+                    scrutin: "s1".into(),
+                    credential: Tag([20; 32]),
+                    receipt: Tag([101; 32]),
+                },
+            )
+            .sign(&[&e.registrar]),
+            t + 11,
+            "wrong_role",
+        ),
+        (
+            "ballot in an unknown scrutin",
+            e.ballot(11, "s9", 20, 101),
+            t + 11,
+            "unknown_scrutin",
+        ),
+        (
+            "ballot with an unknown credential",
+            e.ballot(11, "s1", 99, 101),
+            t + 11,
+            "credential_unknown",
+        ),
+        (
+            "ballot with a reused receipt",
+            e.ballot(11, "s2", 20, 100),
+            t + 11,
+            "duplicate_receipt",
+        ),
+        (
+            "ballot far from the log's clock",
+            e.ballot(11, "s1", 20, 101),
+            t + 1000,
+            "time_skew",
+        ),
+        (
+            "ballot far before the previous entry",
+            e.ballot(-400, "s1", 20, 101),
+            t - 390,
+            "time_skew",
+        ),
+        (
+            "suspend",
+            e.board(
+                20,
+                Body::Suspend {
+                    reason: "panne".into(),
+                },
+            ),
+            t + 20,
+            "ok",
+        ),
+        (
+            "ballot while suspended",
+            e.ballot(21, "s1", 20, 101),
+            t + 21,
+            "ballot_while_suspended",
+        ),
+        (
+            "suspend again",
+            e.board(
+                22,
+                Body::Suspend {
+                    reason: "encore".into(),
+                },
+            ),
+            t + 22,
+            "invalid_transition",
+        ),
+        (
+            "resume",
+            e.board(
+                30,
+                Body::Resume {
+                    reason: "rétabli".into(),
+                },
+            ),
+            t + 30,
+            "ok",
+        ),
+        (
+            "helpdesk reissue for voter 2",
+            e.cred(
+                40,
+                2,
+                21,
+                Channel::Helpdesk,
+                CredentialReason::ReissueHelpdesk,
+            ),
+            t + 40,
+            "ok",
+        ),
+        (
+            "ballot with voter 2's replaced credential",
+            e.ballot(41, "s1", 20, 102),
+            t + 41,
+            "credential_revoked",
+        ),
+        (
+            "ballot with voter 2's new credential",
+            e.ballot(42, "s1", 21, 103),
+            t + 42,
+            "ok",
+        ),
+        (
+            "second ballot of voter 1 in s1",
+            e.ballot(43, "s1", 10, 104),
+            t + 43,
+            "already_voted",
+        ),
+        (
+            "voter 1 votes in s2",
+            e.ballot(44, "s2", 10, 105),
+            t + 44,
+            "ok",
+        ),
+        (
+            "revoke voter 3's credential",
+            e.st(
+                50,
+                Body::Revoke {
+                    credential: Tag([30; 32]),
+                    reason: "lost".into(),
+                },
+            )
+            .sign(&[&e.registrar]),
+            t + 50,
+            "ok",
+        ),
+        (
+            "revoke it again",
+            e.st(
+                51,
+                Body::Revoke {
+                    credential: Tag([30; 32]),
+                    reason: "again".into(),
+                },
+            )
+            .sign(&[&e.registrar]),
+            t + 51,
+            "credential_revoked",
+        ),
+        (
+            "ballot with the revoked credential",
+            e.ballot(52, "s1", 30, 106),
+            t + 52,
+            "credential_revoked",
+        ),
+        (
+            "intervention by the platform",
+            e.st(
+                53,
+                Body::Intervention {
+                    actor: "ops".into(),
+                    action: "restart".into(),
+                    reason: "leak".into(),
+                },
+            )
+            .sign(&[&e.platform]),
+            t + 53,
+            "ok",
+        ),
+        (
+            "results before close",
+            e.board(
+                55,
+                Body::Results {
+                    scrutin: "s1".into(),
+                    ballots: 2,
+                    digest: Tag([1; 32]),
+                },
+            ),
+            t + 55,
+            "invalid_transition",
+        ),
+        ("close", e.board(60, Body::Close), t + 60, "ok"),
+        (
+            "ballot after close",
+            e.ballot(61, "s1", 30, 107),
+            t + 61,
+            "ballot_after_close",
+        ),
+        (
+            "credential after close",
+            e.cred(61, 5, 50, Channel::Mail, CredentialReason::Initial),
+            t + 61,
+            "invalid_transition",
+        ),
+        (
+            "results s1",
+            e.board(
+                70,
+                Body::Results {
+                    scrutin: "s1".into(),
+                    ballots: 2,
+                    digest: Tag([1; 32]),
+                },
+            ),
+            t + 70,
+            "ok",
+        ),
+        (
+            "results s1 again",
+            e.board(
+                71,
+                Body::Results {
+                    scrutin: "s1".into(),
+                    ballots: 3,
+                    digest: Tag([2; 32]),
+                },
+            ),
+            t + 71,
+            "results_exists",
+        ),
+        (
+            "void after results",
+            e.board(
+                72,
+                Body::Void {
+                    reason: "x".into(),
+                    authorisation: "y".into(),
+                },
+            ),
+            t + 72,
+            "invalid_transition",
+        ),
+    ];
+    for (what, text, now, want) in steps {
+        assert_eq!(log.submit(&text, now), want, "step: {what}");
+    }
+    assert_eq!(log.size, 15, "the accepted steps");
+}
+
+#[test]
+fn void_stops_everything() {
+    let e = Election::new();
+    let mut log = Log {
+        state: MemoryState::new(),
+        size: 0,
+    };
+    let t = e.t0;
+    assert_eq!(log.submit(&e.seal(0), t), "ok");
+    assert_eq!(log.submit(&e.board(1, Body::Open), t + 1), "ok");
+    assert_eq!(
+        log.submit(
+            &e.cred(2, 1, 10, Channel::Mail, CredentialReason::Initial),
+            t + 2
+        ),
+        "ok"
+    );
+    assert_eq!(
+        log.submit(
+            &e.board(
+                3,
+                Body::Void {
+                    reason: "fraude".into(),
+                    authorisation: "TJ".into()
+                }
+            ),
+            t + 3
+        ),
+        "ok"
+    );
+    assert_eq!(
+        log.submit(&e.ballot(4, "s1", 10, 100), t + 4),
+        "election_void"
+    );
+    assert_eq!(log.submit(&e.board(5, Body::Close), t + 5), "election_void");
+}
+
+#[test]
+fn monitors_recheck_history_without_a_clock() {
+    // A monitor replays old entries with now = None: no clock check, ordering kept.
+    let e = Election::new();
+    let mut state = MemoryState::new();
+    let ctx = |i| Context {
+        index: i,
+        now: None,
+        tolerance_secs: 300,
+    };
+    for (i, text) in [
+        e.seal(0),
+        e.board(1, Body::Open),
+        e.cred(2, 1, 10, Channel::Mail, CredentialReason::Initial),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let s = SignedStatement::parse(text.as_bytes()).unwrap();
+        let w = check(&state, &s, None, &ctx(i as u64)).unwrap().writes;
+        apply(&mut state, w);
+    }
+    let late = SignedStatement::parse(e.ballot(-1000, "s1", 10, 1).as_bytes()).unwrap();
+    assert_eq!(
+        check(&state, &late, None, &ctx(3)).unwrap_err().code,
+        RefusalCode::TimeSkew
+    );
+}
+
+#[test]
+fn conflicts_inside_one_batch() {
+    let e = Election::new();
+    let t = e.t0;
+    let mut base = MemoryState::new();
+    for (i, text) in [e.seal(0), e.board(1, Body::Open)].iter().enumerate() {
+        let s = SignedStatement::parse(text.as_bytes()).unwrap();
+        let ctx = Context {
+            index: i as u64,
+            now: Some(Time(t)),
+            tolerance_secs: 300,
+        };
+        let w = check(&base, &s, None, &ctx).unwrap().writes;
+        apply(&mut base, w);
+    }
+    let batch = [
+        (
+            e.cred(2, 1, 10, Channel::Mail, CredentialReason::Initial),
+            "ok",
+        ),
+        // Issued and used in the same batch.
+        (e.ballot(3, "s1", 10, 100), "ok"),
+        // A second ballot of the same voter in the same batch.
+        (e.ballot(3, "s1", 10, 101), "already_voted"),
+        // Same receipt twice in the batch.
+        (
+            e.cred(3, 2, 20, Channel::Mail, CredentialReason::Initial),
+            "ok",
+        ),
+        (e.ballot(4, "s1", 20, 100), "duplicate_receipt"),
+        // Reissue in the batch, then the old credential is refused.
+        (
+            e.cred(
+                5,
+                2,
+                21,
+                Channel::Helpdesk,
+                CredentialReason::ReissueHelpdesk,
+            ),
+            "ok",
+        ),
+        (e.ballot(6, "s1", 20, 102), "credential_revoked"),
+        (e.ballot(6, "s1", 21, 103), "ok"),
+    ];
+    let mut overlay = Overlay::new(&base);
+    for (i, (text, want)) in batch.iter().enumerate() {
+        let s = SignedStatement::parse(text.as_bytes()).unwrap();
+        let ctx = Context {
+            index: 2 + i as u64,
+            now: Some(Time(t + 6)),
+            tolerance_secs: 300,
+        };
+        let got = overlay
+            .check_and_apply(&s, None, &ctx)
+            .map(|_| "ok")
+            .unwrap_or_else(|r| r.code.as_str());
+        assert_eq!(got, *want, "batch item {i}");
+    }
+    let writes = overlay.into_writes();
+    assert!(writes
+        .iter()
+        .any(|(k, _)| matches!(k, StateKey::Voted { .. })));
+    // Keys encode and decode.
+    for (k, v) in &writes {
+        assert_eq!(&StateKey::decode(&k.encode()).unwrap(), k);
+        assert_eq!(&StateValue::decode(&v.encode()).unwrap(), v);
+    }
+}
+
+#[test]
+fn verify_signatures_rejects_a_bad_signature_by_a_known_key() {
+    let e = Election::new();
+    let text = e.board(0, Body::Open);
+    let (head, sigs) = text.split_once("\n\n").unwrap();
+    let mut sigs = sigs.as_bytes().to_vec();
+    let n = sigs.iter().position(|b| *b == b'\n').unwrap();
+    sigs[n - 3] ^= 1; // inside the first signature's base64
+    let bad = format!("{head}\n\n{}", String::from_utf8(sigs).unwrap());
+    let s = SignedStatement::parse(bad.as_bytes());
+    let Ok(s) = s else { return }; // a mangled base64 may already be malformed
+    let auth: Vec<_> = e
+        .board
+        .iter()
+        .map(|k| (Role::Board, k.verifier().clone()))
+        .collect();
+    assert_eq!(
+        verify_signatures(&s, &auth, 2).unwrap_err().code,
+        RefusalCode::BadSignature
+    );
+}
