@@ -601,3 +601,83 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
     let entries2 = check_log(&log).await;
     assert_eq!(&entries2[..entries.len()], &entries[..]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_and_pushback() {
+    let keys = DemoKeys::from_seed("pushback-test").unwrap();
+    // A tiny queue and a long batch wait: concurrent submitters must see 503 with
+    // Retry-After, and nothing they were told is refused may appear in the log.
+    let mut cfg = common::config_for(&keys);
+    cfg.queue = 1;
+    cfg.batch_ms = 300;
+    cfg.batch_max = 1;
+    let log = TestLog::start_in(std::sync::Arc::new(tempfile::tempdir().unwrap()), cfg).await;
+    let now = Time::now().0;
+    // An election whose schedule ended a minute ago.
+    let mut e = election(&keys, "cse-late");
+    e.opens = Time(now - 3600);
+    e.closes = Time(now - 60);
+    ok(&log, &e.seal(Time::now(), "late")).await;
+    ok(&log, &e.board(Time::now(), Body::Open)).await;
+    let c = random_tag(&mut rand::thread_rng());
+    ok(
+        &log,
+        &e.credential(
+            Time::now(),
+            random_tag(&mut rand::thread_rng()),
+            c,
+            Channel::Mail,
+            CredentialReason::Initial,
+        ),
+    )
+    .await;
+    refused(
+        &log,
+        &e.ballot(Time::now(), "s1", c, random_tag(&mut rand::thread_rng())),
+        409,
+        "ballot_outside_schedule",
+    )
+    .await;
+
+    let futs: Vec<_> = (0..12)
+        .map(|_| {
+            let text = e.credential(
+                Time::now(),
+                random_tag(&mut rand::thread_rng()),
+                random_tag(&mut rand::thread_rng()),
+                Channel::Mail,
+                CredentialReason::Initial,
+            );
+            let http = log.http.clone();
+            let url = format!("{}/v1/statements", log.url);
+            tokio::spawn(async move {
+                let r = http.post(url).body(text.clone()).send().await.unwrap();
+                let retry = r.headers().get("retry-after").is_some();
+                let s = r.status().as_u16();
+                let v: serde_json::Value = r.json().await.unwrap();
+                (s, retry, v, text)
+            })
+        })
+        .collect();
+    let mut pushed_back = 0;
+    let mut appended = Vec::new();
+    for f in futs {
+        let (s, retry, v, text) = f.await.unwrap();
+        match s {
+            201 => appended.push(text),
+            503 => {
+                assert!(retry, "503 carries Retry-After");
+                assert_eq!(v["error"], "overloaded");
+                pushed_back += 1;
+            }
+            _ => panic!("unexpected {s} {v}"),
+        }
+    }
+    assert!(pushed_back > 0, "a full queue answers 503");
+    let entries = check_log(&log).await;
+    assert_eq!(
+        entries.len(),
+        3 + appended.len(),
+        "exactly the acknowledged statements were appended"
+    );
+}
