@@ -27,7 +27,7 @@ pub struct Config {
     pub batch_max: usize,
     /// ...or after this many milliseconds, whichever comes first. Default 5 ms.
     pub batch_ms: u64,
-    /// Statements waiting for the sequencer before new ones get 503. Default 16384.
+    /// Statements waiting for the sequencer before new ones get 503. Default 8192 (at most 8192 × 16 KiB = 128 MiB held).
     pub queue: usize,
     /// Accepted distance between a statement's time and the log's clock, and between
     /// a statement's time and the previous entry of its election. Default 300 s.
@@ -48,7 +48,7 @@ impl Default for Config {
             allow_board: Vec::new(),
             batch_max: 1024,
             batch_ms: 5,
-            queue: 16384,
+            queue: 8192,
             time_tolerance_secs: 300,
             cache_mib: 64,
             web_dir: None,

@@ -74,7 +74,7 @@ struct ServeArgs {
     /// Longest wait, in ms, for a batch to fill [default: 5].
     #[arg(long)]
     batch_ms: Option<u64>,
-    /// Queue capacity before answering 503 [default: 16384].
+    /// Queue capacity before answering 503 [default: 8192].
     #[arg(long)]
     queue: Option<usize>,
     /// Tolerated clock skew of statements, seconds [default: 300].

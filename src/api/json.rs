@@ -125,6 +125,13 @@ pub async fn receipt(
             "inclusion_proof": e.inclusion_proof,
             "tree_size": head.size,
             "checkpoint": head.checkpoint,
+            "tlog_proof": urne_client::checkpoint::TlogProof {
+                extra: None,
+                index: e.index,
+                proof: e.inclusion_proof.iter().filter_map(|h| tree::hash_from_base64(h).ok()).collect(),
+                checkpoint: head.checkpoint.clone(),
+            }
+            .to_text(),
         }))),
         (None, _) => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,

@@ -25,6 +25,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
+use urne_client::checkpoint::TlogProof;
 use urne_client::note::VerifierKey;
 use urne_client::rules::{self, StateKey, StateValue, StateView, Verified};
 use urne_client::statement::{Body, Role, SignedStatement, MAX_ENTRY_SIZE};
@@ -134,6 +135,9 @@ pub struct SubmitResponse {
     pub inclusion_proof: Vec<String>,
     /// True if these exact bytes were already logged (at `index`).
     pub duplicate: bool,
+    /// The same proof as an offline receipt (C2SP tlog-proof): a voter can keep it
+    /// and check it later without asking the log anything.
+    pub tlog_proof: String,
 }
 
 /// POST /v1/statements: append one signed statement.
@@ -167,6 +171,13 @@ pub async fn submit(
             checkpoint: ack.head.checkpoint.clone(),
             inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
             duplicate: ack.duplicate,
+            tlog_proof: TlogProof {
+                extra: None,
+                index: ack.index,
+                proof,
+                checkpoint: ack.head.checkpoint.clone(),
+            }
+            .to_text(),
         }),
     ))
 }
