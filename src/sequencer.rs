@@ -172,6 +172,30 @@ impl SequencerHandle {
 /// Reads the rule state from the store.
 pub struct StoreStateView<'a>(pub &'a dyn Store);
 
+/// Reads the rule state from the store, with the sequencer's cache of election
+/// states in front: every statement reads its election's state (keys included), and
+/// only the sequencer writes it, so the cache is exact.
+struct CachedStateView<'a> {
+    store: &'a dyn Store,
+    elections: &'a std::cell::RefCell<HashMap<String, StateValue>>,
+}
+
+impl StateView for CachedStateView<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+        if let StateKey::Election(id) = key {
+            if let Some(v) = self.elections.borrow().get(id) {
+                return Ok(Some(v.clone()));
+            }
+            let v = StoreStateView(self.store).get(key)?;
+            if let Some(v) = &v {
+                self.elections.borrow_mut().insert(id.clone(), v.clone());
+            }
+            return Ok(v);
+        }
+        StoreStateView(self.store).get(key)
+    }
+}
+
 impl StateView for StoreStateView<'_> {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
         match self.0.state(&key.encode()) {
@@ -190,11 +214,6 @@ pub fn subject_key(s: &Subject) -> Vec<u8> {
         Subject::Receipt(t) => [b"r".as_slice(), &t.0].concat(),
         Subject::Election(id) => [b"e".as_slice(), id.as_bytes(), b"\0"].concat(),
     }
-}
-
-/// The lookup key under which each entry's leaf hash is filed (duplicate detection).
-pub fn leaf_key(h: &Hash) -> Vec<u8> {
-    [b"h".as_slice(), &h.0].concat()
 }
 
 /// Starts the sequencer thread on `store`, which must hold a tree head (see
@@ -222,6 +241,7 @@ pub fn start(
         head_tx,
         metrics: metrics.clone(),
         failed: failed.clone(),
+        elections: Default::default(),
     };
     std::thread::Builder::new()
         .name("sequencer".into())
@@ -271,6 +291,8 @@ struct Sequencer {
     head_tx: watch::Sender<Arc<TreeHead>>,
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
+    /// Election states as last committed (see [`CachedStateView`]).
+    elections: std::cell::RefCell<HashMap<String, StateValue>>,
 }
 
 /// Stored hashes of the batch being built, in front of the committed ones.
@@ -343,7 +365,10 @@ impl Sequencer {
     fn process(&self, batch: Vec<Submission>) -> Result<(), StorageError> {
         let head = self.head_tx.borrow().clone();
         let store: &dyn Store = &*self.store;
-        let view = StoreStateView(store);
+        let view = CachedStateView {
+            store,
+            elections: &self.elections,
+        };
         let mut overlay = Overlay::new(&view);
         let now = Time::now();
         let mut accepted: Vec<(Submission, Vec<Subject>)> = Vec::with_capacity(batch.len());
@@ -357,7 +382,7 @@ impl Sequencer {
                 duplicates.push((sub, *i));
                 continue;
             }
-            if let Some(&i) = store.lookup(&leaf_key(&leaf), 1)?.first() {
+            if let Some(i) = store.leaf_index(&leaf)? {
                 duplicates.push((sub, i));
                 continue;
             }
@@ -417,9 +442,7 @@ impl Sequencer {
                 commit.hashes.push((first + j as u64, h));
             }
             commit.entries.push((index, bytes.clone()));
-            commit
-                .lookups
-                .push((leaf_key(&tree::record_hash(bytes)), index));
+            commit.leaves.push((tree::record_hash(bytes), index));
             for s in subjects {
                 if !matches!(s, Subject::Election(_)) {
                     commit.lookups.push((subject_key(s), index));
@@ -461,7 +484,19 @@ impl Sequencer {
         commit.head = Some((*new_head).clone());
 
         let t = Instant::now();
-        self.store.commit(commit)?;
+        if let Err(e) = self.store.commit(commit) {
+            // What reached the disk is unknown: forget the cache, the restart rereads.
+            self.elections.borrow_mut().clear();
+            return Err(e);
+        }
+        {
+            let mut cache = self.elections.borrow_mut();
+            for (k, v) in &writes {
+                if let StateKey::Election(id) = k {
+                    cache.insert(id.clone(), v.clone());
+                }
+            }
+        }
         self.metrics
             .commit_micros
             .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);

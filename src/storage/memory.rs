@@ -15,6 +15,7 @@ struct Inner {
     hashes: BTreeMap<u64, Hash>,
     lookups: BTreeMap<(Vec<u8>, u64), ()>,
     state: BTreeMap<Vec<u8>, Vec<u8>>,
+    leaves: BTreeMap<[u8; 32], u64>,
     stats: BTreeMap<String, Vec<u8>>,
     checkpoints: BTreeMap<u64, String>,
 }
@@ -79,6 +80,10 @@ impl Store for MemoryStore {
         Ok(self.read().state.get(key).cloned())
     }
 
+    fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StorageError> {
+        Ok(self.read().leaves.get(&leaf.0).copied())
+    }
+
     fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
         let g = self.read();
         Ok(g.lookups
@@ -106,6 +111,7 @@ impl Store for MemoryStore {
         g.hashes.extend(c.hashes);
         g.lookups.extend(c.lookups.into_iter().map(|k| (k, ())));
         g.state.extend(c.state);
+        g.leaves.extend(c.leaves.into_iter().map(|(h, i)| (h.0, i)));
         g.stats.extend(c.stats);
         if let Some(h) = c.head {
             g.checkpoints.insert(h.size, h.checkpoint.clone());

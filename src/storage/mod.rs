@@ -65,6 +65,8 @@ pub struct Commit {
     pub hashes: Vec<(u64, Hash)>,
     /// Lookup index rows: (subject key, leaf index).
     pub lookups: Vec<(Vec<u8>, u64)>,
+    /// Leaf hash → leaf index of each new entry (duplicate detection).
+    pub leaves: Vec<(Hash, u64)>,
     /// Election-rule state: (encoded `StateKey`, encoded `StateValue`).
     pub state: Vec<(Vec<u8>, Vec<u8>)>,
     /// Per-election statistics: (election id, encoded statistics).
@@ -81,6 +83,8 @@ pub trait Store: Send + Sync + 'static {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, StorageError>;
     /// Returns entries `start..end`; a missing one is corruption.
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Returns the index of the entry whose leaf hash is `leaf`, if any.
+    fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StorageError>;
     /// Returns the election-rule state value under an encoded `StateKey`.
     fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
     /// Returns up to `limit` leaf indexes filed under `subject`, in increasing order.

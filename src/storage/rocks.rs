@@ -11,6 +11,8 @@
 //! - `stats`: election id → per-election statistics (JSON)
 //! - `checkpoints`: tree size (8) → signed checkpoint (every one ever issued, so any
 //!   old checkpoint can be shown consistent with a new one)
+//! - `leaves`: leaf hash (32) → leaf index (8), to answer a resubmission with the
+//!   earlier index (a point read, so the bloom filters make misses cheap)
 //! - `meta`: `head` → tree head
 //!
 //! Recovery is RocksDB's own write-ahead log: a commit is one `WriteBatch` written with
@@ -32,7 +34,9 @@ const CF_STATE: &str = "state";
 const CF_STATS: &str = "stats";
 const CF_CHECKPOINTS: &str = "checkpoints";
 const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] = [
+const CF_LEAVES: &str = "leaves";
+const ALL_CFS: [&str; 8] = [
+    CF_LEAVES,
     CF_ENTRIES,
     CF_HASHES,
     CF_LOOKUPS,
@@ -157,6 +161,12 @@ impl Store for RocksStore {
         self.get(CF_STATE, key)
     }
 
+    fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StorageError> {
+        self.get(CF_LEAVES, &leaf.0)?
+            .map(|b| from_be("leaf index", &b))
+            .transpose()
+    }
+
     fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
         let mut out = Vec::new();
         let iter = self.db.iterator_cf(
@@ -211,6 +221,9 @@ impl Store for RocksStore {
         }
         for (k, v) in &c.state {
             wb.put_cf(self.cf(CF_STATE), k, v);
+        }
+        for (h, i) in &c.leaves {
+            wb.put_cf(self.cf(CF_LEAVES), h.0, be(*i));
         }
         for (id, v) in &c.stats {
             wb.put_cf(self.cf(CF_STATS), id.as_bytes(), v);
