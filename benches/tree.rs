@@ -175,5 +175,18 @@ fn proofs(c: &mut Criterion) {
     let _: Option<Hash> = None;
 }
 
-criterion_group!(benches, append, proofs);
+fn ed25519(c: &mut Criterion) {
+    // The bound on appends: every statement's signature is verified once.
+    let key = urne_client::note::SignerKey::from_seed("bench", [7; 32]).unwrap();
+    let msg = b"urne/v1 ballot\nelection bench\ntime 2026-12-01T10:00:03Z\nscrutin s1\n";
+    let sig = key.sign_bytes(msg);
+    let vk = key.verifier().clone();
+    let mut g = c.benchmark_group("ed25519");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("verify (one core)", |b| b.iter(|| assert!(vk.verify(black_box(msg), black_box(&sig)))));
+    g.bench_function("sign (one core)", |b| b.iter(|| black_box(key.sign_bytes(black_box(msg)))));
+    g.finish();
+}
+
+criterion_group!(benches, ed25519, append, proofs);
 criterion_main!(benches);
