@@ -183,8 +183,12 @@ fn ed25519(c: &mut Criterion) {
     let vk = key.verifier().clone();
     let mut g = c.benchmark_group("ed25519");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("verify (one core)", |b| b.iter(|| assert!(vk.verify(black_box(msg), black_box(&sig)))));
-    g.bench_function("sign (one core)", |b| b.iter(|| black_box(key.sign_bytes(black_box(msg)))));
+    g.bench_function("verify (one core)", |b| {
+        b.iter(|| assert!(vk.verify(black_box(msg), black_box(&sig))))
+    });
+    g.bench_function("sign (one core)", |b| {
+        b.iter(|| black_box(key.sign_bytes(black_box(msg))))
+    });
     g.finish();
 }
 

@@ -22,6 +22,8 @@
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod config;
 pub mod demo;

@@ -8,13 +8,16 @@
 //!
 //! - [`note`]: C2SP signed notes with Ed25519 (keys, key IDs, signing, opening).
 //! - [`checkpoint`]: C2SP tlog-checkpoint, tlog-cosignature (`cosignature/v1`),
-//!   witness policies ("k of these n witness keys").
+//!   witness policies ("k of these n witness keys", and C2SP tlog-policy files),
+//!   offline receipts (C2SP tlog-proof).
 //! - [`tree`]: RFC 6962 hashing (also as an `rs_merkle::Hasher`), inclusion and
 //!   consistency proofs (RFC 9162), the stored-hash index arithmetic.
 //! - [`tiles`]: C2SP tlog-tiles paths (`x001/x234/067`, `.p/W`) and entry bundles.
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
+
+#![warn(missing_docs)]
 
 pub mod checkpoint;
 pub mod compact;

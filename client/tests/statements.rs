@@ -342,3 +342,35 @@ proptest! {
         let _ = SignedStatement::parse(&bytes);
     }
 }
+
+#[test]
+fn authorities_sign_only_what_their_role_may() {
+    let st = all_statements()
+        .into_iter()
+        .find(|s| s.statement_type() == StatementType::Ballot)
+        .unwrap();
+    let platform = Authority::platform(key("platform.example"));
+    let registrar = Authority::registrar(key("registrar.example"));
+    let signed = platform.sign(&st).unwrap();
+    assert_eq!(
+        SignedStatement::parse(signed.as_bytes())
+            .unwrap()
+            .signatures[0]
+            .name,
+        "platform.example"
+    );
+    assert_eq!(registrar.sign(&st).unwrap_err().code(), "bad_field");
+    let close = Statement {
+        body: Body::Close,
+        ..st
+    };
+    let (b1, b2) = (Authority::board(key("b1")), Authority::board(key("b2")));
+    let signed = Authority::sign_together(&[&b1, &b2], &close).unwrap();
+    assert_eq!(
+        SignedStatement::parse(signed.as_bytes())
+            .unwrap()
+            .signatures
+            .len(),
+        2
+    );
+}
