@@ -18,6 +18,7 @@
 //! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
 //! - [`web`]: the web page served at `/`.
 //! - [`demo`]: a simulated election, and the load generator built on it.
+//! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).
 //!
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
@@ -27,6 +28,7 @@
 pub mod api;
 pub mod config;
 pub mod demo;
+pub mod forge;
 pub mod keys;
 pub mod sequencer;
 pub mod stats;

@@ -1,6 +1,7 @@
 //! The `urne` binary: parses flags, sets up tracing, binds, and hands over to the
 //! library. Subcommands: `serve` (the log), `keygen` (authority keys), `demo` (a
-//! living simulated election), `load` (the load generator).
+//! living simulated election), `load` (the load generator), and the hidden test-only
+//! `forge-append` (see [`urne::forge`]).
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
@@ -49,6 +50,17 @@ enum Command {
     /// Load generator: seals an election, issues credentials, fires pre-signed ballots
     /// at a log and reports appends per second and latency percentiles.
     Load(LoadArgs),
+    /// TEST ONLY: simulate a compromised operator. Appends the signed statement in
+    /// FILE to the stopped log in --data bypassing every election rule, with correct
+    /// hashes and a checkpoint signed by the log key. Never use it on a real log.
+    #[command(hide = true)]
+    ForgeAppend {
+        /// Data directory of the stopped log.
+        #[arg(long)]
+        data: PathBuf,
+        /// File holding one signed statement.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -303,6 +315,11 @@ async fn main() -> Result<()> {
                 println!("\nThe log keeps running at {url}/ — Ctrl-C to stop.");
             }
             server.await??;
+            Ok(())
+        }
+        Command::ForgeAppend { data, file } => {
+            let index = urne::forge::forge_append(&data, &file)?;
+            println!("forged entry appended at index {index}");
             Ok(())
         }
         Command::Load(args) => {
