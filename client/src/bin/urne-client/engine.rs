@@ -1,0 +1,548 @@
+//! The audit engine shared by `monitor` and `verify`: downloads entries through the
+//! C2SP tiles, authenticates them against a checkpoint, recomputes the tree, verifies
+//! every signature and re-runs every election rule, and derives alerts and charts.
+//!
+//! Owns: [`stream_entries`] (entry bundles checked leaf by leaf against level-0 hash
+//! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root), and
+//! [`Auditor`] (the rule state, a [`CompactRange`] for the root in O(log n) memory,
+//! the per-election statistics of the report, the pattern detectors: reissue bursts,
+//! reissue-then-vote, suspensions). Does not own: what is valid (the shared rules
+//! engine `urne_client::rules`, with `now: None`: history is re-checked without the
+//! log's clock), persistence (`monitor.rs`), HTTP (`http.rs`).
+
+use crate::fail::{Fail, Kind, Res};
+use crate::http::{HttpTiles, Log};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use urne_client::checkpoint::Checkpoint;
+use urne_client::compact::CompactRange;
+use urne_client::note::VerifierKey;
+use urne_client::rules::{self, Context, MemoryState, Refusal, StateValue, Verified};
+use urne_client::statement::{Body, Channel, CredentialReason, Role, SignedStatement, Tag, Time};
+use urne_client::tiles::{decode_entry_bundle_for, TileHashVerifier, TileId, TileKind, TILE_WIDTH};
+use urne_client::tree;
+
+/// An alert: printed, appended to `alerts.jsonl`, posted to a webhook.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Alert {
+    /// Stable kind: `rollback`, `fork`, `stale_log`, `rule_violation`,
+    /// `reissue_burst`, `reissue_then_vote`, `suspension`, `resumption`, `bad_tiles`.
+    pub kind: String,
+    /// `critical` (the log lied or broke a rule), `warning` (a pattern to look at),
+    /// `info`.
+    pub severity: String,
+    /// When the monitor raised it.
+    pub detected: String,
+    /// The election concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub election: Option<String>,
+    /// The leaf index concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub index: Option<u64>,
+    /// The time of the entry concerned, if any.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub time: Option<String>,
+    /// One sentence.
+    pub message: String,
+    /// Evidence (signed checkpoints, proof, the entry).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub evidence: Option<serde_json::Value>,
+}
+
+impl Alert {
+    /// Builds an alert detected now.
+    pub fn new(kind: &str, severity: &str, message: impl Into<String>) -> Self {
+        Alert {
+            kind: kind.into(),
+            severity: severity.into(),
+            detected: Time::now().to_string(),
+            election: None,
+            index: None,
+            time: None,
+            message: message.into(),
+            evidence: None,
+        }
+    }
+
+    fn at(mut self, election: &str, index: u64, time: Time) -> Self {
+        self.election = Some(election.to_string());
+        self.index = Some(index);
+        self.time = Some(time.to_string());
+        self
+    }
+}
+
+/// A lifecycle event of an election, for the timeline of the report.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// Leaf index.
+    pub index: u64,
+    /// Statement time (Unix seconds).
+    pub time: i64,
+    /// Statement type.
+    pub kind: String,
+    /// Reason or detail.
+    pub detail: String,
+}
+
+/// What the monitor counted about one election (the report's data).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ElectionReport {
+    /// Title from the `election` statement.
+    pub title: String,
+    /// Accepted entries per statement type.
+    pub counts: BTreeMap<String, u64>,
+    /// Ballots per hour (hour = Unix seconds / 3600).
+    pub ballots_per_hour: BTreeMap<i64, u64>,
+    /// Reissues per channel, per hour.
+    pub reissues_per_hour: BTreeMap<String, BTreeMap<i64, u64>>,
+    /// Lifecycle events, in log order.
+    pub timeline: Vec<TimelineEvent>,
+    /// Entries the rules refuse.
+    pub violations: u64,
+}
+
+/// Settings of the pattern detectors.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Detectors {
+    /// Tolerated clock skew between statements, seconds (must match the log's).
+    pub tolerance_secs: i64,
+    /// Alert when an election has more reissues than this in one hour.
+    pub burst_per_hour: u64,
+    /// Alert on a ballot cast this many minutes or less after a helpdesk reissue.
+    pub reissue_vote_minutes: i64,
+}
+
+/// A recent helpdesk issue of a credential.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HelpdeskIssue {
+    /// The credential.
+    pub credential: Tag,
+    /// Its voter.
+    pub voter: Tag,
+    /// Time of issue (Unix seconds).
+    pub time: i64,
+    /// Leaf index of the issue.
+    pub index: u64,
+}
+
+/// The auditor's state: everything needed to go on from `compact.size()`.
+#[derive(Default)]
+pub struct Auditor {
+    /// The rule state.
+    pub state: MemoryState,
+    /// The tree so far.
+    pub compact: CompactRange,
+    /// Per-election report data.
+    pub reports: BTreeMap<String, ElectionReport>,
+    /// Helpdesk issues by credential.
+    pub helpdesk: HashMap<Tag, HelpdeskIssue>,
+    /// Statements checked in this process (for speed figures).
+    pub checked: u64,
+    /// Authorities of every sealed election (from the state; cached for speed).
+    authorities: HashMap<String, (Vec<(Role, VerifierKey)>, u32)>,
+}
+
+/// Rebuilds the authorities cache from the rule state.
+fn authorities_of(state: &MemoryState) -> HashMap<String, (Vec<(Role, VerifierKey)>, u32)> {
+    state
+        .values()
+        .filter_map(|v| match v {
+            StateValue::Election(e) => Some((e.id.clone(), (e.authorities.clone(), e.quorum))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Parse and signature outcome of one entry, computed in parallel.
+enum Pre {
+    Malformed(String),
+    Parsed(Box<SignedStatement>, Option<Result<Verified, Refusal>>),
+}
+
+impl Auditor {
+    /// Returns an auditor resuming from saved parts.
+    pub fn resume(
+        state: MemoryState,
+        compact: CompactRange,
+        reports: BTreeMap<String, ElectionReport>,
+        helpdesk: HashMap<Tag, HelpdeskIssue>,
+    ) -> Self {
+        let authorities = authorities_of(&state);
+        Auditor {
+            state,
+            compact,
+            reports,
+            helpdesk,
+            checked: 0,
+            authorities,
+        }
+    }
+
+    /// Reports whether some election is open (for the stale-log alert).
+    pub fn any_open(&self) -> bool {
+        self.state
+            .values()
+            .any(|v| matches!(v, StateValue::Election(e) if e.phase == rules::Phase::Open))
+    }
+
+    /// Checks a batch of consecutive entries starting at leaf `first` (already
+    /// authenticated against a checkpoint) and returns the alerts they raise.
+    /// Signatures are verified on every core; rules are applied in log order.
+    pub fn process(&mut self, first: u64, entries: &[Vec<u8>], det: &Detectors) -> Vec<Alert> {
+        // Phase 1, parallel: parse.
+        let parsed: Vec<Result<SignedStatement, String>> = par_map(entries, |b| {
+            SignedStatement::parse(b).map_err(|e| format!("{}: {e}", e.code()))
+        });
+        // Phase 2: the keys of elections sealed in this batch (first seal wins, as in
+        // the rules).
+        let mut auth = std::mem::take(&mut self.authorities);
+        for s in parsed.iter().flatten() {
+            if let Body::Election(e) = &s.statement.body {
+                auth.entry(s.statement.election.clone())
+                    .or_insert_with(|| (e.authorities.clone(), e.quorum));
+            }
+        }
+        // Phase 3, parallel: signatures.
+        let pres: Vec<Pre> = par_map_owned(parsed, |r| match r {
+            Err(m) => Pre::Malformed(m),
+            Ok(s) => {
+                let v = match &s.statement.body {
+                    Body::Election(e) => {
+                        Some(rules::verify_signatures(&s, &e.authorities, e.quorum))
+                    }
+                    _ => auth
+                        .get(&s.statement.election)
+                        .map(|(a, q)| rules::verify_signatures(&s, a, *q)),
+                };
+                Pre::Parsed(Box::new(s), v)
+            }
+        });
+        // Phase 4, in order: rules.
+        let mut alerts = Vec::new();
+        for (i, (pre, bytes)) in pres.into_iter().zip(entries).enumerate() {
+            let index = first + i as u64;
+            self.compact.append(tree::record_hash(bytes));
+            self.checked += 1;
+            match pre {
+                Pre::Malformed(m) => {
+                    let mut a = Alert::new(
+                        "rule_violation",
+                        "critical",
+                        format!("entry {index} is not a valid signed statement ({m}): the log should have refused it"),
+                    );
+                    a.index = Some(index);
+                    a.evidence = Some(serde_json::json!({
+                        "entry": String::from_utf8_lossy(bytes),
+                        "code": m.split(':').next().unwrap_or("malformed"),
+                    }));
+                    alerts.push(a);
+                }
+                Pre::Parsed(s, v) => {
+                    let ctx = Context {
+                        index,
+                        now: None,
+                        tolerance_secs: det.tolerance_secs,
+                    };
+                    let res = match &v {
+                        Some(Err(r)) => Err(r.clone()),
+                        Some(Ok(ver)) => rules::check(&self.state, &s, Some(ver), &ctx),
+                        None => rules::check(&self.state, &s, None, &ctx),
+                    };
+                    match res {
+                        Ok(effects) => {
+                            rules::apply(&mut self.state, effects.writes);
+                            self.observe(index, &s, det, &mut alerts);
+                        }
+                        Err(r) => {
+                            let st = &s.statement;
+                            self.reports
+                                .entry(st.election.clone())
+                                .or_default()
+                                .violations += 1;
+                            let mut a = Alert::new(
+                                "rule_violation",
+                                "critical",
+                                format!(
+                                    "entry {index} ({} of {}) breaks the election rules: {} ({}); the log should have refused it",
+                                    st.statement_type(),
+                                    st.election,
+                                    r.code.as_str(),
+                                    r.detail
+                                ),
+                            )
+                            .at(&st.election, index, st.time);
+                            a.evidence = Some(serde_json::json!({
+                                "code": r.code.as_str(),
+                                "detail": r.detail,
+                                "entry": String::from_utf8_lossy(bytes),
+                            }));
+                            alerts.push(a);
+                        }
+                    }
+                }
+            }
+        }
+        self.authorities = auth;
+        alerts
+    }
+
+    /// Counts an accepted statement and runs the pattern detectors on it.
+    fn observe(&mut self, index: u64, s: &SignedStatement, det: &Detectors, out: &mut Vec<Alert>) {
+        let st = &s.statement;
+        let id = &st.election;
+        let ty = st.statement_type().as_str();
+        let t = st.time.0;
+        let hour = t.div_euclid(3600);
+        let rep = self.reports.entry(id.clone()).or_default();
+        *rep.counts.entry(ty.to_string()).or_default() += 1;
+        let event = |detail: String, rep: &mut ElectionReport| {
+            rep.timeline.push(TimelineEvent {
+                index,
+                time: t,
+                kind: ty.to_string(),
+                detail,
+            })
+        };
+        match &st.body {
+            Body::Election(e) => {
+                rep.title = e.title.clone();
+                event(e.title.clone(), rep);
+            }
+            Body::Open | Body::Close => event(String::new(), rep),
+            Body::Suspend { reason } | Body::Resume { reason } => {
+                event(reason.clone(), rep);
+                let (kind, verb) = if matches!(st.body, Body::Suspend { .. }) {
+                    ("suspension", "suspended")
+                } else {
+                    ("resumption", "resumed")
+                };
+                out.push(
+                    Alert::new(
+                        kind,
+                        "info",
+                        format!("election {id} {verb} at {}: {reason}", st.time),
+                    )
+                    .at(id, index, st.time),
+                );
+            }
+            Body::Results {
+                scrutin, ballots, ..
+            } => event(format!("{scrutin}: {ballots} ballots"), rep),
+            Body::Intervention {
+                actor,
+                action,
+                reason,
+            } => event(format!("{actor}: {action} ({reason})",), rep),
+            Body::Void { reason, .. } => event(reason.clone(), rep),
+            Body::Revoke { .. } => {}
+            Body::Credential {
+                voter,
+                credential,
+                channel,
+                reason,
+            } => {
+                if *channel == Channel::Helpdesk || *reason == CredentialReason::ReissueHelpdesk {
+                    self.helpdesk.insert(
+                        *credential,
+                        HelpdeskIssue {
+                            credential: *credential,
+                            voter: *voter,
+                            time: t,
+                            index,
+                        },
+                    );
+                }
+                if *reason != CredentialReason::Initial {
+                    *rep.reissues_per_hour
+                        .entry(channel.as_str().to_string())
+                        .or_default()
+                        .entry(hour)
+                        .or_default() += 1;
+                    let total: u64 = rep
+                        .reissues_per_hour
+                        .values()
+                        .filter_map(|m| m.get(&hour))
+                        .sum();
+                    if total == det.burst_per_hour + 1 {
+                        out.push(
+                            Alert::new(
+                                "reissue_burst",
+                                "warning",
+                                format!(
+                                    "election {id}: more than {} credential reissues in the hour from {} (latest via {channel}, {reason})",
+                                    det.burst_per_hour,
+                                    Time(hour * 3600)
+                                ),
+                            )
+                            .at(id, index, st.time),
+                        );
+                    }
+                }
+            }
+            Body::Ballot {
+                credential,
+                receipt,
+                ..
+            } => {
+                *rep.ballots_per_hour.entry(hour).or_default() += 1;
+                if let Some(h) = self.helpdesk.get(credential) {
+                    let gap = t - h.time;
+                    if gap <= det.reissue_vote_minutes * 60 {
+                        out.push(
+                            Alert::new(
+                                "reissue_then_vote",
+                                "warning",
+                                format!(
+                                    "election {id}: voter {} got a credential from the helpdesk at {} (entry {}) and it voted {} min later (entry {index}, receipt {receipt})",
+                                    h.voter,
+                                    Time(h.time),
+                                    h.index,
+                                    gap / 60
+                                ),
+                            )
+                            .at(id, index, st.time),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Number of worker threads for signature checks.
+fn workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 16)
+}
+
+/// Maps `f` over `items` on every core, keeping the order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let n = workers();
+    if n == 1 || items.len() < 64 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(n);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| {
+                let f = &f;
+                sc.spawn(move || c.iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Maps `f` over owned `items` on every core, keeping the order.
+fn par_map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let n = workers();
+    if n == 1 || items.len() < 64 {
+        return items.into_iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(n);
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    let mut it = items.into_iter().peekable();
+    while it.peek().is_some() {
+        parts.push(it.by_ref().take(chunk).collect());
+    }
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|c| {
+                let f = &f;
+                sc.spawn(move || c.into_iter().map(f).collect::<Vec<R>>())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
+/// Downloads entries `start..end` of the tree of checkpoint `cp` through the entry
+/// bundles, authenticates each one (its leaf hash must equal the one in the level-0
+/// hash tile, itself verified up to `cp.root`), and hands them to `f` in batches of up
+/// to `batch` bundles as `(first index, entries)`.
+///
+/// # Errors
+/// [`Kind::Network`] for transport errors; [`Kind::ProofFailed`] if a tile or an entry
+/// does not match the checkpoint; `f`'s errors.
+pub fn stream_entries(
+    log: &Log,
+    cp: &Checkpoint,
+    start: u64,
+    end: u64,
+    batch: usize,
+    mut f: impl FnMut(u64, Vec<Vec<u8>>) -> Res<()>,
+) -> Res<()> {
+    if start >= end {
+        return Ok(());
+    }
+    let fetcher = HttpTiles::new(log);
+    let verifier = TileHashVerifier::new(cp.size, cp.root, &fetcher)
+        .map_err(|e| Fail::new(Kind::ProofFailed, format!("tree of size {}: {e}", cp.size)))?;
+    let first_bundle = start / TILE_WIDTH;
+    let last_bundle = (end - 1) / TILE_WIDTH;
+    let mut pending: Vec<Vec<u8>> = Vec::new();
+    let mut pending_first = start;
+    for k in first_bundle..=last_bundle {
+        let width = (cp.size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
+        let bundle = TileId::new(TileKind::Entries, k, width)
+            .map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+        let bytes = log.tile(bundle)?;
+        let entries = decode_entry_bundle_for(bundle, &bytes).map_err(|e| {
+            Fail::new(
+                Kind::ProofFailed,
+                format!("entry bundle {}: {e}", bundle.path()),
+            )
+        })?;
+        let leaf_tile = TileId::new(TileKind::Hash { level: 0 }, k, width)
+            .map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+        let leaves = verifier.verified_tile(leaf_tile).map_err(|e| {
+            let kind = if fetcher.last_error.borrow().is_some() {
+                Kind::Network
+            } else {
+                Kind::ProofFailed
+            };
+            Fail::new(
+                kind,
+                format!(
+                    "hash tile {} does not verify against the checkpoint of size {}: {e}",
+                    leaf_tile.path(),
+                    cp.size
+                ),
+            )
+        })?;
+        for (j, e) in entries.into_iter().enumerate() {
+            let index = k * TILE_WIDTH + j as u64;
+            if index < start || index >= end {
+                continue;
+            }
+            let want = &leaves[j * 32..j * 32 + 32];
+            if tree::record_hash(&e).0 != want {
+                return Err(Fail::new(
+                    Kind::ProofFailed,
+                    format!(
+                        "entry {index} served by the log is not the one its checkpoint of size {} commits to",
+                        cp.size
+                    ),
+                ));
+            }
+            pending.push(e);
+        }
+        if (k - first_bundle + 1) as usize % batch == 0 || k == last_bundle {
+            let n = pending.len() as u64;
+            f(pending_first, std::mem::take(&mut pending))?;
+            pending_first += n;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! `urne-client`: the voter's check and alerts, and the union's monitor.
+//!
+//! Owns: the command line (clap), printing, and exit codes. Every command trusts
+//! nothing the log says that it can verify itself: checkpoints are opened against the
+//! log key and the witness policy, entries are proved by inclusion proofs or
+//! authenticated tiles, histories by consistency proofs, and the election rules are
+//! re-run with the same library the log uses.
+//! Does not own: formats, proofs, rules (the `urne_client` library, pure and without
+//! I/O); all I/O lives here, in the binary.
+//!
+//! # Layout
+//!
+//! - `fail`: failure kinds and exit codes.
+//! - `http`: the log's HTTP API (ureq, rustls) and a tile fetcher.
+//! - `trust`: log key, witness policy, remembered checkpoints (XDG state dir).
+//! - `engine`: authenticated entry download and the audit (signatures, rules, tree).
+//! - `verify`, `alerts`, `monitor`, `report`: the commands.
+//! - `notify`: `--exec` and `--webhook`.
+
+mod alerts;
+mod engine;
+mod fail;
+mod http;
+mod monitor;
+mod notify;
+mod report;
+mod trust;
+mod verify;
+
+use clap::{Parser, Subcommand};
+use fail::{Fail, Kind};
+use std::process::ExitCode;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success: everything asked was proved
+  1  other error (bad argument value, unreadable file, state directory)
+  2  not found: no such receipt, entry or voter in the log
+  3  proof failed: a signature, witness quorum, inclusion proof or tile does not
+     verify, or the entry does not say what the receipt says
+  4  log inconsistent: rollback or fork (the log contradicts a checkpoint it signed)
+  5  network: the log cannot be reached or answers an HTTP error
+  6  rule violation: the log holds an entry the election rules forbid
+ 64  usage error (bad or missing arguments)";
+
+/// urne-client: check your ballot receipt, watch your voter tag, audit a urne log.
+///
+/// urne is an append-only, publicly verifiable log of an election (ballot receipts,
+/// credentials, suspensions…). This tool trusts nothing the log says that it can
+/// check: signed checkpoints, inclusion and consistency proofs, and the election
+/// rules re-run with the same code as the log.
+#[derive(Parser)]
+#[command(version, about, long_about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prove that your ballot receipt is in the log.
+    ///
+    /// Fetches the log's checkpoint and checks its signature and witness cosignatures,
+    /// checks it is consistent with the one remembered from your last run (a rollback
+    /// or fork shown to you is caught), finds your ballot, checks its inclusion proof
+    /// and that it carries your receipt, and re-checks the election rules for every
+    /// entry up to it. Prints one sentence saying what was proved or what failed.
+    #[command(after_help = EXIT_CODES)]
+    Verify(verify::VerifyArgs),
+    /// List every entry about your voter tag (credentials, revocations, ballots),
+    /// each proved in the log; --follow keeps watching.
+    #[command(after_help = EXIT_CODES)]
+    Alerts(alerts::AlertsArgs),
+    /// Audit the whole log: download every entry through the tiles, recompute the tree,
+    /// verify every signature, re-run every election rule, then follow the log and
+    /// raise alerts (DIR/alerts.jsonl). `monitor report` writes an HTML report.
+    #[command(after_help = EXIT_CODES, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Monitor {
+        #[command(subcommand)]
+        sub: Option<MonitorSub>,
+        #[command(flatten)]
+        args: Option<monitor::MonitorArgs>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MonitorSub {
+    /// Write a self-contained HTML report of a monitor's state directory.
+    Report(report::ReportArgs),
+}
+
+fn fail_out(f: &Fail, json: bool) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "ok": false,
+                "error": f.kind.as_str(),
+                "message": f.msg,
+                "evidence": f.evidence,
+            })
+        );
+    } else {
+        eprintln!("urne-client: {}", f.msg);
+        if let Some(ev) = &f.evidence {
+            eprintln!(
+                "evidence: {}",
+                serde_json::to_string_pretty(ev).unwrap_or_default()
+            );
+        }
+    }
+    ExitCode::from(f.kind.exit_code())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(64)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Verify(a) => match verify::run(&a) {
+            Ok((sentence, json)) => {
+                if a.json {
+                    println!("{json}");
+                } else {
+                    println!("{sentence}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(f) => fail_out(&f, a.json),
+        },
+        Command::Alerts(a) => match alerts::run(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => fail_out(&f, a.json),
+        },
+        Command::Monitor {
+            sub: Some(MonitorSub::Report(r)),
+            ..
+        } => match report::run(&r) {
+            Ok(m) => {
+                println!("{m}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => fail_out(&f, false),
+        },
+        Command::Monitor { args: Some(a), .. } => match monitor::run(&a) {
+            Ok(m) => {
+                println!("{m}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => fail_out(&f, false),
+        },
+        Command::Monitor { .. } => fail_out(
+            &Fail::new(
+                Kind::Other,
+                "monitor needs --log, --key and --state (or the `report` subcommand)",
+            ),
+            false,
+        ),
+    }
+}

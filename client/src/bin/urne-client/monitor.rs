@@ -1,0 +1,459 @@
+//! `urne-client monitor`: a union's auditor of the whole log.
+//!
+//! Owns: the monitor's state directory (`monitor.state`: tree, rule state, report
+//! data; `alerts.jsonl`: every alert raised), catch-up with a progress bar, the follow
+//! loop (each new checkpoint checked against the previous: rollback, fork, stale
+//! log), and delivering alerts. Does not own: the checks themselves (`engine.rs`,
+//! the `urne_client` library).
+//!
+//! # State file
+//!
+//! `monitor.state` = 8-byte big-endian length of a JSON header, the JSON header
+//! ([`Header`]: log key, tree size, compact range, last checkpoint, report data), then
+//! the rule state as (u32 length, encoded `StateKey`, u32 length, encoded
+//! `StateValue`) pairs. It is replaced atomically (write, fsync, rename), so a monitor
+//! killed at any point resumes from its last saved size without downloading again.
+
+use crate::engine::{stream_entries, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue};
+use crate::fail::{ctx, Fail, Kind, Res};
+use crate::http::Log;
+use crate::notify::Sinks;
+use crate::trust::{check_consistent, LogArgs, Trust};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use urne_client::checkpoint::SignedCheckpoint;
+use urne_client::compact::CompactRange;
+use urne_client::rules::{MemoryState, StateKey, StateValue};
+
+/// Arguments of `monitor`.
+#[derive(Args, Debug)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// State directory (created if needed): resume point, rule state, alerts.jsonl.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Catch up, report, and exit instead of following the log.
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between two polls of the checkpoint when following.
+    #[arg(long, default_value_t = 10)]
+    pub interval: u64,
+    /// Raise `stale_log` when the checkpoint has not changed (or the log has not
+    /// answered) for this many seconds while an election is open.
+    #[arg(long, default_value_t = 600)]
+    pub stale_after: u64,
+    /// Raise `reissue_burst` when an election has more credential reissues than this
+    /// in one hour.
+    #[arg(long, default_value_t = 50)]
+    pub burst_per_hour: u64,
+    /// Raise `reissue_then_vote` when a ballot comes this many minutes or less after
+    /// a helpdesk reissue of its credential.
+    #[arg(long, default_value_t = 30)]
+    pub reissue_vote_minutes: i64,
+    /// Tolerated clock skew between statements, seconds (must match the log's).
+    #[arg(long, default_value_t = 300)]
+    pub tolerance: i64,
+    /// POST every alert as JSON to this URL.
+    #[arg(long, value_name = "URL")]
+    pub webhook: Option<String>,
+    /// Run this shell command per alert (alert JSON in $URNE_ALERT and on stdin).
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Hide the progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The JSON header of `monitor.state`.
+#[derive(Serialize, Deserialize)]
+pub struct Header {
+    /// Format version.
+    pub version: u32,
+    /// The log key the state belongs to.
+    pub log_key: String,
+    /// The tree verified so far.
+    pub compact: CompactRange,
+    /// The last checkpoint verified (signed note), consistent with `compact`.
+    pub checkpoint: Option<String>,
+    /// Unix seconds when the checkpoint last changed.
+    pub last_change: i64,
+    /// Report data per election.
+    pub reports: BTreeMap<String, ElectionReport>,
+    /// Helpdesk issues, for reissue-then-vote.
+    pub helpdesk: Vec<HelpdeskIssue>,
+    /// Detector settings of the last run (shown in the report).
+    pub detectors: Option<Detectors>,
+    /// Whether a stale-log alert is raised and not yet cleared.
+    #[serde(default)]
+    pub stale_raised: bool,
+}
+
+fn now_unix() -> i64 {
+    urne_client::statement::Time::now().0
+}
+
+/// Loads `DIR/monitor.state`; `None` if absent.
+///
+/// # Errors
+/// [`Kind::Other`] if it is unreadable or damaged.
+pub fn load(dir: &Path) -> Res<Option<(Header, MemoryState)>> {
+    let path = dir.join("monitor.state");
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Fail::new(
+                Kind::Other,
+                format!("reading {}: {e}", path.display()),
+            ))
+        }
+    };
+    let damaged = |m: &str| Fail::new(Kind::Other, format!("{} is damaged: {m}", path.display()));
+    let hl = bytes
+        .get(..8)
+        .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()) as usize)
+        .ok_or_else(|| damaged("short"))?;
+    let head = bytes
+        .get(8..8usize.saturating_add(hl))
+        .ok_or_else(|| damaged("header"))?;
+    let header: Header = serde_json::from_slice(head).map_err(|e| damaged(&e.to_string()))?;
+    let mut rest = &bytes[8 + hl..];
+    let mut state = MemoryState::new();
+    let take = |rest: &mut &[u8]| -> Res<Vec<u8>> {
+        let n = rest
+            .get(..4)
+            .map(|b| u32::from_be_bytes(b.try_into().unwrap_or_default()) as usize)
+            .ok_or_else(|| damaged("truncated state"))?;
+        let v = rest
+            .get(4..4 + n)
+            .ok_or_else(|| damaged("truncated state"))?
+            .to_vec();
+        *rest = &rest[4 + n..];
+        Ok(v)
+    };
+    while !rest.is_empty() {
+        let k = take(&mut rest)?;
+        let v = take(&mut rest)?;
+        let k = StateKey::decode(&k).map_err(|e| damaged(&e.to_string()))?;
+        let v = StateValue::decode(&v).map_err(|e| damaged(&e.to_string()))?;
+        state.insert(k, v);
+    }
+    Ok(Some((header, state)))
+}
+
+/// Saves the state atomically.
+fn save(dir: &Path, header: &Header, state: &MemoryState) -> Res<()> {
+    let path = dir.join("monitor.state");
+    let tmp = dir.join("monitor.state.tmp");
+    let head = serde_json::to_vec(header).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+    let mut out = Vec::with_capacity(head.len() + 8 + state.len() * 128);
+    out.extend_from_slice(&(head.len() as u64).to_be_bytes());
+    out.extend_from_slice(&head);
+    for (k, v) in state {
+        let (k, v) = (k.encode(), v.encode());
+        out.extend_from_slice(&(k.len() as u32).to_be_bytes());
+        out.extend_from_slice(&k);
+        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        out.extend_from_slice(&v);
+    }
+    let mut f = std::fs::File::create(&tmp)
+        .map_err(ctx(Kind::Other, format!("creating {}", tmp.display())))?;
+    f.write_all(&out)
+        .and_then(|_| f.sync_all())
+        .map_err(ctx(Kind::Other, format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(ctx(Kind::Other, format!("renaming to {}", path.display())))
+}
+
+/// The running monitor.
+struct Monitor<'a> {
+    args: &'a MonitorArgs,
+    trust: Trust,
+    log: Log,
+    det: Detectors,
+    sinks: Sinks,
+    aud: Auditor,
+    checkpoint: Option<SignedCheckpoint>,
+    last_change: i64,
+    stale_raised: bool,
+    /// The worst failure kind raised in this run (exit code of --once).
+    worst: Option<Kind>,
+}
+
+impl Monitor<'_> {
+    fn raise(&mut self, a: Alert, kind: Option<Kind>) -> Res<()> {
+        let v = serde_json::to_value(&a).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+        let path = self.args.state.join("alerts.jsonl");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(ctx(Kind::Other, format!("opening {}", path.display())))?;
+        writeln!(f, "{v}").map_err(ctx(Kind::Other, format!("writing {}", path.display())))?;
+        println!("ALERT [{}] {}: {}", a.severity, a.kind, a.message);
+        self.sinks.deliver(&v);
+        if let Some(k) = kind {
+            let rank = |k: Kind| match k {
+                Kind::Inconsistent => 3,
+                Kind::RuleViolation => 2,
+                _ => 1,
+            };
+            if self.worst.is_none_or(|w| rank(k) > rank(w)) {
+                self.worst = Some(k);
+            }
+        }
+        Ok(())
+    }
+
+    fn header(&self) -> Header {
+        Header {
+            version: 1,
+            log_key: self.trust.log_key.to_string(),
+            compact: self.aud.compact.clone(),
+            checkpoint: self.checkpoint.as_ref().map(|c| c.note.clone()),
+            last_change: self.last_change,
+            reports: self.aud.reports.clone(),
+            helpdesk: self.aud.helpdesk.values().cloned().collect(),
+            detectors: Some(self.det.clone()),
+            stale_raised: self.stale_raised,
+        }
+    }
+
+    fn save(&self) -> Res<()> {
+        save(&self.args.state, &self.header(), &self.aud.state)
+    }
+
+    /// Checks a new checkpoint against the last one and catches up to it.
+    fn step(&mut self, new: SignedCheckpoint) -> Res<()> {
+        if let Some(old) = self.checkpoint.clone() {
+            if old.note == new.note || (old.checkpoint == new.checkpoint) {
+                return Ok(());
+            }
+            if let Err(f) = check_consistent(&self.log, &old, &new) {
+                if f.kind != Kind::Inconsistent {
+                    return Err(f);
+                }
+                let kind = if new.checkpoint.size < old.checkpoint.size {
+                    "rollback"
+                } else {
+                    "fork"
+                };
+                let mut a = Alert::new(kind, "critical", f.msg.clone());
+                a.evidence = f.evidence.clone();
+                self.raise(a, Some(Kind::Inconsistent))?;
+                return Err(f);
+            }
+        }
+        let cp = new.checkpoint.clone();
+        let start = self.aud.compact.size();
+        if cp.size > start {
+            let bar = if self.args.quiet || cp.size - start < 1024 {
+                ProgressBar::hidden()
+            } else {
+                let b = ProgressBar::new(cp.size - start);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} catch-up [{bar:40}] {pos}/{len} entries  {per_sec}  eta {eta}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                b
+            };
+            let t0 = Instant::now();
+            let mut since_save = 0u64;
+            let mut pending_alerts: Vec<Alert> = Vec::new();
+            let log = Log::new(self.log.base());
+            let res = stream_entries(&log, &cp, start, cp.size, 16, |first, es| {
+                let n = es.len() as u64;
+                pending_alerts.extend(self.aud.process(first, &es, &self.det));
+                bar.inc(n);
+                since_save += n;
+                for a in pending_alerts.drain(..) {
+                    let k = (a.kind == "rule_violation").then_some(Kind::RuleViolation);
+                    self.raise(a, k)?;
+                }
+                if since_save >= 200_000 {
+                    // A resume point mid-way: the tree and state cover exactly these
+                    // entries, and the checkpoint is the last fully verified one.
+                    since_save = 0;
+                    self.save()?;
+                }
+                Ok(())
+            });
+            bar.finish_and_clear();
+            if let Err(f) = res {
+                if f.kind == Kind::ProofFailed {
+                    let mut a = Alert::new("bad_tiles", "critical", f.msg.clone());
+                    a.evidence = Some(serde_json::json!({"checkpoint": new.note}));
+                    self.raise(a, Some(Kind::ProofFailed))?;
+                }
+                self.save()?;
+                return Err(f);
+            }
+            if self.aud.compact.root() != cp.root {
+                let f = Fail::new(
+                    Kind::ProofFailed,
+                    format!(
+                        "the entries served do not hash to the signed root of {} entries",
+                        cp.size
+                    ),
+                );
+                self.raise(
+                    Alert::new("bad_tiles", "critical", f.msg.clone()),
+                    Some(Kind::ProofFailed),
+                )?;
+                return Err(f);
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            if !self.args.quiet {
+                eprintln!(
+                    "verified entries {start}..{} in {secs:.2} s ({:.0} statements/s: signatures, rules, tree)",
+                    cp.size,
+                    (cp.size - start) as f64 / secs.max(1e-9)
+                );
+            }
+        } else if self.aud.compact.size() == cp.size && self.aud.compact.root() != cp.root {
+            let f = Fail::new(
+                Kind::Inconsistent,
+                format!("FORK: the log signed a tree of {} entries with another root than the one this monitor verified", cp.size),
+            );
+            self.raise(
+                Alert::new("fork", "critical", f.msg.clone()),
+                Some(Kind::Inconsistent),
+            )?;
+            return Err(f);
+        }
+        self.checkpoint = Some(new);
+        self.last_change = now_unix();
+        if self.stale_raised {
+            self.stale_raised = false;
+        }
+        self.save()
+    }
+
+    fn check_stale(&mut self, why: &str) -> Res<()> {
+        let idle = now_unix() - self.last_change;
+        if !self.stale_raised && idle >= self.args.stale_after as i64 && self.aud.any_open() {
+            self.stale_raised = true;
+            self.raise(
+                Alert::new(
+                    "stale_log",
+                    "warning",
+                    format!("STALE LOG: {why} for {idle} s while an election is open"),
+                ),
+                None,
+            )?;
+            self.save()?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `monitor`.
+///
+/// # Errors
+/// A [`Fail`] whose kind gives the exit code: with `--once`, the worst alert of the
+/// run (4 rollback or fork, 6 rule violation, 3 tiles not matching the checkpoint).
+pub fn run(args: &MonitorArgs) -> Res<String> {
+    let trust = args.log.trust()?;
+    std::fs::create_dir_all(&args.state).map_err(ctx(
+        Kind::Other,
+        format!("creating {}", args.state.display()),
+    ))?;
+    let det = Detectors {
+        tolerance_secs: args.tolerance,
+        burst_per_hour: args.burst_per_hour,
+        reissue_vote_minutes: args.reissue_vote_minutes,
+    };
+    let (aud, checkpoint, last_change, stale_raised) = match load(&args.state)? {
+        Some((h, state)) => {
+            if h.log_key != trust.log_key.to_string() {
+                return Err(Fail::new(
+                    Kind::Other,
+                    format!(
+                        "{} holds the state of another log ({})",
+                        args.state.display(),
+                        h.log_key
+                    ),
+                ));
+            }
+            let cp = match &h.checkpoint {
+                Some(n) => Some(trust.open_log_only(n)?),
+                None => None,
+            };
+            let helpdesk: HashMap<_, _> =
+                h.helpdesk.into_iter().map(|i| (i.credential, i)).collect();
+            (
+                Auditor::resume(state, h.compact, h.reports, helpdesk),
+                cp,
+                h.last_change,
+                h.stale_raised,
+            )
+        }
+        None => (Auditor::default(), None, now_unix(), false),
+    };
+    let mut m = Monitor {
+        args,
+        log: Log::new(&args.log.log),
+        trust,
+        det,
+        sinks: Sinks {
+            exec: args.exec.clone(),
+            webhook: args.webhook.clone(),
+        },
+        aud,
+        checkpoint,
+        last_change,
+        stale_raised,
+        worst: None,
+    };
+    loop {
+        let fetched = m.log.checkpoint().and_then(|n| m.trust.open(&n));
+        match fetched {
+            Ok(cp) => match m.step(cp) {
+                Ok(()) => {}
+                Err(f) if args.once => return Err(f),
+                Err(f) if f.kind == Kind::Network => eprintln!("urne-client: {f}"),
+                Err(f) if f.kind == Kind::Inconsistent => {
+                    // Keep watching from the last good state: the alert is raised.
+                    eprintln!("urne-client: {f}");
+                }
+                Err(f) => return Err(f),
+            },
+            Err(f) if args.once => return Err(f),
+            Err(f) => {
+                eprintln!("urne-client: {f}");
+                m.check_stale("the log has not answered")?;
+            }
+        }
+        if args.once {
+            break;
+        }
+        m.check_stale("the log has signed no new checkpoint")?;
+        std::thread::sleep(Duration::from_secs(args.interval));
+    }
+    let size = m.aud.compact.size();
+    let msg = format!(
+        "monitor: {size} entries of the log {} verified (signatures, election rules, tree root); {} elections; state in {}",
+        m.trust.log_key.name(),
+        m.aud.reports.len(),
+        args.state.display()
+    );
+    if let Some(k) = m.worst {
+        return Err(Fail::new(
+            k,
+            format!(
+                "{msg}; ALERTS raised, see {}",
+                args.state.join("alerts.jsonl").display()
+            ),
+        ));
+    }
+    Ok(msg)
+}

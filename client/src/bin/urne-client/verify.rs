@@ -1,0 +1,288 @@
+//! `urne-client verify`: a voter's check of a ballot receipt.
+//!
+//! Owns: reading the receipt (a receipt code, the JSON answer of `POST /v1/statements`
+//! or `GET /v1/receipts/<code>`, or a C2SP tlog-proof file), proving the ballot is in
+//! the log, that the log still shows a tree that extends the one the voter saw before,
+//! and (unless `--no-audit`) that the election rules allowed the ballot when it was
+//! appended. Does not own: the proofs (library), the remembered checkpoints
+//! (`trust.rs`), the rule replay (`engine.rs`).
+
+use crate::engine::{stream_entries, Auditor, Detectors};
+use crate::fail::{ctx, Fail, Kind, Res};
+use crate::http::Log;
+use crate::trust::{check_and_remember, check_consistent, parse_hashes, LogArgs, Trust};
+use clap::Args;
+use urne_client::checkpoint::{SignedCheckpoint, TlogProof, TLOG_PROOF_HEADER};
+use urne_client::statement::{Body, SignedStatement, Tag};
+use urne_client::tree::{self, Hash};
+
+/// Arguments of `verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub log: LogArgs,
+    /// The receipt code you were given (64 hex digits), or a receipt file: the JSON
+    /// answer of the log, or a C2SP tlog-proof (`c2sp.org/tlog-proof@v1`).
+    pub receipt: String,
+    /// Skip re-checking the election rules for the entries up to your ballot (faster
+    /// on a large log; you then trust the log to have applied them).
+    #[arg(long)]
+    pub no_audit: bool,
+    /// Tolerated clock skew between statements, seconds, when re-checking the rules
+    /// (must match the log's setting).
+    #[arg(long, default_value_t = 300)]
+    pub tolerance: i64,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a receipt gives before anything is checked.
+struct Claim {
+    code: Option<Tag>,
+    index: u64,
+    entry: Option<Vec<u8>>,
+    leaf_hash: Option<Hash>,
+    proof: Vec<Hash>,
+    checkpoint: String,
+}
+
+fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
+    if let Ok(code) = arg.parse::<Tag>() {
+        let v = log
+            .get_json(&format!("v1/receipts/{code}"))?
+            .ok_or_else(|| {
+                Fail::new(
+                    Kind::NotFound,
+                    format!(
+                        "NOT FOUND: the log {} holds no ballot with receipt {code}",
+                        log.base()
+                    ),
+                )
+            })?;
+        return claim_from_json(&v, Some(code));
+    }
+    let bytes = std::fs::read(arg).map_err(ctx(
+        Kind::Other,
+        format!("{arg:?} is neither a receipt code (64 hex digits) nor a readable file"),
+    ))?;
+    if bytes.starts_with(TLOG_PROOF_HEADER.as_bytes()) {
+        let p = TlogProof::parse(&bytes).map_err(ctx(Kind::ProofFailed, format!("{arg}")))?;
+        return Ok(Claim {
+            code: None,
+            index: p.index,
+            entry: None,
+            leaf_hash: None,
+            proof: p.proof,
+            checkpoint: p.checkpoint,
+        });
+    }
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(ctx(
+        Kind::Other,
+        format!("{arg} is neither JSON nor a C2SP tlog-proof"),
+    ))?;
+    let code = v["receipt"].as_str().and_then(|s| s.parse::<Tag>().ok());
+    claim_from_json(&v, code)
+}
+
+fn claim_from_json(v: &serde_json::Value, code: Option<Tag>) -> Res<Claim> {
+    let bad = |m: &str| Fail::new(Kind::ProofFailed, format!("receipt: {m}"));
+    let index = v["index"].as_u64().ok_or_else(|| bad("no index"))?;
+    let checkpoint = v["checkpoint"]
+        .as_str()
+        .ok_or_else(|| bad("no checkpoint"))?
+        .to_string();
+    let proof =
+        parse_hashes(&v["inclusion_proof"]).map_err(|m| bad(&format!("inclusion_proof: {m}")))?;
+    let leaf_hash = match v["leaf_hash"].as_str() {
+        Some(h) => Some(tree::hash_from_hex(h).map_err(|e| bad(&format!("leaf_hash: {e}")))?),
+        None => None,
+    };
+    Ok(Claim {
+        code,
+        index,
+        entry: v["entry"].as_str().map(|s| s.as_bytes().to_vec()),
+        leaf_hash,
+        proof,
+        checkpoint,
+    })
+}
+
+/// Fetches entry `index` through the tiles, authenticated against `cp`.
+fn fetch_entry(log: &Log, cp: &SignedCheckpoint, index: u64) -> Res<Vec<u8>> {
+    let mut out = None;
+    stream_entries(log, &cp.checkpoint, index, index + 1, 1, |_, mut es| {
+        out = es.pop();
+        Ok(())
+    })?;
+    out.ok_or_else(|| Fail::new(Kind::NotFound, format!("entry {index} is not in the log")))
+}
+
+/// Runs `verify`; returns the success sentence and JSON.
+///
+/// # Errors
+/// A [`Fail`] whose kind gives the exit code.
+pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
+    let trust: Trust = a.log.trust()?;
+    let log = Log::new(&a.log.log);
+    // The log's current checkpoint first: a rollback must be reported as such, even
+    // when it removed the very receipt asked for.
+    let current = trust.open(&log.checkpoint()?)?;
+    let continuity = check_and_remember(&log, &trust, &current)?;
+    let claim = read_claim(&a.receipt, &log)?;
+    let receipt_cp = trust.open(&claim.checkpoint)?;
+    // The receipt's checkpoint and the current one must be one history.
+    let (older, newer) = if receipt_cp.checkpoint.size <= current.checkpoint.size {
+        (&receipt_cp, &current)
+    } else {
+        (&current, &receipt_cp)
+    };
+    check_consistent(&log, older, newer)?;
+    let cp = &receipt_cp.checkpoint;
+    if claim.index >= cp.size {
+        return Err(Fail::new(
+            Kind::ProofFailed,
+            format!(
+                "receipt index {} is beyond its checkpoint of {} entries",
+                claim.index, cp.size
+            ),
+        ));
+    }
+    let entry = match claim.entry {
+        Some(e) => e,
+        None => fetch_entry(&log, &receipt_cp, claim.index)?,
+    };
+    let leaf = tree::record_hash(&entry);
+    if let Some(h) = claim.leaf_hash {
+        if h != leaf {
+            return Err(Fail::new(
+                Kind::ProofFailed,
+                format!(
+                    "PROOF FAILED: the entry's hash is not the leaf hash {} of the receipt",
+                    tree::hash_to_hex(&h)
+                ),
+            ));
+        }
+    }
+    tree::verify_inclusion(claim.index, cp.size, &leaf, &claim.proof, &cp.root).map_err(|e| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!(
+                "PROOF FAILED: the inclusion proof of entry {} does not lead to the signed root of the tree of {} entries ({e})",
+                claim.index, cp.size
+            ),
+        )
+    })?;
+    let stmt = SignedStatement::parse(&entry).map_err(|e| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!(
+                "PROOF FAILED: entry {} is not a signed statement: {e}",
+                claim.index
+            ),
+        )
+    })?;
+    let st = &stmt.statement;
+    let Body::Ballot {
+        scrutin, receipt, ..
+    } = &st.body
+    else {
+        return Err(Fail::new(
+            Kind::ProofFailed,
+            format!(
+                "PROOF FAILED: entry {} is a {} statement, not a ballot",
+                claim.index,
+                st.statement_type()
+            ),
+        ));
+    };
+    if let Some(code) = claim.code {
+        if code != *receipt {
+            return Err(Fail::new(
+                Kind::ProofFailed,
+                format!(
+                    "PROOF FAILED: entry {} is the ballot with receipt {receipt}, not {code}",
+                    claim.index
+                ),
+            ));
+        }
+    }
+    let mut audited = None;
+    if !a.no_audit {
+        let det = Detectors {
+            tolerance_secs: a.tolerance,
+            burst_per_hour: u64::MAX,
+            reissue_vote_minutes: -1,
+        };
+        let mut aud = Auditor::default();
+        let mut own = None;
+        stream_entries(
+            &log,
+            &newer.checkpoint,
+            0,
+            claim.index + 1,
+            16,
+            |first, es| {
+                for al in aud.process(first, &es, &det) {
+                    if al.kind == "rule_violation" && al.index == Some(claim.index) {
+                        own = Some(al);
+                    }
+                }
+                Ok(())
+            },
+        )?;
+        if let Some(al) = own {
+            let ev = al.evidence.clone().unwrap_or_default();
+            return Err(Fail::new(
+                Kind::RuleViolation,
+                format!(
+                    "RULE VIOLATION: your ballot (receipt {receipt}) is in the log at index {}, but the election rules forbid it: {} ({}). The log should have refused it; tell the electoral board.",
+                    claim.index,
+                    ev["code"].as_str().unwrap_or("?"),
+                    ev["detail"].as_str().unwrap_or("?"),
+                ),
+            )
+            .with_evidence(serde_json::json!({"alert": al})));
+        }
+        audited = Some(aud.checked);
+    }
+    let witnesses = receipt_cp.cosigners.len();
+    let mut s = format!(
+        "OK: your ballot with receipt {receipt} is in the log {} at index {} (election {}, scrutin {scrutin}, cast {}): its inclusion proof verifies against the checkpoint of {} entries signed by the log",
+        trust.log_key.name(), claim.index, st.election, st.time, cp.size
+    );
+    if witnesses > 0 {
+        s.push_str(&format!(" and cosigned by {witnesses} witness(es)"));
+    }
+    match continuity.previous {
+        Some(p) => s.push_str(&format!(
+            ", and the log's current tree of {} entries extends the tree of {p} entries you saw before",
+            current.checkpoint.size
+        )),
+        None => s.push_str(&format!(
+            "; first run for this log: its checkpoint of {} entries is remembered",
+            current.checkpoint.size
+        )),
+    }
+    if let Some(n) = audited {
+        s.push_str(&format!(
+            "; the election rules were re-checked on all {n} entries up to yours"
+        ));
+    }
+    s.push('.');
+    let json = serde_json::json!({
+        "ok": true,
+        "receipt": receipt.to_string(),
+        "index": claim.index,
+        "election": st.election,
+        "scrutin": scrutin,
+        "time": st.time.to_string(),
+        "tree_size": cp.size,
+        "current_tree_size": current.checkpoint.size,
+        "previous_tree_size": continuity.previous,
+        "cosignatures": witnesses,
+        "audited_entries": audited,
+        "checkpoint": receipt_cp.note,
+    });
+    Ok((s, json))
+}
