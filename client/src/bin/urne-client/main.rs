@@ -74,13 +74,25 @@ enum Command {
     /// Audit the whole log: download every entry through the tiles, recompute the tree,
     /// verify every signature, re-run every election rule, then follow the log and
     /// raise alerts (DIR/alerts.jsonl). `monitor report` writes an HTML report.
-    #[command(after_help = EXIT_CODES, args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    #[command(
+        after_help = EXIT_CODES,
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true
+    )]
     Monitor {
         #[command(subcommand)]
         sub: Option<MonitorSub>,
         #[command(flatten)]
-        args: Option<monitor::MonitorArgs>,
+        args: monitor::MonitorArgs,
     },
+}
+
+/// `urne-client monitor report …`, parsed on its own (see `main`).
+#[derive(Parser)]
+#[command(name = "urne-client monitor report", after_help = EXIT_CODES)]
+struct ReportCli {
+    #[command(flatten)]
+    args: report::ReportArgs,
 }
 
 #[derive(Subcommand)]
@@ -113,7 +125,27 @@ fn fail_out(f: &Fail, json: bool) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // `monitor report` is parsed apart: clap's derive cannot leave the monitor's own
+    // required flags unset when its subcommand is used.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "monitor") && argv.get(2).is_some_and(|a| a == "report")
+    {
+        let r = match ReportCli::try_parse_from(argv.iter().skip(2)) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = e.print();
+                return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
+            }
+        };
+        return match report::run(&r.args) {
+            Ok(m) => {
+                println!("{m}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => fail_out(&f, false),
+        };
+    }
+    let cli = match Cli::try_parse_from(argv) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -140,29 +172,16 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(f) => fail_out(&f, a.json),
         },
-        Command::Monitor {
-            sub: Some(MonitorSub::Report(r)),
-            ..
-        } => match report::run(&r) {
-            Ok(m) => {
-                println!("{m}");
-                ExitCode::SUCCESS
-            }
-            Err(f) => fail_out(&f, false),
-        },
-        Command::Monitor { args: Some(a), .. } => match monitor::run(&a) {
-            Ok(m) => {
-                println!("{m}");
-                ExitCode::SUCCESS
-            }
-            Err(f) => fail_out(&f, false),
-        },
-        Command::Monitor { .. } => fail_out(
-            &Fail::new(
-                Kind::Other,
-                "monitor needs --log, --key and --state (or the `report` subcommand)",
-            ),
+        Command::Monitor { sub: Some(_), .. } => fail_out(
+            &Fail::new(Kind::Other, "usage: urne-client monitor report --state DIR --out FILE.html"),
             false,
         ),
+        Command::Monitor { args, .. } => match monitor::run(&args) {
+            Ok(m) => {
+                println!("{m}");
+                ExitCode::SUCCESS
+            }
+            Err(f) => fail_out(&f, false),
+        },
     }
 }
