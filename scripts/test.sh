@@ -11,6 +11,7 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 status=0
+cargo build --workspace --bins --locked 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?
 
 passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{p+=$4} END {print p+0}')

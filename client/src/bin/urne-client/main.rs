@@ -128,13 +128,16 @@ fn main() -> ExitCode {
     // `monitor report` is parsed apart: clap's derive cannot leave the monitor's own
     // required flags unset when its subcommand is used.
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if argv.get(1).is_some_and(|a| a == "monitor") && argv.get(2).is_some_and(|a| a == "report")
-    {
+    if argv.get(1).is_some_and(|a| a == "monitor") && argv.get(2).is_some_and(|a| a == "report") {
         let r = match ReportCli::try_parse_from(argv.iter().skip(2)) {
             Ok(r) => r,
             Err(e) => {
                 let _ = e.print();
-                return if e.use_stderr() { ExitCode::from(64) } else { ExitCode::SUCCESS };
+                return if e.use_stderr() {
+                    ExitCode::from(64)
+                } else {
+                    ExitCode::SUCCESS
+                };
             }
         };
         return match report::run(&r.args) {
@@ -173,7 +176,10 @@ fn main() -> ExitCode {
             Err(f) => fail_out(&f, a.json),
         },
         Command::Monitor { sub: Some(_), .. } => fail_out(
-            &Fail::new(Kind::Other, "usage: urne-client monitor report --state DIR --out FILE.html"),
+            &Fail::new(
+                Kind::Other,
+                "usage: urne-client monitor report --state DIR --out FILE.html",
+            ),
             false,
         ),
         Command::Monitor { args, .. } => match monitor::run(&args) {
