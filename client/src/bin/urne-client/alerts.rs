@@ -196,21 +196,44 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
     };
     let mut current = trust.open(&log.checkpoint()?)?;
     check_and_remember(&log, &trust, &current)?;
+    // The highest index already printed; `None` before the first listing.
     let mut shown: Option<u64> = None;
     loop {
-        let (cp, entries) = fetch(&log, a, &trust, &current)?;
-        let mut new = 0;
+        if shown.is_some() {
+            std::thread::sleep(Duration::from_secs(a.interval));
+            // A log that cannot be reached is reported and polled again; a log that
+            // contradicts itself ends the watch with its evidence.
+            let next = match log.checkpoint().and_then(|n| trust.open(&n)) {
+                Ok(n) => n,
+                Err(f) if f.kind == Kind::Network => {
+                    eprintln!("urne-client: {f}");
+                    continue;
+                }
+                Err(f) => return Err(f),
+            };
+            check_consistent(&log, &current, &next)?;
+            check_and_remember(&log, &trust, &next)?;
+            current = next;
+        }
+        let (cp, entries) = match fetch(&log, a, &trust, &current) {
+            Ok(x) => x,
+            Err(f) if f.kind == Kind::Network && shown.is_some() => {
+                eprintln!("urne-client: {f}");
+                continue;
+            }
+            Err(f) => return Err(f),
+        };
         for (index, s) in &entries {
             if shown.is_some_and(|m| *index <= m) {
                 continue;
             }
-            new += 1;
             let v = entry_json(*index, s, &a.voter);
             if a.json {
                 println!("{v}");
             } else {
                 println!("{}", describe(*index, s));
             }
+            // The first listing is history; each later entry is news.
             if shown.is_some() {
                 sinks.deliver(&v);
             }
@@ -224,8 +247,6 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
                 cp.checkpoint.size
             );
         }
-        let _ = new;
-        let max = entries.iter().map(|(i, _)| *i).max();
         if !a.follow {
             if entries.is_empty() {
                 return Err(Fail::new(
@@ -235,24 +256,12 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
             }
             return Ok(());
         }
-        shown = Some(max.unwrap_or(0).max(shown.unwrap_or(0)));
-        if max.is_none() && shown == Some(0) {
-            // Nothing yet: index 0 may still come; remember that by a sentinel below.
-            shown = Some(0);
-        }
+        // Entry 0 is always an `election` statement, never about a voter, so 0 is a
+        // safe "nothing yet".
+        let max = entries.iter().map(|(i, _)| *i).max().unwrap_or(0);
+        shown = Some(max.max(shown.unwrap_or(0)));
         if cp.checkpoint.size > current.checkpoint.size {
             current = cp;
         }
-        std::thread::sleep(Duration::from_secs(a.interval));
-        let next = trust.open(&log.checkpoint()?)?;
-        check_consistent(&log, &current, &next).or_else(|e| {
-            if next.checkpoint.size < current.checkpoint.size || e.kind == Kind::Inconsistent {
-                Err(e)
-            } else {
-                Ok(())
-            }
-        })?;
-        check_and_remember(&log, &trust, &next)?;
-        current = next;
     }
 }

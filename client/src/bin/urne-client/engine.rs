@@ -538,7 +538,7 @@ pub fn stream_entries(
             }
             pending.push(e);
         }
-        if (k - first_bundle + 1) as usize % batch == 0 || k == last_bundle {
+        if ((k - first_bundle + 1) as usize).is_multiple_of(batch) || k == last_bundle {
             let n = pending.len() as u64;
             f(pending_first, std::mem::take(&mut pending))?;
             pending_first += n;

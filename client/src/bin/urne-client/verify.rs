@@ -67,7 +67,7 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
         format!("{arg:?} is neither a receipt code (64 hex digits) nor a readable file"),
     ))?;
     if bytes.starts_with(TLOG_PROOF_HEADER.as_bytes()) {
-        let p = TlogProof::parse(&bytes).map_err(ctx(Kind::ProofFailed, format!("{arg}")))?;
+        let p = TlogProof::parse(&bytes).map_err(ctx(Kind::ProofFailed, arg.to_string()))?;
         return Ok(Claim {
             code: None,
             index: p.index,
