@@ -877,3 +877,98 @@ fn forged_ballot_while_suspended_is_caught() {
     assert!(alerts.contains("\"kind\":\"rule_violation\""));
     assert!(alerts.contains("ballot_while_suspended"), "{alerts}");
 }
+
+/// Accepts HTTP POSTs on 127.0.0.1 and collects their bodies (a webhook receiver).
+fn webhook_sink() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the head, then Content-Length bytes of body.
+            loop {
+                let n = c.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let l = l.to_ascii_lowercase();
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        let body =
+                            String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+                        let _ = c.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        );
+                        let _ = tx.send(body);
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn monitor_follows_raises_stale_and_posts_webhooks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("mon");
+    let k = Keys::new();
+    let s = Server::start(&tmp.path().join("data"), &k);
+    fill(&s, &k, "Test election", 3, 1);
+    let (hook, bodies) = webhook_sink();
+    let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["monitor", "--log", &s.url, "--key", &s.key, "--state"])
+        .arg(&state)
+        .args([
+            "--interval",
+            "1",
+            "--stale-after",
+            "2",
+            "--webhook",
+            &hook,
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let wait_for = |kind: &str| -> Option<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(b) = bodies.recv_timeout(Duration::from_millis(200)) {
+                let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+                if v["kind"] == kind {
+                    return Some(v);
+                }
+            }
+        }
+        None
+    };
+    // The election is open and nothing new is signed: stale.
+    let stale = wait_for("stale_log");
+    // New entries while following: verified, and a suspension is reported.
+    s.ok(&k.stmt(Body::Suspend {
+        reason: "maintenance".into(),
+    }));
+    let susp = wait_for("suspension");
+    let _ = mon.kill();
+    let _ = mon.wait();
+    assert!(stale.is_some(), "no stale_log alert");
+    assert!(susp.is_some(), "no suspension alert");
+    let alerts = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap();
+    assert!(alerts.contains("stale_log") && alerts.contains("suspension"));
+}
