@@ -472,10 +472,44 @@ fn par_map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> 
 /// hash tile, itself verified up to `cp.root`), and hands them to `f` in batches of up
 /// to `batch` bundles as `(first index, entries)`.
 ///
+/// Downloading runs on its own thread, one batch ahead of `f`, so that the network
+/// and the checks overlap.
+///
 /// # Errors
 /// [`Kind::Network`] for transport errors; [`Kind::ProofFailed`] if a tile or an entry
 /// does not match the checkpoint; `f`'s errors.
 pub fn stream_entries(
+    log: &Log,
+    cp: &Checkpoint,
+    start: u64,
+    end: u64,
+    batch: usize,
+    mut f: impl FnMut(u64, Vec<Vec<u8>>) -> Res<()>,
+) -> Res<()> {
+    type Batch = Res<(u64, Vec<Vec<u8>>)>;
+    std::thread::scope(|sc| {
+        // Two batches in flight at most: bounded memory, and the producer stops at
+        // its next send once the consumer has returned (the receiver is dropped).
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+        sc.spawn(move || {
+            let r = produce(log, cp, start, end, batch, |first, es| {
+                tx.send(Ok((first, es)))
+                    .map_err(|_| Fail::new(Kind::Other, "download stopped"))
+            });
+            if let Err(e) = r {
+                let _ = tx.send(Err(e));
+            }
+        });
+        for item in rx {
+            let (first, es) = item?;
+            f(first, es)?;
+        }
+        Ok(())
+    })
+}
+
+/// Fetches and authenticates entries for [`stream_entries`], on the calling thread.
+fn produce(
     log: &Log,
     cp: &Checkpoint,
     start: u64,

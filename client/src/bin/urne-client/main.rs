@@ -65,6 +65,11 @@ enum Command {
     /// or fork shown to you is caught), finds your ballot, checks its inclusion proof
     /// and that it carries your receipt, and re-checks the election rules for every
     /// entry up to it. Prints one sentence saying what was proved or what failed.
+    ///
+    /// The latest checkpoint of each log is remembered in
+    /// $XDG_STATE_HOME/urne-client (default ~/.local/state/urne-client).
+    ///
+    /// Example: urne-client verify --log https://urne.example --key 'urne.example+1234abcd+AX…' 9f2c…
     #[command(after_help = EXIT_CODES)]
     Verify(verify::VerifyArgs),
     /// List every entry about your voter tag (credentials, revocations, ballots),
@@ -74,6 +79,14 @@ enum Command {
     /// Audit the whole log: download every entry through the tiles, recompute the tree,
     /// verify every signature, re-run every election rule, then follow the log and
     /// raise alerts (DIR/alerts.jsonl). `monitor report` writes an HTML report.
+    ///
+    /// Alerts: rollback, fork, bad_tiles, rule_violation (critical); stale_log,
+    /// reissue_burst, reissue_then_vote (warning); suspension, resumption (info).
+    /// With --once it catches up and exits: 0 when everything verified (warnings and
+    /// informational alerts do not change the exit code), 4 rollback or fork, 6 rule
+    /// violation, 3 tiles that do not match the checkpoint, 5 network.
+    ///
+    /// Report: urne-client monitor report --state DIR --out FILE.html
     #[command(
         after_help = EXIT_CODES,
         args_conflicts_with_subcommands = true,
