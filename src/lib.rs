@@ -18,18 +18,22 @@
 //! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
 //! - [`web`]: the web page served at `/`.
 //! - [`demo`]: a simulated election, and the load generator built on it.
+//! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
+//! - [`cosign`]: the log asking its witnesses for cosignatures.
 //!
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
 
 pub mod api;
 pub mod config;
+pub mod cosign;
 pub mod demo;
 pub mod keys;
 pub mod sequencer;
 pub mod stats;
 pub mod storage;
 pub mod web;
+pub mod witness;
 
 use anyhow::Context as _;
 use config::Config;
@@ -84,7 +88,14 @@ impl Log {
                 time_tolerance_secs: config.time_tolerance_secs,
             },
         )?;
+        let peers = config
+            .witnesses
+            .iter()
+            .map(|w| cosign::parse_witness_arg(w))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let quorum = config.witness_quorum.unwrap_or(peers.len() / 2 + 1);
         let state = api::AppState {
+            cosign: Arc::new(cosign::Cosigning::new(peers, quorum)),
             store,
             seq,
             log_key: key.verifier().clone(),
@@ -119,6 +130,12 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The cosigning task only reads committed heads; it ends with the sequencer.
+    tokio::spawn(cosign::run(
+        log.state.cosign.clone(),
+        log.state.seq.clone(),
+        log.state.store.clone(),
+    ));
     axum::serve(listener, log.router())
         .with_graceful_shutdown(shutdown)
         .await

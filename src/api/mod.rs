@@ -58,12 +58,19 @@ pub struct AppState {
     pub started: Instant,
     /// The web page's files.
     pub web: Arc<crate::web::Web>,
+    /// Witness cosignatures gathered for the checkpoints ([`crate::cosign`]).
+    pub cosign: Arc<crate::cosign::Cosigning>,
 }
 
 impl AppState {
     /// Returns the checkpoint to serve at `/checkpoint`.
+    /// With witnesses, that is the latest checkpoint that gathered a quorum of
+    /// cosignatures (the newest log-signed one until the first does).
     pub fn served_checkpoint(&self) -> String {
-        self.seq.head().checkpoint.clone()
+        match self.cosign.served() {
+            Some(s) => s.1.clone(),
+            None => self.seq.head().checkpoint.clone(),
+        }
     }
 
     /// Returns the authorities of a sealed election, from cache or store.
