@@ -306,3 +306,98 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
     }
     log.stop().await;
 }
+
+/// A "witness" that accepts connections and never answers: the worst kind of down.
+async fn blackhole() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    url
+}
+
+/// Appends `n` interventions one after the other; returns sorted latencies in ms.
+async fn append_latencies(
+    log: &TestLog,
+    e: &urne::demo::DemoElection<'_>,
+    n: usize,
+    tag: &str,
+) -> Vec<f64> {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let text = e.intervention(Time::now(), "bench", tag, &format!("append {i}"));
+        let t0 = Instant::now();
+        let (s, v) = log.post(&text).await;
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(s, 201, "{v}");
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    lat
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Measures append latency with no witness, three witnesses up, and one of three
+/// witnesses down (a blackhole that never answers). Run with
+/// `cargo test --release --test witness -- --ignored --nocapture witness_latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn witness_latency() {
+    let n: usize = std::env::var("URNE_BENCH_APPENDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    let keys = DemoKeys::from_seed("witness-bench").unwrap();
+    for setup in ["no witness", "3 witnesses up", "1 of 3 witnesses down"] {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let (log_key, _) = urne::keys::load_or_create(dir.path(), ORIGIN).unwrap();
+        let mut ws = Vec::new();
+        let mut cfg = common::config_for(&keys);
+        if setup != "no witness" {
+            let up = if setup == "3 witnesses up" { 3 } else { 2 };
+            for i in 0..up {
+                let d = Arc::new(tempfile::tempdir().unwrap());
+                let w =
+                    TestWitness::start(&format!("w{i}.test"), d, vec![log_key.verifier().clone()])
+                        .await;
+                cfg.witnesses.push(format!("{}={}", w.url, w.key));
+                ws.push(w);
+            }
+            if up == 2 {
+                let dead = witness_key("w2.test").verifier();
+                cfg.witnesses
+                    .push(format!("{}={}", blackhole().await, dead));
+            }
+            cfg.witness_quorum = Some(2);
+        }
+        let log = TestLog::start_in(dir, cfg).await;
+        let e = election(&keys, "e-bench");
+        let (s, v) = log.post(&e.seal(Time::now(), "bench")).await;
+        assert_eq!(s, 201, "{v}");
+        // Warm up, then measure.
+        append_latencies(&log, &e, 20, "warmup").await;
+        let t0 = Instant::now();
+        let lat = append_latencies(&log, &e, n, "measure").await;
+        let secs = t0.elapsed().as_secs_f64();
+        let mean = lat.iter().sum::<f64>() / lat.len() as f64;
+        let (_, info) = log.get_json("/v1/log").await;
+        println!(
+            "| {setup} | {n} | {:.0} | {mean:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            n as f64 / secs,
+            pct(&lat, 0.5),
+            pct(&lat, 0.9),
+            pct(&lat, 0.99),
+            info["cosigned_size"]
+        );
+        for w in ws {
+            w.stop().await;
+        }
+        log.stop().await;
+    }
+}
