@@ -20,6 +20,7 @@
 //! - [`demo`]: a simulated election, and the load generator built on it.
 //! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
 //! - [`cosign`]: the log asking its witnesses for cosignatures.
+//! - [`mirror`]: the mirror mode, checkpoint gossip and equivocation evidence.
 //!
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod cosign;
 pub mod demo;
 pub mod keys;
+pub mod mirror;
 pub mod sequencer;
 pub mod stats;
 pub mod storage;

@@ -48,6 +48,9 @@ enum Command {
     /// Run a witness (C2SP tlog-witness): cosigns checkpoints of the given logs only
     /// when they are consistent with the latest one it cosigned.
     Witness(WitnessArgs),
+    /// Run a mirror: copies a log through its tiles, verifies every entry and
+    /// checkpoint, serves the tiles, and gossips checkpoints with --peer's.
+    Mirror(MirrorArgs),
     /// Run a realistic simulated election: thousands of voters, a credential leak and
     /// its mass reissue, a suspension, helpdesk reissues followed by ballots, results.
     ///
@@ -161,6 +164,25 @@ struct WitnessArgs {
     /// A log to witness: `ORIGIN=LOGKEY` or just the log's verifier key (repeatable).
     #[arg(long = "log", value_name = "ORIGIN=LOGKEY", required = true)]
     logs: Vec<String>,
+}
+
+#[derive(Args)]
+struct MirrorArgs {
+    /// The log to mirror (base URL).
+    #[arg(long)]
+    of: String,
+    /// The log's verifier key.
+    #[arg(long)]
+    key: String,
+    /// Data directory (the mirror's RocksDB).
+    #[arg(long, default_value = "urne-mirror-data")]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
+    #[arg(long = "peer", value_name = "URL")]
+    peers: Vec<String>,
 }
 
 #[derive(Args)]
@@ -312,6 +334,20 @@ async fn main() -> Result<()> {
                 listener.local_addr()?
             );
             urne::witness::run(listener, w, shutdown_signal()).await
+        }
+        Command::Mirror(args) => {
+            init_tracing();
+            let key = urne_client::note::VerifierKey::parse(&args.key)
+                .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
+            let m = std::sync::Arc::new(urne::mirror::Mirror::open(
+                &args.data, &args.of, key, args.peers,
+            )?);
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?;
+            println!("urne mirror of {}", args.of);
+            println!("  serving on: http://{}/", listener.local_addr()?);
+            urne::mirror::run(listener, m, shutdown_signal()).await
         }
         Command::Keygen { name, out, .. } => {
             let key = SignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;

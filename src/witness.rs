@@ -85,6 +85,24 @@ impl WitnessStore {
     }
 }
 
+impl WitnessStore {
+    /// Returns every value whose key starts with `prefix`, in key order.
+    ///
+    /// # Errors
+    /// Engine failures; a value that is not UTF-8.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for kv in self.db.prefix_iterator(prefix.as_bytes()) {
+            let (k, v) = kv.context("reading the store")?;
+            if !k.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push(String::from_utf8(v.to_vec()).context("stored value is not UTF-8")?);
+        }
+        Ok(out)
+    }
+}
+
 /// A witness: its key, the logs it follows, its store.
 pub struct Witness {
     key: CosignerKey,

@@ -112,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tile/{*path}", get(tiles::tile))
         .route("/v1/statements", post(submit))
         .route("/v1/log", get(json::log_info))
+        .route("/v1/gossip", get(gossip))
         .route("/v1/receipts/{code}", get(json::receipt))
         .route("/v1/voters/{tag}", get(json::voter))
         .route("/v1/proof/inclusion", get(json::inclusion))
@@ -125,6 +126,19 @@ pub fn router(state: AppState) -> Router {
         // `too_large` code rather than a bare 413 from the framework.
         .layer(DefaultBodyLimit::max(4 * MAX_ENTRY_SIZE))
         .with_state(state)
+}
+
+/// GET /v1/gossip: the checkpoint this log serves (C2SP gossip between mirrors,
+/// witnesses and monitors; see [`crate::mirror`]).
+pub async fn gossip(State(app): State<AppState>) -> Json<crate::mirror::Gossip> {
+    let head = app.seq.head();
+    Json(crate::mirror::Gossip {
+        checkpoints: vec![crate::mirror::GossipCheckpoint {
+            origin: app.log_key.name().to_string(),
+            size: app.cosign.served().map_or(head.size, |s| s.0),
+            checkpoint: app.served_checkpoint(),
+        }],
+    })
 }
 
 /// The answer to an appended statement.
