@@ -16,6 +16,8 @@
 //! against the larger root but leads to an old root other than the smaller
 //! checkpoint's (`old_root_from_proof`). Anyone with the log key can check it.
 
+use crate::sequencer::StoreStateView;
+use crate::stats::ElectionStats;
 use crate::storage::{Commit, RocksStore, Store, StoreHashReader, TreeHead};
 use crate::witness::WitnessStore;
 use anyhow::{bail, Context as _, Result};
@@ -31,12 +33,17 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use urne_client::checkpoint::{open_checkpoint, SignedCheckpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
+use urne_client::rules::{Context, Overlay, Subject};
 use urne_client::statement::SignedStatement;
 use urne_client::tiles::{self, TileId, TileKind, TILE_WIDTH};
 use urne_client::tree::{self, Hash, HashReader};
 
 /// How often the mirror polls the log and its peers.
 pub const POLL: Duration = Duration::from_millis(200);
+
+/// The time tolerance the mirror applies between entries of one election (the log's
+/// default; the log's clock itself is not re-checked).
+pub const RULES_TOLERANCE_SECS: i64 = 300;
 
 /// Two checkpoints signed by one log key that cannot both be true.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -107,6 +114,8 @@ pub struct Mirror {
     evidence_db: WitnessStore,
     evidence: Mutex<Vec<Equivocation>>,
     http: reqwest::Client,
+    // Feeds the read-only sequencer handle of the log's router with verified heads.
+    head_tx: tokio::sync::watch::Sender<Arc<TreeHead>>,
 }
 
 /// Stored hashes of the entries being added, in front of the committed ones.
@@ -147,6 +156,12 @@ impl Mirror {
             .with_context(|| format!("opening the mirror RocksDB in {}", data.display()))?;
         let head = store.head().context("reading the mirror head")?;
         let evidence_db = WitnessStore::open(&data.join("gossip-db"))?;
+        let (head_tx, _) =
+            tokio::sync::watch::channel(Arc::new(head.clone().unwrap_or(TreeHead {
+                size: 0,
+                root: tree::EMPTY_HASH,
+                checkpoint: String::new(),
+            })));
         let evidence = evidence_db
             .list("equivocation/")?
             .into_iter()
@@ -163,6 +178,7 @@ impl Mirror {
             head: RwLock::new(head),
             evidence_db,
             evidence: Mutex::new(evidence),
+            head_tx,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
@@ -311,6 +327,9 @@ impl Mirror {
         }
         let store = self.store.clone();
         let head = tokio::task::spawn_blocking(move || -> Result<TreeHead> {
+            let view = StoreStateView(&*store);
+            let mut overlay = Overlay::new(&view);
+            let mut stats: HashMap<String, ElectionStats> = HashMap::new();
             let mut commit = Commit::default();
             let mut pending = Pending {
                 store: &*store,
@@ -318,8 +337,34 @@ impl Mirror {
             };
             for (i, e) in entries.iter().enumerate() {
                 let index = held + i as u64;
-                SignedStatement::parse(e)
+                let stmt = SignedStatement::parse(e)
                     .map_err(|err| anyhow::anyhow!("entry {index} is not a statement: {err}"))?;
+                // The election rules again, as the log ran them (without its clock).
+                let ctx = Context {
+                    index,
+                    now: None,
+                    tolerance_secs: RULES_TOLERANCE_SECS,
+                };
+                let effects = overlay.check_and_apply(&stmt, None, &ctx).map_err(|r| {
+                    anyhow::anyhow!("ALERT: entry {index} breaks the election rules: {r:?}")
+                })?;
+                for s in &effects.subjects {
+                    if !matches!(s, Subject::Election(_)) {
+                        commit.lookups.push((crate::sequencer::subject_key(s), index));
+                    }
+                }
+                let election = &stmt.statement.election;
+                if !stats.contains_key(election) {
+                    let old = match store.stats(election)? {
+                        Some(b) => ElectionStats::decode(&b)
+                            .with_context(|| format!("statistics of {election}"))?,
+                        None => ElectionStats::default(),
+                    };
+                    stats.insert(election.clone(), old);
+                }
+                if let Some(s) = stats.get_mut(election) {
+                    s.record(index, &stmt.statement);
+                }
                 let new = tree::stored_hashes(index, e, &pending)
                     .map_err(|err| anyhow::anyhow!("hashes of entry {index}: {err}"))?;
                 let first = tree::stored_hash_index(0, index);
@@ -333,6 +378,12 @@ impl Mirror {
                 ));
                 commit.entries.push((index, e.clone()));
             }
+            commit.state = overlay
+                .into_writes()
+                .iter()
+                .map(|(k, v)| (k.encode(), v.encode()))
+                .collect();
+            commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
             let root = tree::root_from_store(cp.size, &pending)
                 .map_err(|e| anyhow::anyhow!("root: {e}"))?;
             if root != cp.root {
@@ -353,6 +404,7 @@ impl Mirror {
         .await
         .context("mirror task")??;
         let size = head.size;
+        self.head_tx.send_replace(Arc::new(head.clone()));
         *self.head.write().unwrap_or_else(|p| p.into_inner()) = Some(head);
         Ok(size)
     }
@@ -482,14 +534,26 @@ async fn equivocations(State(m): State<Arc<Mirror>>) -> Json<Vec<Equivocation>> 
     Json(m.equivocations())
 }
 
-/// Builds the mirror's router: C2SP tiles read API and gossip.
+/// Builds the mirror's router: C2SP tiles read API and gossip, then the log's JSON
+/// lookups over the mirror's store (the write endpoint answers 503 there).
 pub fn router(m: Arc<Mirror>) -> Router {
-    Router::new()
+    let app = crate::api::AppState {
+        store: m.store.clone(),
+        seq: crate::sequencer::read_only(m.head_tx.subscribe()),
+        log_key: m.log_key.clone(),
+        allow_board: Arc::new(Vec::new()),
+        authorities: Default::default(),
+        started: std::time::Instant::now(),
+        web: Arc::new(crate::web::Web::new(None)),
+        cosign: Arc::new(crate::cosign::Cosigning::default()),
+    };
+    let own = Router::new()
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
         .route("/v1/gossip", get(gossip))
         .route("/v1/gossip/equivocations", get(equivocations))
-        .with_state(m)
+        .with_state(m);
+    own.merge(crate::api::json_router(app))
 }
 
 /// Follows the log and serves the mirror on `listener` until `shutdown` resolves.

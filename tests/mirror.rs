@@ -95,6 +95,29 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     let m = TestMirror::start(bind().await, dir, &log.url, &log.key, vec![]).await;
     m.wait_size(301).await;
     let from_mirror = check_log_at(&log.http, &m.url, &log.key).await;
+    // The JSON lookups work on the mirror too, from its own re-verified copy.
+    for path in ["/v1/elections/e-m", "/v1/proof/consistency?old=10&new=301"] {
+        let mut on_log: serde_json::Value = log.get(path).await.json().await.unwrap();
+        // The mirror holds only the checkpoints it saw (here 301, not 10).
+        if let Some(o) = on_log.as_object_mut() {
+            o.remove("old_checkpoint");
+        }
+        let r = reqwest::get(format!("{}{path}", m.url)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let mut on_mirror: serde_json::Value = r.json().await.unwrap();
+        if let Some(o) = on_mirror.as_object_mut() {
+            o.remove("old_checkpoint");
+        }
+        assert_eq!(on_mirror, on_log, "{path}");
+    }
+    // It never accepts statements.
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/statements", m.url))
+        .body(e.intervention(Time::now(), "ops", "x", "y"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_server_error() || r.status().is_client_error());
     assert_eq!(
         from_mirror,
         check_log_at(&log.http, &log.url, &log.key).await

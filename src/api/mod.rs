@@ -128,6 +128,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Builds the read-only JSON lookups of the log (a mirror serves them over its copy).
+pub fn json_router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/log", get(json::log_info))
+        .route("/v1/statements", post(submit))
+        .route("/v1/receipts/{code}", get(json::receipt))
+        .route("/v1/voters/{tag}", get(json::voter))
+        .route("/v1/proof/inclusion", get(json::inclusion))
+        .route("/v1/proof/consistency", get(json::consistency))
+        .route("/v1/elections", get(json::elections))
+        .route("/v1/elections/{id}", get(json::election))
+        .route("/v1/stats", get(json::stats))
+        .route("/metrics", get(json::metrics))
+        .fallback(get(crate::web::serve))
+        .with_state(state)
+}
+
 /// GET /v1/gossip: the checkpoint this log serves (C2SP gossip between mirrors,
 /// witnesses and monitors; see [`crate::mirror`]).
 pub async fn gossip(State(app): State<AppState>) -> Json<crate::mirror::Gossip> {
