@@ -286,6 +286,56 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
     assert_eq!(info["cosigned"], true);
     assert_eq!(info["witnesses"].as_array().unwrap().len(), 3);
 
+    // Two mirrors copy the log, gossip with each other, and serve the cosigned
+    // checkpoint: a voter's quorum-2 policy holds against them too.
+    let mut mirror_urls = Vec::new();
+    let mut listeners = Vec::new();
+    for _ in 0..2 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        mirror_urls.push(format!("http://{}", l.local_addr().unwrap()));
+        listeners.push(l);
+    }
+    let mut mirrors = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        let d = tempfile::tempdir().unwrap();
+        let (path, url, key) = (d.path().to_path_buf(), log.url.clone(), log.key.clone());
+        let peers = vec![mirror_urls[1 - i].clone(), log.url.clone()];
+        let m = tokio::task::spawn_blocking(move || {
+            urne::mirror::Mirror::open(&path, &url, key, peers)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let m = Arc::new(m);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(urne::mirror::run(l, m.clone(), async move {
+            let _ = rx.await;
+        }));
+        mirrors.push((m, tx, d));
+    }
+    let t0 = Instant::now();
+    for url in &mirror_urls {
+        loop {
+            let r = reqwest::get(format!("{url}/checkpoint")).await.unwrap();
+            let text = r.text().await.unwrap();
+            if let Ok(cp) = open_checkpoint(text.as_bytes(), &log.key, &policy) {
+                if cp.checkpoint.size >= 21 {
+                    break;
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "mirror {url}: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        common::check_log_at(&log.http, url, &log.key).await;
+    }
+    for (m, tx, _d) in mirrors {
+        assert!(m.equivocations().is_empty());
+        let _ = tx.send(());
+    }
+
     // One witness goes down: the log keeps appending and still gets 2 cosignatures.
     ws.remove(0).stop().await;
     let (s, v) = log
