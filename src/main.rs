@@ -164,6 +164,9 @@ struct WitnessArgs {
     /// A log to witness: `ORIGIN=LOGKEY` or just the log's verifier key (repeatable).
     #[arg(long = "log", value_name = "ORIGIN=LOGKEY", required = true)]
     logs: Vec<String>,
+    /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
+    #[arg(long = "peer", value_name = "URL")]
+    peers: Vec<String>,
 }
 
 #[derive(Args)]
@@ -324,7 +327,9 @@ async fn main() -> Result<()> {
                 .iter()
                 .map(|l| urne::witness::parse_log_arg(l))
                 .collect::<Result<Vec<_>>>()?;
-            let w = std::sync::Arc::new(urne::witness::Witness::open(&args.data, key, logs)?);
+            let w = std::sync::Arc::new(
+                urne::witness::Witness::open(&args.data, key, logs)?.with_peers(args.peers)?,
+            );
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("binding {}", args.listen))?;

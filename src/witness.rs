@@ -13,7 +13,12 @@
 //! signature by the log key; 409 (`text/x.tlog.size`, the witness's size) when `old`
 //! is not the size it holds, or the sizes are equal and the roots differ; 422 when the
 //! consistency proof does not verify; 200 with one `cosignature/v1` line otherwise.
+//!
+//! Gossip: `--peer URL` makes the witness pull peers' `/v1/gossip`; a log-signed
+//! checkpoint of the size it holds with another root is stored as evidence and served
+//! at `/v1/gossip/equivocations`.
 
+use crate::mirror::{Equivocation, Gossip};
 use anyhow::{Context as _, Result};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -111,7 +116,14 @@ pub struct Witness {
     // Serialises "compare with the stored size" and "store the new checkpoint" so two
     // concurrent requests can never roll the record back (tlog-witness, last section).
     update: Mutex<()>,
+    peers: Vec<String>,
+    // Equivocations seen through gossip, also kept in `store` under EVIDENCE_PREFIX.
+    evidence: Mutex<Vec<Equivocation>>,
 }
+
+/// The key prefix of equivocation evidence in the witness store (a NUL byte: no
+/// origin starts with one).
+const EVIDENCE_PREFIX: &str = "\u{0}equivocation/";
 
 /// The answer of the witness to one add-checkpoint request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -170,7 +182,106 @@ impl Witness {
             logs,
             store: WitnessStore::open(&data.join("witness-db"))?,
             update: Mutex::new(()),
+            peers: Vec::new(),
+            evidence: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Sets the peers whose `/v1/gossip` this witness pulls, and loads the evidence
+    /// found before.
+    ///
+    /// # Errors
+    /// If the stored evidence cannot be read.
+    pub fn with_peers(mut self, peers: Vec<String>) -> Result<Self> {
+        self.peers = peers
+            .into_iter()
+            .map(|p| p.trim_end_matches('/').to_string())
+            .collect();
+        let found: Vec<Equivocation> = self
+            .store
+            .list(EVIDENCE_PREFIX)?
+            .into_iter()
+            .filter_map(|v| serde_json::from_str(&v).ok())
+            .collect();
+        *self.evidence.lock().unwrap_or_else(|p| p.into_inner()) = found;
+        Ok(self)
+    }
+
+    /// Returns the equivocations seen through gossip.
+    pub fn equivocations(&self) -> Vec<Equivocation> {
+        self.evidence
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Checks a peer's checkpoint against the one held: a log-signed checkpoint of the
+    /// same size with another root is equivocation evidence, stored and alerted.
+    /// (Other sizes need a tree to compare with: mirrors check those.)
+    fn check_peer(&self, note: &str, source: &str) -> Result<()> {
+        let parsed = signed_note::Note::from_bytes(note.as_bytes())
+            .map_err(|e| anyhow::anyhow!("peer note: {e:?}"))?;
+        let text = std::str::from_utf8(parsed.text()).context("peer note text")?;
+        let cp = Checkpoint::parse_text(text).context("peer checkpoint")?;
+        let Some(key) = self.logs.iter().find(|k| k.name() == cp.origin) else {
+            return Ok(());
+        };
+        open_checkpoint(note.as_bytes(), key, &WitnessPolicy::none())
+            .map_err(|e| anyhow::anyhow!("peer checkpoint: {e}"))?;
+        let Some(held_note) = self.store.latest(&cp.origin)? else {
+            return Ok(());
+        };
+        let Some(held) = self.held(&cp.origin)? else {
+            return Ok(());
+        };
+        if held.size != cp.size || held.root == cp.root {
+            return Ok(());
+        }
+        let mut ev = self.evidence.lock().unwrap_or_else(|p| p.into_inner());
+        if ev.iter().any(|e| e.note_a == note && e.note_b == held_note) {
+            return Ok(());
+        }
+        let e = Equivocation {
+            origin: cp.origin.clone(),
+            reason: format!("two roots for tree size {}", cp.size),
+            note_a: note.to_string(),
+            note_b: held_note,
+            proof: vec![],
+            old_root_from_proof: None,
+            source: source.to_string(),
+        };
+        tracing::error!(origin = %cp.origin, %source,
+            "ALERT: equivocation: the log signed two roots for one size");
+        self.store.put(
+            &format!("{EVIDENCE_PREFIX}{:08}", ev.len()),
+            &serde_json::to_string(&e).context("encoding evidence")?,
+        )?;
+        ev.push(e);
+        Ok(())
+    }
+
+    /// Pulls each peer's `/v1/gossip` once and checks what it holds.
+    pub async fn pull_peers(self: &Arc<Self>, http: &reqwest::Client) {
+        for p in &self.peers {
+            let r = async {
+                let g: Gossip = http
+                    .get(format!("{p}/v1/gossip"))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                for c in g.checkpoints {
+                    let (w, note, src) = (self.clone(), c.checkpoint, p.clone());
+                    tokio::task::spawn_blocking(move || w.check_peer(&note, &src)).await??;
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            if let Err(e) = r {
+                tracing::debug!(peer = %p, "gossip: {e:#}");
+            }
+        }
     }
 
     /// Returns the witness's cosigner name and verifier key.
@@ -344,11 +455,17 @@ async fn gossip(State(w): State<Arc<Witness>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "checkpoints": w.gossip() }))
 }
 
+/// GET /v1/gossip/equivocations: the evidence this witness found.
+async fn equivocations(State(w): State<Arc<Witness>>) -> Json<Vec<Equivocation>> {
+    Json(w.equivocations())
+}
+
 /// Builds the witness router.
 pub fn router(w: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/v1/gossip", get(gossip))
+        .route("/v1/gossip/equivocations", get(equivocations))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(w)
 }
@@ -362,8 +479,27 @@ pub async fn run(
     w: Arc<Witness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    axum::serve(listener, router(w))
+    let puller = if w.peers.is_empty() {
+        None
+    } else {
+        let w = w.clone();
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .context("HTTP client")?;
+        Some(tokio::spawn(async move {
+            loop {
+                w.pull_peers(&http).await;
+                tokio::time::sleep(crate::mirror::POLL).await;
+            }
+        }))
+    };
+    let r = axum::serve(listener, router(w))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("witness HTTP server")
+        .context("witness HTTP server");
+    if let Some(p) = puller {
+        p.abort();
+    }
+    r
 }

@@ -35,13 +35,23 @@ fn witness_key(name: &str) -> CosignerKey {
 
 impl TestWitness {
     async fn start(name: &str, dir: Arc<tempfile::TempDir>, logs: Vec<VerifierKey>) -> Self {
+        Self::start_with_peers(name, dir, logs, vec![]).await
+    }
+
+    async fn start_with_peers(
+        name: &str,
+        dir: Arc<tempfile::TempDir>,
+        logs: Vec<VerifierKey>,
+        peers: Vec<String>,
+    ) -> Self {
         let key = witness_key(name);
         let vkey = key.verifier();
         let path = dir.path().to_path_buf();
-        let w = tokio::task::spawn_blocking(move || Witness::open(&path, key, logs))
-            .await
-            .unwrap()
-            .unwrap();
+        let w =
+            tokio::task::spawn_blocking(move || Witness::open(&path, key, logs)?.with_peers(peers))
+                .await
+                .unwrap()
+                .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -450,4 +460,58 @@ async fn witness_latency() {
         }
         log.stop().await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn witness_gossip_finds_a_same_size_fork() {
+    let log_key = SignerKey::generate(ORIGIN).unwrap();
+    let vk = log_key.verifier().clone();
+    let (t8, f8) = (tree_of(8, "a"), tree_of(8, "fork"));
+    // Witness 2 was shown one history, witness 1 (its gossip peer) another.
+    let w2 = TestWitness::start(
+        "w2.test",
+        Arc::new(tempfile::tempdir().unwrap()),
+        vec![vk.clone()],
+    )
+    .await;
+    assert_eq!(w2.add(&body(0, &[], &signed(&log_key, &f8))).await.0, 200);
+    let dir1 = Arc::new(tempfile::tempdir().unwrap());
+    let w1 = TestWitness::start_with_peers("w1.test", dir1, vec![vk.clone()], vec![w2.url.clone()])
+        .await;
+    assert_eq!(w1.add(&body(0, &[], &signed(&log_key, &t8))).await.0, 200);
+    let t0 = Instant::now();
+    let ev: Vec<urne::mirror::Equivocation> = loop {
+        let r: Vec<urne::mirror::Equivocation> =
+            reqwest::get(format!("{}/v1/gossip/equivocations", w1.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        if !r.is_empty() {
+            break r;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "fork not found by gossip"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("witness gossip found the fork in {:?}", t0.elapsed());
+    ev[0]
+        .verify(&vk)
+        .expect("evidence verifies with the log key");
+    // Durable: still there after a restart.
+    let dir1 = w1.stop().await;
+    let w1 = TestWitness::start_with_peers("w1.test", dir1, vec![vk.clone()], vec![]).await;
+    let r: Vec<urne::mirror::Equivocation> =
+        reqwest::get(format!("{}/v1/gossip/equivocations", w1.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(r, ev);
+    w1.stop().await;
+    w2.stop().await;
 }
