@@ -239,7 +239,7 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
     loop {
         let head = rx.borrow_and_update().clone();
         let served_size = cos.served().map(|s| s.0);
-        if head.size > 0 && served_size.is_none_or(|s| s < head.size) {
+        if served_size.is_none_or(|s| s < head.size) {
             round(&http, &cos, &store, head).await;
         }
         if rx.changed().await.is_err() {

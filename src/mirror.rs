@@ -303,7 +303,7 @@ impl Mirror {
             .context("reading the checkpoint")?;
         let cp = self.open_note(&note)?.checkpoint;
         let held = self.head().map_or(0, |h| h.size);
-        if cp.size <= held {
+        if cp.size <= held && self.head().is_some() {
             self.check_foreign(&note, &self.of)?;
             return Ok(held);
         }
