@@ -37,6 +37,12 @@ pub struct Config {
     /// Directory of the web page to serve at `/`. Default: the page built into the
     /// binary.
     pub web_dir: Option<PathBuf>,
+    /// Witnesses asked to cosign each new checkpoint, as `URL=WITNESSKEY` (C2SP
+    /// tlog-witness). Default none: `/checkpoint` then carries only the log signature.
+    pub witnesses: Vec<String>,
+    /// Cosignatures a checkpoint needs before `/checkpoint` serves it. Default: a
+    /// majority of `witnesses`.
+    pub witness_quorum: Option<usize>,
 }
 
 impl Default for Config {
@@ -52,6 +58,8 @@ impl Default for Config {
             time_tolerance_secs: 300,
             cache_mib: 64,
             web_dir: None,
+            witnesses: Vec::new(),
+            witness_quorum: None,
         }
     }
 }

@@ -33,8 +33,8 @@ pub fn forge_append(data: &Path, entry_file: &Path) -> Result<u64> {
     if created {
         bail!("{} had no log key", data.display());
     }
-    let bytes = std::fs::read(entry_file)
-        .with_context(|| format!("reading {}", entry_file.display()))?;
+    let bytes =
+        std::fs::read(entry_file).with_context(|| format!("reading {}", entry_file.display()))?;
     let stmt = SignedStatement::parse(&bytes)
         .map_err(|e| anyhow!("{} is not a signed statement: {e}", entry_file.display()))?;
     let db_dir = data.join("db");

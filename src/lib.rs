@@ -19,6 +19,9 @@
 //! - [`web`]: the web page served at `/`.
 //! - [`demo`]: a simulated election, and the load generator built on it.
 //! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).
+//! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
+//! - [`cosign`]: the log asking its witnesses for cosignatures.
+//! - [`mirror`]: the mirror mode, checkpoint gossip and equivocation evidence.
 //!
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
@@ -27,13 +30,16 @@
 
 pub mod api;
 pub mod config;
+pub mod cosign;
 pub mod demo;
 pub mod forge;
 pub mod keys;
+pub mod mirror;
 pub mod sequencer;
 pub mod stats;
 pub mod storage;
 pub mod web;
+pub mod witness;
 
 use anyhow::Context as _;
 use config::Config;
@@ -88,7 +94,14 @@ impl Log {
                 time_tolerance_secs: config.time_tolerance_secs,
             },
         )?;
+        let peers = config
+            .witnesses
+            .iter()
+            .map(|w| cosign::parse_witness_arg(w))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let quorum = config.witness_quorum.unwrap_or(peers.len() / 2 + 1);
         let state = api::AppState {
+            cosign: Arc::new(cosign::Cosigning::new(peers, quorum)),
             store,
             seq,
             log_key: key.verifier().clone(),
@@ -123,6 +136,12 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // The cosigning task only reads committed heads; it ends with the sequencer.
+    tokio::spawn(cosign::run(
+        log.state.cosign.clone(),
+        log.state.seq.clone(),
+        log.state.store.clone(),
+    ));
     axum::serve(listener, log.router())
         .with_graceful_shutdown(shutdown)
         .await

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use urne::config::Config;
 use urne::demo;
 use urne::Log;
+use urne_client::checkpoint::CosignerKey;
 use urne_client::note::SignerKey;
 
 /// urne — a public, append-only bulletin board for electronic elections.
@@ -40,7 +41,17 @@ enum Command {
         /// File for the secret key (default: <name>.key).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Make a witness cosignature key (C2SP tlog-cosignature, type 0x04) for
+        /// `urne witness --key` instead of a note signing key.
+        #[arg(long)]
+        witness: bool,
     },
+    /// Run a witness (C2SP tlog-witness): cosigns checkpoints of the given logs only
+    /// when they are consistent with the latest one it cosigned.
+    Witness(WitnessArgs),
+    /// Run a mirror: copies a log through its tiles, verifies every entry and
+    /// checkpoint, serves the tiles, and gossips checkpoints with --peer's.
+    Mirror(MirrorArgs),
     /// Run a realistic simulated election: thousands of voters, a credential leak and
     /// its mass reissue, a suspension, helpdesk reissues followed by ballots, results.
     ///
@@ -98,6 +109,12 @@ struct ServeArgs {
     /// Serve the web page from this directory instead of the built-in copy.
     #[arg(long)]
     web_dir: Option<PathBuf>,
+    /// A witness to ask for cosignatures, `URL=WITNESSKEY` (repeatable).
+    #[arg(long = "witness", value_name = "URL=WITNESSKEY")]
+    witnesses: Vec<String>,
+    /// Cosignatures needed before /checkpoint serves a checkpoint [default: majority].
+    #[arg(long)]
+    witness_quorum: Option<usize>,
 }
 
 impl ServeArgs {
@@ -137,8 +154,50 @@ impl ServeArgs {
         if self.web_dir.is_some() {
             c.web_dir = self.web_dir;
         }
+        c.witnesses.extend(self.witnesses);
+        if self.witness_quorum.is_some() {
+            c.witness_quorum = self.witness_quorum;
+        }
         Ok(c)
     }
+}
+
+#[derive(Args)]
+struct WitnessArgs {
+    /// Data directory (the witness's RocksDB).
+    #[arg(long, default_value = "urne-witness-data")]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    listen: SocketAddr,
+    /// File holding the witness key (from `urne keygen --witness`).
+    #[arg(long)]
+    key: PathBuf,
+    /// A log to witness: `ORIGIN=LOGKEY` or just the log's verifier key (repeatable).
+    #[arg(long = "log", value_name = "ORIGIN=LOGKEY", required = true)]
+    logs: Vec<String>,
+    /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
+    #[arg(long = "peer", value_name = "URL")]
+    peers: Vec<String>,
+}
+
+#[derive(Args)]
+struct MirrorArgs {
+    /// The log to mirror (base URL).
+    #[arg(long)]
+    of: String,
+    /// The log's verifier key.
+    #[arg(long)]
+    key: String,
+    /// Data directory (the mirror's RocksDB).
+    #[arg(long, default_value = "urne-mirror-data")]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
+    #[arg(long = "peer", value_name = "URL")]
+    peers: Vec<String>,
 }
 
 #[derive(Args)]
@@ -253,7 +312,61 @@ async fn main() -> Result<()> {
             let (log, listener) = start_log(config).await?;
             urne::run(listener, log, shutdown_signal()).await
         }
-        Command::Keygen { name, out } => {
+        Command::Keygen {
+            name,
+            out,
+            witness: true,
+        } => {
+            let key = CosignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let out =
+                out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
+            urne::keys::write_secret(&out, &key.to_signer_string())?;
+            eprintln!(
+                "secret witness key written to {} (mode 0600)",
+                out.display()
+            );
+            println!("{}", key.verifier());
+            Ok(())
+        }
+        Command::Witness(args) => {
+            init_tracing();
+            let text = std::fs::read_to_string(&args.key)
+                .with_context(|| format!("reading {}", args.key.display()))?;
+            let key = CosignerKey::parse(text.trim())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
+            let logs = args
+                .logs
+                .iter()
+                .map(|l| urne::witness::parse_log_arg(l))
+                .collect::<Result<Vec<_>>>()?;
+            let w = std::sync::Arc::new(
+                urne::witness::Witness::open(&args.data, key, logs)?.with_peers(args.peers)?,
+            );
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?;
+            println!("urne witness {}", w.verifier());
+            println!(
+                "  serving on: http://{}/add-checkpoint",
+                listener.local_addr()?
+            );
+            urne::witness::run(listener, w, shutdown_signal()).await
+        }
+        Command::Mirror(args) => {
+            init_tracing();
+            let key = urne_client::note::VerifierKey::parse(&args.key)
+                .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
+            let m = std::sync::Arc::new(urne::mirror::Mirror::open(
+                &args.data, &args.of, key, args.peers,
+            )?);
+            let listener = tokio::net::TcpListener::bind(args.listen)
+                .await
+                .with_context(|| format!("binding {}", args.listen))?;
+            println!("urne mirror of {}", args.of);
+            println!("  serving on: http://{}/", listener.local_addr()?);
+            urne::mirror::run(listener, m, shutdown_signal()).await
+        }
+        Command::Keygen { name, out, .. } => {
             let key = SignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
             let out =
                 out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));

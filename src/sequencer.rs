@@ -255,6 +255,18 @@ pub fn start(
     })
 }
 
+/// Builds a handle with no sequencer behind it, whose heads come from `head` (a
+/// mirror serves the log's read API this way): every submission is refused.
+pub fn read_only(head: watch::Receiver<Arc<TreeHead>>) -> SequencerHandle {
+    let (tx, _rx) = sync_channel(1);
+    SequencerHandle {
+        tx,
+        metrics: Arc::new(SequencerMetrics::default()),
+        failed: Arc::new(AtomicBool::new(true)),
+        head,
+    }
+}
+
 /// Writes the empty tree's signed checkpoint into a new store; does nothing to a
 /// store that has a tree head already.
 ///

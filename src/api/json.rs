@@ -77,8 +77,10 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         "origin": app.log_key.name(),
         "verifier_key": app.log_key.to_string(),
         "tree_size": head.size,
-        "witnesses": [],
-        "cosigned": false,
+        "witnesses": app.cosign.statuses(),
+        "witness_quorum": app.cosign.quorum(),
+        "cosigned": app.cosign.served().is_some(),
+        "cosigned_size": app.cosign.served().map(|s| s.0),
         "version": env!("CARGO_PKG_VERSION"),
         "max_entry_size": urne_client::statement::MAX_ENTRY_SIZE,
     }))

@@ -58,12 +58,19 @@ pub struct AppState {
     pub started: Instant,
     /// The web page's files.
     pub web: Arc<crate::web::Web>,
+    /// Witness cosignatures gathered for the checkpoints ([`crate::cosign`]).
+    pub cosign: Arc<crate::cosign::Cosigning>,
 }
 
 impl AppState {
     /// Returns the checkpoint to serve at `/checkpoint`.
+    /// With witnesses, that is the latest checkpoint that gathered a quorum of
+    /// cosignatures (the newest log-signed one until the first does).
     pub fn served_checkpoint(&self) -> String {
-        self.seq.head().checkpoint.clone()
+        match self.cosign.served() {
+            Some(s) => s.1.clone(),
+            None => self.seq.head().checkpoint.clone(),
+        }
     }
 
     /// Returns the authorities of a sealed election, from cache or store.
@@ -105,6 +112,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tile/{*path}", get(tiles::tile))
         .route("/v1/statements", post(submit))
         .route("/v1/log", get(json::log_info))
+        .route("/v1/gossip", get(gossip))
         .route("/v1/receipts/{code}", get(json::receipt))
         .route("/v1/voters/{tag}", get(json::voter))
         .route("/v1/proof/inclusion", get(json::inclusion))
@@ -118,6 +126,36 @@ pub fn router(state: AppState) -> Router {
         // `too_large` code rather than a bare 413 from the framework.
         .layer(DefaultBodyLimit::max(4 * MAX_ENTRY_SIZE))
         .with_state(state)
+}
+
+/// Builds the read-only JSON lookups of the log (a mirror serves them over its copy).
+pub fn json_router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/log", get(json::log_info))
+        .route("/v1/statements", post(submit))
+        .route("/v1/receipts/{code}", get(json::receipt))
+        .route("/v1/voters/{tag}", get(json::voter))
+        .route("/v1/proof/inclusion", get(json::inclusion))
+        .route("/v1/proof/consistency", get(json::consistency))
+        .route("/v1/elections", get(json::elections))
+        .route("/v1/elections/{id}", get(json::election))
+        .route("/v1/stats", get(json::stats))
+        .route("/metrics", get(json::metrics))
+        .fallback(get(crate::web::serve))
+        .with_state(state)
+}
+
+/// GET /v1/gossip: the checkpoint this log serves (C2SP gossip between mirrors,
+/// witnesses and monitors; see [`crate::mirror`]).
+pub async fn gossip(State(app): State<AppState>) -> Json<crate::mirror::Gossip> {
+    let head = app.seq.head();
+    Json(crate::mirror::Gossip {
+        checkpoints: vec![crate::mirror::GossipCheckpoint {
+            origin: app.log_key.name().to_string(),
+            size: app.cosign.served().map_or(head.size, |s| s.0),
+            checkpoint: app.served_checkpoint(),
+        }],
+    })
 }
 
 /// The answer to an appended statement.

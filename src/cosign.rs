@@ -1,0 +1,335 @@
+//! The log asks witnesses for cosignatures (`urne serve --witness URL=WITNESSKEY`).
+//!
+//! Owns: the background task that follows new tree heads, sends each witness a C2SP
+//! tlog-witness add-checkpoint request with the consistency proof from that witness's
+//! size (learnt from 409 answers), verifies the cosignatures it gets back, and keeps
+//! the latest checkpoint that gathered a quorum of them (what `/checkpoint` serves);
+//! each witness's status for `/v1/log`.
+//! Does not own: the sequencer (it never waits for witnesses: this task only reads
+//! committed heads), the witness side ([`crate::witness`]).
+//!
+//! A round targets the latest head: requests go to every idle witness in parallel; the
+//! round ends when all answered, or a quorum answered and a short grace passed, or the
+//! timeout struck. A witness still busy (slow or dead) is skipped by the next rounds
+//! until its request ends, so it never delays the others, and the sequencer never
+//! waits for any of this. While a round gathers, the previous cosigned checkpoint is
+//! served (C2SP tlog-witness: the log serves the last checkpoint with cosignatures).
+
+use crate::sequencer::SequencerHandle;
+use crate::storage::{Store, StoreHashReader, TreeHead};
+use anyhow::{bail, Context as _, Result};
+use serde::Serialize;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use urne_client::checkpoint::{add_cosignatures, WitnessKey};
+use urne_client::tree;
+
+/// How long one add-checkpoint request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a round waits for stragglers once a quorum has answered.
+pub const GRACE: Duration = Duration::from_millis(30);
+
+/// One configured witness.
+#[derive(Debug, Clone)]
+pub struct WitnessPeer {
+    /// Submission prefix: `add-checkpoint` is appended.
+    pub url: String,
+    /// Its cosignature key.
+    pub key: WitnessKey,
+}
+
+/// Parses `URL=WITNESSVKEY`.
+///
+/// # Errors
+/// No `=`, or a malformed witness key.
+pub fn parse_witness_arg(s: &str) -> Result<WitnessPeer> {
+    // The URL may hold '=' (query) but the key never does (base64 of 33 bytes has no
+    // padding), so split at the last one.
+    let (url, vkey) = s
+        .rsplit_once('=')
+        .with_context(|| format!("witness {s:?}: expected URL=WITNESSKEY"))?;
+    let key = WitnessKey::parse(vkey).map_err(|e| anyhow::anyhow!("witness key {vkey:?}: {e}"))?;
+    Ok(WitnessPeer {
+        url: url.trim_end_matches('/').to_string(),
+        key,
+    })
+}
+
+/// What `/v1/log` says about one witness.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WitnessStatus {
+    /// Witness key name.
+    pub name: String,
+    /// Witness verifier key.
+    pub vkey: String,
+    /// Submission URL prefix.
+    pub url: String,
+    /// The size the witness last cosigned (or told us it holds).
+    pub last_size: Option<u64>,
+    /// The last error, cleared by a success.
+    pub last_error: Option<String>,
+    /// A request is in flight.
+    pub busy: bool,
+}
+
+/// The cosigning state shared with the HTTP handlers.
+#[derive(Default)]
+pub struct Cosigning {
+    peers: Vec<WitnessPeer>,
+    quorum: usize,
+    // Per-witness status; a std mutex because it is held only for field updates.
+    status: Vec<Mutex<WitnessStatus>>,
+    // The latest cosigned note, replaced whole (readers clone the Arc).
+    served: RwLock<Option<Arc<(u64, String)>>>,
+}
+
+impl Cosigning {
+    /// Builds the state for `peers`, requiring `quorum` cosignatures (clamped to
+    /// 1..=peers) before a checkpoint is served as cosigned.
+    pub fn new(peers: Vec<WitnessPeer>, quorum: usize) -> Self {
+        let status = peers
+            .iter()
+            .map(|p| {
+                Mutex::new(WitnessStatus {
+                    name: p.key.name().to_string(),
+                    vkey: p.key.to_string(),
+                    url: p.url.clone(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        let quorum = quorum.clamp(1, peers.len().max(1));
+        Cosigning {
+            peers,
+            quorum,
+            status,
+            served: RwLock::new(None),
+        }
+    }
+
+    /// Reports whether any witness is configured.
+    pub fn enabled(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// Returns the latest cosigned checkpoint note and its size, if any.
+    pub fn served(&self) -> Option<Arc<(u64, String)>> {
+        self.served
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Returns each witness's status.
+    pub fn statuses(&self) -> Vec<WitnessStatus> {
+        self.status
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .collect()
+    }
+
+    /// Returns the quorum required.
+    pub fn quorum(&self) -> usize {
+        self.quorum
+    }
+
+    fn with_status<T>(&self, i: usize, f: impl FnOnce(&mut WitnessStatus) -> T) -> T {
+        f(&mut self.status[i].lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Sends `head` to witness `i`: first from its known size, then once more from the
+/// size a 409 reports. Returns the verified cosignature line.
+async fn ask(
+    http: &reqwest::Client,
+    cos: &Cosigning,
+    store: &Arc<dyn Store>,
+    i: usize,
+    head: &TreeHead,
+) -> Result<String> {
+    let peer = &cos.peers[i];
+    let text_end = head
+        .checkpoint
+        .find("\n\n")
+        .context("log checkpoint has no blank line")?;
+    let text = &head.checkpoint[..text_end + 1];
+    let mut old = cos.with_status(i, |s| s.last_size).unwrap_or(0);
+    for _attempt in 0..2 {
+        if old > head.size {
+            bail!(
+                "witness holds size {old}, larger than the log's {}",
+                head.size
+            );
+        }
+        let proof = {
+            let store = store.clone();
+            let new = head.size;
+            tokio::task::spawn_blocking(move || {
+                tree::prove_consistency(old, new, &StoreHashReader(&*store))
+            })
+            .await
+            .context("proof task")?
+            .map_err(|e| anyhow::anyhow!("consistency proof {old}→{}: {e}", head.size))?
+        };
+        let mut body = format!("old {old}\n");
+        for h in &proof {
+            body.push_str(&tree::hash_to_base64(h));
+            body.push('\n');
+        }
+        body.push('\n');
+        body.push_str(&head.checkpoint);
+        let r = http
+            .post(format!("{}/add-checkpoint", peer.url))
+            .body(body)
+            .send()
+            .await
+            .with_context(|| format!("POST {}/add-checkpoint", peer.url))?;
+        let status = r.status().as_u16();
+        let answer = r.text().await.context("reading the witness answer")?;
+        match status {
+            200 => {
+                for line in answer.lines() {
+                    let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) else {
+                        continue;
+                    };
+                    if sig.name() == peer.key.name()
+                        && sig.id() == peer.key.key_id()
+                        && peer.key.verify_cosignature(text, sig.signature()).is_some()
+                    {
+                        cos.with_status(i, |s| s.last_size = Some(head.size));
+                        return Ok(format!("{line}\n"));
+                    }
+                }
+                bail!("no valid cosignature by {} in the answer", peer.key.name());
+            }
+            409 => {
+                let size: u64 = answer
+                    .trim_end_matches('\n')
+                    .parse()
+                    .with_context(|| format!("409 with a bad size {answer:?}"))?;
+                cos.with_status(i, |s| s.last_size = Some(size));
+                if size == old {
+                    bail!(
+                        "witness refused size {} (409 at its own size: fork?)",
+                        head.size
+                    );
+                }
+                old = size;
+            }
+            _ => bail!("witness answered {status}: {}", answer.trim()),
+        }
+    }
+    bail!("witness size kept changing")
+}
+
+/// Follows the sequencer's heads and gathers cosignatures until the sequencer stops.
+pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store>) {
+    if !cos.enabled() {
+        return;
+    }
+    let http = match reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("witness HTTP client: {e}");
+            return;
+        }
+    };
+    let mut rx = seq.subscribe();
+    loop {
+        let head = rx.borrow_and_update().clone();
+        let served_size = cos.served().map(|s| s.0);
+        if served_size.is_none_or(|s| s < head.size) {
+            round(&http, &cos, &store, head).await;
+        }
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Sends one head to every idle witness and publishes it once a quorum cosigned.
+async fn round(
+    http: &reqwest::Client,
+    cos: &Arc<Cosigning>,
+    store: &Arc<dyn Store>,
+    head: Arc<TreeHead>,
+) {
+    let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
+    let mut sent = 0;
+    for i in 0..cos.peers.len() {
+        if cos.with_status(i, |s| std::mem::replace(&mut s.busy, true)) {
+            continue;
+        }
+        sent += 1;
+        let (http, cos, store, head, tx) = (
+            http.clone(),
+            cos.clone(),
+            store.clone(),
+            head.clone(),
+            tx.clone(),
+        );
+        tokio::spawn(async move {
+            let r = ask(&http, &cos, &store, i, &head).await;
+            cos.with_status(i, |s| {
+                s.busy = false;
+                match &r {
+                    Ok(_) => s.last_error = None,
+                    Err(e) => s.last_error = Some(format!("{e:#}")),
+                }
+            });
+            if let Err(e) = &r {
+                tracing::warn!(witness = %cos.peers[i].key.name(), "cosignature: {e:#}");
+            }
+            // A late answer still counts if this head is the one served.
+            if let Ok(line) = &r {
+                publish_late(&cos, &head, line);
+            }
+            let _ = tx.send(r);
+        });
+    }
+    drop(tx);
+    let mut lines = Vec::new();
+    let mut answered = 0;
+    let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT + Duration::from_secs(1);
+    let mut grace_end: Option<tokio::time::Instant> = None;
+    while answered < sent {
+        let until = grace_end.map_or(deadline, |g| g.min(deadline));
+        match tokio::time::timeout_at(until, results.recv()).await {
+            Ok(Some(r)) => {
+                answered += 1;
+                if let Ok(l) = r {
+                    lines.push(l);
+                    if lines.len() >= cos.quorum && grace_end.is_none() {
+                        grace_end = Some(tokio::time::Instant::now() + GRACE);
+                    }
+                }
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    if lines.len() >= cos.quorum {
+        match add_cosignatures(&head.checkpoint, &lines) {
+            Ok(note) => {
+                let mut w = cos.served.write().unwrap_or_else(|p| p.into_inner());
+                if w.as_ref().is_none_or(|s| s.0 < head.size) {
+                    *w = Some(Arc::new((head.size, note)));
+                }
+            }
+            Err(e) => tracing::error!("adding cosignatures: {e}"),
+        }
+    }
+}
+
+/// Appends a cosignature that arrived after its round ended, if its head is served.
+fn publish_late(cos: &Cosigning, head: &TreeHead, line: &str) {
+    let mut w = cos.served.write().unwrap_or_else(|p| p.into_inner());
+    let Some(cur) = w.as_ref() else { return };
+    // The served note is `head.checkpoint` followed by cosignature lines.
+    if cur.0 != head.size || !cur.1.starts_with(head.checkpoint.as_str()) {
+        return;
+    }
+    if let Ok(note) = add_cosignatures(&cur.1, &[line.to_string()]) {
+        *w = Some(Arc::new((cur.0, note)));
+    }
+}

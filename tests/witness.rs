@@ -1,0 +1,517 @@
+//! Witnesses: the C2SP tlog-witness endpoint (status codes, rollback and fork refusal,
+//! durable state across restarts) and a log gathering cosignatures from three
+//! witnesses on 127.0.0.1, checked with the client library's witness policy.
+
+mod common;
+
+use common::{check_log, election, TestLog};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use urne::demo::DemoKeys;
+use urne::witness::Witness;
+use urne_client::checkpoint::{
+    open_checkpoint, Checkpoint, CosignerKey, WitnessKey, WitnessPolicy,
+};
+use urne_client::note::{SignerKey, VerifierKey};
+use urne_client::statement::Time;
+use urne_client::tree::{self, MemoryHashStore};
+
+const ORIGIN: &str = "test.urne.localhost/log";
+
+/// A witness served on 127.0.0.1.
+struct TestWitness {
+    url: String,
+    key: WitnessKey,
+    dir: Arc<tempfile::TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn witness_key(name: &str) -> CosignerKey {
+    let mut seed = [7u8; 32];
+    seed[..name.len().min(32)].copy_from_slice(&name.as_bytes()[..name.len().min(32)]);
+    CosignerKey::from_seed(name, seed).unwrap()
+}
+
+impl TestWitness {
+    async fn start(name: &str, dir: Arc<tempfile::TempDir>, logs: Vec<VerifierKey>) -> Self {
+        Self::start_with_peers(name, dir, logs, vec![]).await
+    }
+
+    async fn start_with_peers(
+        name: &str,
+        dir: Arc<tempfile::TempDir>,
+        logs: Vec<VerifierKey>,
+        peers: Vec<String>,
+    ) -> Self {
+        let key = witness_key(name);
+        let vkey = key.verifier();
+        let path = dir.path().to_path_buf();
+        let w =
+            tokio::task::spawn_blocking(move || Witness::open(&path, key, logs)?.with_peers(peers))
+                .await
+                .unwrap()
+                .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(urne::witness::run(listener, Arc::new(w), async move {
+            let _ = rx.await;
+        }));
+        TestWitness {
+            url,
+            key: vkey,
+            dir,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) -> Arc<tempfile::TempDir> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap().unwrap();
+        }
+        self.dir.clone()
+    }
+
+    async fn add(&self, body: &str) -> (u16, String, String) {
+        let r = reqwest::Client::new()
+            .post(format!("{}/add-checkpoint", self.url))
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (status, ct, r.text().await.unwrap())
+    }
+}
+
+/// A tree of `n` entries tagged `tag`, and its checkpoint signed by `key`.
+fn tree_of(n: usize, tag: &str) -> MemoryHashStore {
+    let entries: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag} {i}").into_bytes()).collect();
+    MemoryHashStore::from_entries(entries.iter().map(|e| e.as_slice()))
+}
+
+fn signed(key: &SignerKey, t: &MemoryHashStore) -> String {
+    Checkpoint {
+        origin: key.name().to_string(),
+        size: t.size(),
+        root: t.root(),
+        extensions: vec![],
+    }
+    .sign(key)
+}
+
+fn body(old: u64, proof: &[tree::Hash], note: &str) -> String {
+    let mut b = format!("old {old}\n");
+    for h in proof {
+        b.push_str(&tree::hash_to_base64(h));
+        b.push('\n');
+    }
+    b.push('\n');
+    b.push_str(note);
+    b
+}
+
+/// The proof from `old` to the whole of `t`.
+fn proof(t: &MemoryHashStore, old: u64) -> Vec<tree::Hash> {
+    tree::prove_consistency(old, t.size(), t).unwrap()
+}
+
+fn check_cosig(w: &TestWitness, log: &VerifierKey, note: &str, answer: &str) {
+    let full = format!("{note}{answer}");
+    let policy = WitnessPolicy {
+        witnesses: vec![w.key.clone()],
+        quorum: 1,
+    };
+    open_checkpoint(full.as_bytes(), log, &policy).expect("cosignature verifies");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn witness_codes_rollback_fork_and_restart() {
+    let log_key = SignerKey::generate(ORIGIN).unwrap();
+    let vk = log_key.verifier().clone();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let w = TestWitness::start("w1.test", dir, vec![vk.clone()]).await;
+
+    let t5 = tree_of(5, "a");
+    let t8 = tree_of(8, "a");
+    let n5 = signed(&log_key, &t5);
+    let n8 = signed(&log_key, &t8);
+
+    // First sight: old 0, empty proof.
+    let (s, _, a) = w.add(&body(0, &[], &n5)).await;
+    assert_eq!(s, 200, "{a}");
+    assert!(a.starts_with("\u{2014} w1.test "));
+    check_cosig(&w, &vk, &n5, &a);
+
+    // Wrong old size: 409 with the held size.
+    let (s, ct, a) = w.add(&body(0, &[], &n8)).await;
+    assert_eq!(
+        (s, ct.as_str(), a.as_str()),
+        (409, "text/x.tlog.size", "5\n")
+    );
+
+    // Growth with a good proof.
+    let (s, _, a) = w.add(&body(5, &proof(&t8, 5), &n8)).await;
+    assert_eq!(s, 200, "{a}");
+    check_cosig(&w, &vk, &n8, &a);
+    // The same checkpoint again is cosigned again (idempotent).
+    let (s, _, _) = w.add(&body(8, &[], &n8)).await;
+    assert_eq!(s, 200);
+
+    // Rollback: a smaller checkpoint. From the held size, old > size: 400; from its own
+    // size, old is not the held size: 409.
+    let (s, _, _) = w.add(&body(8, &[], &n5)).await;
+    assert_eq!(s, 400);
+    let (s, _, a) = w.add(&body(5, &[], &n5)).await;
+    assert_eq!((s, a.as_str()), (409, "8\n"));
+
+    // Fork at the same size: another root for size 8: 409.
+    let f8 = tree_of(8, "fork");
+    let (s, _, a) = w.add(&body(8, &[], &signed(&log_key, &f8))).await;
+    assert_eq!((s, a.as_str()), (409, "8\n"));
+    // Fork at a larger size: the proof (of the forked tree) does not lead to the held root.
+    let f12 = tree_of(12, "fork");
+    let (s, _, _) = w
+        .add(&body(8, &proof(&f12, 8), &signed(&log_key, &f12)))
+        .await;
+    assert_eq!(s, 422);
+    // A proof of the wrong length is also refused as a bad proof.
+    let t12 = tree_of(12, "a");
+    let (s, _, _) = w.add(&body(8, &[], &signed(&log_key, &t12))).await;
+    assert_eq!(s, 422);
+
+    // Another key with the log's name: 403. An unknown origin: 404. Garbage: 400.
+    let impostor = SignerKey::generate(ORIGIN).unwrap();
+    let (s, _, _) = w
+        .add(&body(8, &proof(&t12, 8), &signed(&impostor, &t12)))
+        .await;
+    assert_eq!(s, 403);
+    let other = SignerKey::generate("other.example/log").unwrap();
+    let (s, _, _) = w.add(&body(0, &[], &signed(&other, &t5))).await;
+    assert_eq!(s, 404);
+    for bad in [
+        "",
+        "old 1\n",
+        "old 01\n\n",
+        "old x\n\nfoo\n",
+        "old 0\nnot-base64\n\n",
+        &format!("old 0\n{}", n5),
+        &format!("old 0\n\n{}", n5.replace('\u{2014}', "-")),
+    ] {
+        let (s, _, _) = w.add(bad).await;
+        assert_eq!(s, 400, "{bad:?}");
+    }
+
+    // State survives a restart: the witness still holds size 8 and its root.
+    let dir = w.stop().await;
+    let w = TestWitness::start("w1.test", dir, vec![vk.clone()]).await;
+    let (s, _, a) = w.add(&body(0, &[], &n5)).await;
+    assert_eq!((s, a.as_str()), (409, "8\n"));
+    let (s, _, _) = w.add(&body(8, &[], &signed(&log_key, &f8))).await;
+    assert_eq!(s, 409);
+    let (s, _, a) = w
+        .add(&body(8, &proof(&t12, 8), &signed(&log_key, &t12)))
+        .await;
+    assert_eq!(s, 200, "{a}");
+    let g: serde_json::Value = reqwest::get(format!("{}/v1/gossip", w.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["checkpoints"][0]["size"], 12);
+    w.stop().await;
+}
+
+/// Starts three witnesses and a log that asks them (quorum 2).
+async fn log_with_witnesses(keys: &DemoKeys) -> (TestLog, Vec<TestWitness>) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let (log_key, _) = urne::keys::load_or_create(dir.path(), ORIGIN).unwrap();
+    let mut ws = Vec::new();
+    for i in 0..3 {
+        let d = Arc::new(tempfile::tempdir().unwrap());
+        ws.push(
+            TestWitness::start(&format!("w{i}.test"), d, vec![log_key.verifier().clone()]).await,
+        );
+    }
+    let mut cfg = common::config_for(keys);
+    cfg.witnesses = ws.iter().map(|w| format!("{}={}", w.url, w.key)).collect();
+    cfg.witness_quorum = Some(2);
+    (TestLog::start_in(dir, cfg).await, ws)
+}
+
+/// Waits until `/checkpoint` is at least `size` and carries 2 of the 3 cosignatures.
+async fn wait_cosigned(log: &TestLog, policy: &WitnessPolicy, size: u64) -> (Duration, usize) {
+    let t0 = Instant::now();
+    loop {
+        let text = log.get("/checkpoint").await.text().await.unwrap();
+        if let Ok(cp) = open_checkpoint(text.as_bytes(), &log.key, policy) {
+            if cp.checkpoint.size >= size {
+                return (t0.elapsed(), cp.cosigners.len());
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "not cosigned in 10 s: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn log_gathers_cosignatures_from_three_witnesses() {
+    let keys = DemoKeys::from_seed("witness-test").unwrap();
+    let (log, mut ws) = log_with_witnesses(&keys).await;
+    let policy = WitnessPolicy {
+        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
+        quorum: 2,
+    };
+    let e = election(&keys, "e-w");
+    let (s, v) = log.post(&e.seal(Time::now(), "witnessed")).await;
+    assert_eq!(s, 201, "{v}");
+    let (took, n) = wait_cosigned(&log, &policy, 1).await;
+    assert!(n >= 2);
+    eprintln!("first checkpoint cosigned by {n} witnesses in {took:?}");
+
+    for i in 0..20 {
+        let (s, v) = log
+            .post(&e.intervention(Time::now(), "ops", "check", &format!("round {i}")))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    let (took, n) = wait_cosigned(&log, &policy, 21).await;
+    assert_eq!(n, 3, "all three witnesses are up");
+    eprintln!("size 21 cosigned by {n} witnesses in {took:?}");
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["cosigned"], true);
+    assert_eq!(info["witnesses"].as_array().unwrap().len(), 3);
+
+    // Two mirrors copy the log, gossip with each other, and serve the cosigned
+    // checkpoint: a voter's quorum-2 policy holds against them too.
+    let mut mirror_urls = Vec::new();
+    let mut listeners = Vec::new();
+    for _ in 0..2 {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        mirror_urls.push(format!("http://{}", l.local_addr().unwrap()));
+        listeners.push(l);
+    }
+    let mut mirrors = Vec::new();
+    for (i, l) in listeners.into_iter().enumerate() {
+        let d = tempfile::tempdir().unwrap();
+        let (path, url, key) = (d.path().to_path_buf(), log.url.clone(), log.key.clone());
+        let peers = vec![mirror_urls[1 - i].clone(), log.url.clone()];
+        let m = tokio::task::spawn_blocking(move || {
+            urne::mirror::Mirror::open(&path, &url, key, peers)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        let m = Arc::new(m);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(urne::mirror::run(l, m.clone(), async move {
+            let _ = rx.await;
+        }));
+        mirrors.push((m, tx, d));
+    }
+    let t0 = Instant::now();
+    for url in &mirror_urls {
+        loop {
+            let r = reqwest::get(format!("{url}/checkpoint")).await.unwrap();
+            let text = r.text().await.unwrap();
+            if let Ok(cp) = open_checkpoint(text.as_bytes(), &log.key, &policy) {
+                if cp.checkpoint.size >= 21 {
+                    break;
+                }
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "mirror {url}: {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        common::check_log_at(&log.http, url, &log.key).await;
+    }
+    for (m, tx, _d) in mirrors {
+        assert!(m.equivocations().is_empty());
+        let _ = tx.send(());
+    }
+
+    // One witness goes down: the log keeps appending and still gets 2 cosignatures.
+    ws.remove(0).stop().await;
+    let (s, v) = log
+        .post(&e.intervention(Time::now(), "ops", "check", "one witness down"))
+        .await;
+    assert_eq!(s, 201, "{v}");
+    let (took, n) = wait_cosigned(&log, &policy, 22).await;
+    assert!(n >= 2);
+    eprintln!("size 22 cosigned by {n} witnesses in {took:?} with one witness down");
+    let (_, info) = log.get_json("/v1/log").await;
+    assert!(
+        info["witnesses"][0]["last_error"].is_string(),
+        "the dead witness's error is reported: {info}"
+    );
+    check_log(&log).await;
+    for w in ws {
+        w.stop().await;
+    }
+    log.stop().await;
+}
+
+/// A "witness" that accepts connections and never answers: the worst kind of down.
+async fn blackhole() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = l.accept().await {
+            held.push(s);
+        }
+    });
+    url
+}
+
+/// Appends `n` interventions one after the other; returns sorted latencies in ms.
+async fn append_latencies(
+    log: &TestLog,
+    e: &urne::demo::DemoElection<'_>,
+    n: usize,
+    tag: &str,
+) -> Vec<f64> {
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let text = e.intervention(Time::now(), "bench", tag, &format!("append {i}"));
+        let t0 = Instant::now();
+        let (s, v) = log.post(&text).await;
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        assert_eq!(s, 201, "{v}");
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    lat
+}
+
+fn pct(v: &[f64], p: f64) -> f64 {
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Measures append latency with no witness, three witnesses up, and one of three
+/// witnesses down (a blackhole that never answers). Run with
+/// `cargo test --release --test witness -- --ignored --nocapture witness_latency`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn witness_latency() {
+    let n: usize = std::env::var("URNE_BENCH_APPENDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    let keys = DemoKeys::from_seed("witness-bench").unwrap();
+    for setup in ["no witness", "3 witnesses up", "1 of 3 witnesses down"] {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let (log_key, _) = urne::keys::load_or_create(dir.path(), ORIGIN).unwrap();
+        let mut ws = Vec::new();
+        let mut cfg = common::config_for(&keys);
+        if setup != "no witness" {
+            let up = if setup == "3 witnesses up" { 3 } else { 2 };
+            for i in 0..up {
+                let d = Arc::new(tempfile::tempdir().unwrap());
+                let w =
+                    TestWitness::start(&format!("w{i}.test"), d, vec![log_key.verifier().clone()])
+                        .await;
+                cfg.witnesses.push(format!("{}={}", w.url, w.key));
+                ws.push(w);
+            }
+            if up == 2 {
+                let dead = witness_key("w2.test").verifier();
+                cfg.witnesses
+                    .push(format!("{}={}", blackhole().await, dead));
+            }
+            cfg.witness_quorum = Some(2);
+        }
+        let log = TestLog::start_in(dir, cfg).await;
+        let e = election(&keys, "e-bench");
+        let (s, v) = log.post(&e.seal(Time::now(), "bench")).await;
+        assert_eq!(s, 201, "{v}");
+        // Warm up, then measure.
+        append_latencies(&log, &e, 20, "warmup").await;
+        let t0 = Instant::now();
+        let lat = append_latencies(&log, &e, n, "measure").await;
+        let secs = t0.elapsed().as_secs_f64();
+        let mean = lat.iter().sum::<f64>() / lat.len() as f64;
+        let (_, info) = log.get_json("/v1/log").await;
+        println!(
+            "| {setup} | {n} | {:.0} | {mean:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            n as f64 / secs,
+            pct(&lat, 0.5),
+            pct(&lat, 0.9),
+            pct(&lat, 0.99),
+            info["cosigned_size"]
+        );
+        for w in ws {
+            w.stop().await;
+        }
+        log.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn witness_gossip_finds_a_same_size_fork() {
+    let log_key = SignerKey::generate(ORIGIN).unwrap();
+    let vk = log_key.verifier().clone();
+    let (t8, f8) = (tree_of(8, "a"), tree_of(8, "fork"));
+    // Witness 2 was shown one history, witness 1 (its gossip peer) another.
+    let w2 = TestWitness::start(
+        "w2.test",
+        Arc::new(tempfile::tempdir().unwrap()),
+        vec![vk.clone()],
+    )
+    .await;
+    assert_eq!(w2.add(&body(0, &[], &signed(&log_key, &f8))).await.0, 200);
+    let dir1 = Arc::new(tempfile::tempdir().unwrap());
+    let w1 = TestWitness::start_with_peers("w1.test", dir1, vec![vk.clone()], vec![w2.url.clone()])
+        .await;
+    assert_eq!(w1.add(&body(0, &[], &signed(&log_key, &t8))).await.0, 200);
+    let t0 = Instant::now();
+    let ev: Vec<urne::mirror::Equivocation> = loop {
+        let r: Vec<urne::mirror::Equivocation> =
+            reqwest::get(format!("{}/v1/gossip/equivocations", w1.url))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        if !r.is_empty() {
+            break r;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "fork not found by gossip"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    eprintln!("witness gossip found the fork in {:?}", t0.elapsed());
+    ev[0]
+        .verify(&vk)
+        .expect("evidence verifies with the log key");
+    // Durable: still there after a restart.
+    let dir1 = w1.stop().await;
+    let w1 = TestWitness::start_with_peers("w1.test", dir1, vec![vk.clone()], vec![]).await;
+    let r: Vec<urne::mirror::Equivocation> =
+        reqwest::get(format!("{}/v1/gossip/equivocations", w1.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(r, ev);
+    w1.stop().await;
+    w2.stop().await;
+}
