@@ -26,7 +26,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -45,61 +44,7 @@ pub const POLL: Duration = Duration::from_millis(200);
 /// default; the log's clock itself is not re-checked).
 pub const RULES_TOLERANCE_SECS: i64 = 300;
 
-/// Two checkpoints signed by one log key that cannot both be true.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Equivocation {
-    /// The log origin.
-    pub origin: String,
-    /// Why they conflict.
-    pub reason: String,
-    /// The checkpoint of smaller (or equal) size, as signed.
-    pub note_a: String,
-    /// The other checkpoint, as signed.
-    pub note_b: String,
-    /// Consistency proof from `note_a`'s size to `note_b` (base64), empty for equal
-    /// sizes.
-    pub proof: Vec<String>,
-    /// The root at `note_a`'s size that `proof` leads to (base64), if sizes differ.
-    pub old_root_from_proof: Option<String>,
-    /// Where `note_a` came from.
-    pub source: String,
-}
-
-impl Equivocation {
-    /// Checks the evidence with the log key alone.
-    ///
-    /// # Errors
-    /// If it does not prove an equivocation.
-    pub fn verify(&self, log_key: &VerifierKey) -> Result<()> {
-        let none = WitnessPolicy::none();
-        let a = open_checkpoint(self.note_a.as_bytes(), log_key, &none)
-            .context("note_a is not signed by the log")?
-            .checkpoint;
-        let b = open_checkpoint(self.note_b.as_bytes(), log_key, &none)
-            .context("note_b is not signed by the log")?
-            .checkpoint;
-        if a.size == b.size {
-            anyhow::ensure!(a.root != b.root, "same size and same root");
-            return Ok(());
-        }
-        anyhow::ensure!(a.size < b.size, "note_a must be the smaller");
-        let proof = self
-            .proof
-            .iter()
-            .map(|h| tree::hash_from_base64(h))
-            .collect::<Result<Vec<_>, _>>()
-            .context("proof hash")?;
-        let old = tree::hash_from_base64(self.old_root_from_proof.as_deref().unwrap_or(""))
-            .context("old_root_from_proof")?;
-        tree::verify_consistency(a.size, b.size, &old, &b.root, &proof)
-            .context("the proof does not lead to note_b's root")?;
-        anyhow::ensure!(
-            old != a.root,
-            "the proof leads to note_a's root: consistent"
-        );
-        Ok(())
-    }
-}
+pub use urne_client::gossip::{Equivocation, Gossip, GossipCheckpoint};
 
 /// A mirror: its store, the log it copies, its peers and evidence.
 pub struct Mirror {
@@ -424,24 +369,6 @@ impl Mirror {
             }
         }
     }
-}
-
-/// One checkpoint in a gossip answer.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GossipCheckpoint {
-    /// Log origin.
-    pub origin: String,
-    /// Tree size.
-    pub size: u64,
-    /// The signed note.
-    pub checkpoint: String,
-}
-
-/// The body of `GET /v1/gossip`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Gossip {
-    /// The latest checkpoint held per origin.
-    pub checkpoints: Vec<GossipCheckpoint>,
 }
 
 /// Runs the copy and gossip loop forever.

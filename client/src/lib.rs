@@ -16,11 +16,13 @@
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
+//! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
 
 #![warn(missing_docs)]
 
 pub mod checkpoint;
 pub mod compact;
+pub mod gossip;
 pub mod note;
 pub mod rules;
 pub mod statement;

@@ -972,3 +972,128 @@ fn monitor_follows_raises_stale_and_posts_webhooks() {
     let alerts = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap();
     assert!(alerts.contains("stale_log") && alerts.contains("suspension"));
 }
+
+#[test]
+fn split_view_is_caught_through_peers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let state = tmp.path().join("mon");
+    let (d1, d2) = (tmp.path().join("d1"), tmp.path().join("d2"));
+    let k = Keys::new();
+    let s = Server::start(&d1, &k);
+    s.stop();
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::copy(d1.join("log.key"), d2.join("log.key")).unwrap();
+    // One key, two histories, served at the same time: each party sees one of them.
+    let s1 = Server::start(&d1, &k);
+    let s2 = Server::start(&d2, &k);
+    assert_eq!(s1.key, s2.key);
+    fill(&s1, &k, "Election as shown to the voters", 3, 2);
+    fill(&s2, &k, "Election as shown to the judge", 3, 3);
+    let receipt = tag(1, 0xe0).to_string();
+    let base = ["verify", "--log", &s1.url, "--key", &s1.key];
+
+    // A peer that saw the same history (here the log itself) agrees.
+    let mut args = base.to_vec();
+    args.extend(["--peer", &s1.url, "--json", &receipt]);
+    let r = client(&xdg, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["peers"][0]["sizes"][0], 7, "{v}");
+
+    // A peer that cannot be reached proves nothing and is said so, not fatal.
+    let mut args = base.to_vec();
+    args.extend(["--peer", "http://127.0.0.1:9", &receipt]);
+    let r = client(&xdg, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("0 of 1 peer(s)"), "{}", r.stdout);
+    assert!(r.stdout.contains("could not be checked"), "{}", r.stdout);
+
+    // A peer shown the other history: the split view is caught.
+    let mut args = base.to_vec();
+    args.extend(["--peer", &s2.url, &receipt]);
+    let r = client(&xdg, &args);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("EQUIVOCATION"), "{}", r.stderr);
+    assert!(r.stderr.contains(&s2.url), "{}", r.stderr);
+
+    // And by the monitor, as a critical alert with both checkpoints.
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "--log",
+            &s1.url,
+            "--key",
+            &s1.key,
+            "--peer",
+            &s2.url,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let alerts = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap();
+    let a: serde_json::Value = serde_json::from_str(
+        alerts
+            .lines()
+            .find(|l| l.contains("\"equivocation\""))
+            .expect("equivocation alert"),
+    )
+    .unwrap();
+    assert_eq!(a["severity"], "critical");
+    assert!(a["evidence"]["peer_checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("\n8\n"));
+    assert!(a["evidence"]["log_checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("\n7\n"));
+
+    // A union's monitor following the second history serves what it verified at
+    // /v1/gossip; a voter shown the first history and pulling the monitor as a peer
+    // catches the split view too.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gossip = format!("127.0.0.1:{port}");
+    let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["monitor", "--log", &s2.url, "--key", &s2.key, "--state"])
+        .arg(tmp.path().join("mon2"))
+        .args(["--interval", "1", "--quiet", "--gossip", &gossip])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{gossip}");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let held = loop {
+        let g = agent
+            .get(format!("{url}/v1/gossip"))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+        if let Some(g) = g.filter(|g| g["checkpoints"][0]["size"] == 8) {
+            break g;
+        }
+        assert!(Instant::now() < deadline, "the monitor never served gossip");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(held["checkpoints"][0]["origin"], ORIGIN);
+    let mut args = base.to_vec();
+    args.extend(["--peer", &url, &receipt]);
+    let r = client(&xdg, &args);
+    let _ = mon.kill();
+    let _ = mon.wait();
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("EQUIVOCATION"), "{}", r.stderr);
+}

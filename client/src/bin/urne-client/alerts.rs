@@ -196,6 +196,7 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
     };
     let mut current = trust.open(&log.checkpoint()?)?;
     check_and_remember(&log, &trust, &current)?;
+    crate::peers::check(&log, &trust, &current, &a.log.peers)?;
     // The highest index already printed; `None` before the first listing.
     let mut shown: Option<u64> = None;
     loop {
@@ -213,6 +214,7 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
             };
             check_consistent(&log, &current, &next)?;
             check_and_remember(&log, &trust, &next)?;
+            crate::peers::check(&log, &trust, &next, &a.log.peers)?;
             current = next;
         }
         let (cp, entries) = match fetch(&log, a, &trust, &current) {

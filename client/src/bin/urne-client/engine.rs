@@ -25,7 +25,7 @@ use urne_client::tree;
 /// An alert: printed, appended to `alerts.jsonl`, posted to a webhook.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Alert {
-    /// Stable kind: `rollback`, `fork`, `stale_log`, `rule_violation`,
+    /// Stable kind: `rollback`, `fork`, `equivocation`, `stale_log`, `rule_violation`,
     /// `reissue_burst`, `reissue_then_vote`, `suspension`, `resumption`, `bad_tiles`.
     pub kind: String,
     /// `critical` (the log lied or broke a rule), `warning` (a pattern to look at),

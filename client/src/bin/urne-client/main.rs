@@ -16,6 +16,7 @@
 //! - `engine`: authenticated entry download and the audit (signatures, rules, tree).
 //! - `verify`, `alerts`, `monitor`, `report`: the commands.
 //! - `notify`: `--exec` and `--webhook`.
+//! - `peers`: `--peer` gossip checks (split views).
 
 mod alerts;
 mod engine;
@@ -23,6 +24,7 @@ mod fail;
 mod http;
 mod monitor;
 mod notify;
+mod peers;
 mod report;
 mod trust;
 mod verify;
@@ -80,8 +82,9 @@ enum Command {
     /// verify every signature, re-run every election rule, then follow the log and
     /// raise alerts (DIR/alerts.jsonl). `monitor report` writes an HTML report.
     ///
-    /// Alerts: rollback, fork, bad_tiles, rule_violation (critical); stale_log,
-    /// reissue_burst, reissue_then_vote (warning); suspension, resumption (info).
+    /// Alerts: rollback, fork, equivocation (a --peer was shown another history),
+    /// bad_tiles, rule_violation (critical); stale_log, reissue_burst,
+    /// reissue_then_vote (warning); suspension, resumption (info).
     /// With --once it catches up and exits: 0 when everything verified (warnings and
     /// informational alerts do not change the exit code), 4 rollback or fork, 6 rule
     /// violation, 3 tiles that do not match the checkpoint, 5 network.

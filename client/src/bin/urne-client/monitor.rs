@@ -68,6 +68,11 @@ pub struct MonitorArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Serve the latest checkpoint this monitor verified at `GET /v1/gossip` on this
+    /// address (e.g. 127.0.0.1:8090), for mirrors, witnesses and other monitors to
+    /// compare with (their `--peer`).
+    #[arg(long, value_name = "ADDR")]
+    pub gossip: Option<String>,
 }
 
 /// The JSON header of `monitor.state`.
@@ -184,6 +189,10 @@ struct Monitor<'a> {
     stale_raised: bool,
     /// The worst failure kind raised in this run (exit code of --once).
     worst: Option<Kind>,
+    /// Equivocation evidence already raised in this run.
+    equivocations: std::collections::HashSet<String>,
+    /// What `--gossip` serves.
+    latest: crate::peers::Latest,
 }
 
 impl Monitor<'_> {
@@ -330,12 +339,44 @@ impl Monitor<'_> {
             )?;
             return Err(f);
         }
+        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((new.note.clone(), new.checkpoint.size));
         self.checkpoint = Some(new);
         self.last_change = now_unix();
         if self.stale_raised {
             self.stale_raised = false;
         }
         self.save()
+    }
+
+    /// Compares the verified checkpoint with what each `--peer` holds; a split view
+    /// raises `equivocation` (critical), once per pair of checkpoints.
+    fn check_peers(&mut self) -> Res<()> {
+        let Some(cp) = self.checkpoint.clone() else {
+            return Ok(());
+        };
+        match crate::peers::check(&self.log, &self.trust, &cp, &self.args.log.peers) {
+            Ok(seen) => {
+                for p in seen.iter().filter(|p| p.unreachable.is_some()) {
+                    eprintln!(
+                        "urne-client: peer {} not checked: {}",
+                        p.peer,
+                        p.unreachable.as_deref().unwrap_or_default()
+                    );
+                }
+                Ok(())
+            }
+            Err(f) if f.kind == Kind::Inconsistent => {
+                let key = serde_json::to_string(&f.evidence).unwrap_or_default();
+                if self.equivocations.insert(key) {
+                    let mut a = Alert::new("equivocation", "critical", f.msg.clone());
+                    a.evidence = f.evidence.clone();
+                    self.raise(a, Some(Kind::Inconsistent))?;
+                }
+                Err(f)
+            }
+            Err(f) => Err(f),
+        }
     }
 
     fn check_stale(&mut self, why: &str) -> Res<()> {
@@ -413,11 +454,22 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         last_change,
         stale_raised,
         worst: None,
+        equivocations: Default::default(),
+        latest: Default::default(),
     };
+    if let Some(cp) = &m.checkpoint {
+        *m.latest.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((cp.note.clone(), cp.checkpoint.size));
+    }
+    if let Some(addr) = &args.gossip {
+        let bound =
+            crate::peers::serve(addr, m.trust.log_key.name().to_string(), m.latest.clone())?;
+        eprintln!("urne-client: serving gossip on http://{bound}/v1/gossip");
+    }
     loop {
         let fetched = m.log.checkpoint().and_then(|n| m.trust.open(&n));
         match fetched {
-            Ok(cp) => match m.step(cp) {
+            Ok(cp) => match m.step(cp).and_then(|()| m.check_peers()) {
                 Ok(()) => {}
                 Err(f) if args.once => return Err(f),
                 Err(f) if f.kind == Kind::Network => eprintln!("urne-client: {f}"),

@@ -39,6 +39,11 @@ pub struct LogArgs {
     /// --key/--witness/--quorum.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["witnesses", "quorum"])]
     pub policy: Option<PathBuf>,
+    /// A mirror, witness or monitor whose `/v1/gossip` checkpoints of this log are
+    /// checked against the one shown here (repeatable): a split view, where the log
+    /// shows another history to someone else, fails with exit code 4.
+    #[arg(long = "peer", value_name = "URL")]
+    pub peers: Vec<String>,
 }
 
 /// The parsed trust settings of a command.

@@ -129,6 +129,7 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
     // when it removed the very receipt asked for.
     let current = trust.open(&log.checkpoint()?)?;
     let continuity = check_and_remember(&log, &trust, &current)?;
+    let peers = crate::peers::check(&log, &trust, &current, &a.log.peers)?;
     let claim = read_claim(&a.receipt, &log)?;
     let receipt_cp = trust.open(&claim.checkpoint)?;
     // The receipt's checkpoint and the current one must be one history.
@@ -269,6 +270,20 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
             "; the election rules were re-checked on all {n} entries up to yours"
         ));
     }
+    if !peers.is_empty() {
+        let agree = peers.iter().filter(|p| p.unreachable.is_none()).count();
+        s.push_str(&format!(
+            "; {agree} of {} peer(s) hold checkpoints of this log consistent with it",
+            peers.len()
+        ));
+        for p in peers.iter().filter(|p| p.unreachable.is_some()) {
+            s.push_str(&format!(
+                " ({} could not be checked: {})",
+                p.peer,
+                p.unreachable.as_deref().unwrap_or_default()
+            ));
+        }
+    }
     s.push('.');
     let json = serde_json::json!({
         "ok": true,
@@ -283,6 +298,7 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         "cosignatures": witnesses,
         "audited_entries": audited,
         "checkpoint": receipt_cp.note,
+        "peers": peers,
     });
     Ok((s, json))
 }

@@ -1,0 +1,99 @@
+//! Checkpoint gossip: what mirrors, witnesses and monitors exchange, and the
+//! equivocation evidence anyone holding the log key can check.
+//!
+//! Owns: the JSON bodies of `GET /v1/gossip` ([`Gossip`]) and
+//! `GET /v1/gossip/equivocations` ([`Equivocation`]), and [`Equivocation::verify`]:
+//! two checkpoints signed by one log key that cannot both be true (same size and
+//! different roots, or a consistency proof from the larger tree that leads to another
+//! root at the smaller size). Does not own: fetching (the server's mirror and
+//! witness, the command-line tool), the proof algorithms ([`crate::tree`]).
+
+use crate::checkpoint::{open_checkpoint, WitnessPolicy};
+use crate::note::VerifierKey;
+use crate::tree;
+use serde::{Deserialize, Serialize};
+
+/// One checkpoint in a gossip answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GossipCheckpoint {
+    /// Log origin.
+    pub origin: String,
+    /// Tree size.
+    pub size: u64,
+    /// The signed note.
+    pub checkpoint: String,
+}
+
+/// The body of `GET /v1/gossip`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Gossip {
+    /// The latest checkpoint held per origin.
+    pub checkpoints: Vec<GossipCheckpoint>,
+}
+
+/// Two checkpoints signed by one log key that cannot both be true.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Equivocation {
+    /// The log origin.
+    pub origin: String,
+    /// Why they conflict.
+    pub reason: String,
+    /// The checkpoint of smaller (or equal) size, as signed.
+    pub note_a: String,
+    /// The other checkpoint, as signed.
+    pub note_b: String,
+    /// Consistency proof from `note_a`'s size to `note_b` (base64), empty for equal
+    /// sizes.
+    pub proof: Vec<String>,
+    /// The root at `note_a`'s size that `proof` leads to (base64), if sizes differ.
+    pub old_root_from_proof: Option<String>,
+    /// Where `note_a` came from.
+    pub source: String,
+}
+
+/// Why a piece of evidence does not prove an equivocation.
+#[derive(Debug, thiserror::Error)]
+#[error("not equivocation evidence: {0}")]
+pub struct EvidenceError(String);
+
+impl Equivocation {
+    /// Checks the evidence with the log key alone: both notes are signed by the log,
+    /// and either they name two roots for one size, or the consistency proof leads
+    /// from `note_b`'s root to a root at `note_a`'s size other than `note_a`'s.
+    ///
+    /// # Errors
+    /// [`EvidenceError`] if it does not prove an equivocation.
+    pub fn verify(&self, log_key: &VerifierKey) -> Result<(), EvidenceError> {
+        let bad = |m: String| EvidenceError(m);
+        let none = WitnessPolicy::none();
+        let a = open_checkpoint(self.note_a.as_bytes(), log_key, &none)
+            .map_err(|e| bad(format!("note_a is not signed by the log: {e}")))?
+            .checkpoint;
+        let b = open_checkpoint(self.note_b.as_bytes(), log_key, &none)
+            .map_err(|e| bad(format!("note_b is not signed by the log: {e}")))?
+            .checkpoint;
+        if a.size == b.size {
+            if a.root == b.root {
+                return Err(bad("same size and same root".into()));
+            }
+            return Ok(());
+        }
+        if a.size > b.size {
+            return Err(bad("note_a must be the smaller".into()));
+        }
+        let proof = self
+            .proof
+            .iter()
+            .map(|h| tree::hash_from_base64(h))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("proof hash: {e}")))?;
+        let old = tree::hash_from_base64(self.old_root_from_proof.as_deref().unwrap_or(""))
+            .map_err(|e| bad(format!("old_root_from_proof: {e}")))?;
+        tree::verify_consistency(a.size, b.size, &old, &b.root, &proof)
+            .map_err(|e| bad(format!("the proof does not lead to note_b's root: {e}")))?;
+        if old == a.root {
+            return Err(bad("the proof leads to note_a's root: consistent".into()));
+        }
+        Ok(())
+    }
+}
