@@ -395,8 +395,9 @@ impl StateKey {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StateValue {
-    /// An election's state.
-    Election(ElectionState),
+    /// An election's state (boxed: it is large and rare, and every credential and
+    /// voter value would otherwise be as large as it in a monitor's memory).
+    Election(Box<ElectionState>),
     /// A credential's state.
     Credential(CredentialState),
     /// A voter's state.
@@ -635,7 +636,7 @@ pub fn check(
     let id = &st.election;
     let ekey = StateKey::Election(id.clone());
     let existing = match get(state, &ekey)? {
-        Some(StateValue::Election(e)) => Some(e),
+        Some(StateValue::Election(e)) => Some(*e),
         Some(_) => {
             return Err(refuse(
                 RefusalCode::StateUnavailable,
@@ -668,7 +669,7 @@ pub fn check(
             results_published: Vec::new(),
             sealed_at_index: ctx.index,
         };
-        effects.writes.push((ekey, StateValue::Election(es)));
+        effects.writes.push((ekey, StateValue::Election(Box::new(es))));
         effects.subjects.push(Subject::Election(id.clone()));
         return Ok(effects);
     }
@@ -924,7 +925,7 @@ pub fn check(
     if st.time > es.last_time {
         es.last_time = st.time;
     }
-    effects.writes.push((ekey, StateValue::Election(es)));
+    effects.writes.push((ekey, StateValue::Election(Box::new(es))));
     effects.subjects.push(Subject::Election(id.clone()));
     Ok(effects)
 }

@@ -108,9 +108,10 @@ fn now_unix() -> i64 {
 /// # Errors
 /// [`Kind::Other`] if it is unreadable or damaged.
 pub fn load(dir: &Path) -> Res<Option<(Header, MemoryState)>> {
+    use std::io::Read;
     let path = dir.join("monitor.state");
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
             return Err(Fail::new(
@@ -119,59 +120,69 @@ pub fn load(dir: &Path) -> Res<Option<(Header, MemoryState)>> {
             ))
         }
     };
+    // Streamed: the rule state of a large election is hundreds of megabytes on disk;
+    // reading it whole would double the monitor's peak memory.
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
     let damaged = |m: &str| Fail::new(Kind::Other, format!("{} is damaged: {m}", path.display()));
-    let hl = bytes
-        .get(..8)
-        .map(|b| u64::from_be_bytes(b.try_into().unwrap_or_default()) as usize)
-        .ok_or_else(|| damaged("short"))?;
-    let head = bytes
-        .get(8..8usize.saturating_add(hl))
-        .ok_or_else(|| damaged("header"))?;
-    let header: Header = serde_json::from_slice(head).map_err(|e| damaged(&e.to_string()))?;
-    let mut rest = &bytes[8 + hl..];
+    let mut len8 = [0u8; 8];
+    r.read_exact(&mut len8).map_err(|_| damaged("short"))?;
+    let hl = usize::try_from(u64::from_be_bytes(len8)).map_err(|_| damaged("header length"))?;
+    if hl > 1 << 30 {
+        return Err(damaged("header length"));
+    }
+    let mut head = vec![0u8; hl];
+    r.read_exact(&mut head).map_err(|_| damaged("header"))?;
+    let header: Header = serde_json::from_slice(&head).map_err(|e| damaged(&e.to_string()))?;
     let mut state = MemoryState::new();
-    let take = |rest: &mut &[u8]| -> Res<Vec<u8>> {
-        let n = rest
-            .get(..4)
-            .map(|b| u32::from_be_bytes(b.try_into().unwrap_or_default()) as usize)
-            .ok_or_else(|| damaged("truncated state"))?;
-        let v = rest
-            .get(4..4 + n)
-            .ok_or_else(|| damaged("truncated state"))?
-            .to_vec();
-        *rest = &rest[4 + n..];
-        Ok(v)
+    let mut buf = Vec::new();
+    // Reads one length-prefixed field into `buf`; `Ok(false)` at a clean end of file.
+    let take = |r: &mut std::io::BufReader<std::fs::File>, buf: &mut Vec<u8>, first: bool| {
+        let mut len4 = [0u8; 4];
+        match r.read_exact(&mut len4) {
+            Ok(()) => {}
+            Err(e) if first && e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+            Err(_) => return Err(damaged("truncated state")),
+        }
+        let n = u32::from_be_bytes(len4) as usize;
+        if n > 1 << 24 {
+            return Err(damaged("state field length"));
+        }
+        buf.resize(n, 0);
+        r.read_exact(buf).map_err(|_| damaged("truncated state"))?;
+        Ok(true)
     };
-    while !rest.is_empty() {
-        let k = take(&mut rest)?;
-        let v = take(&mut rest)?;
-        let k = StateKey::decode(&k).map_err(|e| damaged(&e.to_string()))?;
-        let v = StateValue::decode(&v).map_err(|e| damaged(&e.to_string()))?;
+    while take(&mut r, &mut buf, true)? {
+        let k = StateKey::decode(&buf).map_err(|e| damaged(&e.to_string()))?;
+        take(&mut r, &mut buf, false)?;
+        let v = StateValue::decode(&buf).map_err(|e| damaged(&e.to_string()))?;
         state.insert(k, v);
     }
     Ok(Some((header, state)))
 }
 
-/// Saves the state atomically.
+/// Saves the state atomically (streamed to a temporary file, fsynced, renamed).
 fn save(dir: &Path, header: &Header, state: &MemoryState) -> Res<()> {
     let path = dir.join("monitor.state");
     let tmp = dir.join("monitor.state.tmp");
     let head = serde_json::to_vec(header).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
-    let mut out = Vec::with_capacity(head.len() + 8 + state.len() * 128);
-    out.extend_from_slice(&(head.len() as u64).to_be_bytes());
-    out.extend_from_slice(&head);
-    for (k, v) in state {
-        let (k, v) = (k.encode(), v.encode());
-        out.extend_from_slice(&(k.len() as u32).to_be_bytes());
-        out.extend_from_slice(&k);
-        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
-        out.extend_from_slice(&v);
-    }
-    let mut f = std::fs::File::create(&tmp)
+    let f = std::fs::File::create(&tmp)
         .map_err(ctx(Kind::Other, format!("creating {}", tmp.display())))?;
-    f.write_all(&out)
-        .and_then(|_| f.sync_all())
-        .map_err(ctx(Kind::Other, format!("writing {}", tmp.display())))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
+    let write = |out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+        out.write_all(&(head.len() as u64).to_be_bytes())?;
+        out.write_all(&head)?;
+        for (k, v) in state {
+            let (k, v) = (k.encode(), v.encode());
+            out.write_all(&(k.len() as u32).to_be_bytes())?;
+            out.write_all(&k)?;
+            out.write_all(&(v.len() as u32).to_be_bytes())?;
+            out.write_all(&v)?;
+        }
+        out.flush()?;
+        out.get_ref().sync_all()
+    };
+    write(&mut out).map_err(ctx(Kind::Other, format!("writing {}", tmp.display())))?;
+    drop(out);
     std::fs::rename(&tmp, &path)
         .map_err(ctx(Kind::Other, format!("renaming to {}", path.display())))
 }
