@@ -669,7 +669,9 @@ pub fn check(
             results_published: Vec::new(),
             sealed_at_index: ctx.index,
         };
-        effects.writes.push((ekey, StateValue::Election(Box::new(es))));
+        effects
+            .writes
+            .push((ekey, StateValue::Election(Box::new(es))));
         effects.subjects.push(Subject::Election(id.clone()));
         return Ok(effects);
     }
@@ -925,7 +927,9 @@ pub fn check(
     if st.time > es.last_time {
         es.last_time = st.time;
     }
-    effects.writes.push((ekey, StateValue::Election(Box::new(es))));
+    effects
+        .writes
+        .push((ekey, StateValue::Election(Box::new(es))));
     effects.subjects.push(Subject::Election(id.clone()));
     Ok(effects)
 }

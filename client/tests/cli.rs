@@ -124,6 +124,11 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, keys: &Keys) -> Server {
+        Server::start_with(data, keys, &[])
+    }
+
+    /// Starts `urne serve` with more flags (e.g. `--witness`).
+    fn start_with(data: &Path, keys: &Keys, extra: &[String]) -> Server {
         let mut child = Command::new(urne_bin())
             .args(["serve", "--data"])
             .arg(data)
@@ -135,6 +140,7 @@ impl Server {
                 "--allow-board",
             ])
             .arg(keys.board.verifier().to_string())
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -1096,4 +1102,166 @@ fn split_view_is_caught_through_peers() {
     let _ = mon.wait();
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("EQUIVOCATION"), "{}", r.stderr);
+}
+
+/// Starts another `urne` mode (witness, mirror); returns the child and the base URL
+/// of its "serving on:" line.
+fn start_urne(args: &[&str]) -> (Child, String) {
+    let mut child = Command::new(urne_bin())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start urne");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let url = loop {
+        let line = lines.next().expect("urne exited").expect("read stdout");
+        if let Some(rest) = line.trim().strip_prefix("serving on:") {
+            let u = rest.split_whitespace().next().unwrap();
+            break u
+                .trim_end_matches("/add-checkpoint")
+                .trim_end_matches('/')
+                .to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}
+
+#[test]
+fn verify_with_witness_quorum_against_log_and_mirror() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let data = tmp.path().join("log");
+    let k = Keys::new();
+    // The log key first: the witnesses must know it.
+    let s = Server::start(&data, &k);
+    let log_key = s.key.clone();
+    s.stop();
+    let mut children = Vec::new();
+    let mut witness_flags = Vec::new();
+    let mut witness_keys = Vec::new();
+    for i in 0..3 {
+        let keyfile = tmp.path().join(format!("w{i}.key"));
+        let out = Command::new(urne_bin())
+            .args([
+                "keygen",
+                "--witness",
+                "--name",
+                &format!("witness-{i}.test"),
+            ])
+            .arg("--out")
+            .arg(&keyfile)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let wkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let wdata = tmp.path().join(format!("w{i}"));
+        let (c, url) = start_urne(&[
+            "witness",
+            "--data",
+            wdata.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            keyfile.to_str().unwrap(),
+            "--log",
+            &log_key,
+        ]);
+        children.push(c);
+        witness_flags.extend(["--witness".to_string(), format!("{url}={wkey}")]);
+        witness_keys.push(wkey);
+    }
+    witness_flags.extend(["--witness-quorum".to_string(), "2".to_string()]);
+    let s = Server::start_with(&data, &k, &witness_flags);
+    assert_eq!(s.key, log_key);
+    let answers = fill(&s, &k, "Witnessed election", 3, 2);
+    let receipt = tag(2, 0xe0).to_string();
+    let mdata = tmp.path().join("mirror");
+    let (c, mirror) = start_urne(&[
+        "mirror",
+        "--of",
+        &s.url,
+        "--key",
+        &log_key,
+        "--data",
+        mdata.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    children.push(c);
+    let verify = |base: &str| {
+        let mut args = vec!["verify", "--log", base, "--key", &log_key];
+        for w in &witness_keys {
+            args.extend(["--witness", w.as_str()]);
+        }
+        args.extend(["--quorum", "2", "--json", &receipt]);
+        client(&xdg, &args)
+    };
+    // Cosignatures arrive shortly after the append; the mirror copies shortly after.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for base in [&s.url, &mirror] {
+        let r = loop {
+            let r = verify(base);
+            if r.code == 0 || Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert_eq!(r.code, 0, "{base}: {}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(v["cosignatures"].as_u64().unwrap() >= 2, "{v}");
+        assert_eq!(v["index"], answers[1]["index"]);
+    }
+    // The receipt file handed out at submission carries a checkpoint signed before
+    // the witnesses cosigned: the ballot is then proved in the witnessed checkpoint.
+    let file = tmp.path().join("receipt.json");
+    std::fs::write(&file, answers[1].to_string()).unwrap();
+    let mut args = vec!["verify", "--log", &s.url, "--key", &log_key];
+    for w in &witness_keys {
+        args.extend(["--witness", w.as_str()]);
+    }
+    args.extend(["--quorum", "2", "--json", file.to_str().unwrap()]);
+    let r = client(&xdg, &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["cosignatures"].as_u64().unwrap() >= 2, "{v}");
+    assert!(!answers[1]["checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("witness-"));
+
+    // A policy the log cannot meet (3 of 3 with one witness unknown to it) fails as
+    // a proof failure, not a success.
+    let stranger = Command::new(urne_bin())
+        .args(["keygen", "--witness", "--name", "stranger.test", "--out"])
+        .arg(tmp.path().join("stranger.key"))
+        .output()
+        .unwrap();
+    let stranger = String::from_utf8(stranger.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &stranger,
+            "--quorum",
+            "1",
+            &receipt,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
 }

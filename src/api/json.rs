@@ -7,7 +7,7 @@
 
 use super::{ApiError, AppState};
 use crate::stats::ElectionStats;
-use crate::storage::{StoreHashReader, TreeHead};
+use crate::storage::StoreHashReader;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -39,13 +39,13 @@ pub struct ProvedEntry {
     pub inclusion_proof: Vec<String>,
 }
 
-fn prove_entry(app: &AppState, head: &TreeHead, index: u64) -> Result<ProvedEntry, ApiError> {
+fn prove_entry(app: &AppState, size: u64, index: u64) -> Result<ProvedEntry, ApiError> {
     let bytes = app
         .store
         .entries(index, index + 1)?
         .pop()
         .ok_or_else(|| ApiError::internal(format!("entry {index} missing")))?;
-    let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
+    let proof = tree::prove_inclusion(index, size, &StoreHashReader(&*app.store))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let (kind, time) = match SignedStatement::parse(&bytes) {
         Ok(s) => (
@@ -103,14 +103,14 @@ pub async fn receipt(
     Path(code): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let tag = parse_tag(&code)?;
-    let head = app.seq.head();
     let app2 = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let idx = app2
             .store
             .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 1)?;
+        let head = app2.checkpoint_covering(idx.first().copied().unwrap_or(0));
         idx.first()
-            .map(|&i| prove_entry(&app2, &head, i))
+            .map(|&i| prove_entry(&app2, head.0, i))
             .transpose()
             .map(|e| (e, head))
     })
@@ -125,13 +125,13 @@ pub async fn receipt(
             "entry": e.entry,
             "leaf_hash": e.leaf_hash,
             "inclusion_proof": e.inclusion_proof,
-            "tree_size": head.size,
-            "checkpoint": head.checkpoint,
+            "tree_size": head.0,
+            "checkpoint": head.1,
             "tlog_proof": urne_client::checkpoint::TlogProof {
                 extra: None,
                 index: e.index,
                 proof: e.inclusion_proof.iter().filter_map(|h| tree::hash_from_base64(h).ok()).collect(),
-                checkpoint: head.checkpoint.clone(),
+                checkpoint: head.1.clone(),
             }
             .to_text(),
         }))),
@@ -157,14 +157,16 @@ pub async fn voter(
             &crate::sequencer::subject_key(&Subject::Voter(tag)),
             VOTER_LIMIT,
         )?;
+        let idx: Vec<u64> = idx.into_iter().filter(|i| *i < head.size).collect();
+        // Proved in the witnessed checkpoint when it covers every entry listed.
+        let (size, checkpoint) = app2.checkpoint_covering(idx.last().copied().unwrap_or(0));
         let entries = idx
             .into_iter()
-            .filter(|i| *i < head.size)
-            .map(|i| prove_entry(&app2, &head, i))
+            .map(|i| prove_entry(&app2, size, i))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Json(EntriesAnswer {
-            tree_size: head.size,
-            checkpoint: head.checkpoint.clone(),
+            tree_size: size,
+            checkpoint,
             entries,
         }))
     })

@@ -73,6 +73,19 @@ impl AppState {
         }
     }
 
+    /// The checkpoint to prove entry `index` against, as (size, signed note): the
+    /// served (witnessed) checkpoint if it covers the entry, else the latest one (its
+    /// cosignatures are still being gathered).
+    pub fn checkpoint_covering(&self, index: u64) -> (u64, String) {
+        match self.cosign.served() {
+            Some(s) if index < s.0 => (s.0, s.1.clone()),
+            _ => {
+                let h = self.seq.head();
+                (h.size, h.checkpoint.clone())
+            }
+        }
+    }
+
     /// Returns the authorities of a sealed election, from cache or store.
     ///
     /// # Errors

@@ -118,6 +118,42 @@ fn fetch_entry(log: &Log, cp: &SignedCheckpoint, index: u64) -> Res<Vec<u8>> {
     out.ok_or_else(|| Fail::new(Kind::NotFound, format!("entry {index} is not in the log")))
 }
 
+/// Proves leaf `index` (hash `leaf`) in the current checkpoint, with a proof fetched
+/// from the log and checked here.
+///
+/// # Errors
+/// [`Kind::ProofFailed`] if the current checkpoint does not cover the entry yet or the
+/// proof does not verify; [`Kind::Network`].
+fn prove_in_current(log: &Log, current: &SignedCheckpoint, index: u64, leaf: &Hash) -> Res<()> {
+    let size = current.checkpoint.size;
+    if index >= size {
+        return Err(Fail::new(
+            Kind::ProofFailed,
+            format!(
+                "NOT YET WITNESSED: your receipt's checkpoint lacks the witnesses' cosignatures, and the latest cosigned checkpoint ({size} entries) does not cover entry {index} yet; try again in a minute"
+            ),
+        ));
+    }
+    let v = log
+        .get_json(&format!("v1/proof/inclusion?index={index}&size={size}"))?
+        .ok_or_else(|| {
+            Fail::new(
+                Kind::ProofFailed,
+                format!("the log has no inclusion proof for entry {index} in its tree of {size} entries"),
+            )
+        })?;
+    let proof = parse_hashes(&v["inclusion_proof"])
+        .map_err(|m| Fail::new(Kind::ProofFailed, format!("inclusion proof: {m}")))?;
+    tree::verify_inclusion(index, size, leaf, &proof, &current.checkpoint.root).map_err(|e| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!(
+                "PROOF FAILED: the inclusion proof of entry {index} does not lead to the witnessed root of the tree of {size} entries ({e})"
+            ),
+        )
+    })
+}
+
 /// Runs `verify`; returns the success sentence and JSON.
 ///
 /// # Errors
@@ -131,7 +167,16 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
     let continuity = check_and_remember(&log, &trust, &current)?;
     let peers = crate::peers::check(&log, &trust, &current, &a.log.peers)?;
     let claim = read_claim(&a.receipt, &log)?;
-    let receipt_cp = trust.open(&claim.checkpoint)?;
+    // A receipt is handed out the moment its batch is durable, before witnesses
+    // cosign: its checkpoint must be signed by the log, and the witness policy is then
+    // met by a later checkpoint that includes the ballot (proved below).
+    let (receipt_cp, receipt_cosigned) = match trust.open(&claim.checkpoint) {
+        Ok(cp) => (cp, true),
+        Err(f) => match trust.open_log_only(&claim.checkpoint) {
+            Ok(cp) => (cp, false),
+            Err(_) => return Err(f),
+        },
+    };
     // The receipt's checkpoint and the current one must be one history.
     let (older, newer) = if receipt_cp.checkpoint.size <= current.checkpoint.size {
         (&receipt_cp, &current)
@@ -174,6 +219,14 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
             ),
         )
     })?;
+    // The checkpoint the proof is reported against: the receipt's own, or (when that
+    // one lacks the witnesses' cosignatures) the current one, which met the policy.
+    let proved_cp = if receipt_cosigned {
+        &receipt_cp
+    } else {
+        prove_in_current(&log, &current, claim.index, &leaf)?;
+        &current
+    };
     let stmt = SignedStatement::parse(&entry).map_err(|e| {
         Fail::new(
             Kind::ProofFailed,
@@ -247,10 +300,10 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         }
         audited = Some(aud.checked);
     }
-    let witnesses = receipt_cp.cosigners.len();
+    let witnesses = proved_cp.cosigners.len();
     let mut s = format!(
         "OK: your ballot with receipt {receipt} is in the log {} at index {} (election {}, scrutin {scrutin}, cast {}): its inclusion proof verifies against the checkpoint of {} entries signed by the log",
-        trust.log_key.name(), claim.index, st.election, st.time, cp.size
+        trust.log_key.name(), claim.index, st.election, st.time, proved_cp.checkpoint.size
     );
     if witnesses > 0 {
         s.push_str(&format!(" and cosigned by {witnesses} witness(es)"));
@@ -292,12 +345,12 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         "election": st.election,
         "scrutin": scrutin,
         "time": st.time.to_string(),
-        "tree_size": cp.size,
+        "tree_size": proved_cp.checkpoint.size,
         "current_tree_size": current.checkpoint.size,
         "previous_tree_size": continuity.previous,
         "cosignatures": witnesses,
         "audited_entries": audited,
-        "checkpoint": receipt_cp.note,
+        "checkpoint": proved_cp.note,
         "peers": peers,
     });
     Ok((s, json))
