@@ -261,28 +261,14 @@ impl WitnessKey {
                 vkey.chars().take(120).collect::<String>()
             ))
         };
-        let mut parts = vkey.splitn(3, '+');
-        let (Some(name), Some(id16), Some(key64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad("not name+id+key"));
-        };
-        if !signed_note::is_key_name_valid(name) {
-            return Err(bad("invalid key name"));
-        }
-        if id16.len() != 8
-            || !id16
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad("key ID is not 8 lowercase hex digits"));
-        }
-        let id = u32::from_str_radix(id16, 16).map_err(|_| bad("bad key ID"))?;
-        let raw = BASE64.decode(key64).map_err(|_| bad("bad base64"))?;
-        if raw.len() != 33 || raw[0] != COSIGNATURE_ALG {
-            return Err(bad("not a 0x04 Ed25519 cosignature key"));
-        }
-        let mut public_key = [0u8; 32];
-        public_key.copy_from_slice(&raw[1..]);
+        let (name, id, public_key) =
+            crate::note::split_key_string(vkey, COSIGNATURE_ALG).map_err(|why| {
+                bad(if why == "wrong key algorithm or length" {
+                    "not a 0x04 Ed25519 cosignature key"
+                } else {
+                    why
+                })
+            })?;
         let key = WitnessKey::from_public_key(name, public_key)?;
         if key.id != id {
             return Err(bad("key ID does not match"));
@@ -378,10 +364,7 @@ impl WitnessKey {
 impl fmt::Display for WitnessKey {
     /// Formats the verifier key `<name>+<hex8>+<base64(0x04 ‖ key)>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = [0u8; 33];
-        raw[0] = COSIGNATURE_ALG;
-        raw[1..].copy_from_slice(&self.public_key);
-        write!(f, "{}+{:08x}+{}", self.name, self.id, BASE64.encode(raw))
+        crate::note::write_key_string(f, &self.name, self.id, COSIGNATURE_ALG, &self.public_key)
     }
 }
 

@@ -51,6 +51,49 @@ pub fn key_id(name: &str, alg: u8, public_key: &[u8]) -> u32 {
     signed_note::key_id(name, &encoded)
 }
 
+/// Splits a verifier key string `<name>+<hex8>+<base64(alg ‖ key)>` (signed-note
+/// keys, and C2SP cosignature keys with their own algorithm byte) into name, key ID
+/// and public key, checking the syntax and the algorithm byte; the caller checks that
+/// the ID matches. The error says what is wrong.
+pub(crate) fn split_key_string(vkey: &str, alg: u8) -> Result<(&str, u32, [u8; 32]), &'static str> {
+    let mut parts = vkey.splitn(3, '+');
+    let (Some(name), Some(id16), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("not name+id+key");
+    };
+    if !signed_note::is_key_name_valid(name) {
+        return Err("invalid key name");
+    }
+    if id16.len() != 8
+        || !id16
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err("key ID is not 8 lowercase hex digits");
+    }
+    let id = u32::from_str_radix(id16, 16).map_err(|_| "bad key ID")?;
+    let raw = BASE64.decode(key64).map_err(|_| "bad base64")?;
+    if raw.len() != 33 || raw[0] != alg {
+        return Err("wrong key algorithm or length");
+    }
+    let mut public_key = [0u8; 32];
+    public_key.copy_from_slice(&raw[1..]);
+    Ok((name, id, public_key))
+}
+
+/// Writes a verifier key string `<name>+<hex8>+<base64(alg ‖ key)>`.
+pub(crate) fn write_key_string(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    id: u32,
+    alg: u8,
+    public_key: &[u8; 32],
+) -> fmt::Result {
+    let mut raw = [0u8; 33];
+    raw[0] = alg;
+    raw[1..].copy_from_slice(public_key);
+    write!(f, "{name}+{id:08x}+{}", BASE64.encode(raw))
+}
+
 /// An Ed25519 verifier key of a named signer, parsed from its key string.
 ///
 /// The decompressed curve point is kept: decompressing it costs about a third of a
@@ -87,27 +130,7 @@ impl VerifierKey {
     /// ID does not match its name and key.
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
         let bad = || NoteError::BadVerifierKey(vkey.chars().take(120).collect());
-        let mut parts = vkey.splitn(3, '+');
-        let (name, id16, key64) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(n), Some(i), Some(k)) => (n, i, k),
-            _ => return Err(bad()),
-        };
-        if !signed_note::is_key_name_valid(name) || id16.len() != 8 {
-            return Err(bad());
-        }
-        if !id16
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            return Err(bad());
-        }
-        let id = u32::from_str_radix(id16, 16).map_err(|_| bad())?;
-        let raw = BASE64.decode(key64).map_err(|_| bad())?;
-        if raw.len() != 33 || raw[0] != ALG_ED25519 {
-            return Err(bad());
-        }
-        let mut public_key = [0u8; 32];
-        public_key.copy_from_slice(&raw[1..]);
+        let (name, id, public_key) = split_key_string(vkey, ALG_ED25519).map_err(|_| bad())?;
         if key_id(name, ALG_ED25519, &public_key) != id {
             return Err(bad());
         }
@@ -183,10 +206,7 @@ impl VerifierKey {
 impl fmt::Display for VerifierKey {
     /// Formats the verifier key string `<name>+<hex8>+<base64>`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = [0u8; 33];
-        raw[0] = ALG_ED25519;
-        raw[1..].copy_from_slice(&self.public_key);
-        write!(f, "{}+{:08x}+{}", self.name, self.id, BASE64.encode(raw))
+        write_key_string(f, &self.name, self.id, ALG_ED25519, &self.public_key)
     }
 }
 

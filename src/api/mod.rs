@@ -118,14 +118,12 @@ impl AppState {
     }
 }
 
-/// Builds the router of the log.
-pub fn router(state: AppState) -> Router {
+/// The write endpoint, the JSON lookups and the web page: what the log and its
+/// mirrors both serve (a mirror's sequencer handle is read-only: writes answer 503).
+fn common_routes() -> Router<AppState> {
     Router::new()
-        .route("/checkpoint", get(tiles::checkpoint))
-        .route("/tile/{*path}", get(tiles::tile))
-        .route("/v1/statements", post(submit))
         .route("/v1/log", get(json::log_info))
-        .route("/v1/gossip", get(gossip))
+        .route("/v1/statements", post(submit))
         .route("/v1/receipts/{code}", get(json::receipt))
         .route("/v1/voters/{tag}", get(json::voter))
         .route("/v1/proof/inclusion", get(json::inclusion))
@@ -135,6 +133,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(json::stats))
         .route("/metrics", get(json::metrics))
         .fallback(get(crate::web::serve))
+}
+
+/// Builds the router of the log.
+pub fn router(state: AppState) -> Router {
+    common_routes()
+        .route("/checkpoint", get(tiles::checkpoint))
+        .route("/tile/{*path}", get(tiles::tile))
+        .route("/v1/gossip", get(gossip))
         // Read the body up to 4x the entry limit so an oversize statement gets our
         // `too_large` code rather than a bare 413 from the framework.
         .layer(DefaultBodyLimit::max(4 * MAX_ENTRY_SIZE))
@@ -143,19 +149,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Builds the read-only JSON lookups of the log (a mirror serves them over its copy).
 pub fn json_router(state: AppState) -> Router {
-    Router::new()
-        .route("/v1/log", get(json::log_info))
-        .route("/v1/statements", post(submit))
-        .route("/v1/receipts/{code}", get(json::receipt))
-        .route("/v1/voters/{tag}", get(json::voter))
-        .route("/v1/proof/inclusion", get(json::inclusion))
-        .route("/v1/proof/consistency", get(json::consistency))
-        .route("/v1/elections", get(json::elections))
-        .route("/v1/elections/{id}", get(json::election))
-        .route("/v1/stats", get(json::stats))
-        .route("/metrics", get(json::metrics))
-        .fallback(get(crate::web::serve))
-        .with_state(state)
+    common_routes().with_state(state)
 }
 
 /// GET /v1/gossip: the checkpoint this log serves (C2SP gossip between mirrors,
