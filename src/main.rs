@@ -481,4 +481,12 @@ fn print_summary(url: &str, s: &demo::DemoSummary) {
         println!("  voter whose credential was reissued by the helpdesk: {url}/v1/voters/{v}");
     }
     println!("  elections: {url}/v1/elections");
+    println!("\nIn a browser (every proof is checked by the page itself):");
+    if let Some(r) = s.receipts.first() {
+        println!("  check a receipt:     {url}/#/verifier/{r}");
+    }
+    if let Some(v) = &s.helpdesk_voter {
+        println!("  credential history:  {url}/#/identifiant/{v}");
+    }
+    println!("  dashboard:           {url}/#/tableau");
 }

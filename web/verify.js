@@ -1,0 +1,511 @@
+// urne — the in-browser verifier.
+//
+// Owns: everything the web page checks itself instead of trusting the server: C2SP
+// signed notes (Ed25519 key strings, key IDs, signature lines), C2SP tlog-checkpoint
+// bodies, C2SP tlog-cosignature `cosignature/v1` lines, the C2SP tlog-policy quorum,
+// RFC 6962 hashing and the RFC 9162 inclusion and consistency proof checks, C2SP
+// tlog-tiles entry bundles, and the urne statement text (DESIGN.md, "Entries").
+// Does not own: fetching or the page (app.js). No DOM here: Node runs the same file in
+// the unit tests (web/tests/verify.test.js).
+//
+// Cryptography is WebCrypto only (SHA-256 and Ed25519, `crypto.subtle`): no hand-written
+// primitive, nothing fetched from a third party. It mirrors the Rust library
+// `urne_client` (client/src): same formats, same refusals; the end-to-end tests check
+// this file against proofs and checkpoints produced by the real server.
+//
+// Every failure is a `VerifyError` with a stable `code` that the page translates.
+
+/** A verification failure with a stable code (translated by the page) and details. */
+export class VerifyError extends Error {
+  constructor(code, detail, params = {}) {
+    super(`${code}: ${detail}`);
+    this.code = code;
+    this.detail = detail;
+    this.params = params;
+  }
+}
+
+const fail = (code, detail, params) => {
+  throw new VerifyError(code, detail, params);
+};
+
+const encoder = new TextEncoder();
+
+/** Encodes a string as UTF-8 bytes. */
+export const utf8 = (s) => encoder.encode(s);
+
+/** Concatenates byte arrays. */
+export function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Compares two byte arrays. */
+export function equalBytes(a, b) {
+  if (!a || !b || a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+/** Formats bytes as lowercase hex. */
+export const toHex = (b) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+
+/** Parses lowercase or uppercase hex of even length; throws on anything else. */
+export function fromHex(s) {
+  if (typeof s !== "string" || !/^(?:[0-9a-fA-F]{2})*$/.test(s)) fail("malformed", `not hex: ${s}`);
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes standard, padded base64 (RFC 4648 §4), refusing any other form. */
+export function fromBase64(s) {
+  if (typeof s !== "string" || !B64.test(s)) fail("malformed", `not standard base64: ${s}`);
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  // Non-canonical padding bits decode too; require the canonical encoding.
+  if (toBase64(out) !== s) fail("malformed", `non-canonical base64: ${s}`);
+  return out;
+}
+
+/** Encodes bytes as standard, padded base64. */
+export function toBase64(b) {
+  let bin = "";
+  for (const x of b) bin += String.fromCharCode(x);
+  return btoa(bin);
+}
+
+/** SHA-256 with WebCrypto. */
+export async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+// ---------------------------------------------------------------------------------
+// Signed notes (C2SP signed-note)
+
+/** Key type byte of Ed25519 note signatures (C2SP signed-note). */
+export const ALG_ED25519 = 0x01;
+/** Key type byte of `cosignature/v1` witness keys (C2SP tlog-cosignature). */
+export const ALG_COSIGNATURE = 0x04;
+
+/** Computes a key ID: SHA-256(name ‖ "\n" ‖ type ‖ public key)[:4] (C2SP signed-note). */
+export async function keyId(name, alg, publicKey) {
+  const h = await sha256(concat(utf8(name), utf8("\n"), Uint8Array.of(alg), publicKey));
+  return h.slice(0, 4);
+}
+
+// A key name is non-empty, has no whitespace and no '+' (signed-note, "Verifier keys").
+const validName = (n) => n.length > 0 && !/[\s+]/u.test(n);
+
+/**
+ * Parses a verifier key `<name>+<8 hex key ID>+<base64(type ‖ Ed25519 public key)>`
+ * whose type is 0x01 (a note signer: the log, an authority) or 0x04 (a witness).
+ * The key ID must match. Returns {name, alg, id, publicKey, text, cryptoKey}.
+ */
+export async function parseVerifierKey(text) {
+  if (typeof text !== "string") fail("bad_key", "no key");
+  // name+id+key: the name has no '+', the base64 key may (Go's note.NewVerifier).
+  const m = /^([^+]*)\+([^+]*)\+(.*)$/su.exec(text.trim());
+  if (!m) fail("bad_key", `not name+id+key: ${text}`);
+  const [, name, idHex, b64] = m;
+  if (!validName(name)) fail("bad_key", `bad key name in ${text}`);
+  if (!/^[0-9a-f]{8}$/.test(idHex)) fail("bad_key", `bad key ID in ${text}`);
+  let raw;
+  try {
+    raw = fromBase64(b64);
+  } catch {
+    fail("bad_key", `key is not base64 in ${text}`);
+  }
+  if (raw.length !== 33 || (raw[0] !== ALG_ED25519 && raw[0] !== ALG_COSIGNATURE)) {
+    fail("bad_key", `not an Ed25519 key (type 0x01 or 0x04): ${text}`);
+  }
+  const alg = raw[0];
+  const publicKey = raw.slice(1);
+  const id = await keyId(name, alg, publicKey);
+  if (toHex(id) !== idHex) fail("bad_key", `key ID does not match the key: ${text}`);
+  let cryptoKey;
+  try {
+    cryptoKey = await crypto.subtle.importKey("raw", publicKey, { name: "Ed25519" }, false, [
+      "verify",
+    ]);
+  } catch (e) {
+    fail("no_ed25519", `this browser cannot verify Ed25519 signatures (${e.message})`);
+  }
+  return { name, alg, id, publicKey, text: text.trim(), cryptoKey };
+}
+
+async function ed25519Verify(key, signature, message) {
+  if (signature.length !== 64) return false;
+  try {
+    return await crypto.subtle.verify({ name: "Ed25519" }, key.cryptoKey, signature, message);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Splits a signed note into its text and signature lines (C2SP signed-note):
+ * the text ends at the last blank line; each signature line is
+ * `— <name> <base64(key ID ‖ signature)>`. Returns {text, textBytes, signatures}.
+ */
+export function parseNote(note) {
+  if (typeof note !== "string" || note.length === 0) fail("malformed", "empty note");
+  if (!note.endsWith("\n")) fail("malformed", "a note ends with a newline");
+  const split = note.lastIndexOf("\n\n");
+  if (split < 0) fail("malformed", "a note has a blank line before its signatures");
+  const text = note.slice(0, split + 1);
+  const sigText = note.slice(split + 2);
+  if (sigText.length === 0) fail("malformed", "a note has at least one signature");
+  const signatures = [];
+  for (const line of sigText.slice(0, -1).split("\n")) {
+    const m = /^\u2014 (\S+) (\S+)$/u.exec(line);
+    if (!m || !validName(m[1])) fail("malformed", `bad signature line: ${line}`);
+    const raw = fromBase64(m[2]);
+    if (raw.length < 5) fail("malformed", `signature too short: ${line}`);
+    signatures.push({ name: m[1], id: raw.slice(0, 4), sig: raw.slice(4), line });
+  }
+  return { text, textBytes: utf8(text), signatures };
+}
+
+/** Verifies the note signature of `key` in a parsed note; false when absent. */
+export async function hasValidSignature(parsed, key) {
+  const lines = parsed.signatures.filter((s) => s.name === key.name && equalBytes(s.id, key.id));
+  if (lines.length === 0) return false;
+  for (const s of lines) {
+    if (!(await ed25519Verify(key, s.sig, parsed.textBytes))) {
+      fail("bad_signature", `signature by ${key.name} does not verify`);
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------
+// Checkpoints and cosignatures (C2SP tlog-checkpoint, tlog-cosignature)
+
+/**
+ * Parses a checkpoint body: `<origin>\n<size>\n<base64 root>\n[<extension>\n…]`.
+ * Size is decimal without leading zeros, up to 2^63−1. Returns {origin, size (BigInt),
+ * root, extensions}.
+ */
+export function parseCheckpointBody(text) {
+  const lines = text.split("\n");
+  if (lines.length < 4 || lines[lines.length - 1] !== "") fail("malformed", "checkpoint too short");
+  const [origin, sizeText, rootText, ...rest] = lines.slice(0, -1);
+  if (!origin) fail("malformed", "checkpoint has no origin");
+  if (!/^(?:0|[1-9][0-9]{0,18})$/.test(sizeText)) fail("malformed", `bad tree size ${sizeText}`);
+  const size = BigInt(sizeText);
+  if (size >= 1n << 63n) fail("malformed", `tree size too large ${sizeText}`);
+  const root = fromBase64(rootText);
+  if (root.length !== 32) fail("malformed", "root hash is not 32 bytes");
+  if (rest.some((l) => l === "")) fail("malformed", "empty extension line");
+  return { origin, size, root, extensions: rest };
+}
+
+/**
+ * Opens a signed checkpoint (a note) with the log key and the witness keys:
+ * the log's signature must be present and valid, its origin must be the log key's
+ * name; cosignatures (`cosignature/v1`: key ID ‖ 8-byte time ‖ signature over
+ * "cosignature/v1\ntime <t>\n" ‖ body) of known witnesses are verified, a bad one is an
+ * error, unknown signature lines are kept aside.
+ * Returns {origin, size, root, note, text, cosigners: [{name, time, key}], unknown}.
+ */
+export async function openCheckpoint(note, logKey, witnessKeys = []) {
+  const parsed = parseNote(note);
+  const body = parseCheckpointBody(parsed.text);
+  if (body.origin !== logKey.name) {
+    fail("wrong_origin", `checkpoint of ${body.origin}, not of ${logKey.name}`, {
+      origin: body.origin,
+    });
+  }
+  if (!(await hasValidSignature(parsed, logKey))) {
+    fail("no_log_signature", `checkpoint not signed by ${logKey.name}`);
+  }
+  const cosigners = [];
+  let unknown = 0;
+  for (const s of parsed.signatures) {
+    if (s.name === logKey.name && equalBytes(s.id, logKey.id)) continue;
+    const w = witnessKeys.find(
+      (k) => k.alg === ALG_COSIGNATURE && k.name === s.name && equalBytes(k.id, s.id),
+    );
+    if (!w) {
+      unknown++;
+      continue;
+    }
+    if (s.sig.length !== 8 + 64) fail("bad_cosignature", `cosignature of ${w.name} malformed`);
+    const time = new DataView(s.sig.buffer, s.sig.byteOffset, 8).getBigUint64(0);
+    const msg = concat(utf8(`cosignature/v1\ntime ${time}\n`), parsed.textBytes);
+    if (!(await ed25519Verify(w, s.sig.slice(8), msg))) {
+      fail("bad_cosignature", `cosignature of ${w.name} does not verify`, { witness: w.name });
+    }
+    if (!cosigners.some((c) => c.name === w.name)) {
+      cosigners.push({ name: w.name, time: Number(time), key: w });
+    }
+  }
+  return { ...body, note, text: parsed.text, cosigners, unknown };
+}
+
+/**
+ * Parses a C2SP tlog-policy file (`log`, `witness`, `group`, `quorum` lines) into
+ * {logs: [vkey], witnesses: [{name, vkey}], quorum} where quorum is null (`quorum
+ * none`) or a tree {witness: name} | {k, members: [...]}. Keys are parsed later.
+ */
+export function parsePolicy(text) {
+  const p = { logs: [], witnesses: [], groups: new Map(), quorum: undefined };
+  const names = new Map();
+  const used = new Set();
+  text.split("\n").forEach((line, i) => {
+    const bad = (why) => fail("bad_policy", `line ${i + 1}: ${why}`, { line: i + 1 });
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) bad("control character");
+    const w = line.split(/[ \t]+/).filter(Boolean);
+    if (w.length === 0 || w[0].startsWith("#")) return;
+    const [kw, ...args] = w;
+    const newName = (n) => {
+      if (n === "none") bad("the name none is reserved");
+      if (names.has(n)) bad(`name ${n} defined twice`);
+    };
+    if (kw === "log") {
+      if (args.length < 1 || args.length > 2) bad("log takes a vkey and an optional URL");
+      p.logs.push(args[0]);
+    } else if (kw === "witness") {
+      if (args.length < 2 || args.length > 3) bad("witness takes a name, a vkey, an optional URL");
+      newName(args[0]);
+      const node = { witness: args[0] };
+      names.set(args[0], node);
+      p.witnesses.push({ name: args[0], vkey: args[1] });
+    } else if (kw === "group") {
+      if (args.length < 3) bad("group takes a name, a threshold and members");
+      const [name, k, ...members] = args;
+      newName(name);
+      const resolved = members.map((m) => {
+        if (!names.has(m)) bad(`undefined name ${m}`);
+        if (used.has(m)) bad(`${m} is already a group member`);
+        used.add(m);
+        return names.get(m);
+      });
+      let t;
+      if (k === "all") t = resolved.length;
+      else if (k === "any") t = 1;
+      else if (/^[1-9][0-9]*$/.test(k) && Number(k) <= resolved.length) t = Number(k);
+      else bad(`bad threshold ${k}`);
+      names.set(name, { k: t, members: resolved });
+    } else if (kw === "quorum") {
+      if (args.length !== 1) bad("quorum takes one name");
+      if (p.quorum !== undefined) bad("more than one quorum line");
+      if (args[0] === "none") p.quorum = null;
+      else if (names.has(args[0])) p.quorum = names.get(args[0]);
+      else bad(`undefined name ${args[0]}`);
+    } else bad(`unknown keyword ${kw}`);
+  });
+  if (p.quorum === undefined) fail("bad_policy", "no quorum line");
+  delete p.groups;
+  return p;
+}
+
+/** Builds the policy tree "k of these witnesses" (k = 0: no witness needed). */
+export function thresholdPolicy(witnessNames, k) {
+  if (k <= 0 || witnessNames.length === 0) return null;
+  return { k: Math.min(k, witnessNames.length), members: witnessNames.map((n) => ({ witness: n })) };
+}
+
+/** Tells whether the verified cosigners satisfy a policy tree (null: always). */
+export function quorumMet(policy, cosignerNames) {
+  if (policy === null || policy === undefined) return true;
+  if (policy.witness !== undefined) return cosignerNames.includes(policy.witness);
+  return policy.members.filter((m) => quorumMet(m, cosignerNames)).length >= policy.k;
+}
+
+// ---------------------------------------------------------------------------------
+// The tree: RFC 6962 hashing, RFC 9162 proof verification
+
+/** Leaf hash: SHA-256(0x00 ‖ entry) (RFC 6962 §2.1). */
+export const leafHash = (entry) => sha256(concat(Uint8Array.of(0), entry));
+/** Interior node hash: SHA-256(0x01 ‖ left ‖ right) (RFC 6962 §2.1). */
+export const nodeHash = (l, r) => sha256(concat(Uint8Array.of(1), l, r));
+
+const big = (n) => BigInt(n);
+
+/**
+ * Verifies an inclusion proof (RFC 9162 §2.1.3.2): leaf `index` of the tree of
+ * `size` entries whose root is `root`. Returns true or false, never throws on
+ * adversarial input.
+ */
+export async function verifyInclusion(index, size, leaf, proof, root) {
+  let fn = big(index);
+  let sn = big(size) - 1n;
+  if (fn < 0n || fn > sn || leaf.length !== 32) return false;
+  let r = leaf;
+  for (const p of proof) {
+    if (p.length !== 32 || sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      r = await nodeHash(p, r);
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      r = await nodeHash(r, p);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equalBytes(r, root);
+}
+
+/**
+ * Verifies a consistency proof (RFC 9162 §2.1.4.2) between the tree of `size1`
+ * entries with root `root1` and the tree of `size2` with root `root2`. The empty tree
+ * is consistent with every tree (empty proof); equal sizes need equal roots.
+ */
+export async function verifyConsistency(size1, size2, proof, root1, root2) {
+  const s1 = big(size1);
+  const s2 = big(size2);
+  if (s1 < 0n || s1 > s2) return false;
+  if (s1 === 0n) return proof.length === 0;
+  if (s1 === s2) return proof.length === 0 && equalBytes(root1, root2);
+  if (proof.length === 0 || proof.some((p) => p.length !== 32)) return false;
+  let path = proof;
+  // A first tree whose size is a power of two is a complete subtree: its root is the
+  // first hash of the path (RFC 9162 §2.1.4.2, step 1).
+  if ((s1 & (s1 - 1n)) === 0n) path = [root1, ...proof];
+  let fn = s1 - 1n;
+  let sn = s2 - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) return false;
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      while ((fn & 1n) === 0n && fn !== 0n) {
+        fn >>= 1n;
+        sn >>= 1n;
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  return sn === 0n && equalBytes(fr, root1) && equalBytes(sr, root2);
+}
+
+// ---------------------------------------------------------------------------------
+// C2SP tlog-tiles: entry bundles and paths
+
+/** Splits an entry bundle (2-byte big-endian length, then the entry, repeated). */
+export function parseEntryBundle(bytes) {
+  const out = [];
+  let at = 0;
+  while (at < bytes.length) {
+    if (at + 2 > bytes.length) fail("malformed", "truncated entry bundle");
+    const n = (bytes[at] << 8) | bytes[at + 1];
+    if (at + 2 + n > bytes.length) fail("malformed", "truncated entry in bundle");
+    out.push(bytes.slice(at + 2, at + 2 + n));
+    at += 2 + n;
+  }
+  return out;
+}
+
+/** The tile index N in x-path form: 1234067 → "x001/x234/067" (C2SP tlog-tiles). */
+export function tilePath(n) {
+  let s = big(n).toString();
+  s = s.padStart(Math.ceil(s.length / 3) * 3, "0");
+  const groups = s.match(/.{3}/g);
+  return groups.map((g, i) => (i < groups.length - 1 ? `x${g}` : g)).join("/");
+}
+
+/** The URL path of the entry bundle holding leaf `index` in a tree of `size`. */
+export function entryBundlePath(index, size) {
+  const n = big(index) / 256n;
+  const full = big(size) / 256n;
+  const w = n < full ? 256n : big(size) % 256n;
+  return `tile/entries/${tilePath(n)}${w === 256n ? "" : `.p/${w}`}`;
+}
+
+// ---------------------------------------------------------------------------------
+// Statements (DESIGN.md, "Entries (leaves) are signed statements")
+
+/**
+ * Parses a logged entry (a signed note whose text is an urne statement) for display
+ * and checks: {type, fields: {name: value | [values]}, text, note}. Repeated fields
+ * (`scrutin`, `authority` of an election) are arrays. The log and every monitor parse
+ * strictly; this parser refuses what it cannot read and nothing more.
+ */
+export function parseStatement(entryText) {
+  const note = parseNote(entryText);
+  const lines = note.text.slice(0, -1).split("\n");
+  const head = /^urne\/v1 ([a-z]+)$/.exec(lines[0]);
+  if (!head) fail("malformed", `not an urne statement: ${lines[0]}`);
+  const fields = {};
+  for (const line of lines.slice(1)) {
+    const sp = line.indexOf(" ");
+    if (sp <= 0) fail("malformed", `bad field line: ${line}`);
+    const k = line.slice(0, sp);
+    const v = line.slice(sp + 1);
+    if (k === "scrutin" || k === "authority") {
+      // An election lists its scrutins and authorities; other types have one scrutin.
+      if (head[1] === "election") (fields[k] ||= []).push(v);
+      else fields[k] = v;
+    } else {
+      fields[k] = v;
+    }
+  }
+  return { type: head[1], fields, text: note.text, note };
+}
+
+/** Tells whether `s` is a tag: 32 bytes as 64 lowercase hex digits. */
+export const isTag = (s) => /^[0-9a-f]{64}$/.test(s);
+
+// ---------------------------------------------------------------------------------
+// Gossip: equivocation evidence (client/src/gossip.rs, `Equivocation::verify`)
+
+/**
+ * Checks equivocation evidence with the log key alone: both notes are signed by the
+ * log, and either they name two roots for one size, or the consistency proof leads
+ * from `note_b`'s root to a root at `note_a`'s size other than `note_a`'s.
+ * Returns {a, b} (the opened checkpoints); throws `not_evidence` otherwise.
+ */
+export async function verifyEquivocation(ev, logKey) {
+  const bad = (why) => fail("not_evidence", why);
+  let a;
+  let b;
+  try {
+    a = await openCheckpoint(ev.note_a, logKey, []);
+    b = await openCheckpoint(ev.note_b, logKey, []);
+  } catch (e) {
+    bad(`a note is not signed by the log: ${e.message}`);
+  }
+  if (a.size === b.size) {
+    if (equalBytes(a.root, b.root)) bad("same size and same root");
+    return { a, b };
+  }
+  if (a.size > b.size) bad("note_a must be the smaller");
+  // The empty tree is a prefix of every tree: a "proof" from size 0 proves nothing.
+  if (a.size === 0n) bad("a size-0 checkpoint is consistent with every tree");
+  let proof;
+  let old;
+  try {
+    proof = (ev.proof || []).map(fromBase64);
+    old = fromBase64(ev.old_root_from_proof || "");
+  } catch (e) {
+    bad(`malformed proof: ${e.message}`);
+  }
+  if (!(await verifyConsistency(a.size, b.size, proof, old, b.root))) {
+    bad("the proof does not lead to note_b's root");
+  }
+  if (equalBytes(old, a.root)) bad("the proof leads to note_a's root: consistent");
+  return { a, b };
+}
