@@ -188,6 +188,54 @@ function requiredCount(policy) {
 }
 
 // ---------------------------------------------------------------------------------
+// The election's authorities, read from its sealing statement through the tiles
+
+const authoritiesCache = new Map();
+
+/**
+ * The authorities of election `id`, proved in checkpoint `cp`: the `election`
+ * statement is read from its C2SP entry bundle, its inclusion proof checked, and its
+ * `authority` lines parsed. Returns {index, authorities}.
+ */
+async function provedAuthorities(id, cp) {
+  const cacheKey = `${id}@${cp.size}`;
+  if (authoritiesCache.has(cacheKey)) return authoritiesCache.get(cacheKey);
+  const info = await getJSON(`/v1/elections/${encodeURIComponent(id)}`);
+  const index = BigInt(info.body.state.sealed_at_index);
+  if (index >= cp.size) throw new v.VerifyError("malformed", `election sealed at ${index}, beyond ${cp.size}`);
+  const r = await fetchRaw(v.entryBundlePath(index, cp.size));
+  if (!r.ok) throw new v.VerifyError("server_error", `entry bundle: HTTP ${r.status}`, { status: r.status });
+  const entries = v.parseEntryBundle(new Uint8Array(await r.arrayBuffer()));
+  const entry = entries[Number(index % 256n)];
+  if (!entry) throw new v.VerifyError("malformed", "entry bundle too short");
+  const p = await getJSON(`/v1/proof/inclusion?index=${index}&size=${cp.size}`);
+  const proof = p.body.inclusion_proof.map(v.fromBase64);
+  if (!(await v.verifyInclusion(index, cp.size, await v.leafHash(entry), proof, cp.root))) {
+    throw new v.VerifyError("bad_inclusion_proof", `election statement ${index}`, { index: index.toString() });
+  }
+  const st = v.parseStatement(new TextDecoder().decode(entry));
+  if (st.type !== "election" || st.fields.election !== id) {
+    throw new v.VerifyError("malformed", `entry ${index} is not the sealing of ${id}`);
+  }
+  const out = { index, authorities: await v.electionAuthorities(st) };
+  authoritiesCache.set(cacheKey, out);
+  return out;
+}
+
+async function authorityStep(st, cp) {
+  const { index, authorities } = await provedAuthorities(st.fields.election, cp);
+  const signers = await v.verifyAuthority(st, authorities);
+  return {
+    ok: true,
+    text: t("step.authority", {
+      role: t(`role.${signers[0].role}`),
+      name: signers.map((s) => s.name).join(", "),
+      index: formatNumber(index),
+    }),
+  };
+}
+
+// ---------------------------------------------------------------------------------
 // The last checkpoint seen, and consistency with it
 
 /**
@@ -369,7 +417,9 @@ async function verifyReceipt(code) {
     throw new v.VerifyError("wrong_entry", `entry ${a.index} is a ${st.type} without this receipt`, { index: a.index });
   }
   steps.push({ ok: true, text: t("step.ballot", { election: st.fields.election, scrutin: st.fields.scrutin }) });
-  // 4. Consistent with what this browser saw before.
+  // 4. Signed by the voting platform's key that the sealed election names.
+  steps.push(await authorityStep(st, cp));
+  // 5. Consistent with what this browser saw before.
   const seen = await checkSeen(cp);
   steps.push(seenStep(seen));
   return { kind: "found", trust, cp, steps, seen, index: a.index, st, tlogProof: a.tlog_proof, code };
@@ -473,6 +523,8 @@ async function voterHistory(tag) {
     else if (!((st.type === "revoke" || st.type === "ballot") && creds.has(f.credential))) {
       throw new v.VerifyError("foreign_entry", `entry ${e.index} is not about this voter`, { index: e.index });
     }
+    const { authorities } = await provedAuthorities(f.election, cp);
+    await v.verifyAuthority(st, authorities);
     events.push({ index: e.index, type: st.type, f, time: Date.parse(f.time) });
   }
   steps.push({ ok: true, text: t("step.history_proofs", { n: events.length }) });

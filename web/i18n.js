@@ -41,7 +41,11 @@ const STRINGS = {
     "step.no_witness_needed": "Aucun témoin requis par vos clés de confiance.",
     "step.inclusion": "Preuve d'inclusion de l'entrée {index} vérifiée ({n} empreintes).",
     "step.ballot": "L'entrée est un bulletin portant ce reçu (élection {election}, scrutin {scrutin}).",
-    "step.history_proofs": "{n} entrée(s), chacune avec sa preuve d'inclusion vérifiée et bien liée à cet identifiant.",
+    "step.history_proofs": "{n} entrée(s), chacune avec sa preuve d'inclusion vérifiée, signée par l'autorité compétente de l'élection et bien liée à cet identifiant.",
+    "step.authority": "Signé par {role} ({name}), clé nommée par l'élection scellée à la position {index} (preuve vérifiée).",
+    "role.platform": "la plateforme de vote",
+    "role.registrar": "le gestionnaire des identifiants",
+    "role.board": "le bureau de vote",
 
     "seen.first": "Premier point de contrôle vu par ce navigateur : il est mémorisé pour la prochaine visite.",
     "seen.same": "Identique au point de contrôle vu le {at}.",
@@ -184,6 +188,7 @@ const STRINGS = {
     "err.foreign_entry": "Le serveur a listé une entrée ({index}) qui ne concerne pas cette étiquette.",
     "err.bad_policy": "Politique mal formée : {line}",
     "err.not_evidence": "Ce n'est pas une preuve d'équivocation.",
+    "err.wrong_signer": "L'entrée ({type}) n'est pas signée par une clé de l'autorité que l'élection a désignée pour cela.",
     "err.generic": "Erreur : {detail}"
   },
   en: {
@@ -222,7 +227,11 @@ const STRINGS = {
     "step.no_witness_needed": "Your trusted keys require no witness.",
     "step.inclusion": "Inclusion proof of entry {index} verified ({n} hashes).",
     "step.ballot": "The entry is a ballot carrying this receipt (election {election}, scrutin {scrutin}).",
-    "step.history_proofs": "{n} entries, each with its inclusion proof verified and tied to this tag.",
+    "step.history_proofs": "{n} entries, each with its inclusion proof verified, signed by the election's competent authority and tied to this tag.",
+    "step.authority": "Signed by {role} ({name}), a key named by the election sealed at position {index} (proof verified).",
+    "role.platform": "the voting platform",
+    "role.registrar": "the credential registrar",
+    "role.board": "the electoral board",
 
     "seen.first": "First checkpoint this browser has seen: remembered for your next visit.",
     "seen.same": "Identical to the checkpoint seen on {at}.",
@@ -365,6 +374,7 @@ const STRINGS = {
     "err.foreign_entry": "The server listed an entry ({index}) that is not about this tag.",
     "err.bad_policy": "Malformed policy: {line}",
     "err.not_evidence": "This is not equivocation evidence.",
+    "err.wrong_signer": "The entry ({type}) is not signed by a key of the authority the election named for it.",
     "err.generic": "Error: {detail}"
   },
 };

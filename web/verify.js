@@ -509,3 +509,51 @@ export async function verifyEquivocation(ev, logKey) {
   if (equalBytes(old, a.root)) bad("the proof leads to note_a's root: consistent");
   return { a, b };
 }
+
+// ---------------------------------------------------------------------------------
+// Authority signatures (DESIGN.md, "Election rules"; client/src/rules.rs)
+
+/** The role whose key must sign each statement type. */
+export const SIGNER_ROLE = {
+  credential: ["registrar"],
+  revoke: ["registrar"],
+  ballot: ["platform"],
+  suspend: ["board"],
+  resume: ["board"],
+  intervention: ["board", "platform"],
+};
+
+/**
+ * Reads the authorities of a sealed election from its `election` statement:
+ * [{role, key}] with parsed note keys (`authority <role> <vkey>` lines).
+ */
+export async function electionAuthorities(electionStatement) {
+  if (electionStatement.type !== "election") fail("malformed", "not an election statement");
+  const out = [];
+  for (const line of electionStatement.fields.authority || []) {
+    const sp = line.indexOf(" ");
+    if (sp <= 0) fail("malformed", `bad authority line: ${line}`);
+    out.push({ role: line.slice(0, sp), key: await parseVerifierKey(line.slice(sp + 1)) });
+  }
+  return out;
+}
+
+/**
+ * Verifies that a statement is signed by a key of the role its type needs, among the
+ * election's authorities; a signature line of a known key that does not verify is an
+ * error. Returns the signing authorities [{role, name}].
+ */
+export async function verifyAuthority(statement, authorities) {
+  const roles = SIGNER_ROLE[statement.type];
+  if (!roles) fail("malformed", `no single signer role for ${statement.type}`);
+  const signers = [];
+  for (const a of authorities) {
+    if (await hasValidSignature(statement.note, a.key)) signers.push({ role: a.role, name: a.key.name });
+  }
+  if (!signers.some((s) => roles.includes(s.role))) {
+    fail("wrong_signer", `${statement.type} not signed by a ${roles.join(" or ")} key of the election`, {
+      type: statement.type,
+    });
+  }
+  return signers.filter((s) => roles.includes(s.role));
+}

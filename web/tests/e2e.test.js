@@ -202,6 +202,7 @@ test("a real receipt is verified in the browser: log signature, 2 witnesses, inc
   assert.match(v.text, /signé par le registre et 2 témoin\(s\)/);
   assert.match(v.text, /Contresigné par 2 témoin\(s\) \(temoin-cgt\.example, temoin-cfdt\.example|Contresigné par 2 témoin\(s\) \(temoin-cfdt\.example, temoin-cgt\.example/);
   assert.match(v.text, /Preuve d'inclusion de l'entrée [\d\u202f ]+ vérifiée/);
+  assert.match(v.text, /Signé par la plateforme de vote \(platform\.demo\), clé nommée par l'élection scellée à la position 0/);
   assert.match(v.text, /Premier point de contrôle vu par ce navigateur/);
   await page.screenshot({ path: join(SHOTS, "verifier-ok.png"), fullPage: true });
 

@@ -337,3 +337,28 @@ test("the vendored chart library is exactly the release pinned in package-lock.j
     assert.ok(at(`../vendor/${f}`).equals(at(`../node_modules/uplot/dist/${f}`)), `vendor/${f} differs from the npm release`);
   }
 });
+
+test("authority signatures: the role the statement type needs, from the sealed election", async () => {
+  const platform = await noteKeys("platform.example");
+  const registrar = await noteKeys("registrar.example");
+  const board = await noteKeys("board.example");
+  const election = v.parseStatement(
+    `urne/v1 election\nelection e\ntime 2026-12-01T08:00:00Z\ntitle T\nscrutin s\n` +
+      `authority board ${board.vkey}\nauthority registrar ${registrar.vkey}\nauthority platform ${platform.vkey}\n` +
+      `quorum 1\nopens 2026-12-01T08:00:00Z\ncloses 2026-12-01T18:00:00Z\n\n— board.example AAAAAAA=\n`,
+  );
+  const authorities = await v.electionAuthorities(election);
+  assert.deepEqual(authorities.map((a) => a.role), ["board", "registrar", "platform"]);
+  const text = `urne/v1 ballot\nelection e\ntime 2026-12-01T10:00:00Z\nscrutin s\ncredential ${"a".repeat(64)}\nreceipt ${"b".repeat(64)}\n`;
+  const signedBy = (k, name) => v.parseStatement(`${text}\n${sigLine(name, Buffer.concat([k.id, sign(null, Buffer.from(text), k.privateKey)]))}`);
+  assert.deepEqual(await v.verifyAuthority(signedBy(platform, "platform.example"), authorities), [{ role: "platform", name: "platform.example" }]);
+  // The registrar's key is a key of the election, but not the one ballots need.
+  await assert.rejects(v.verifyAuthority(signedBy(registrar, "registrar.example"), authorities), (e) => e.code === "wrong_signer");
+  // A stranger's key counts for nothing.
+  const stranger = await noteKeys("platform.example");
+  await assert.rejects(v.verifyAuthority(signedBy(stranger, "platform.example"), authorities), (e) => e.code === "wrong_signer");
+  // A platform signature over other bytes is an error.
+  const forged = signedBy(platform, "platform.example");
+  forged.note.textBytes = v.utf8(text.replace("10:00:00", "10:00:01"));
+  await assert.rejects(v.verifyAuthority(forged, authorities), (e) => e.code === "bad_signature");
+});
