@@ -16,10 +16,13 @@
 //! - `engine`: authenticated entry download and the audit (signatures, rules, tree).
 //! - `verify`, `alerts`, `monitor`, `report`: the commands.
 //! - `notify`: `--exec` and `--webhook`.
-//! - `peers`: `--peer` gossip checks (split views).
+//! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
+//! - `evidence`: the rollbacks, forks and split views a monitor found, in the
+//!   library's `Equivocation` format.
 
 mod alerts;
 mod engine;
+mod evidence;
 mod fail;
 mod http;
 mod monitor;
