@@ -1073,6 +1073,19 @@ fn split_view_is_caught_through_peers() {
         .as_str()
         .unwrap()
         .contains("\n7\n"));
+    // Recorded in DIR as evidence anyone with the log key can check: the peer's
+    // tree of 8 entries does not begin with the log's tree of 7 shown here.
+    let recorded: Vec<urne_client::gossip::Equivocation> =
+        std::fs::read_to_string(state.join("evidence.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    recorded[0]
+        .verify(&VerifierKey::parse(&s1.key).unwrap())
+        .unwrap();
+    assert_eq!(recorded[0].source, s2.url);
 
     // A union's monitor following the second history serves what it verified at
     // /v1/gossip; a voter shown the first history and pulling the monitor as a peer
@@ -2206,6 +2219,23 @@ fn monitor_raises_each_rollback_and_fork_once_and_serves_the_evidence() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert_eq!(served, vec![e.clone()]);
+    // A voter shown the first history, pulling this monitor as a peer, checks the
+    // evidence with the log key and learns the log showed two histories.
+    let r = client(
+        &tmp.path().join("xdg-voter"),
+        &[
+            "verify",
+            "--log",
+            &s1.url,
+            "--key",
+            &s1.key,
+            "--peer",
+            &format!("http://{gossip}"),
+            &tag(1, 0xe0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("holds proof"), "{}", r.stderr);
     front.wait_polls(3);
     let _ = mon.kill();
     let _ = mon.wait();
