@@ -8,10 +8,11 @@
 //! election was suspended (`urne forge-append`, a simulated compromised operator).
 //!
 //! The server binary is `$URNE_BIN`, else `urne` next to this test's target
-//! directory (`cargo build --workspace --bins` first; `scripts/test.sh` does); the
-//! client is `$URNE_CLIENT_BIN`, else the one Cargo built. Where the log must lie in
-//! transit (tampered proofs and tiles) or change under a follower (a rollback, then a
-//! fork, behind one URL), the test puts a [`Proxy`] between them.
+//! directory (`cargo build --workspace --bins` first; `scripts/test.sh` does). Where
+//! the log must lie in transit (tampered proofs and tiles) or change under a follower
+//! (a rollback, then a fork, behind one URL), the test puts a [`Proxy`] between them.
+//! Also: a forged seal that must not lend its keys to the real election, reissue
+//! bursts over a sliding hour, and witnesses with two mirrors.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -39,14 +40,6 @@ fn urne_bin() -> PathBuf {
         }
     }
     panic!("the server binary `urne` was not found: run `cargo build --workspace --bins` or set URNE_BIN");
-}
-
-/// The `urne-client` binary under test: `$URNE_CLIENT_BIN`, else the one Cargo built
-/// for this test.
-fn client_bin() -> PathBuf {
-    std::env::var_os("URNE_CLIENT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_urne-client")))
 }
 
 /// The authorities of the test election (fixed seeds).
@@ -250,7 +243,7 @@ struct Run {
 }
 
 fn client(xdg: &Path, args: &[&str]) -> Run {
-    let out = Command::new(client_bin())
+    let out = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args(args)
         .env("XDG_STATE_HOME", xdg)
         .env_remove("URNE_LOG")
@@ -506,7 +499,7 @@ fn alerts_lists_and_follows_a_voter() {
 
     // --follow: a helpdesk reissue appears, the command is run with it.
     let hits = tmp.path().join("hits");
-    let mut follow = Command::new(client_bin())
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args([
             "alerts",
             "--log",
@@ -952,7 +945,7 @@ fn monitor_follows_raises_stale_and_posts_webhooks() {
     let s = Server::start(&tmp.path().join("data"), &k);
     fill(&s, &k, "Test election", 3, 1);
     let (hook, bodies) = webhook_sink();
-    let mut mon = Command::new(client_bin())
+    let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args(["monitor", "--log", &s.url, "--key", &s.key, "--state"])
         .arg(&state)
         .args([
@@ -1096,7 +1089,7 @@ fn split_view_is_caught_through_peers() {
         .unwrap()
         .port();
     let gossip = format!("127.0.0.1:{port}");
-    let mut mon = Command::new(client_bin())
+    let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args(["monitor", "--log", &s2.url, "--key", &s2.key, "--state"])
         .arg(tmp.path().join("mon2"))
         .args(["--interval", "1", "--quiet", "--gossip", &gossip])
@@ -1631,7 +1624,7 @@ fn alerts_every_failure_exit_code() {
     // 4 while following: the log behind the URL is swapped for the old backup.
     let xdg2 = tmp.path().join("xdg2");
     let front = Proxy::honest(&s.url);
-    let mut follow = Command::new(client_bin())
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args(["alerts", "--log", &front.url, "--key", &key])
         .args(["--follow", "--interval", "1", "--voter", &voter])
         .env("XDG_STATE_HOME", &xdg2)
@@ -1669,7 +1662,7 @@ fn alerts_follow_posts_each_new_entry_to_a_webhook() {
     let voter = tag(2, 0xa0).to_string();
     let (hook, bodies) = webhook_sink();
     let front = Proxy::honest(&s.url);
-    let mut follow = Command::new(client_bin())
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args(["alerts", "--log", &front.url, "--key", &s.key, "--follow"])
         .args(["--interval", "1", "--voter", &voter, "--webhook", &hook])
         .env("XDG_STATE_HOME", &xdg)
@@ -2134,7 +2127,7 @@ fn monitor_raises_each_rollback_and_fork_once_and_serves_the_evidence() {
     // A union's monitor follows the log through one URL.
     let front = Proxy::honest(&s1.url);
     let start_monitor = |gossip: &str| {
-        Command::new(client_bin())
+        Command::new(env!("CARGO_BIN_EXE_urne-client"))
             .args(["monitor", "--log", &front.url, "--key", &s1.key, "--state"])
             .arg(&state)
             .args(["--interval", "1", "--quiet", "--gossip", gossip])

@@ -468,10 +468,10 @@ impl Monitor<'_> {
             return self.raise(al, Some(Kind::Inconsistent));
         }
         let (Some(peer), Some(note)) = (ev["peer"].as_str(), ev["peer_checkpoint"].as_str()) else {
-            return Err(Fail::new(
-                Kind::Other,
-                format!("split view without evidence: {}", f.msg),
-            ));
+            // Nothing to record (`peers.rs` always gives one or the other): still said.
+            let mut al = Alert::new("equivocation", "critical", f.msg.clone());
+            al.evidence = f.evidence.clone();
+            return self.raise(al, Some(Kind::Inconsistent));
         };
         let theirs = self.trust.open_log_only(note)?;
         let (log, peer_log) = (Log::new(self.log.base()), Log::new(peer));
