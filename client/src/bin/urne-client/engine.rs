@@ -719,3 +719,25 @@ fn produce(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ReissueWindow;
+
+    #[test]
+    fn reissue_window_slides_over_sixty_minutes() {
+        let mut w = ReissueWindow::default();
+        assert_eq!(w.add(1_000), (0, 1));
+        assert_eq!(w.add(1_000), (1, 2), "same second, counted twice");
+        assert_eq!(w.add(4_599), (2, 3), "3,599 s later: same window");
+        // 3,600 s after the first ones: they leave the window.
+        assert_eq!(w.add(4_600), (1, 2));
+        assert_eq!(w.first(), Some(4_599));
+        // A time that goes back (within the rules' tolerance) still counts…
+        assert_eq!(w.add(4_500), (2, 3));
+        assert_eq!(w.first(), Some(4_500));
+        // …but not one older than the window.
+        assert_eq!(w.add(900), (3, 3));
+        assert_eq!(w.add(20_000), (0, 1), "a new hour, a new count");
+    }
+}
