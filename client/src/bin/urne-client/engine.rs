@@ -6,9 +6,9 @@
 //! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root), and
 //! [`Auditor`] (the rule state, a [`CompactRange`] for the root in O(log n) memory,
 //! the per-election statistics of the report, the pattern detectors: reissue bursts
-//! over a sliding hour, reissue-then-vote, suspensions). Does not own: what is valid (the shared rules
-//! engine `urne_client::rules`, with `now: None`: history is re-checked without the
-//! log's clock), persistence (`monitor.rs`), HTTP (`http.rs`).
+//! over a sliding hour, reissue-then-vote, suspensions). Does not own: what is valid
+//! (the shared rules engine `urne_client::rules`, with `now: None`: history is
+//! re-checked without the log's clock), persistence (`monitor.rs`), HTTP (`http.rs`).
 
 use crate::fail::{Fail, Kind, Res};
 use crate::http::{HttpTiles, Log};
