@@ -8,7 +8,11 @@
 //! election was suspended (`urne forge-append`, a simulated compromised operator).
 //!
 //! The server binary is `$URNE_BIN`, else `urne` next to this test's target
-//! directory (`cargo build --workspace --bins` first; `scripts/test.sh` does).
+//! directory (`cargo build --workspace --bins` first; `scripts/test.sh` does). Where
+//! the log must lie in transit (tampered proofs and tiles) or change under a follower
+//! (a rollback, then a fork, behind one URL), the test puts a [`Proxy`] between them.
+//! Also: a forged seal that must not lend its keys to the real election, reissue
+//! bursts over a sliding hour, and witnesses with two mirrors.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -55,9 +59,14 @@ impl Keys {
     }
 
     fn stmt(&self, body: Body) -> String {
+        self.stmt_at(body, Time::now())
+    }
+
+    /// A statement of the test election at `time`, signed by the right authority.
+    fn stmt_at(&self, body: Body, time: Time) -> String {
         let st = Statement {
             election: ELECTION.into(),
-            time: Time::now(),
+            time,
             body,
         };
         let key = match st.statement_type().as_str() {
@@ -1057,6 +1066,19 @@ fn split_view_is_caught_through_peers() {
         .as_str()
         .unwrap()
         .contains("\n7\n"));
+    // Recorded in DIR as evidence anyone with the log key can check: the peer's
+    // tree of 8 entries does not begin with the log's tree of 7 shown here.
+    let recorded: Vec<urne_client::gossip::Equivocation> =
+        std::fs::read_to_string(state.join("evidence.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    recorded[0]
+        .verify(&VerifierKey::parse(&s1.key).unwrap())
+        .unwrap();
+    assert_eq!(recorded[0].source, s2.url);
 
     // A union's monitor following the second history serves what it verified at
     // /v1/gossip; a voter shown the first history and pulling the monitor as a peer
@@ -1131,7 +1153,7 @@ fn start_urne(args: &[&str]) -> (Child, String) {
 }
 
 #[test]
-fn verify_with_witness_quorum_against_log_and_mirror() {
+fn verify_with_witness_quorum_against_log_and_two_mirrors() {
     let tmp = tempfile::tempdir().unwrap();
     let xdg = tmp.path().join("xdg");
     let data = tmp.path().join("log");
@@ -1179,19 +1201,25 @@ fn verify_with_witness_quorum_against_log_and_mirror() {
     assert_eq!(s.key, log_key);
     let answers = fill(&s, &k, "Witnessed election", 3, 2);
     let receipt = tag(2, 0xe0).to_string();
-    let mdata = tmp.path().join("mirror");
-    let (c, mirror) = start_urne(&[
-        "mirror",
-        "--of",
-        &s.url,
-        "--key",
-        &log_key,
-        "--data",
-        mdata.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
-    children.push(c);
+    // Two mirrors: one copies the log, the other copies the first mirror.
+    let mut mirrors: Vec<String> = Vec::new();
+    for i in 0..2 {
+        let of = mirrors.last().cloned().unwrap_or_else(|| s.url.clone());
+        let mdata = tmp.path().join(format!("mirror{i}"));
+        let (c, mirror) = start_urne(&[
+            "mirror",
+            "--of",
+            &of,
+            "--key",
+            &log_key,
+            "--data",
+            mdata.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ]);
+        children.push(c);
+        mirrors.push(mirror);
+    }
     let verify = |base: &str| {
         let mut args = vec!["verify", "--log", base, "--key", &log_key];
         for w in &witness_keys {
@@ -1200,9 +1228,9 @@ fn verify_with_witness_quorum_against_log_and_mirror() {
         args.extend(["--quorum", "2", "--json", &receipt]);
         client(&xdg, &args)
     };
-    // Cosignatures arrive shortly after the append; the mirror copies shortly after.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for base in [&s.url, &mirror] {
+    // Cosignatures arrive shortly after the append; the mirrors copy shortly after.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for base in [&s.url, &mirrors[0], &mirrors[1]] {
         let r = loop {
             let r = verify(base);
             if r.code == 0 || Instant::now() > deadline {
@@ -1264,4 +1292,961 @@ fn verify_with_witness_quorum_against_log_and_mirror() {
         let _ = c.kill();
         let _ = c.wait();
     }
+}
+
+/// Rewrites the body of an answer of the log, given the request path.
+type Tamper = std::sync::Arc<dyn Fn(&str, &mut Vec<u8>) + Send + Sync>;
+
+/// A man in the middle on 127.0.0.1: forwards each request to the current upstream
+/// log (which the test may switch, to show one client several logs behind one URL)
+/// and lets a [`Tamper`] rewrite each answer's body in transit.
+struct Proxy {
+    url: String,
+    upstream: std::sync::Arc<std::sync::Mutex<String>>,
+    /// `GET /checkpoint` requests served (a follower's polls).
+    polls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Proxy {
+    fn start(upstream: &str, tamper: Tamper) -> Proxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let up = Arc::new(Mutex::new(upstream.to_string()));
+        let polls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (up2, polls2) = (up.clone(), polls.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut c) = conn else { continue };
+                let (up, polls, tamper) = (up2.clone(), polls2.clone(), tamper.clone());
+                std::thread::spawn(move || {
+                    // One request per connection: read the head, then the body.
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    let end = loop {
+                        let n = c.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        if let Some(e) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break e;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+                    let (method, path) = (
+                        first.next().unwrap_or("GET").to_string(),
+                        first.next().unwrap_or("/").to_string(),
+                    );
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.trim()
+                                .eq_ignore_ascii_case(name)
+                                .then(|| v.trim().to_string())
+                        })
+                    };
+                    let len: usize = header("content-length")
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0);
+                    let mut body = buf[end + 4..].to_vec();
+                    while body.len() < len {
+                        let n = c.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        body.extend_from_slice(&chunk[..n]);
+                    }
+                    if path == "/checkpoint" {
+                        polls.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let target = format!("{}{path}", up.lock().unwrap());
+                    let agent: ureq::Agent = ureq::Agent::config_builder()
+                        .http_status_as_error(false)
+                        .build()
+                        .into();
+                    let answer = if method == "POST" {
+                        agent
+                            .post(&target)
+                            .header(
+                                "Content-Type",
+                                header("content-type").unwrap_or("text/plain".into()),
+                            )
+                            .send(&body[..])
+                    } else {
+                        agent.get(&target).call()
+                    };
+                    let (status, ctype, mut out) = match answer {
+                        Ok(mut r) => (
+                            r.status().as_u16(),
+                            r.headers()
+                                .get("content-type")
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("application/octet-stream")
+                                .to_string(),
+                            r.body_mut()
+                                .with_config()
+                                .limit(64 << 20)
+                                .read_to_vec()
+                                .unwrap_or_default(),
+                        ),
+                        Err(_) => (502, "text/plain".into(), b"upstream down".to_vec()),
+                    };
+                    if status == 200 {
+                        tamper(&path, &mut out);
+                    }
+                    let _ = write!(
+                        c,
+                        "HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        out.len()
+                    );
+                    let _ = c.write_all(&out);
+                });
+            }
+        });
+        Proxy {
+            url,
+            upstream: up,
+            polls,
+        }
+    }
+
+    /// A proxy that changes nothing.
+    fn honest(upstream: &str) -> Proxy {
+        Proxy::start(upstream, std::sync::Arc::new(|_: &str, _: &mut Vec<u8>| {}))
+    }
+
+    /// Points the proxy at another log.
+    fn switch(&self, upstream: &str) {
+        *self.upstream.lock().unwrap() = upstream.to_string();
+    }
+
+    /// Waits until a follower has polled the checkpoint `n` more times.
+    fn wait_polls(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        let target = self.polls.load(Ordering::SeqCst) + n;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.polls.load(Ordering::SeqCst) < target {
+            assert!(Instant::now() < deadline, "the follower stopped polling");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Replaces the first occurrence of `from` after `marker` in `body` by `to`.
+fn flip_after(body: &mut [u8], marker: &[u8]) -> bool {
+    match body.windows(marker.len()).position(|w| w == marker) {
+        Some(p) if p + marker.len() < body.len() => {
+            let i = p + marker.len();
+            // A hex digit becomes another hex digit: the entry still parses.
+            body[i] = if body[i] == b'0' { b'1' } else { b'0' };
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The lines of `DIR/alerts.jsonl` of kind `kind`.
+fn alerts_of(state: &Path, kind: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(state.join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == kind)
+        .collect()
+}
+
+/// Waits until `DIR/alerts.jsonl` holds an alert of kind `kind`.
+fn wait_alert(state: &Path, kind: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(a) = alerts_of(state, kind).pop() {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "no {kind} alert");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The JSON header of `DIR/monitor.state`.
+fn monitor_header(state: &Path) -> serde_json::Value {
+    let b = std::fs::read(state.join("monitor.state")).unwrap();
+    let n = u64::from_be_bytes(b[..8].try_into().unwrap()) as usize;
+    serde_json::from_slice(&b[8..8 + n]).unwrap()
+}
+
+/// A free port on 127.0.0.1 (bound and released).
+fn free_addr() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+}
+
+/// GET `url` as JSON, `None` if it cannot be had.
+fn get_json(url: &str) -> Option<serde_json::Value> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent.get(url).call().ok()?;
+    if r.status().as_u16() != 200 {
+        return None;
+    }
+    serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()
+}
+
+/// Runs `urne forge-append` on a stopped log: `entry` is appended bypassing the rules.
+fn forge_append(data: &Path, dir: &Path, entry: &str) {
+    let f = dir.join("forged.txt");
+    std::fs::write(&f, entry).unwrap();
+    let out = Command::new(urne_bin())
+        .args(["forge-append", "--data"])
+        .arg(data)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn alerts_every_failure_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let (data, old) = (tmp.path().join("data"), tmp.path().join("data-old"));
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    fill(&s, &k, "Test election", 3, 1);
+    let voter = tag(1, 0xa0).to_string();
+    let (url, key) = (s.url.clone(), s.key.clone());
+
+    // 64: usage (no --voter; a voter tag that is not one).
+    let r = client(&xdg, &["alerts", "--log", &url, "--key", &key]);
+    assert_eq!(r.code, 64, "{}", r.stderr);
+    let r = client(
+        &xdg,
+        &["alerts", "--log", &url, "--key", &key, "--voter", "nope"],
+    );
+    assert_eq!(r.code, 64, "{}", r.stderr);
+
+    // 5: nobody listens.
+    let r = client(
+        &xdg,
+        &[
+            "alerts",
+            "--log",
+            "http://127.0.0.1:9",
+            "--key",
+            &key,
+            "--voter",
+            &voter,
+        ],
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+
+    // 3: the voter's ballot reaches the client with another receipt (its inclusion
+    // proof no longer matches) …
+    let mitm = Proxy::start(
+        &url,
+        std::sync::Arc::new(|path: &str, body: &mut Vec<u8>| {
+            if path.starts_with("/v1/voters/") {
+                assert!(flip_after(body, b"\\nreceipt "), "no receipt to alter");
+            }
+        }),
+    );
+    let r = client(
+        &xdg,
+        &[
+            "alerts", "--log", &mitm.url, "--key", &key, "--voter", &voter,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("PROOF FAILED"), "{}", r.stderr);
+    assert!(r.stderr.contains("inclusion proof"), "{}", r.stderr);
+    // … or the checkpoint is not the one the log signed.
+    let mitm = Proxy::start(
+        &url,
+        std::sync::Arc::new(|path: &str, body: &mut Vec<u8>| {
+            if path == "/checkpoint" {
+                let text = String::from_utf8_lossy(body).into_owned();
+                let mut lines: Vec<String> = text.split('\n').map(String::from).collect();
+                lines[1] = (lines[1].parse::<u64>().unwrap() - 1).to_string();
+                *body = lines.join("\n").into_bytes();
+            }
+        }),
+    );
+    let r = client(
+        &xdg,
+        &[
+            "alerts", "--log", &mitm.url, "--key", &key, "--voter", &voter,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    let r = client(
+        &xdg,
+        &[
+            "alerts", "--log", &url, "--key", &key, "--json", "--voter", &voter,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // 4: the voter saw a larger tree; the log is restored from an older backup.
+    s.stop();
+    copy_dir(&data, &old);
+    let s = Server::start(&data, &k);
+    for v in 2..=3 {
+        s.ok(&k.ballot(tag(v, 0xc0), tag(v, 0xe0)));
+    }
+    let r = client(
+        &xdg,
+        &["alerts", "--log", &s.url, "--key", &key, "--voter", &voter],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s_old = Server::start(&old, &k);
+    let r = client(
+        &xdg,
+        &[
+            "alerts", "--log", &s_old.url, "--key", &key, "--json", "--voter", &voter,
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["error"], "log_inconsistent");
+    assert!(v["message"].as_str().unwrap().contains("ROLLBACK"), "{v}");
+    assert!(v["evidence"]["old_checkpoint"].is_string(), "{v}");
+
+    // 4 while following: the log behind the URL is swapped for the old backup.
+    let xdg2 = tmp.path().join("xdg2");
+    let front = Proxy::honest(&s.url);
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["alerts", "--log", &front.url, "--key", &key])
+        .args(["--follow", "--interval", "1", "--voter", &voter])
+        .env("XDG_STATE_HOME", &xdg2)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    front.wait_polls(2);
+    front.switch(&s_old.url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = follow.try_wait().unwrap() {
+            break Some(st);
+        }
+        if Instant::now() > deadline {
+            let _ = follow.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut follow.stderr.take().unwrap(), &mut err).unwrap();
+    let _ = follow.wait();
+    assert_eq!(status.and_then(|s| s.code()), Some(4), "{err}");
+    assert!(err.contains("ROLLBACK"), "{err}");
+}
+
+#[test]
+fn alerts_follow_posts_each_new_entry_to_a_webhook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let k = Keys::new();
+    let s = Server::start(&tmp.path().join("data"), &k);
+    fill(&s, &k, "Test election", 2, 1);
+    let voter = tag(2, 0xa0).to_string();
+    let (hook, bodies) = webhook_sink();
+    let front = Proxy::honest(&s.url);
+    let mut follow = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["alerts", "--log", &front.url, "--key", &s.key, "--follow"])
+        .args(["--interval", "1", "--voter", &voter, "--webhook", &hook])
+        .env("XDG_STATE_HOME", &xdg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the first listing to be done, so the new entries are news.
+    front.wait_polls(2);
+    let reissue = s.ok(&k.credential(
+        tag(2, 0xa0),
+        tag(12, 0xc0),
+        Channel::Helpdesk,
+        CredentialReason::ReissueHelpdesk,
+    ));
+    let ballot = s.ok(&k.ballot(tag(12, 0xc0), tag(12, 0xe0)));
+    // Another voter's entry is not posted.
+    s.ok(&k.credential(
+        tag(3, 0xa0),
+        tag(3, 0xc0),
+        Channel::Mail,
+        CredentialReason::Initial,
+    ));
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while got.len() < 2 && Instant::now() < deadline {
+        if let Ok(b) = bodies.recv_timeout(Duration::from_millis(200)) {
+            got.push(serde_json::from_str::<serde_json::Value>(&b).unwrap());
+        }
+    }
+    // Two more polls: nothing else arrives.
+    front.wait_polls(2);
+    let extra = bodies.recv_timeout(Duration::from_millis(500)).ok();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(extra.is_none(), "unexpected post: {extra:?}");
+    let (a, b) = (&got[0], &got[1]);
+    assert_eq!(a["kind"], "voter_entry");
+    assert_eq!(a["voter"], voter);
+    assert_eq!(a["type"], "credential");
+    assert_eq!(a["channel"], "helpdesk");
+    assert_eq!(a["reason"], "reissue-helpdesk");
+    assert_eq!(a["index"], reissue["index"]);
+    assert_eq!(b["type"], "ballot");
+    assert_eq!(b["receipt"], tag(12, 0xe0).to_string());
+    assert_eq!(b["index"], ballot["index"]);
+}
+
+#[test]
+fn monitor_refuses_tiles_that_do_not_match_the_signed_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let k = Keys::new();
+    let data = tmp.path().join("data");
+    let s = Server::start(&data, &k);
+    fill(&s, &k, "Test election", 3, 2);
+    let key = s.key.clone();
+    let monitor = |url: &str, state: &Path| {
+        client(
+            &xdg,
+            &[
+                "monitor",
+                "--log",
+                url,
+                "--key",
+                &key,
+                "--state",
+                state.to_str().unwrap(),
+                "--once",
+                "--quiet",
+            ],
+        )
+    };
+
+    // A ballot altered in its entry bundle: its leaf hash is not the one the tree
+    // (and the signed root) commits to.
+    let mitm = Proxy::start(
+        &s.url,
+        std::sync::Arc::new(|path: &str, body: &mut Vec<u8>| {
+            if path.starts_with("/tile/entries/") {
+                assert!(flip_after(body, b"\nreceipt "), "no receipt to alter");
+            }
+        }),
+    );
+    let st = tmp.path().join("mon-entries");
+    let r = monitor(&mitm.url, &st);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let a = alerts_of(&st, "bad_tiles");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["severity"], "critical");
+    let msg = a[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("entry 5 served by the log is not the one"),
+        "{msg}"
+    );
+    assert!(a[0]["evidence"]["checkpoint"]
+        .as_str()
+        .unwrap()
+        .contains("\n7\n"));
+    assert!(alerts_of(&st, "rule_violation").is_empty());
+
+    // A level-0 hash tile altered: it does not hash up to the signed root.
+    let mitm = Proxy::start(
+        &s.url,
+        std::sync::Arc::new(|path: &str, body: &mut Vec<u8>| {
+            if path.starts_with("/tile/0/") {
+                body[40] ^= 1;
+            }
+        }),
+    );
+    let st = tmp.path().join("mon-hashes");
+    let r = monitor(&mitm.url, &st);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    let a = alerts_of(&st, "bad_tiles");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(
+        a[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not verify against the checkpoint of size 7"),
+        "{a:?}"
+    );
+
+    // Honest tiles, but the operator wrote a statement with a bad signature into
+    // storage: the tree is fine (the root matches), the rules are not.
+    s.stop();
+    let impostor = SignerKey::from_seed("platform.test", [66; 32]).unwrap();
+    let forged = Statement {
+        election: ELECTION.into(),
+        time: Time::now(),
+        body: Body::Ballot {
+            scrutin: SCRUTIN.into(),
+            credential: tag(3, 0xc0),
+            receipt: tag(3, 0xe0),
+        },
+    }
+    .sign(&[&impostor]);
+    forge_append(&data, tmp.path(), &forged);
+    let s = Server::start(&data, &k);
+    let st = tmp.path().join("mon-forged");
+    let r = monitor(&s.url, &st);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(alerts_of(&st, "bad_tiles").is_empty());
+    let a = alerts_of(&st, "rule_violation");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(a[0]["index"], 7);
+    assert_eq!(a[0]["evidence"]["code"], "bad_signature");
+}
+
+#[test]
+fn forged_seal_does_not_poison_the_keys_of_the_real_election() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let state = tmp.path().join("mon");
+    let data = tmp.path().join("data");
+    let k = Keys::new();
+    // An empty log, then a forged seal of the election written into its storage: it
+    // names the attacker's keys, and its signature is not by any of them, so the
+    // rules refuse it.
+    Server::start(&data, &k).stop();
+    let evil = Keys {
+        board: SignerKey::from_seed("board.test", [41; 32]).unwrap(),
+        registrar: SignerKey::from_seed("registrar.test", [42; 32]).unwrap(),
+        platform: SignerKey::from_seed("platform.test", [43; 32]).unwrap(),
+    };
+    let now = Time::now().0;
+    let forged_seal = Statement {
+        election: ELECTION.into(),
+        time: Time(now),
+        body: Body::Election(ElectionBody {
+            title: "Forged".into(),
+            scrutins: vec![SCRUTIN.into()],
+            authorities: vec![
+                (Role::Board, evil.board.verifier().clone()),
+                (Role::Registrar, evil.registrar.verifier().clone()),
+                (Role::Platform, evil.platform.verifier().clone()),
+            ],
+            quorum: 1,
+            opens: Time(now - 600),
+            closes: Time(now + 86_400),
+            roll: None,
+        }),
+    }
+    .sign(&[&k.board]);
+    forge_append(&data, tmp.path(), &forged_seal);
+    // The real election, sealed after it with the same id, and its statements.
+    let s = Server::start(&data, &k);
+    fill(&s, &k, "Test election", 3, 2);
+    s.stop();
+    // A ballot signed by the attacker's platform key, for a real credential.
+    forge_append(&data, tmp.path(), &evil.ballot(tag(3, 0xc0), tag(3, 0xe0)));
+    let s = Server::start(&data, &k);
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+        ],
+    );
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    // Exactly two violations: the forged seal and the attacker's ballot; every
+    // statement of the real election verified with the real keys.
+    let v = alerts_of(&state, "rule_violation");
+    let found: Vec<(u64, String)> = v
+        .iter()
+        .map(|a| {
+            (
+                a["index"].as_u64().unwrap(),
+                a["evidence"]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![(0, "bad_signature".into()), (8, "bad_signature".into())],
+        "{v:?}"
+    );
+    let h = monitor_header(&state);
+    let counts = &h["reports"][ELECTION]["counts"];
+    assert_eq!(counts["election"], 1, "{h}");
+    assert_eq!(counts["credential"], 3, "{h}");
+    assert_eq!(counts["ballot"], 2, "{h}");
+    assert_eq!(h["reports"][ELECTION]["title"], "Test election");
+    // The voter's check agrees: the real ballot is proved and allowed; the
+    // attacker's is in the log but forbidden.
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            &tag(2, 0xe0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            &tag(3, 0xe0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert!(r.stderr.contains("bad_signature"), "{}", r.stderr);
+}
+
+#[test]
+fn monitor_counts_reissue_bursts_over_a_sliding_hour_and_prunes_the_helpdesk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let state = tmp.path().join("mon");
+    let k = Keys::new();
+    // The election is replayed over the last hours: the log tolerates old times.
+    let s = Server::start_with(
+        &tmp.path().join("data"),
+        &k,
+        &["--time-tolerance".into(), "86400".into()],
+    );
+    let now = Time::now().0;
+    // A calendar hour boundary three to four hours ago.
+    let h = (now.div_euclid(3600) - 3) * 3600;
+    let min = |m: i64| Time(h + m * 60);
+    let seal = Statement {
+        election: ELECTION.into(),
+        time: min(-90),
+        body: Body::Election(ElectionBody {
+            title: "Replayed election".into(),
+            scrutins: vec![SCRUTIN.into()],
+            authorities: vec![
+                (Role::Board, k.board.verifier().clone()),
+                (Role::Registrar, k.registrar.verifier().clone()),
+                (Role::Platform, k.platform.verifier().clone()),
+            ],
+            quorum: 1,
+            opens: Time(now - 2 * 86_400),
+            closes: Time(now + 86_400),
+            roll: None,
+        }),
+    }
+    .sign(&[&k.board]);
+    s.ok(&seal);
+    s.ok(&k.stmt_at(Body::Open, min(-90)));
+    for v in 1..=7 {
+        s.ok(&k.stmt_at(
+            Body::Credential {
+                voter: tag(v, 0xa0),
+                credential: tag(v, 0xc0),
+                channel: Channel::Mail,
+                reason: CredentialReason::Initial,
+            },
+            min(-90),
+        ));
+    }
+    let reissue = |v: u8, m: i64, channel: Channel, reason: CredentialReason| {
+        s.ok(&k.stmt_at(
+            Body::Credential {
+                voter: tag(v, 0xa0),
+                credential: tag(v + 100, 0xc0),
+                channel,
+                reason,
+            },
+            min(m),
+        ))
+    };
+    // Three reissues within 30 minutes, across the calendar hour h: two before it,
+    // one after. With at most 2 per hour allowed, the third is a burst; counted per
+    // calendar hour (2, then 1) it would not be.
+    reissue(1, -20, Channel::Mail, CredentialReason::ReissueLost);
+    reissue(2, -10, Channel::Sms, CredentialReason::ReissueLost);
+    let third = reissue(3, 10, Channel::Helpdesk, CredentialReason::ReissueHelpdesk);
+    // Voter 3 votes 5 minutes after the helpdesk gave a new credential.
+    let quick = s.ok(&k.stmt_at(
+        Body::Ballot {
+            scrutin: SCRUTIN.into(),
+            credential: tag(103, 0xc0),
+            receipt: tag(3, 0xe0),
+        },
+        min(15),
+    ));
+    // Then reissues more than an hour apart: no burst.
+    reissue(4, 75, Channel::Helpdesk, CredentialReason::ReissueHelpdesk);
+    reissue(5, 140, Channel::Helpdesk, CredentialReason::ReissueHelpdesk);
+    // A recent helpdesk reissue, and a ballot now.
+    let recent = s.ok(&k.stmt_at(
+        Body::Credential {
+            voter: tag(6, 0xa0),
+            credential: tag(106, 0xc0),
+            channel: Channel::Helpdesk,
+            reason: CredentialReason::ReissueHelpdesk,
+        },
+        Time(now - 300),
+    ));
+    s.ok(&k.stmt_at(
+        Body::Ballot {
+            scrutin: SCRUTIN.into(),
+            credential: tag(7, 0xc0),
+            receipt: tag(7, 0xe0),
+        },
+        Time(now),
+    ));
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+            "--burst-per-hour",
+            "2",
+            "--reissue-vote-minutes",
+            "30",
+            "--tolerance",
+            "60",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bursts = alerts_of(&state, "reissue_burst");
+    assert_eq!(bursts.len(), 1, "{bursts:?}");
+    assert_eq!(bursts[0]["index"], third["index"]);
+    assert!(
+        bursts[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("3 credential reissues within one hour"),
+        "{bursts:?}"
+    );
+    let rtv = alerts_of(&state, "reissue_then_vote");
+    assert_eq!(rtv.len(), 1, "{rtv:?}");
+    assert_eq!(rtv[0]["index"], quick["index"]);
+    // Only the helpdesk issue a ballot may still follow within 30 minutes is kept.
+    let header = monitor_header(&state);
+    let kept = header["helpdesk"].as_array().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["index"], recent["index"]);
+    assert_eq!(kept[0]["credential"], tag(106, 0xc0).to_string());
+
+    // Resumed on the saved window: two more reissues now, in the hour of the one at
+    // now - 300, make a new burst (one alert).
+    for v in [2, 4] {
+        s.ok(&k.stmt_at(
+            Body::Credential {
+                voter: tag(v, 0xa0),
+                credential: tag(v + 200, 0xc0),
+                channel: Channel::Mail,
+                reason: CredentialReason::ReissueLost,
+            },
+            Time(now),
+        ));
+    }
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+            "--burst-per-hour",
+            "2",
+            "--tolerance",
+            "60",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bursts = alerts_of(&state, "reissue_burst");
+    assert_eq!(bursts.len(), 2, "{bursts:?}");
+}
+
+#[test]
+fn monitor_raises_each_rollback_and_fork_once_and_serves_the_evidence() {
+    use urne_client::gossip::Equivocation;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("mon");
+    let (d1, old, d2) = (
+        tmp.path().join("d1"),
+        tmp.path().join("old"),
+        tmp.path().join("d2"),
+    );
+    let k = Keys::new();
+    // History 1 (10 entries), an older backup of it (7 entries), and history 2 under
+    // the same log key (12 entries).
+    let s1 = Server::start(&d1, &k);
+    fill(&s1, &k, "Election as shown to the voters", 4, 1);
+    s1.stop();
+    copy_dir(&d1, &old);
+    let s1 = Server::start(&d1, &k);
+    for v in 2..=4 {
+        s1.ok(&k.ballot(tag(v, 0xc0), tag(v, 0xe0)));
+    }
+    std::fs::create_dir_all(&d2).unwrap();
+    std::fs::copy(d1.join("log.key"), d2.join("log.key")).unwrap();
+    let s2 = Server::start(&d2, &k);
+    fill(&s2, &k, "Election as shown to the judge", 5, 5);
+    let s_old = Server::start(&old, &k);
+    let log_key = VerifierKey::parse(&s1.key).unwrap();
+    assert_eq!(s2.key, s1.key);
+    assert_eq!(s_old.key, s1.key);
+
+    // A union's monitor follows the log through one URL.
+    let front = Proxy::honest(&s1.url);
+    let start_monitor = |gossip: &str| {
+        Command::new(env!("CARGO_BIN_EXE_urne-client"))
+            .args(["monitor", "--log", &front.url, "--key", &s1.key, "--state"])
+            .arg(&state)
+            .args(["--interval", "1", "--quiet", "--gossip", gossip])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let gossip = free_addr();
+    let mut mon = start_monitor(&gossip);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get_json(&format!("http://{gossip}/v1/gossip"))
+        .is_none_or(|g| g["checkpoints"][0]["size"] != 10)
+    {
+        assert!(Instant::now() < deadline, "the monitor never verified 10");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let equivocations = |addr: &str| -> Vec<Equivocation> {
+        serde_json::from_value(get_json(&format!("http://{addr}/v1/gossip/equivocations")).unwrap())
+            .unwrap()
+    };
+    assert!(equivocations(&gossip).is_empty());
+
+    // The backup is put back behind the URL: one rollback alert, however many polls.
+    front.switch(&s_old.url);
+    let rb = wait_alert(&state, "rollback");
+    front.wait_polls(3);
+    assert_eq!(alerts_of(&state, "rollback").len(), 1);
+    assert!(rb["message"].as_str().unwrap().contains("ROLLBACK"));
+    assert_eq!(rb["evidence"]["verifiable_by_anyone"], false, "{rb}");
+
+    // Then the other history: a fork, a new alert, raised once too.
+    front.switch(&s2.url);
+    let fork = wait_alert(&state, "fork");
+    front.wait_polls(3);
+    assert_eq!(alerts_of(&state, "fork").len(), 1);
+    assert_eq!(alerts_of(&state, "rollback").len(), 1);
+    assert_eq!(fork["evidence"]["verifiable_by_anyone"], true, "{fork}");
+
+    // The fork is served as evidence anyone can check with the log key alone; the
+    // rollback to a prefix is not (both checkpoints can be true).
+    let served = equivocations(&gossip);
+    assert_eq!(served.len(), 1, "{served:?}");
+    let e = &served[0];
+    e.verify(&log_key).unwrap();
+    assert_eq!(e.origin, ORIGIN);
+    assert!(
+        e.note_a.contains("\n10\n") && e.note_b.contains("\n12\n"),
+        "{e:?}"
+    );
+    assert_eq!(
+        serde_json::to_value(e).unwrap(),
+        fork["evidence"]["equivocation"]
+    );
+    let _ = mon.kill();
+    let _ = mon.wait();
+
+    // Both are recorded in DIR in the library's format.
+    let recorded: Vec<Equivocation> = std::fs::read_to_string(state.join("evidence.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(recorded[0].note_a.contains("\n7\n") && recorded[0].note_b.contains("\n10\n"));
+    assert!(recorded[0].verify(&log_key).is_err());
+    assert_eq!(&recorded[1], e);
+
+    // After a restart: the evidence is served at once, and the same fork is not
+    // alerted again.
+    let gossip = free_addr();
+    let mut mon = start_monitor(&gossip);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let served = loop {
+        if let Some(v) = get_json(&format!("http://{gossip}/v1/gossip/equivocations")) {
+            break serde_json::from_value::<Vec<Equivocation>>(v).unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted monitor serves nothing"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(served, vec![e.clone()]);
+    // A voter shown the first history, pulling this monitor as a peer, checks the
+    // evidence with the log key and learns the log showed two histories.
+    let r = client(
+        &tmp.path().join("xdg-voter"),
+        &[
+            "verify",
+            "--log",
+            &s1.url,
+            "--key",
+            &s1.key,
+            "--peer",
+            &format!("http://{gossip}"),
+            &tag(1, 0xe0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert!(r.stderr.contains("holds proof"), "{}", r.stderr);
+    front.wait_polls(3);
+    let _ = mon.kill();
+    let _ = mon.wait();
+    assert_eq!(alerts_of(&state, "fork").len(), 1);
+    // A one-off run still fails with "log inconsistent".
+    let r = client(
+        &tmp.path().join("xdg"),
+        &[
+            "monitor",
+            "--log",
+            &front.url,
+            "--key",
+            &s1.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    assert_eq!(alerts_of(&state, "fork").len(), 1);
 }

@@ -5,19 +5,19 @@
 //! Owns: [`stream_entries`] (entry bundles checked leaf by leaf against level-0 hash
 //! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root), and
 //! [`Auditor`] (the rule state, a [`CompactRange`] for the root in O(log n) memory,
-//! the per-election statistics of the report, the pattern detectors: reissue bursts,
-//! reissue-then-vote, suspensions). Does not own: what is valid (the shared rules
-//! engine `urne_client::rules`, with `now: None`: history is re-checked without the
-//! log's clock), persistence (`monitor.rs`), HTTP (`http.rs`).
+//! the per-election statistics of the report, the pattern detectors: reissue bursts
+//! over a sliding hour, reissue-then-vote, suspensions). Does not own: what is valid
+//! (the shared rules engine `urne_client::rules`, with `now: None`: history is
+//! re-checked without the log's clock), persistence (`monitor.rs`), HTTP (`http.rs`).
 
 use crate::fail::{Fail, Kind, Res};
 use crate::http::{HttpTiles, Log};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::compact::CompactRange;
 use urne_client::note::VerifierKey;
-use urne_client::rules::{self, Context, MemoryState, Refusal, StateValue, Verified};
+use urne_client::rules::{self, Context, MemoryState, Refusal, StateKey, StateValue, Verified};
 use urne_client::statement::{Body, Channel, CredentialReason, Role, SignedStatement, Tag, Time};
 use urne_client::tiles::{decode_entry_bundle_for, TileHashVerifier, TileId, TileKind, TILE_WIDTH};
 use urne_client::tree;
@@ -107,7 +107,8 @@ pub struct ElectionReport {
 pub struct Detectors {
     /// Tolerated clock skew between statements, seconds (must match the log's).
     pub tolerance_secs: i64,
-    /// Alert when an election has more reissues than this in one hour.
+    /// Alert when an election has more reissues than this within any 60 minutes
+    /// (a sliding window, not the calendar hour).
     pub burst_per_hour: u64,
     /// Alert on a ballot cast this many minutes or less after a helpdesk reissue.
     pub reissue_vote_minutes: i64,
@@ -116,6 +117,9 @@ pub struct Detectors {
 /// A recent helpdesk issue of a credential.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HelpdeskIssue {
+    /// The election (credential tags are per election).
+    #[serde(default)]
+    pub election: String,
     /// The credential.
     pub credential: Tag,
     /// Its voter.
@@ -126,6 +130,57 @@ pub struct HelpdeskIssue {
     pub index: u64,
 }
 
+/// Length of the burst detector's sliding window, seconds.
+const BURST_WINDOW_SECS: i64 = 3600;
+
+/// The reissues of one election in the last 60 minutes of statement time, for the
+/// burst detector: a window that slides with each reissue, so that a burst across two
+/// calendar hours counts as one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ReissueWindow {
+    /// (statement time, reissues at that second), sorted by time, all within the
+    /// hour ending at the latest one: at most 3,600 items however large the burst.
+    times: VecDeque<(i64, u64)>,
+    /// The number of reissues in `times`.
+    count: u64,
+}
+
+impl ReissueWindow {
+    /// Adds a reissue at time `t` and returns (reissues in the window before, after).
+    /// The window is the 60 minutes ending at the latest reissue time seen (times may
+    /// go back by the rules' tolerance; a reissue older than the window is not
+    /// counted).
+    fn add(&mut self, t: i64) -> (u64, u64) {
+        let latest = self.times.back().map_or(t, |&(b, _)| b.max(t));
+        let floor = latest - BURST_WINDOW_SECS;
+        while let Some(&(f, n)) = self.times.front() {
+            if f > floor {
+                break;
+            }
+            self.times.pop_front();
+            self.count -= n;
+        }
+        let before = self.count;
+        if t > floor {
+            let at = self.times.partition_point(|&(x, _)| x < t);
+            match self.times.get_mut(at) {
+                Some((x, n)) if *x == t => *n += 1,
+                _ => self.times.insert(at, (t, 1)),
+            }
+            self.count += 1;
+        }
+        (before, self.count)
+    }
+
+    /// The earliest reissue time in the window.
+    fn first(&self) -> Option<i64> {
+        self.times.front().map(|&(t, _)| t)
+    }
+}
+
+/// An election's signing keys and quorum, as its `election` statement sets them.
+type Keys = (Vec<(Role, VerifierKey)>, u32);
+
 /// The auditor's state: everything needed to go on from `compact.size()`.
 #[derive(Default)]
 pub struct Auditor {
@@ -135,16 +190,22 @@ pub struct Auditor {
     pub compact: CompactRange,
     /// Per-election report data.
     pub reports: BTreeMap<String, ElectionReport>,
-    /// Helpdesk issues by credential.
-    pub helpdesk: HashMap<Tag, HelpdeskIssue>,
+    /// Recent helpdesk issues by (election, credential), for reissue-then-vote;
+    /// pruned once no ballot can come within the window after them.
+    pub helpdesk: HashMap<(String, Tag), HelpdeskIssue>,
+    /// The reissues of the last hour, per election (burst detector).
+    pub bursts: BTreeMap<String, ReissueWindow>,
     /// Statements checked in this process (for speed figures).
     pub checked: u64,
-    /// Authorities of every sealed election (from the state; cached for speed).
-    authorities: HashMap<String, (Vec<(Role, VerifierKey)>, u32)>,
+    /// Keys of every election whose seal the rules **accepted** (a cache of the rule
+    /// state, for checking signatures in parallel). A refused seal never enters it:
+    /// it would make the keys of a forged seal check the statements of a real
+    /// election sealed later with the same id.
+    authorities: HashMap<String, Keys>,
 }
 
 /// Rebuilds the authorities cache from the rule state.
-fn authorities_of(state: &MemoryState) -> HashMap<String, (Vec<(Role, VerifierKey)>, u32)> {
+fn authorities_of(state: &MemoryState) -> HashMap<String, Keys> {
     state
         .values()
         .filter_map(|v| match v {
@@ -157,7 +218,14 @@ fn authorities_of(state: &MemoryState) -> HashMap<String, (Vec<(Role, VerifierKe
 /// Parse and signature outcome of one entry, computed in parallel.
 enum Pre {
     Malformed(String),
-    Parsed(Box<SignedStatement>, Option<Result<Verified, Refusal>>),
+    /// The statement, its signature check (`None`: left to the rules), and, when that
+    /// check used the keys of a seal of this same batch not yet accepted, the index of
+    /// that seal.
+    Parsed(
+        Box<SignedStatement>,
+        Option<Result<Verified, Refusal>>,
+        Option<u64>,
+    ),
 }
 
 impl Auditor {
@@ -166,14 +234,19 @@ impl Auditor {
         state: MemoryState,
         compact: CompactRange,
         reports: BTreeMap<String, ElectionReport>,
-        helpdesk: HashMap<Tag, HelpdeskIssue>,
+        helpdesk: Vec<HelpdeskIssue>,
+        bursts: BTreeMap<String, ReissueWindow>,
     ) -> Self {
         let authorities = authorities_of(&state);
         Auditor {
             state,
             compact,
             reports,
-            helpdesk,
+            helpdesk: helpdesk
+                .into_iter()
+                .map(|h| ((h.election.clone(), h.credential), h))
+                .collect(),
+            bursts,
             checked: 0,
             authorities,
         }
@@ -194,30 +267,54 @@ impl Auditor {
         let parsed: Vec<Result<SignedStatement, String>> = par_map(entries, |b| {
             SignedStatement::parse(b).map_err(|e| format!("{}: {e}", e.code()))
         });
-        // Phase 2: the keys of elections sealed in this batch (first seal wins, as in
-        // the rules).
-        let mut auth = std::mem::take(&mut self.authorities);
-        for s in parsed.iter().flatten() {
-            if let Body::Election(e) = &s.statement.body {
-                auth.entry(s.statement.election.clone())
-                    .or_insert_with(|| (e.authorities.clone(), e.quorum));
-            }
+        // Phase 2: the keys to check signatures with. An election sealed before this
+        // batch has its accepted keys; one sealed in this batch has only a candidate
+        // (its first seal here), which the rules may still refuse.
+        let mut candidates: HashMap<&str, (u64, &Keys)> = HashMap::new();
+        let seals: Vec<(u64, String, Keys)> = parsed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match r {
+                Ok(s) => match &s.statement.body {
+                    Body::Election(e) if !self.authorities.contains_key(&s.statement.election) => {
+                        Some((
+                            first + i as u64,
+                            s.statement.election.clone(),
+                            (e.authorities.clone(), e.quorum),
+                        ))
+                    }
+                    _ => None,
+                },
+                Err(_) => None,
+            })
+            .collect();
+        for (index, id, keys) in &seals {
+            candidates.entry(id.as_str()).or_insert((*index, keys));
         }
         // Phase 3, parallel: signatures.
+        let accepted = &self.authorities;
         let pres: Vec<Pre> = par_map_owned(parsed, |r| match r {
             Err(m) => Pre::Malformed(m),
             Ok(s) => {
-                let v = match &s.statement.body {
-                    Body::Election(e) => {
-                        Some(rules::verify_signatures(&s, &e.authorities, e.quorum))
-                    }
-                    _ => auth
-                        .get(&s.statement.election)
-                        .map(|(a, q)| rules::verify_signatures(&s, a, *q)),
+                let id = s.statement.election.as_str();
+                let (v, from) = match &s.statement.body {
+                    Body::Election(e) => (
+                        Some(rules::verify_signatures(&s, &e.authorities, e.quorum)),
+                        None,
+                    ),
+                    _ => match (accepted.get(id), candidates.get(id)) {
+                        (Some((a, q)), _) => (Some(rules::verify_signatures(&s, a, *q)), None),
+                        (None, Some((seal, (a, q)))) => {
+                            (Some(rules::verify_signatures(&s, a, *q)), Some(*seal))
+                        }
+                        (None, None) => (None, None),
+                    },
                 };
-                Pre::Parsed(Box::new(s), v)
+                Pre::Parsed(Box::new(s), v, from)
             }
         });
+        // The seals of this batch the rules accepted, by election.
+        let mut sealed_here: HashMap<String, u64> = HashMap::new();
         // Phase 4, in order: rules.
         let mut alerts = Vec::new();
         for (i, (pre, bytes)) in pres.into_iter().zip(entries).enumerate() {
@@ -238,7 +335,14 @@ impl Auditor {
                     }));
                     alerts.push(a);
                 }
-                Pre::Parsed(s, v) => {
+                Pre::Parsed(s, v, from) => {
+                    // A check made with a candidate seal's keys counts only if the
+                    // rules accepted that very seal; otherwise the rules check the
+                    // signatures themselves against the keys they hold.
+                    let v = match from {
+                        Some(seal) if sealed_here.get(&s.statement.election) != Some(&seal) => None,
+                        _ => v,
+                    };
                     let ctx = Context {
                         index,
                         now: None,
@@ -252,6 +356,12 @@ impl Auditor {
                     match res {
                         Ok(effects) => {
                             rules::apply(&mut self.state, effects.writes);
+                            if let Body::Election(e) = &s.statement.body {
+                                let id = &s.statement.election;
+                                self.authorities
+                                    .insert(id.clone(), (e.authorities.clone(), e.quorum));
+                                sealed_here.insert(id.clone(), index);
+                            }
                             self.observe(index, &s, det, &mut alerts);
                         }
                         Err(r) => {
@@ -283,8 +393,33 @@ impl Auditor {
                 }
             }
         }
-        self.authorities = auth;
+        self.prune_helpdesk(det);
         alerts
+    }
+
+    /// Forgets the helpdesk issues no ballot can still follow within the
+    /// reissue-then-vote window: the rules accept a statement of an election only if
+    /// it is at most `tolerance` seconds before the latest one, so a later ballot is at
+    /// least `last_time - tolerance`. Keeps the monitor's memory bounded by the issues
+    /// of the last window, not by every reissue of the election.
+    fn prune_helpdesk(&mut self, det: &Detectors) {
+        let reach = det
+            .reissue_vote_minutes
+            .max(0)
+            .saturating_mul(60)
+            .saturating_add(det.tolerance_secs.max(0));
+        let state = &self.state;
+        let mut last: HashMap<String, Option<i64>> = HashMap::new();
+        self.helpdesk.retain(|(election, _), h| {
+            let latest = *last.entry(election.clone()).or_insert_with(|| {
+                match state.get(&StateKey::Election(election.clone())) {
+                    Some(StateValue::Election(e)) => Some(e.last_time.0),
+                    _ => None,
+                }
+            });
+            // No such election: no ballot of it can ever be accepted.
+            latest.is_some_and(|l| h.time >= l.saturating_sub(reach))
+        });
     }
 
     /// Counts an accepted statement and runs the pattern detectors on it.
@@ -342,10 +477,14 @@ impl Auditor {
                 channel,
                 reason,
             } => {
-                if *channel == Channel::Helpdesk || *reason == CredentialReason::ReissueHelpdesk {
+                if det.reissue_vote_minutes >= 0
+                    && (*channel == Channel::Helpdesk
+                        || *reason == CredentialReason::ReissueHelpdesk)
+                {
                     self.helpdesk.insert(
-                        *credential,
+                        (id.clone(), *credential),
                         HelpdeskIssue {
+                            election: id.clone(),
                             credential: *credential,
                             voter: *voter,
                             time: t,
@@ -359,20 +498,20 @@ impl Auditor {
                         .or_default()
                         .entry(hour)
                         .or_default() += 1;
-                    let total: u64 = rep
-                        .reissues_per_hour
-                        .values()
-                        .filter_map(|m| m.get(&hour))
-                        .sum();
-                    if total == det.burst_per_hour + 1 {
+                    let window = self.bursts.entry(id.clone()).or_default();
+                    let (before, after) = window.add(t);
+                    // Raised when the count crosses the bound; again only after the
+                    // window has fallen back under it (a new burst).
+                    if before <= det.burst_per_hour && after > det.burst_per_hour {
                         out.push(
                             Alert::new(
                                 "reissue_burst",
                                 "warning",
                                 format!(
-                                    "election {id}: more than {} credential reissues in the hour from {} (latest via {channel}, {reason})",
+                                    "election {id}: {after} credential reissues within one hour ({} to {}), more than {} (latest via {channel}, {reason})",
+                                    Time(window.first().unwrap_or(t)),
+                                    st.time,
                                     det.burst_per_hour,
-                                    Time(hour * 3600)
                                 ),
                             )
                             .at(id, index, st.time),
@@ -386,7 +525,7 @@ impl Auditor {
                 ..
             } => {
                 *rep.ballots_per_hour.entry(hour).or_default() += 1;
-                if let Some(h) = self.helpdesk.get(credential) {
+                if let Some(h) = self.helpdesk.get(&(id.clone(), *credential)) {
                     let gap = t - h.time;
                     if gap <= det.reissue_vote_minutes * 60 {
                         out.push(
@@ -579,4 +718,26 @@ fn produce(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReissueWindow;
+
+    #[test]
+    fn reissue_window_slides_over_sixty_minutes() {
+        let mut w = ReissueWindow::default();
+        assert_eq!(w.add(1_000), (0, 1));
+        assert_eq!(w.add(1_000), (1, 2), "same second, counted twice");
+        assert_eq!(w.add(4_599), (2, 3), "3,599 s later: same window");
+        // 3,600 s after the first ones: they leave the window.
+        assert_eq!(w.add(4_600), (1, 2));
+        assert_eq!(w.first(), Some(4_599));
+        // A time that goes back (within the rules' tolerance) still counts…
+        assert_eq!(w.add(4_500), (2, 3));
+        assert_eq!(w.first(), Some(4_500));
+        // …but not one older than the window.
+        assert_eq!(w.add(900), (3, 3));
+        assert_eq!(w.add(20_000), (0, 1), "a new hour, a new count");
+    }
 }

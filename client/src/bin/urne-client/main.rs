@@ -16,10 +16,13 @@
 //! - `engine`: authenticated entry download and the audit (signatures, rules, tree).
 //! - `verify`, `alerts`, `monitor`, `report`: the commands.
 //! - `notify`: `--exec` and `--webhook`.
-//! - `peers`: `--peer` gossip checks (split views).
+//! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
+//! - `evidence`: the rollbacks, forks and split views a monitor found, in the
+//!   library's `Equivocation` format.
 
 mod alerts;
 mod engine;
+mod evidence;
 mod fail;
 mod http;
 mod monitor;
@@ -83,8 +86,12 @@ enum Command {
     /// raise alerts (DIR/alerts.jsonl). `monitor report` writes an HTML report.
     ///
     /// Alerts: rollback, fork, equivocation (a --peer was shown another history),
-    /// bad_tiles, rule_violation (critical); stale_log, reissue_burst,
-    /// reissue_then_vote (warning); suspension, resumption (info).
+    /// bad_tiles, rule_violation (critical); stale_log, reissue_burst (more than
+    /// --burst-per-hour reissues within any 60 minutes), reissue_then_vote (warning);
+    /// suspension, resumption (info). Each rollback, fork or split view is alerted
+    /// once and kept in DIR/evidence.jsonl (the Equivocation format of mirrors and
+    /// witnesses); with --gossip, the ones anyone can check with the log key are
+    /// served at /v1/gossip/equivocations.
     /// With --once it catches up and exits: 0 when everything verified (warnings and
     /// informational alerts do not change the exit code), 4 rollback or fork, 6 rule
     /// violation, 3 tiles that do not match the checkpoint, 5 network.

@@ -1,10 +1,11 @@
 //! `urne-client monitor`: a union's auditor of the whole log.
 //!
 //! Owns: the monitor's state directory (`monitor.state`: tree, rule state, report
-//! data; `alerts.jsonl`: every alert raised), catch-up with a progress bar, the follow
+//! data; `alerts.jsonl`: every alert raised; `evidence.jsonl`: every rollback, fork
+//! and split view found, see `evidence.rs`), catch-up with a progress bar, the follow
 //! loop (each new checkpoint checked against the previous: rollback, fork, stale
-//! log), and delivering alerts. Does not own: the checks themselves (`engine.rs`,
-//! the `urne_client` library).
+//! log; the same conflict is alerted once, a new one again), and delivering alerts.
+//! Does not own: the checks themselves (`engine.rs`, the `urne_client` library).
 //!
 //! # State file
 //!
@@ -14,7 +15,10 @@
 //! `StateValue`) pairs. It is replaced atomically (write, fsync, rename), so a monitor
 //! killed at any point resumes from its last saved size without downloading again.
 
-use crate::engine::{stream_entries, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue};
+use crate::engine::{
+    stream_entries, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue, ReissueWindow,
+};
+use crate::evidence::{self, Evidence};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use crate::notify::Sinks;
@@ -22,12 +26,13 @@ use crate::trust::{check_consistent, LogArgs, Trust};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::compact::CompactRange;
+use urne_client::gossip::Equivocation;
 use urne_client::rules::{MemoryState, StateKey, StateValue};
 
 /// Arguments of `monitor`.
@@ -49,7 +54,7 @@ pub struct MonitorArgs {
     #[arg(long, default_value_t = 600)]
     pub stale_after: u64,
     /// Raise `reissue_burst` when an election has more credential reissues than this
-    /// in one hour.
+    /// within 60 minutes (a sliding window over statement times).
     #[arg(long, default_value_t = 50)]
     pub burst_per_hour: u64,
     /// Raise `reissue_then_vote` when a ballot comes this many minutes or less after
@@ -68,7 +73,8 @@ pub struct MonitorArgs {
     /// Hide the progress bar.
     #[arg(long)]
     pub quiet: bool,
-    /// Serve the latest checkpoint this monitor verified at `GET /v1/gossip` on this
+    /// Serve the latest checkpoint this monitor verified at `GET /v1/gossip`, and the
+    /// equivocation evidence it found at `GET /v1/gossip/equivocations`, on this
     /// address (e.g. 127.0.0.1:8090), for mirrors, witnesses and other monitors to
     /// compare with (their `--peer`).
     #[arg(long, value_name = "ADDR")]
@@ -90,8 +96,11 @@ pub struct Header {
     pub last_change: i64,
     /// Report data per election.
     pub reports: BTreeMap<String, ElectionReport>,
-    /// Helpdesk issues, for reissue-then-vote.
+    /// Recent helpdesk issues, for reissue-then-vote.
     pub helpdesk: Vec<HelpdeskIssue>,
+    /// The reissues of the last hour per election, for reissue bursts.
+    #[serde(default)]
+    pub reissue_windows: BTreeMap<String, ReissueWindow>,
     /// Detector settings of the last run (shown in the report).
     pub detectors: Option<Detectors>,
     /// Whether a stale-log alert is raised and not yet cleared.
@@ -198,10 +207,15 @@ struct Monitor<'a> {
     checkpoint: Option<SignedCheckpoint>,
     last_change: i64,
     stale_raised: bool,
-    /// The worst failure kind raised in this run (exit code of --once).
+    /// The worst failure kind found in this run (exit code of --once), alerted now or
+    /// in an earlier run.
     worst: Option<Kind>,
-    /// Equivocation evidence already raised in this run.
-    equivocations: std::collections::HashSet<String>,
+    /// Rollbacks, forks and split views found (in this run or before), each alerted
+    /// once; the verifiable ones are served by `--gossip`.
+    evidence: Evidence,
+    /// Tile failures already alerted in this run (message), so that following a log
+    /// that keeps serving bad tiles does not repeat the alert at every poll.
+    bad_tiles: HashSet<String>,
     /// What `--gossip` serves.
     latest: crate::peers::Latest,
 }
@@ -219,16 +233,71 @@ impl Monitor<'_> {
         println!("ALERT [{}] {}: {}", a.severity, a.kind, a.message);
         self.sinks.deliver(&v);
         if let Some(k) = kind {
-            let rank = |k: Kind| match k {
-                Kind::Inconsistent => 3,
-                Kind::RuleViolation => 2,
-                _ => 1,
-            };
-            if self.worst.is_none_or(|w| rank(k) > rank(w)) {
-                self.worst = Some(k);
-            }
+            self.found(k);
         }
         Ok(())
+    }
+
+    /// Counts a failure for the exit code, whether or not it is alerted again.
+    fn found(&mut self, k: Kind) {
+        let rank = |k: Kind| match k {
+            Kind::Inconsistent => 3,
+            Kind::RuleViolation => 2,
+            _ => 1,
+        };
+        if self.worst.is_none_or(|w| rank(k) > rank(w)) {
+            self.worst = Some(k);
+        }
+    }
+
+    /// Handles two checkpoints of the log that contradict each other (`f` says how):
+    /// records the evidence in DIR and raises `kind` (critical), unless this very
+    /// pair was found before (then it is only counted for the exit code).
+    fn conflict(
+        &mut self,
+        kind: &str,
+        ours: &SignedCheckpoint,
+        theirs: &SignedCheckpoint,
+        source: &str,
+        servers: &[&Log],
+        f: &Fail,
+    ) -> Res<()> {
+        self.found(Kind::Inconsistent);
+        if self.evidence.holds(&ours.checkpoint, &theirs.checkpoint) {
+            eprintln!("urne-client: {kind} already alerted: {}", f.msg);
+            return Ok(());
+        }
+        let ev = evidence::build(ours, theirs, source, servers);
+        let verifiable = ev.verify(&self.trust.log_key).is_ok();
+        self.evidence.record(&ev)?;
+        let mut a = Alert::new(kind, "critical", f.msg.clone());
+        let mut detail = match f.evidence.clone() {
+            Some(serde_json::Value::Object(m)) => m,
+            Some(other) => {
+                let mut m = serde_json::Map::new();
+                m.insert("detail".into(), other);
+                m
+            }
+            None => serde_json::Map::new(),
+        };
+        detail.insert(
+            "equivocation".into(),
+            serde_json::to_value(&ev).unwrap_or_default(),
+        );
+        detail.insert("verifiable_by_anyone".into(), verifiable.into());
+        a.evidence = Some(serde_json::Value::Object(detail));
+        self.raise(a, Some(Kind::Inconsistent))
+    }
+
+    /// Raises `bad_tiles` once per message in this run.
+    fn bad_tiles(&mut self, f: &Fail, checkpoint: &str) -> Res<()> {
+        self.found(Kind::ProofFailed);
+        if !self.bad_tiles.insert(f.msg.clone()) {
+            return Ok(());
+        }
+        let mut a = Alert::new("bad_tiles", "critical", f.msg.clone());
+        a.evidence = Some(serde_json::json!({"checkpoint": checkpoint}));
+        self.raise(a, Some(Kind::ProofFailed))
     }
 
     fn header(&self) -> Header {
@@ -240,6 +309,7 @@ impl Monitor<'_> {
             last_change: self.last_change,
             reports: self.aud.reports.clone(),
             helpdesk: self.aud.helpdesk.values().cloned().collect(),
+            reissue_windows: self.aud.bursts.clone(),
             detectors: Some(self.det.clone()),
             stale_raised: self.stale_raised,
         }
@@ -264,9 +334,9 @@ impl Monitor<'_> {
                 } else {
                     "fork"
                 };
-                let mut a = Alert::new(kind, "critical", f.msg.clone());
-                a.evidence = f.evidence.clone();
-                self.raise(a, Some(Kind::Inconsistent))?;
+                let log = Log::new(self.log.base());
+                let source = self.log.base().to_string();
+                self.conflict(kind, &old, &new, &source, &[&log], &f)?;
                 return Err(f);
             }
         }
@@ -310,9 +380,7 @@ impl Monitor<'_> {
             bar.finish_and_clear();
             if let Err(f) = res {
                 if f.kind == Kind::ProofFailed {
-                    let mut a = Alert::new("bad_tiles", "critical", f.msg.clone());
-                    a.evidence = Some(serde_json::json!({"checkpoint": new.note}));
-                    self.raise(a, Some(Kind::ProofFailed))?;
+                    self.bad_tiles(&f, &new.note)?;
                 }
                 self.save()?;
                 return Err(f);
@@ -325,10 +393,7 @@ impl Monitor<'_> {
                         cp.size
                     ),
                 );
-                self.raise(
-                    Alert::new("bad_tiles", "critical", f.msg.clone()),
-                    Some(Kind::ProofFailed),
-                )?;
+                self.bad_tiles(&f, &new.note)?;
                 return Err(f);
             }
             let secs = t0.elapsed().as_secs_f64();
@@ -378,16 +443,39 @@ impl Monitor<'_> {
                 Ok(())
             }
             Err(f) if f.kind == Kind::Inconsistent => {
-                let key = serde_json::to_string(&f.evidence).unwrap_or_default();
-                if self.equivocations.insert(key) {
-                    let mut a = Alert::new("equivocation", "critical", f.msg.clone());
-                    a.evidence = f.evidence.clone();
-                    self.raise(a, Some(Kind::Inconsistent))?;
-                }
+                self.peer_conflict(&cp, &f)?;
                 Err(f)
             }
             Err(f) => Err(f),
         }
+    }
+
+    /// Records and alerts (once) a split view a peer showed: either the peer's own
+    /// verified evidence, or the peer's checkpoint against the one verified here.
+    fn peer_conflict(&mut self, cp: &SignedCheckpoint, f: &Fail) -> Res<()> {
+        let ev = f.evidence.clone().unwrap_or_default();
+        if let Ok(e) = serde_json::from_value::<Equivocation>(ev.clone()) {
+            // Evidence the peer held, already verified with the log key.
+            let a = self.trust.open_log_only(&e.note_a)?;
+            let b = self.trust.open_log_only(&e.note_b)?;
+            self.found(Kind::Inconsistent);
+            if self.evidence.holds(&a.checkpoint, &b.checkpoint) {
+                return Ok(());
+            }
+            self.evidence.record(&e)?;
+            let mut al = Alert::new("equivocation", "critical", f.msg.clone());
+            al.evidence = Some(ev);
+            return self.raise(al, Some(Kind::Inconsistent));
+        }
+        let (Some(peer), Some(note)) = (ev["peer"].as_str(), ev["peer_checkpoint"].as_str()) else {
+            // Nothing to record (`peers.rs` always gives one or the other): still said.
+            let mut al = Alert::new("equivocation", "critical", f.msg.clone());
+            al.evidence = f.evidence.clone();
+            return self.raise(al, Some(Kind::Inconsistent));
+        };
+        let theirs = self.trust.open_log_only(note)?;
+        let (log, peer_log) = (Log::new(self.log.base()), Log::new(peer));
+        self.conflict("equivocation", cp, &theirs, peer, &[&log, &peer_log], f)
     }
 
     fn check_stale(&mut self, why: &str) -> Res<()> {
@@ -440,10 +528,8 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
                 Some(n) => Some(trust.open_log_only(n)?),
                 None => None,
             };
-            let helpdesk: HashMap<_, _> =
-                h.helpdesk.into_iter().map(|i| (i.credential, i)).collect();
             (
-                Auditor::resume(state, h.compact, h.reports, helpdesk),
+                Auditor::resume(state, h.compact, h.reports, h.helpdesk, h.reissue_windows),
                 cp,
                 h.last_change,
                 h.stale_raised,
@@ -451,6 +537,7 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         }
         None => (Auditor::default(), None, now_unix(), false),
     };
+    let evidence = Evidence::load(&args.state, &trust.log_key)?;
     let mut m = Monitor {
         args,
         log: Log::new(&args.log.log),
@@ -465,7 +552,8 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         last_change,
         stale_raised,
         worst: None,
-        equivocations: Default::default(),
+        evidence,
+        bad_tiles: HashSet::new(),
         latest: Default::default(),
     };
     if let Some(cp) = &m.checkpoint {
@@ -473,9 +561,15 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
             Some((cp.note.clone(), cp.checkpoint.size));
     }
     if let Some(addr) = &args.gossip {
-        let bound =
-            crate::peers::serve(addr, m.trust.log_key.name().to_string(), m.latest.clone())?;
-        eprintln!("urne-client: serving gossip on http://{bound}/v1/gossip");
+        let bound = crate::peers::serve(
+            addr,
+            m.trust.log_key.name().to_string(),
+            m.latest.clone(),
+            m.evidence.clone(),
+        )?;
+        eprintln!(
+            "urne-client: serving gossip on http://{bound}/v1/gossip and /v1/gossip/equivocations"
+        );
     }
     loop {
         let fetched = m.log.checkpoint().and_then(|n| m.trust.open(&n));

@@ -8,9 +8,11 @@
 //! cannot both be true) or verified equivocation evidence held by a peer is
 //! [`Kind::Inconsistent`]. A peer that cannot be reached is reported, not fatal: the
 //! check proves less, and says so. Also owns [`serve`]: the monitor's own
-//! `GET /v1/gossip` (`monitor --gossip ADDR`), so that mirrors, witnesses and other
-//! monitors can compare with what this monitor verified. Does not own: the evidence check
-//! (`urne_client::gossip`), the consistency algorithm (`trust::check_consistent`).
+//! `GET /v1/gossip` and `GET /v1/gossip/equivocations` (`monitor --gossip ADDR`), so
+//! that mirrors, witnesses and other monitors can compare with what this monitor
+//! verified and check the evidence it found. Does not own: the evidence check
+//! (`urne_client::gossip`), the evidence file (`evidence.rs`), the consistency
+//! algorithm (`trust::check_consistent`).
 
 use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
@@ -141,12 +143,19 @@ fn check_one(log: &Log, trust: &Trust, current: &SignedCheckpoint, p: &str) -> R
 /// The latest checkpoint a monitor verified, shared with its gossip server.
 pub type Latest = std::sync::Arc<std::sync::Mutex<Option<(String, u64)>>>;
 
-/// Serves `GET /v1/gossip` on `addr` from a thread: the latest checkpoint in `latest`
-/// (origin `origin`). Returns the address bound.
+/// Serves on `addr` from a thread: `GET /v1/gossip`, the latest checkpoint in `latest`
+/// (origin `origin`), and `GET /v1/gossip/equivocations`, the verifiable records of
+/// `evidence` (the library's [`Equivocation`] list, as mirrors and witnesses serve
+/// it). Returns the address bound.
 ///
 /// # Errors
 /// [`Kind::Other`] if `addr` cannot be bound.
-pub fn serve(addr: &str, origin: String, latest: Latest) -> Res<std::net::SocketAddr> {
+pub fn serve(
+    addr: &str,
+    origin: String,
+    latest: Latest,
+    evidence: crate::evidence::Evidence,
+) -> Res<std::net::SocketAddr> {
     let server = tiny_http::Server::http(addr)
         .map_err(|e| Fail::new(Kind::Other, format!("--gossip {addr}: {e}")))?;
     let bound = server
@@ -178,9 +187,13 @@ pub fn serve(addr: &str, origin: String, latest: Latest) -> Res<std::net::Socket
                     };
                     json(200, serde_json::to_string(&g).unwrap_or_default())
                 }
+                (tiny_http::Method::Get, "/v1/gossip/equivocations") => json(
+                    200,
+                    serde_json::to_string(&evidence.verifiable()).unwrap_or_default(),
+                ),
                 _ => json(
                     404,
-                    r#"{"error":"not_found","detail":"this monitor serves GET /v1/gossip only"}"#
+                    r#"{"error":"not_found","detail":"this monitor serves GET /v1/gossip and GET /v1/gossip/equivocations only"}"#
                         .into(),
                 ),
             };
