@@ -190,6 +190,8 @@ pub async fn run(
         .context("HTTP server");
     if let Some(p) = puller {
         p.abort();
+        // Wait until it is gone, so its handles on the log are dropped on return.
+        let _ = p.await;
     }
     r
 }

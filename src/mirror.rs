@@ -616,5 +616,7 @@ pub async fn run(
         .await
         .context("mirror HTTP server");
     follower.abort();
+    // Wait until it is gone: it holds the mirror (and its RocksDB locks).
+    let _ = follower.await;
     r
 }

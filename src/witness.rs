@@ -460,6 +460,8 @@ pub async fn run(
         .context("witness HTTP server");
     if let Some(p) = puller {
         p.abort();
+        // Wait until it is gone: it holds the witness (and its RocksDB lock).
+        let _ = p.await;
     }
     r
 }

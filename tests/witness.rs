@@ -374,8 +374,14 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
         assert_eq!(s, 201, "{v}");
     }
     let (took, n) = wait_cosigned(&log, &policy, 21).await;
-    assert_eq!(n, 3, "all three witnesses are up");
+    assert!(n >= 2);
     eprintln!("size 21 cosigned by {n} witnesses in {took:?}");
+    // All three are up: the third cosignature joins the served checkpoint, if late.
+    let all = WitnessPolicy {
+        quorum: 3,
+        ..policy.clone()
+    };
+    wait_cosigned(&log, &all, 21).await;
     let (_, info) = log.get_json("/v1/log").await;
     assert_eq!(info["cosigned"], true);
     assert_eq!(info["witnesses"].as_array().unwrap().len(), 3);
