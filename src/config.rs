@@ -43,6 +43,11 @@ pub struct Config {
     /// Cosignatures a checkpoint needs before `/checkpoint` serves it. Default: a
     /// majority of `witnesses`.
     pub witness_quorum: Option<usize>,
+    /// Peers (mirrors, witnesses, monitors) whose `/v1/gossip` the log pulls, base
+    /// URLs: a checkpoint signed with the log's key that does not fit its own tree (a
+    /// stolen key, a forked copy) is kept as evidence at `/v1/gossip/equivocations`.
+    /// Default none.
+    pub peers: Vec<String>,
 }
 
 impl Default for Config {
@@ -60,6 +65,7 @@ impl Default for Config {
             web_dir: None,
             witnesses: Vec::new(),
             witness_quorum: None,
+            peers: Vec::new(),
         }
     }
 }

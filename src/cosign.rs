@@ -14,11 +14,18 @@
 //! until its request ends, so it never delays the others, and the sequencer never
 //! waits for any of this. While a round gathers, the previous cosigned checkpoint is
 //! served (C2SP tlog-witness: the log serves the last checkpoint with cosignatures).
+//! A round that misses the quorum (witnesses down or restarting) is retried with a
+//! backoff from [`RETRY_MIN`] to [`RETRY_MAX`] until the latest head is cosigned, so a
+//! head is cosigned once its witnesses are back even if nothing is appended after it.
+//!
+//! A mirror has a [`Cosigning`] too, in relay mode: it asks no witness but announces
+//! the witnesses and quorum its log announces (learnt from the log's `/v1/log`), so
+//! that voters and the web page reading the mirror know whose cosignatures to check.
 
 use crate::sequencer::SequencerHandle;
 use crate::storage::{Store, StoreHashReader, TreeHead};
 use anyhow::{bail, Context as _, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use urne_client::checkpoint::{add_cosignatures, WitnessKey};
@@ -29,6 +36,13 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a round waits for stragglers once a quorum has answered.
 pub const GRACE: Duration = Duration::from_millis(30);
+
+/// The first wait before a round that missed the quorum is tried again; each miss
+/// doubles it up to [`RETRY_MAX`], and a new head resets it.
+pub const RETRY_MIN: Duration = Duration::from_millis(250);
+
+/// The longest wait between two tries to cosign the same head.
+pub const RETRY_MAX: Duration = Duration::from_secs(4);
 
 /// One configured witness.
 #[derive(Debug, Clone)]
@@ -57,7 +71,8 @@ pub fn parse_witness_arg(s: &str) -> Result<WitnessPeer> {
 }
 
 /// What `/v1/log` says about one witness.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WitnessStatus {
     /// Witness key name.
     pub name: String,
@@ -73,6 +88,9 @@ pub struct WitnessStatus {
     pub busy: bool,
 }
 
+/// What a mirror relays: its log's announced witnesses and quorum.
+type Relayed = (Vec<WitnessStatus>, usize);
+
 /// The cosigning state shared with the HTTP handlers.
 #[derive(Default)]
 pub struct Cosigning {
@@ -82,6 +100,10 @@ pub struct Cosigning {
     status: Vec<Mutex<WitnessStatus>>,
     // The latest cosigned note, replaced whole (readers clone the Arc).
     served: RwLock<Option<Arc<(u64, String)>>>,
+    // Relay mode (a mirror): the log it mirrors, and the witnesses and quorum that log
+    // announces, replaced whole at each sync.
+    mirror_of: Option<String>,
+    relayed: RwLock<Option<Arc<Relayed>>>,
 }
 
 impl Cosigning {
@@ -105,7 +127,45 @@ impl Cosigning {
             quorum,
             status,
             served: RwLock::new(None),
+            mirror_of: None,
+            relayed: RwLock::new(None),
         }
+    }
+
+    /// Builds the relay state of a mirror of the log at `mirror_of`: no witness is
+    /// asked; [`Cosigning::relay`] sets what the log announces.
+    pub fn mirror_of(mirror_of: &str) -> Self {
+        Cosigning {
+            mirror_of: Some(mirror_of.to_string()),
+            ..Cosigning::default()
+        }
+    }
+
+    /// Returns the log this state relays, for a mirror.
+    pub fn mirrored_log(&self) -> Option<&str> {
+        self.mirror_of.as_deref()
+    }
+
+    /// Sets the witnesses and quorum the mirrored log announces.
+    pub fn relay(&self, witnesses: Vec<WitnessStatus>, quorum: usize) {
+        *self.relayed.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new((witnesses, quorum)));
+    }
+
+    /// Publishes a mirrored checkpoint as the cosigned one (the caller checked that it
+    /// meets the announced quorum); an older one never replaces a newer.
+    pub fn publish_relayed(&self, size: u64, note: String) {
+        let mut w = self.served.write().unwrap_or_else(|p| p.into_inner());
+        if w.as_ref().is_none_or(|s| s.0 <= size) {
+            *w = Some(Arc::new((size, note)));
+        }
+    }
+
+    fn relayed(&self) -> Option<Arc<Relayed>> {
+        self.relayed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Reports whether any witness is configured.
@@ -121,17 +181,23 @@ impl Cosigning {
             .clone()
     }
 
-    /// Returns each witness's status.
+    /// Returns each witness's status (for a mirror, as its log announces them).
     pub fn statuses(&self) -> Vec<WitnessStatus> {
+        if let Some(r) = self.relayed() {
+            return r.0.clone();
+        }
         self.status
             .iter()
             .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).clone())
             .collect()
     }
 
-    /// Returns the quorum required.
+    /// Returns the quorum required (for a mirror, as its log announces it).
     pub fn quorum(&self) -> usize {
-        self.quorum
+        match self.relayed() {
+            Some(r) => r.1,
+            None => self.quorum,
+        }
     }
 
     fn with_status<T>(&self, i: usize, f: impl FnOnce(&mut WitnessStatus) -> T) -> T {
@@ -236,14 +302,31 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
         }
     };
     let mut rx = seq.subscribe();
+    let mut backoff = RETRY_MIN;
     loop {
         let head = rx.borrow_and_update().clone();
-        let served_size = cos.served().map(|s| s.0);
-        if served_size.is_none_or(|s| s < head.size) {
-            round(&http, &cos, &store, head).await;
+        let behind = |cos: &Cosigning| cos.served().is_none_or(|s| s.0 < head.size);
+        if behind(&cos) {
+            round(&http, &cos, &store, head.clone()).await;
         }
-        if rx.changed().await.is_err() {
-            return;
+        if behind(&cos) {
+            // Missed the quorum: try this head again later unless a new one comes.
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    backoff = RETRY_MIN;
+                }
+                () = tokio::time::sleep(backoff) => {
+                    backoff = (backoff * 2).min(RETRY_MAX);
+                }
+            }
+        } else {
+            if rx.changed().await.is_err() {
+                return;
+            }
+            backoff = RETRY_MIN;
         }
     }
 }

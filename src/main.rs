@@ -115,6 +115,10 @@ struct ServeArgs {
     /// Cosignatures needed before /checkpoint serves a checkpoint [default: majority].
     #[arg(long)]
     witness_quorum: Option<usize>,
+    /// A peer (mirror, witness, monitor) whose /v1/gossip is pulled to catch another
+    /// history signed with this log's key (repeatable).
+    #[arg(long = "peer", value_name = "URL")]
+    peers: Vec<String>,
 }
 
 impl ServeArgs {
@@ -158,6 +162,7 @@ impl ServeArgs {
         if self.witness_quorum.is_some() {
             c.witness_quorum = self.witness_quorum;
         }
+        c.peers.extend(self.peers);
         Ok(c)
     }
 }

@@ -1,66 +1,80 @@
-//! The mirror mode (`urne mirror --of URL`) and checkpoint gossip.
+//! The mirror mode (`urne mirror --of URL`).
 //!
 //! Owns: copying a log through its C2SP tiles into the mirror's own RocksDB, with every
-//! entry parsed as a signed statement and the whole tree recomputed from the entries
-//! (a new checkpoint is stored and served only once the root computed from the
-//! mirror's own entries equals its signed root, which also proves it consistent with
-//! every checkpoint held before); the mirror's read API (`/checkpoint`, tiles); gossip
-//! (`/v1/gossip`, pulling `--peer`s) and equivocation evidence
-//! (`/v1/gossip/equivocations`), kept durably.
+//! entry parsed as a signed statement, the election rules run again and the whole tree
+//! recomputed from the entries; the mirror's `/checkpoint` and `/v1/gossip`; relaying
+//! the witnesses and quorum its log announces (learnt from the log's `/v1/log` at each
+//! sync, served in the mirror's own `/v1/log` with `mirror_of`). The tiles and JSON
+//! lookups are the log's handlers ([`crate::api`]) over the mirror's store.
 //! Does not own: formats, proofs and tile arithmetic (`urne_client`), the storage
-//! engine ([`crate::storage`]), the log's own JSON API.
+//! engine ([`crate::storage`]), gossip and equivocation evidence ([`crate::gossip`]).
 //!
-//! Evidence is self-contained, as Go's checksum-database client presents it: two
-//! checkpoints signed by the log key, and either the same size with two roots, or a
-//! consistency proof from the smaller size to the larger checkpoint that verifies
-//! against the larger root but leads to an old root other than the smaller
-//! checkpoint's (`old_root_from_proof`). Anyone with the log key can check it.
+//! The served head moves only to a checkpoint verified in full: signed by the log key,
+//! and the root recomputed from the mirror's own entries equal to its signed root
+//! (which also proves it consistent with every checkpoint held before). Copying goes in
+//! chunks of at most [`CHUNK_TILES`] entry bundles, each one durable commit, so memory
+//! and write batches stay bounded however far behind the mirror is. A chunk before the
+//! last is committed only once the root of every entry up to its end equals the root
+//! at that size read from the log's hash tiles, authenticated against the target
+//! checkpoint's signed root (as a voter's client reads them): its entries are then
+//! *staged* ([`crate::storage::Commit::staged`]): stored with their lookups, rule
+//! state and statistics, never served as tiles, proofs or checkpoint before the head
+//! covers them, and a restart resumes after them rather than running the election
+//! rules over them twice.
 
+use crate::cosign::{Cosigning, WitnessStatus};
+use crate::gossip::{Evidence, Gossiper, Held};
 use crate::sequencer::StoreStateView;
 use crate::stats::ElectionStats;
 use crate::storage::{Commit, RocksStore, Store, StoreHashReader, TreeHead};
 use crate::witness::WitnessStore;
 use anyhow::{bail, Context as _, Result};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use futures::{StreamExt as _, TryStreamExt as _};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use urne_client::checkpoint::{open_checkpoint, SignedCheckpoint, WitnessPolicy};
+use urne_client::checkpoint::{open_checkpoint, SignedCheckpoint, WitnessKey, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::rules::{Context, Overlay, Subject};
 use urne_client::statement::SignedStatement;
 use urne_client::tiles::{self, TileId, TileKind, TILE_WIDTH};
 use urne_client::tree::{self, Hash, HashReader};
 
-/// How often the mirror polls the log and its peers.
-pub const POLL: Duration = Duration::from_millis(200);
+pub use crate::gossip::{Equivocation, Gossip, GossipCheckpoint, POLL};
 
 /// The time tolerance the mirror applies between entries of one election (the log's
 /// default; the log's clock itself is not re-checked).
 pub const RULES_TOLERANCE_SECS: i64 = 300;
 
-pub use urne_client::gossip::{Equivocation, Gossip, GossipCheckpoint};
+/// The most entry bundles (of 256 entries) copied in one commit.
+pub const CHUNK_TILES: u64 = 64;
 
-/// A mirror: its store, the log it copies, its peers and evidence.
+/// Entry bundles fetched at once.
+const FETCH_CONCURRENCY: usize = 4;
+
+/// A mirror: its store, the log it copies, its gossip.
 pub struct Mirror {
     /// The mirror's copy of the log.
     pub store: Arc<dyn Store>,
     log_key: VerifierKey,
     of: String,
-    peers: Vec<String>,
     // The verified head served; replaced whole after each durable commit.
     head: RwLock<Option<TreeHead>>,
-    // Evidence store (RocksDB, synced writes) and its in-memory copy.
-    evidence_db: WitnessStore,
-    evidence: Mutex<Vec<Equivocation>>,
+    gossip: Arc<Gossiper>,
     http: reqwest::Client,
     // Feeds the read-only sequencer handle of the log's router with verified heads.
     head_tx: tokio::sync::watch::Sender<Arc<TreeHead>>,
+    // The witnesses and quorum the log announces, relayed in `/v1/log`.
+    cosign: Arc<Cosigning>,
+    // The same as a policy, to count the cosignatures of a checkpoint; replaced whole.
+    policy: RwLock<Option<WitnessPolicy>>,
+    chunk_tiles: u64,
 }
 
 /// Stored hashes of the entries being added, in front of the committed ones.
@@ -84,8 +98,84 @@ impl HashReader for Pending<'_> {
     }
 }
 
+/// The part of the log's `/v1/log` a mirror relays.
+#[derive(serde::Deserialize)]
+struct LogInfo {
+    #[serde(default)]
+    witnesses: Vec<WitnessStatus>,
+    #[serde(default)]
+    witness_quorum: usize,
+}
+
+/// Runs the election rules over `entries` (leaves `from..`) on top of the store, and
+/// computes their stored hashes: the commit that adds them (without a head), and the
+/// root of the tree they end.
+fn apply_chunk(store: &dyn Store, from: u64, entries: Vec<Vec<u8>>) -> Result<(Commit, Hash)> {
+    let view = StoreStateView(store);
+    let mut overlay = Overlay::new(&view);
+    let mut stats: HashMap<String, ElectionStats> = HashMap::new();
+    let mut commit = Commit::default();
+    let mut pending = Pending {
+        store,
+        pending: HashMap::new(),
+    };
+    let end = from + entries.len() as u64;
+    for (i, e) in entries.into_iter().enumerate() {
+        let index = from + i as u64;
+        let stmt = SignedStatement::parse(&e)
+            .map_err(|err| anyhow::anyhow!("entry {index} is not a statement: {err}"))?;
+        // The election rules again, as the log ran them (without its clock).
+        let ctx = Context {
+            index,
+            now: None,
+            tolerance_secs: RULES_TOLERANCE_SECS,
+        };
+        let effects = overlay.check_and_apply(&stmt, None, &ctx).map_err(|r| {
+            anyhow::anyhow!("ALERT: entry {index} breaks the election rules: {r:?}")
+        })?;
+        for s in &effects.subjects {
+            if !matches!(s, Subject::Election(_)) {
+                commit
+                    .lookups
+                    .push((crate::sequencer::subject_key(s), index));
+            }
+        }
+        let election = &stmt.statement.election;
+        if !stats.contains_key(election) {
+            let old = match store.stats(election)? {
+                Some(b) => ElectionStats::decode(&b)
+                    .with_context(|| format!("statistics of {election}"))?,
+                None => ElectionStats::default(),
+            };
+            stats.insert(election.clone(), old);
+        }
+        if let Some(s) = stats.get_mut(election) {
+            s.record(index, &stmt.statement);
+        }
+        let new = tree::stored_hashes(index, &e, &pending)
+            .map_err(|err| anyhow::anyhow!("hashes of entry {index}: {err}"))?;
+        let first = tree::stored_hash_index(0, index);
+        for (j, h) in new.into_iter().enumerate() {
+            pending.pending.insert(first + j as u64, h);
+            commit.hashes.push((first + j as u64, h));
+        }
+        commit.leaves.push((tree::record_hash(&e), index));
+        commit.entries.push((index, e));
+    }
+    commit.state = overlay
+        .into_writes()
+        .iter()
+        .map(|(k, v)| (k.encode(), v.encode()))
+        .collect();
+    commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
+    let root = tree::root_from_store(end, &pending)
+        .map_err(|e| anyhow::anyhow!("root at size {end}: {e}"))?;
+    Ok((commit, root))
+}
+
 impl Mirror {
-    /// Opens a mirror of the log at `of` with its RocksDB under `data`.
+    /// Opens a mirror of the log at `of` with its RocksDB under `data`, gossiping with
+    /// `peers`.
     ///
     /// # Errors
     /// If a database cannot be opened or holds garbage.
@@ -100,35 +190,42 @@ impl Mirror {
         let store = RocksStore::open(&data.join("db"), 32 << 20)
             .with_context(|| format!("opening the mirror RocksDB in {}", data.display()))?;
         let head = store.head().context("reading the mirror head")?;
-        let evidence_db = WitnessStore::open(&data.join("gossip-db"))?;
+        let evidence_db = Arc::new(WitnessStore::open(&data.join("gossip-db"))?);
         let (head_tx, _) =
             tokio::sync::watch::channel(Arc::new(head.clone().unwrap_or(TreeHead {
                 size: 0,
                 root: tree::EMPTY_HASH,
                 checkpoint: String::new(),
             })));
-        let evidence = evidence_db
-            .list("equivocation/")?
-            .into_iter()
-            .filter_map(|v| serde_json::from_str(&v).ok())
-            .collect();
+        let of = of.trim_end_matches('/').to_string();
+        let gossip = Gossiper::new(
+            vec![log_key.clone()],
+            peers,
+            vec![of.clone()],
+            Evidence::open(evidence_db, "equivocation/")?,
+        )?;
         Ok(Mirror {
             store: Arc::new(store),
             log_key,
-            of: of.trim_end_matches('/').to_string(),
-            peers: peers
-                .into_iter()
-                .map(|p| p.trim_end_matches('/').to_string())
-                .collect(),
+            cosign: Arc::new(Cosigning::mirror_of(&of)),
+            of,
             head: RwLock::new(head),
-            evidence_db,
-            evidence: Mutex::new(evidence),
+            gossip: Arc::new(gossip),
             head_tx,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .context("HTTP client")?,
+            policy: RwLock::new(None),
+            chunk_tiles: CHUNK_TILES,
         })
+    }
+
+    /// Sets how many entry bundles one commit copies at most (default
+    /// [`CHUNK_TILES`]; at least 1).
+    pub fn with_chunk_tiles(mut self, n: u64) -> Self {
+        self.chunk_tiles = n.max(1);
+        self
     }
 
     /// Returns the verified head served, if any.
@@ -138,87 +235,26 @@ impl Mirror {
 
     /// Returns the equivocations found.
     pub fn equivocations(&self) -> Vec<Equivocation> {
-        self.evidence
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.gossip.equivocations()
+    }
+
+    /// Returns the mirror's gossip (peers, evidence).
+    pub fn gossiper(&self) -> &Arc<Gossiper> {
+        &self.gossip
+    }
+
+    /// Returns what the mirror holds, to compare peers' checkpoints with.
+    pub fn held(&self) -> Option<Held> {
+        self.head().map(|h| Held {
+            note: h.checkpoint,
+            tree: Some(self.store.clone()),
+            signer: false,
+        })
     }
 
     fn open_note(&self, note: &str) -> Result<SignedCheckpoint> {
         open_checkpoint(note.as_bytes(), &self.log_key, &WitnessPolicy::none())
             .map_err(|e| anyhow::anyhow!("checkpoint: {e}"))
-    }
-
-    /// Records evidence durably (once) and raises the alert.
-    fn record(&self, e: Equivocation) {
-        let mut ev = self.evidence.lock().unwrap_or_else(|p| p.into_inner());
-        if ev
-            .iter()
-            .any(|x| x.note_a == e.note_a && x.note_b == e.note_b)
-        {
-            return;
-        }
-        tracing::error!(origin = %e.origin, reason = %e.reason, source = %e.source,
-            "ALERT: equivocation: the log signed two conflicting checkpoints");
-        let key = format!("equivocation/{:08}", ev.len());
-        match serde_json::to_string(&e) {
-            Ok(json) => {
-                if let Err(err) = self.evidence_db.put(&key, &json) {
-                    tracing::error!("storing equivocation evidence: {err:#}");
-                }
-            }
-            Err(err) => tracing::error!("encoding equivocation evidence: {err}"),
-        }
-        ev.push(e);
-    }
-
-    /// Checks a signed checkpoint from anywhere against the mirror's verified tree.
-    /// Larger ones are left to the copy loop (or to the peer holding them).
-    ///
-    /// # Errors
-    /// If the note is not a checkpoint signed by the log, or storage fails.
-    pub fn check_foreign(&self, note: &str, source: &str) -> Result<()> {
-        let theirs = self.open_note(note)?.checkpoint;
-        let Some(ours) = self.head() else {
-            return Ok(());
-        };
-        if theirs.size > ours.size {
-            return Ok(());
-        }
-        if theirs.size == ours.size {
-            if theirs.root != ours.root {
-                self.record(Equivocation {
-                    origin: theirs.origin,
-                    reason: format!("two roots for tree size {}", ours.size),
-                    note_a: note.to_string(),
-                    note_b: ours.checkpoint.clone(),
-                    proof: vec![],
-                    old_root_from_proof: None,
-                    source: source.to_string(),
-                });
-            }
-            return Ok(());
-        }
-        let r = StoreHashReader(&*self.store);
-        let root_at = tree::root_from_store(theirs.size, &r)
-            .map_err(|e| anyhow::anyhow!("root at {}: {e}", theirs.size))?;
-        if root_at != theirs.root {
-            let proof = tree::prove_consistency(theirs.size, ours.size, &r)
-                .map_err(|e| anyhow::anyhow!("consistency proof: {e}"))?;
-            self.record(Equivocation {
-                origin: theirs.origin,
-                reason: format!(
-                    "checkpoint of size {} is not a prefix of the checkpoint of size {}",
-                    theirs.size, ours.size
-                ),
-                note_a: note.to_string(),
-                note_b: ours.checkpoint.clone(),
-                proof: proof.iter().map(tree::hash_to_base64).collect(),
-                old_root_from_proof: Some(tree::hash_to_base64(&root_at)),
-                source: source.to_string(),
-            });
-        }
-        Ok(())
     }
 
     async fn get(&self, url: String) -> Result<reqwest::Response> {
@@ -234,11 +270,109 @@ impl Mirror {
         Ok(r)
     }
 
+    /// Learns the witnesses and quorum the log announces in its `/v1/log`, keeping
+    /// only entries whose key parses and carries the announced name.
+    async fn learn_witnesses(&self) -> Result<()> {
+        let info: LogInfo = self
+            .get(format!("{}/v1/log", self.of))
+            .await?
+            .json()
+            .await
+            .context("the log's /v1/log")?;
+        let mut keys = Vec::new();
+        let mut announced = Vec::new();
+        for w in info.witnesses {
+            match WitnessKey::parse(&w.vkey) {
+                Ok(k) if k.name() == w.name => {
+                    keys.push(k);
+                    announced.push(w);
+                }
+                _ => tracing::warn!(name = %w.name, vkey = %w.vkey,
+                    "the log announces a malformed witness key: not relayed"),
+            }
+        }
+        self.cosign.relay(announced, info.witness_quorum);
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Some(WitnessPolicy {
+            witnesses: keys,
+            quorum: info.witness_quorum,
+        });
+        // The head held (after a restart, say) may be the cosigned one to announce.
+        if let Some(h) = self.head() {
+            self.serve(h);
+        }
+        Ok(())
+    }
+
+    /// Counts the announced witnesses whose cosignature on `note` verifies; `None`
+    /// when none are known or a cosignature is bad.
+    fn cosignatures(&self, note: &str) -> Option<usize> {
+        let policy = self.policy.read().unwrap_or_else(|p| p.into_inner());
+        let policy = policy.as_ref().filter(|p| !p.witnesses.is_empty())?;
+        let count_all = WitnessPolicy {
+            witnesses: policy.witnesses.clone(),
+            quorum: 0,
+        };
+        open_checkpoint(note.as_bytes(), &self.log_key, &count_all)
+            .ok()
+            .map(|c| c.cosigners.len())
+    }
+
+    /// Makes `head` the one served, and the cosigned one of `/v1/log` if it meets the
+    /// quorum the log announces.
+    fn serve(&self, head: TreeHead) {
+        let quorum = self
+            .policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|p| p.quorum);
+        if let (Some(n), Some(q)) = (self.cosignatures(&head.checkpoint), quorum) {
+            if n >= q.max(1) {
+                self.cosign
+                    .publish_relayed(head.size, head.checkpoint.clone());
+            }
+        }
+        self.head_tx.send_replace(Arc::new(head.clone()));
+        *self.head.write().unwrap_or_else(|p| p.into_inner()) = Some(head);
+    }
+
+    /// Fetches entries `from..to` of the tree of `tree_size` entries through its entry
+    /// bundles.
+    async fn fetch_entries(&self, from: u64, to: u64, tree_size: u64) -> Result<Vec<Vec<u8>>> {
+        let first = from / TILE_WIDTH;
+        let bundles: Vec<Vec<Vec<u8>>> = futures::stream::iter(first..to.div_ceil(TILE_WIDTH))
+            .map(|k| async move {
+                let width = (tree_size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
+                let id = TileId::new(TileKind::Entries, k, width)
+                    .map_err(|e| anyhow::anyhow!("entry bundle {k}: {e}"))?;
+                let bytes = self
+                    .get(format!("{}/{}", self.of, id.path()))
+                    .await?
+                    .bytes()
+                    .await
+                    .with_context(|| format!("reading {}", id.path()))?;
+                tiles::decode_entry_bundle_for(id, &bytes)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", id.path()))
+            })
+            .buffered(FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let skip = (from - first * TILE_WIDTH) as usize;
+        let want = (to - from) as usize;
+        Ok(bundles
+            .into_iter()
+            .flatten()
+            .skip(skip)
+            .take(want)
+            .collect())
+    }
+
     /// Copies the log up to its current checkpoint, verifying everything first.
     ///
     /// # Errors
-    /// Network failures, invalid data, or a checkpoint that does not match the
-    /// entries (then nothing is stored).
+    /// Network failures, invalid data, entries that break the election rules, or a
+    /// checkpoint that does not match the entries: then the head does not move (and
+    /// the evidence is recorded if the log forked from what the mirror holds).
     pub async fn sync_once(&self) -> Result<u64> {
         let note = self
             .get(format!("{}/checkpoint", self.of))
@@ -247,127 +381,146 @@ impl Mirror {
             .await
             .context("reading the checkpoint")?;
         let cp = self.open_note(&note)?.checkpoint;
-        let held = self.head().map_or(0, |h| h.size);
-        if cp.size <= held && self.head().is_some() {
-            self.check_foreign(&note, &self.of)?;
-            return Ok(held);
-        }
-        // Fetch the entries held..cp.size through entry bundles.
-        let mut entries: Vec<Vec<u8>> = Vec::new();
-        let mut k = held / TILE_WIDTH;
-        while k * TILE_WIDTH < cp.size {
-            let width = (cp.size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
-            let id = TileId::new(TileKind::Entries, k, width)
-                .map_err(|e| anyhow::anyhow!("tile {k}: {e}"))?;
-            let bytes = self
-                .get(format!("{}/{}", self.of, id.path()))
-                .await?
-                .bytes()
-                .await?;
-            let bundle = tiles::decode_entry_bundle_for(id, &bytes)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", id.path()))?;
-            let skip = held.saturating_sub(k * TILE_WIDTH) as usize;
-            entries.extend(bundle.into_iter().skip(skip));
-            k += 1;
-        }
-        let store = self.store.clone();
-        let head = tokio::task::spawn_blocking(move || -> Result<TreeHead> {
-            let view = StoreStateView(&*store);
-            let mut overlay = Overlay::new(&view);
-            let mut stats: HashMap<String, ElectionStats> = HashMap::new();
-            let mut commit = Commit::default();
-            let mut pending = Pending {
-                store: &*store,
-                pending: HashMap::new(),
-            };
-            for (i, e) in entries.iter().enumerate() {
-                let index = held + i as u64;
-                let stmt = SignedStatement::parse(e)
-                    .map_err(|err| anyhow::anyhow!("entry {index} is not a statement: {err}"))?;
-                // The election rules again, as the log ran them (without its clock).
-                let ctx = Context {
-                    index,
-                    now: None,
-                    tolerance_secs: RULES_TOLERANCE_SECS,
-                };
-                let effects = overlay.check_and_apply(&stmt, None, &ctx).map_err(|r| {
-                    anyhow::anyhow!("ALERT: entry {index} breaks the election rules: {r:?}")
-                })?;
-                for s in &effects.subjects {
-                    if !matches!(s, Subject::Election(_)) {
-                        commit.lookups.push((crate::sequencer::subject_key(s), index));
-                    }
-                }
-                let election = &stmt.statement.election;
-                if !stats.contains_key(election) {
-                    let old = match store.stats(election)? {
-                        Some(b) => ElectionStats::decode(&b)
-                            .with_context(|| format!("statistics of {election}"))?,
-                        None => ElectionStats::default(),
-                    };
-                    stats.insert(election.clone(), old);
-                }
-                if let Some(s) = stats.get_mut(election) {
-                    s.record(index, &stmt.statement);
-                }
-                let new = tree::stored_hashes(index, e, &pending)
-                    .map_err(|err| anyhow::anyhow!("hashes of entry {index}: {err}"))?;
-                let first = tree::stored_hash_index(0, index);
-                for (j, h) in new.into_iter().enumerate() {
-                    pending.pending.insert(first + j as u64, h);
-                    commit.hashes.push((first + j as u64, h));
-                }
-                commit.leaves.push((tree::record_hash(e), index));
-                commit.entries.push((index, e.clone()));
+        let head = self.head();
+        let learnt = self
+            .policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        if !learnt || head.as_ref().is_none_or(|h| h.checkpoint != note) {
+            if let Err(e) = self.learn_witnesses().await {
+                tracing::debug!("mirror: witnesses of the log: {e:#}");
             }
-            commit.state = overlay
-                .into_writes()
-                .iter()
-                .map(|(k, v)| (k.encode(), v.encode()))
-                .collect();
-            commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
-            let root = tree::root_from_store(cp.size, &pending)
-                .map_err(|e| anyhow::anyhow!("root: {e}"))?;
-            if root != cp.root {
+        }
+        let held = head.as_ref().map_or(0, |h| h.size);
+        if let (Some(h), Some(ours)) = (&head, self.held()) {
+            if cp.size <= h.size {
+                // Nothing to copy; the log's checkpoint must still fit ours.
+                self.gossip.check(&ours, &note, &self.of).await?;
+                if cp.size == h.size && cp.root == h.root && note != h.checkpoint {
+                    self.take_cosignatures(h, note).await?;
+                }
+                return Ok(h.size);
+            }
+        }
+        // Entries stored ahead of the head by an interrupted copy are resumed after.
+        let store = self.store.clone();
+        let staged = tokio::task::spawn_blocking(move || store.staged())
+            .await
+            .context("mirror task")??
+            .filter(|&s| s > held);
+        let mut done = staged.unwrap_or(held);
+        if done > cp.size {
+            bail!(
+                "{done} entries are copied already but the log's checkpoint has size {}: has it rolled back?",
+                cp.size
+            );
+        }
+        // The last chunk always runs, even empty (a new log, or a copy staged exactly up
+        // to this checkpoint): it is what checks the signed root and commits the head.
+        loop {
+            let end = cp
+                .size
+                .min((done / TILE_WIDTH + self.chunk_tiles) * TILE_WIDTH);
+            let entries = if end > done {
+                self.fetch_entries(done, end, cp.size).await?
+            } else {
+                Vec::new()
+            };
+            let store = self.store.clone();
+            let (mut commit, root) =
+                tokio::task::spawn_blocking(move || apply_chunk(&*store, done, entries))
+                    .await
+                    .context("mirror task")??;
+            let last = end == cp.size;
+            let want = if last {
+                cp.root
+            } else {
+                crate::gossip::root_from_tiles(&self.http, &self.of, end, cp.size, cp.root)
+                    .await
+                    .context("the log's tiles")?
+            };
+            if root != want {
+                self.fork_check(&note).await;
                 bail!(
-                    "the log's entries do not hash to its checkpoint of size {} (or fork from the {held} entries held)",
+                    "the log's entries up to {end} do not hash to its checkpoint of size {} (or fork from the {held} entries held)",
                     cp.size
                 );
             }
-            let head = TreeHead {
-                size: cp.size,
-                root,
-                checkpoint: note,
-            };
-            commit.head = Some(head.clone());
-            store.commit(commit).context("storing the mirrored entries")?;
-            Ok(head)
-        })
-        .await
-        .context("mirror task")??;
-        let size = head.size;
-        self.head_tx.send_replace(Arc::new(head.clone()));
-        *self.head.write().unwrap_or_else(|p| p.into_inner()) = Some(head);
-        Ok(size)
+            if last {
+                commit.head = Some(TreeHead {
+                    size: cp.size,
+                    root,
+                    checkpoint: note.clone(),
+                });
+            } else {
+                commit.staged = Some(end);
+            }
+            let store = self.store.clone();
+            tokio::task::spawn_blocking(move || store.commit(commit))
+                .await
+                .context("mirror task")?
+                .context("storing the mirrored entries")?;
+            if last {
+                break;
+            }
+            done = end;
+        }
+        self.serve(TreeHead {
+            size: cp.size,
+            root: cp.root,
+            checkpoint: note,
+        });
+        Ok(cp.size)
+    }
+
+    /// Serves the log's note for the head held when it carries at least as many valid
+    /// cosignatures by the announced witnesses (the log adds late ones to the same
+    /// checkpoint).
+    async fn take_cosignatures(&self, h: &TreeHead, note: String) -> Result<()> {
+        let (old, new) = (
+            self.cosignatures(&h.checkpoint).unwrap_or(0),
+            self.cosignatures(&note),
+        );
+        if new.is_none_or(|n| n < old) {
+            return Ok(());
+        }
+        let head = TreeHead {
+            size: h.size,
+            root: h.root,
+            checkpoint: note,
+        };
+        let (store, commit) = (
+            self.store.clone(),
+            Commit {
+                head: Some(head.clone()),
+                ..Commit::default()
+            },
+        );
+        tokio::task::spawn_blocking(move || store.commit(commit))
+            .await
+            .context("mirror task")?
+            .context("storing the cosigned checkpoint")?;
+        self.serve(head);
+        Ok(())
+    }
+
+    /// After the log's entries failed to match its checkpoint: records the evidence if
+    /// the checkpoint does not extend the one held (a fork), as gossip would.
+    async fn fork_check(&self, note: &str) {
+        if let Some(ours) = self.held() {
+            if let Err(e) = self.gossip.check(&ours, note, &self.of).await {
+                tracing::debug!("mirror: comparing the log's checkpoint: {e:#}");
+            }
+        }
     }
 
     /// Pulls each peer's `/v1/gossip` and checks the checkpoints of this log.
     pub async fn pull_peers(&self) {
-        for p in &self.peers {
-            let r = async {
-                let g: Gossip = self.get(format!("{p}/v1/gossip")).await?.json().await?;
-                for c in g.checkpoints {
-                    if c.origin == self.log_key.name() {
-                        self.check_foreign(&c.checkpoint, p)?;
-                    }
-                }
-                anyhow::Ok(())
-            }
+        let name = self.log_key.name().to_string();
+        self.gossip
+            .pull_peers(|origin| Ok(if origin == name { self.held() } else { None }))
             .await;
-            if let Err(e) = r {
-                tracing::debug!(peer = %p, "gossip: {e:#}");
-            }
-        }
     }
 }
 
@@ -393,50 +546,17 @@ pub async fn follow(m: Arc<Mirror>) {
 async fn checkpoint(State(m): State<Arc<Mirror>>) -> Response {
     match m.head() {
         Some(h) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            )],
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
             h.checkpoint,
         )
             .into_response(),
         None => (StatusCode::SERVICE_UNAVAILABLE, "nothing mirrored yet\n").into_response(),
-    }
-}
-
-async fn tile(State(m): State<Arc<Mirror>>, Path(path): Path<String>) -> Response {
-    let not_found = |why: String| (StatusCode::NOT_FOUND, why).into_response();
-    let Ok(id) = TileId::parse_path(&format!("tile/{path}")) else {
-        return (StatusCode::BAD_REQUEST, "bad tile path\n").into_response();
-    };
-    let size = m.head().map_or(0, |h| h.size);
-    let store = m.store.clone();
-    let body = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
-        match id.kind {
-            TileKind::Entries => {
-                let start = id.index.checked_mul(TILE_WIDTH).context("beyond")?;
-                let end = start + u64::from(id.width);
-                anyhow::ensure!(end <= size, "beyond the tree size {size}");
-                let entries = store.entries(start, end)?;
-                tiles::encode_entry_bundle(entries.iter().map(Vec::as_slice))
-                    .map_err(|e| anyhow::anyhow!("{e}"))
-            }
-            TileKind::Hash { .. } => tiles::read_hash_tile(id, size, &StoreHashReader(&*store))
-                .map_err(|e| anyhow::anyhow!("{e}")),
-        }
-    })
-    .await;
-    match body {
-        Ok(Ok(b)) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            )],
-            b,
-        )
-            .into_response(),
-        Ok(Err(e)) => not_found(format!("tile {path}: {e:#}\n")),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
@@ -454,12 +574,9 @@ async fn gossip(State(m): State<Arc<Mirror>>) -> Json<Gossip> {
     })
 }
 
-async fn equivocations(State(m): State<Arc<Mirror>>) -> Json<Vec<Equivocation>> {
-    Json(m.equivocations())
-}
-
-/// Builds the mirror's router: C2SP tiles read API and gossip, then the log's JSON
-/// lookups over the mirror's store (the write endpoint answers 503 there).
+/// Builds the mirror's router: its checkpoint and gossip, the evidence
+/// ([`crate::gossip`]), then the log's own tile handler (full tiles immutable) and
+/// JSON lookups over the mirror's store (the write endpoint answers 503 there).
 pub fn router(m: Arc<Mirror>) -> Router {
     let app = crate::api::AppState {
         store: m.store.clone(),
@@ -469,15 +586,19 @@ pub fn router(m: Arc<Mirror>) -> Router {
         authorities: Default::default(),
         started: std::time::Instant::now(),
         web: Arc::new(crate::web::Web::new(None)),
-        cosign: Arc::new(crate::cosign::Cosigning::default()),
+        cosign: m.cosign.clone(),
     };
-    let own = Router::new()
+    let tiles = Router::new()
+        .route("/tile/{*path}", get(crate::api::tiles::tile))
+        .with_state(app.clone());
+    let evidence = crate::gossip::router(m.gossip.clone());
+    Router::new()
         .route("/checkpoint", get(checkpoint))
-        .route("/tile/{*path}", get(tile))
         .route("/v1/gossip", get(gossip))
-        .route("/v1/gossip/equivocations", get(equivocations))
-        .with_state(m);
-    own.merge(crate::api::json_router(app))
+        .with_state(m)
+        .merge(tiles)
+        .merge(evidence)
+        .merge(crate::api::json_router(app))
 }
 
 /// Follows the log and serves the mirror on `listener` until `shutdown` resolves.
@@ -495,5 +616,7 @@ pub async fn run(
         .await
         .context("mirror HTTP server");
     follower.abort();
+    // Wait until it is gone: it holds the mirror (and its RocksDB locks).
+    let _ = follower.await;
     r
 }

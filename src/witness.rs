@@ -2,23 +2,25 @@
 //!
 //! Owns: the witness's durable record of the latest checkpoint it cosigned per log
 //! origin (RocksDB in its own directory), the atomic check-and-update of that record,
-//! the add-checkpoint request parser and its status codes, and `GET /v1/gossip` (the
-//! checkpoints the witness holds).
+//! the add-checkpoint request parser and its status codes, `GET /v1/gossip` (the
+//! checkpoints the witness holds) and `GET /metrics`.
 //! Does not own: checkpoint, cosignature and proof formats (`urne_client`), asking
-//! witnesses for cosignatures ([`crate::cosign`]).
+//! witnesses for cosignatures ([`crate::cosign`]), comparing peers' checkpoints and the
+//! evidence ([`crate::gossip`]).
 //!
-//! Status codes follow C2SP tlog-witness: 400 malformed body or `old` larger than the
-//! checkpoint; 404 unknown origin (the spec's code; the log key is what a witness
-//! trusts, so an unknown origin is "not found" rather than "forbidden"); 403 no valid
-//! signature by the log key; 409 (`text/x.tlog.size`, the witness's size) when `old`
-//! is not the size it holds, or the sizes are equal and the roots differ; 422 when the
-//! consistency proof does not verify; 200 with one `cosignature/v1` line otherwise.
+//! Status codes follow C2SP tlog-witness but for one: 400 malformed body or `old`
+//! larger than the checkpoint; 403 unknown origin (the issue and DESIGN.md ask 403 "for
+//! an unknown log key"; C2SP tlog-witness says 404) or no valid signature by the log
+//! key, with a body naming which; 409 (`text/x.tlog.size`, the witness's size) when
+//! `old` is not the size it holds, or the sizes are equal and the roots differ; 422 when
+//! the consistency proof does not verify; 200 with one `cosignature/v1` line otherwise.
 //!
-//! Gossip: `--peer URL` makes the witness pull peers' `/v1/gossip`; a log-signed
-//! checkpoint of the size it holds with another root is stored as evidence and served
-//! at `/v1/gossip/equivocations`.
+//! Gossip: `--peer URL` makes the witness pull peers' `/v1/gossip` and compare each
+//! checkpoint of a log it follows with the one it holds ([`crate::gossip`]: proofs for
+//! other sizes come from the tiles of the logs and mirrors among its peers); evidence
+//! is stored with the checkpoints and served at `/v1/gossip/equivocations`.
 
-use crate::mirror::{Equivocation, Gossip};
+use crate::gossip::{Equivocation, Evidence, Gossiper, Held};
 use anyhow::{Context as _, Result};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -108,17 +110,16 @@ impl WitnessStore {
     }
 }
 
-/// A witness: its key, the logs it follows, its store.
+/// A witness: its key, the logs it follows, its store, its gossip.
 pub struct Witness {
     key: CosignerKey,
     logs: Vec<VerifierKey>,
-    store: WitnessStore,
+    store: Arc<WitnessStore>,
     // Serialises "compare with the stored size" and "store the new checkpoint" so two
     // concurrent requests can never roll the record back (tlog-witness, last section).
     update: Mutex<()>,
-    peers: Vec<String>,
-    // Equivocations seen through gossip, also kept in `store` under EVIDENCE_PREFIX.
-    evidence: Mutex<Vec<Equivocation>>,
+    // Peers pulled and equivocations found (kept in `store` under EVIDENCE_PREFIX).
+    gossip: Arc<Gossiper>,
 }
 
 /// The key prefix of equivocation evidence in the witness store (a NUL byte: no
@@ -170,118 +171,66 @@ pub fn parse_log_arg(s: &str) -> Result<VerifierKey> {
 }
 
 impl Witness {
-    /// Opens a witness with its RocksDB in `data/witness-db`.
+    /// Opens a witness with its RocksDB in `data/witness-db`, and the evidence found
+    /// before.
     ///
     /// # Errors
-    /// If the database cannot be opened.
+    /// If the database cannot be opened or its evidence read.
     pub fn open(data: &Path, key: CosignerKey, logs: Vec<VerifierKey>) -> Result<Self> {
         std::fs::create_dir_all(data)
             .with_context(|| format!("creating data directory {}", data.display()))?;
+        let store = Arc::new(WitnessStore::open(&data.join("witness-db"))?);
+        let gossip = Gossiper::new(
+            logs.clone(),
+            Vec::new(),
+            Vec::new(),
+            Evidence::open(store.clone(), EVIDENCE_PREFIX)?,
+        )?;
         Ok(Witness {
             key,
             logs,
-            store: WitnessStore::open(&data.join("witness-db"))?,
+            store,
             update: Mutex::new(()),
-            peers: Vec::new(),
-            evidence: Mutex::new(Vec::new()),
+            gossip: Arc::new(gossip),
         })
     }
 
-    /// Sets the peers whose `/v1/gossip` this witness pulls, and loads the evidence
-    /// found before.
+    /// Sets the peers (mirrors, logs, witnesses) whose `/v1/gossip` this witness pulls;
+    /// the logs and mirrors among them also serve the tiles that prove checkpoints of
+    /// other sizes consistent.
     ///
     /// # Errors
     /// If the stored evidence cannot be read.
     pub fn with_peers(mut self, peers: Vec<String>) -> Result<Self> {
-        self.peers = peers
-            .into_iter()
-            .map(|p| p.trim_end_matches('/').to_string())
-            .collect();
-        let found: Vec<Equivocation> = self
-            .store
-            .list(EVIDENCE_PREFIX)?
-            .into_iter()
-            .filter_map(|v| serde_json::from_str(&v).ok())
-            .collect();
-        *self.evidence.lock().unwrap_or_else(|p| p.into_inner()) = found;
+        self.gossip = Arc::new(Gossiper::new(
+            self.logs.clone(),
+            peers,
+            Vec::new(),
+            Evidence::open(self.store.clone(), EVIDENCE_PREFIX)?,
+        )?);
         Ok(self)
     }
 
     /// Returns the equivocations seen through gossip.
     pub fn equivocations(&self) -> Vec<Equivocation> {
-        self.evidence
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.gossip.equivocations()
     }
 
-    /// Checks a peer's checkpoint against the one held: a log-signed checkpoint of the
-    /// same size with another root is equivocation evidence, stored and alerted.
-    /// (Other sizes need a tree to compare with: mirrors check those.)
-    fn check_peer(&self, note: &str, source: &str) -> Result<()> {
-        let parsed = signed_note::Note::from_bytes(note.as_bytes())
-            .map_err(|e| anyhow::anyhow!("peer note: {e:?}"))?;
-        let text = std::str::from_utf8(parsed.text()).context("peer note text")?;
-        let cp = Checkpoint::parse_text(text).context("peer checkpoint")?;
-        let Some(key) = self.logs.iter().find(|k| k.name() == cp.origin) else {
-            return Ok(());
-        };
-        open_checkpoint(note.as_bytes(), key, &WitnessPolicy::none())
-            .map_err(|e| anyhow::anyhow!("peer checkpoint: {e}"))?;
-        let Some(held_note) = self.store.latest(&cp.origin)? else {
-            return Ok(());
-        };
-        let Some(held) = self.held(&cp.origin)? else {
-            return Ok(());
-        };
-        if held.size != cp.size || held.root == cp.root {
-            return Ok(());
-        }
-        let mut ev = self.evidence.lock().unwrap_or_else(|p| p.into_inner());
-        if ev.iter().any(|e| e.note_a == note && e.note_b == held_note) {
-            return Ok(());
-        }
-        let e = Equivocation {
-            origin: cp.origin.clone(),
-            reason: format!("two roots for tree size {}", cp.size),
-            note_a: note.to_string(),
-            note_b: held_note,
-            proof: vec![],
-            old_root_from_proof: None,
-            source: source.to_string(),
-        };
-        tracing::error!(origin = %cp.origin, %source,
-            "ALERT: equivocation: the log signed two roots for one size");
-        self.store.put(
-            &format!("{EVIDENCE_PREFIX}{:08}", ev.len()),
-            &serde_json::to_string(&e).context("encoding evidence")?,
-        )?;
-        ev.push(e);
-        Ok(())
+    /// Returns the witness's gossip (peers, evidence).
+    pub fn gossiper(&self) -> &Arc<Gossiper> {
+        &self.gossip
     }
 
-    /// Pulls each peer's `/v1/gossip` once and checks what it holds.
-    pub async fn pull_peers(self: &Arc<Self>, http: &reqwest::Client) {
-        for p in &self.peers {
-            let r = async {
-                let g: Gossip = http
-                    .get(format!("{p}/v1/gossip"))
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                for c in g.checkpoints {
-                    let (w, note, src) = (self.clone(), c.checkpoint, p.clone());
-                    tokio::task::spawn_blocking(move || w.check_peer(&note, &src)).await??;
-                }
-                anyhow::Ok(())
-            }
-            .await;
-            if let Err(e) = r {
-                tracing::debug!(peer = %p, "gossip: {e:#}");
-            }
-        }
+    /// Returns what the witness holds for `origin`, to compare peers' checkpoints with.
+    ///
+    /// # Errors
+    /// If the store cannot be read.
+    pub fn held(&self, origin: &str) -> Result<Option<Held>> {
+        Ok(self.store.latest(origin)?.map(|note| Held {
+            note,
+            tree: None,
+            signer: false,
+        }))
     }
 
     /// Returns the witness's cosigner name and verifier key.
@@ -330,7 +279,15 @@ impl Witness {
             Err(e) => return refused(400, format!("checkpoint: {e}")),
         };
         let Some(log_key) = self.logs.iter().find(|k| k.name() == cp.origin) else {
-            return refused(404, format!("unknown log origin {:?}", cp.origin));
+            // 403 as the issue and DESIGN.md ask ("403 for an unknown log key"); C2SP
+            // tlog-witness answers 404 here. Either way the witness cosigns nothing.
+            return refused(
+                403,
+                format!(
+                    "unknown log origin {:?}: not a log this witness follows",
+                    cp.origin
+                ),
+            );
         };
         match open_checkpoint(note.as_bytes(), log_key, &WitnessPolicy::none()) {
             Ok(_) => {}
@@ -346,7 +303,7 @@ impl Witness {
             );
         }
         let _guard = self.update.lock().unwrap_or_else(|p| p.into_inner());
-        let held = match self.held(&cp.origin) {
+        let held = match self.held_checkpoint(&cp.origin) {
             Ok(h) => h,
             Err(e) => return refused(500, format!("{e:#}")),
         };
@@ -382,7 +339,7 @@ impl Witness {
         AddOutcome::Cosigned(self.key.cosign(text, now))
     }
 
-    fn held(&self, origin: &str) -> Result<Option<Checkpoint>> {
+    fn held_checkpoint(&self, origin: &str) -> Result<Option<Checkpoint>> {
         let Some(note) = self.store.latest(origin)? else {
             return Ok(None);
         };
@@ -400,7 +357,7 @@ impl Witness {
             .iter()
             .filter_map(|k| {
                 let note = self.store.latest(k.name()).ok().flatten()?;
-                let cp = self.held(k.name()).ok().flatten()?;
+                let cp = self.held_checkpoint(k.name()).ok().flatten()?;
                 Some(serde_json::json!({
                     "origin": k.name(),
                     "size": cp.size,
@@ -455,19 +412,28 @@ async fn gossip(State(w): State<Arc<Witness>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "checkpoints": w.gossip() }))
 }
 
-/// GET /v1/gossip/equivocations: the evidence this witness found.
-async fn equivocations(State(w): State<Arc<Witness>>) -> Json<Vec<Equivocation>> {
-    Json(w.equivocations())
+/// GET /metrics: the witness's gauges (Prometheus text).
+async fn metrics(State(w): State<Arc<Witness>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        w.gossip.metrics_text(),
+    )
+        .into_response()
 }
 
-/// Builds the witness router.
+/// Builds the witness router (`/v1/gossip/equivocations` from [`crate::gossip`]).
 pub fn router(w: Arc<Witness>) -> Router {
+    let evidence = crate::gossip::router(w.gossip.clone());
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/v1/gossip", get(gossip))
-        .route("/v1/gossip/equivocations", get(equivocations))
+        .route("/metrics", get(metrics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(w)
+        .merge(evidence)
 }
 
 /// Serves the witness on `listener` until `shutdown` resolves.
@@ -479,20 +445,14 @@ pub async fn run(
     w: Arc<Witness>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let puller = if w.peers.is_empty() {
+    let puller = if w.gossip.peers().is_empty() {
         None
     } else {
-        let w = w.clone();
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(10))
-            .build()
-            .context("HTTP client")?;
-        Some(tokio::spawn(async move {
-            loop {
-                w.pull_peers(&http).await;
-                tokio::time::sleep(crate::mirror::POLL).await;
-            }
-        }))
+        let held = w.clone();
+        Some(tokio::spawn(crate::gossip::follow_peers(
+            w.gossip.clone(),
+            move |origin| held.held(origin),
+        )))
     };
     let r = axum::serve(listener, router(w))
         .with_graceful_shutdown(shutdown)
@@ -500,6 +460,8 @@ pub async fn run(
         .context("witness HTTP server");
     if let Some(p) = puller {
         p.abort();
+        // Wait until it is gone: it holds the witness (and its RocksDB lock).
+        let _ = p.await;
     }
     r
 }

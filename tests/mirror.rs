@@ -1,15 +1,21 @@
 //! Mirrors and gossip: a mirror copies a log through its tiles and serves the same
-//! tiles (re-verified from scratch with `check_log_at`), resumes after a restart, and
-//! two mirrors of a split-view log (two data directories signed by one key) report the
-//! equivocation by gossip within seconds, with evidence checkable with the log key.
+//! tiles (re-verified from scratch with `check_log_at`), resumes after a restart,
+//! copies in chunks and resumes an interrupted copy without serving anything
+//! unverified; and a split-view log (two data directories signed by one key, the two
+//! views of different sizes) is reported by gossip within seconds by its mirrors, by
+//! each view of the log itself and by a witness, with evidence checkable with the log
+//! key alone.
 
 mod common;
 
 use common::{check_log_at, election, TestLog};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urne::demo::DemoKeys;
+use urne::gossip::{Evidence, Gossiper, Held, Outcome};
 use urne::mirror::{Equivocation, Mirror};
+use urne_client::checkpoint::{open_checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::Time;
 
@@ -29,12 +35,25 @@ impl TestMirror {
         key: &VerifierKey,
         peers: Vec<String>,
     ) -> Self {
+        Self::start_chunked(listener, dir, of, key, peers, urne::mirror::CHUNK_TILES).await
+    }
+
+    async fn start_chunked(
+        listener: tokio::net::TcpListener,
+        dir: Arc<tempfile::TempDir>,
+        of: &str,
+        key: &VerifierKey,
+        peers: Vec<String>,
+        chunk_tiles: u64,
+    ) -> Self {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (path, of2, key2) = (dir.path().to_path_buf(), of.to_string(), key.clone());
-        let m = tokio::task::spawn_blocking(move || Mirror::open(&path, &of2, key2, peers))
-            .await
-            .unwrap()
-            .unwrap();
+        let m = tokio::task::spawn_blocking(move || {
+            Mirror::open(&path, &of2, key2, peers).map(|m| m.with_chunk_tiles(chunk_tiles))
+        })
+        .await
+        .unwrap()
+        .unwrap();
         let mirror = Arc::new(m);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(urne::mirror::run(listener, mirror.clone(), async move {
@@ -142,22 +161,187 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     log.stop().await;
 }
 
+/// A proxy in front of a log that fails the entry bundles under `/tile/entries/001`
+/// while `fail` is set: a copy interrupted after its first chunk.
+async fn flaky_proxy(log: String, fail: Arc<AtomicBool>) -> String {
+    let l = bind().await;
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let (log, fail, http) = (log.clone(), fail.clone(), http.clone());
+        async move {
+            if fail.load(Ordering::SeqCst) && uri.path().starts_with("/tile/entries/001") {
+                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+            }
+            let r = http.get(format!("{log}{uri}")).send().await.unwrap();
+            let status = axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap();
+            (status, r.bytes().await.unwrap().to_vec())
+        }
+    });
+    tokio::spawn(async move { axum::serve(l, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mirror_copies_in_chunks_and_resumes_an_interrupted_copy() {
+    let keys = DemoKeys::from_seed("mirror-chunks").unwrap();
+    let log = TestLog::start(&keys).await;
+    let e = election(&keys, "e-c");
+    assert_eq!(log.post(&e.seal(Time::now(), "chunked")).await.0, 201);
+    for i in 0..300 {
+        let (s, v) = log
+            .post(&e.intervention(Time::now(), "ops", "check", &format!("n {i}")))
+            .await;
+        assert_eq!(s, 201, "{v}");
+    }
+    // One entry bundle per commit; the second bundle fails: only the first chunk is
+    // stored (verified against the log's tiles), staged, and nothing is served.
+    let fail = Arc::new(AtomicBool::new(true));
+    let proxy = flaky_proxy(log.url.clone(), fail.clone()).await;
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let m = TestMirror::start_chunked(bind().await, dir, &proxy, &log.key, vec![], 1).await;
+    let t0 = Instant::now();
+    while m.mirror.store.staged().unwrap() != Some(256) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "first chunk not staged"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(m.mirror.head().is_none());
+    let r = reqwest::get(format!("{}/checkpoint", m.url)).await.unwrap();
+    assert_eq!(
+        r.status(),
+        503,
+        "no checkpoint before one is verified in full"
+    );
+    for tile in ["tile/entries/000", "tile/0/000"] {
+        let r = reqwest::get(format!("{}/{tile}", m.url)).await.unwrap();
+        assert_eq!(r.status(), 404, "{tile}: staged entries are not served");
+    }
+
+    // Restarted with the log reachable: it resumes after the staged chunk (running the
+    // election rules over the first 256 entries again would refuse the second seal).
+    let dir = m.stop().await;
+    fail.store(false, Ordering::SeqCst);
+    let m = TestMirror::start_chunked(bind().await, dir, &proxy, &log.key, vec![], 1).await;
+    m.wait_size(301).await;
+    check_log_at(&log.http, &m.url, &log.key).await;
+    let on_log: serde_json::Value = log.get("/v1/elections/e-c").await.json().await.unwrap();
+    let on_mirror: serde_json::Value = reqwest::get(format!("{}/v1/elections/e-c", m.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(on_mirror, on_log, "each entry counted once");
+
+    // Full tiles are immutable on the mirror as on the log; the partial one is not.
+    let full = reqwest::get(format!("{}/tile/0/000", m.url)).await.unwrap();
+    assert_eq!(full.status(), 200);
+    assert_eq!(
+        full.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let partial = reqwest::get(format!("{}/tile/entries/001.p/45", m.url))
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), 200);
+    assert_ne!(
+        partial.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    m.stop().await;
+    log.stop().await;
+}
+
+/// A witness served on 127.0.0.1 that pulls `peers`.
+async fn start_witness(
+    log_key: &VerifierKey,
+    peers: Vec<String>,
+) -> (String, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = urne_client::checkpoint::CosignerKey::generate("gossip-witness.test").unwrap();
+    let (path, logs) = (dir.path().to_path_buf(), vec![log_key.clone()]);
+    let w = tokio::task::spawn_blocking(move || {
+        urne::witness::Witness::open(&path, key, logs)?.with_peers(peers)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let l = bind().await;
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(urne::witness::run(l, Arc::new(w), async move {
+        let _ = rx.await;
+    }));
+    (url, tx, dir)
+}
+
+async fn equivocations_at(url: &str) -> Vec<Equivocation> {
+    let r = reqwest::get(format!("{url}/v1/gossip/equivocations"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    r.json().await.unwrap()
+}
+
+/// Waits until `url` reports an equivocation matching `pred`; checks every piece of
+/// evidence it reports with the log key alone, and returns the match.
+async fn wait_evidence(
+    url: &str,
+    key: &VerifierKey,
+    what: &str,
+    pred: impl Fn(&Equivocation) -> bool,
+) -> Equivocation {
+    let t0 = Instant::now();
+    loop {
+        let found = equivocations_at(url).await;
+        for ev in &found {
+            ev.verify(key)
+                .unwrap_or_else(|e| panic!("{what}: evidence does not verify: {e}: {ev:?}"));
+        }
+        if let Some(ev) = found.into_iter().find(&pred) {
+            eprintln!("{what}: found in {:?}: {}", t0.elapsed(), ev.reason);
+            return ev;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{what}: not found");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn size_of(note: &str, key: &VerifierKey) -> u64 {
+    open_checkpoint(note.as_bytes(), key, &WitnessPolicy::none())
+        .unwrap()
+        .checkpoint
+        .size
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn split_view_is_caught_by_gossip() {
     let keys = DemoKeys::from_seed("split-test").unwrap();
-    let cfg = common::config_for(&keys);
     // Two data directories, one log key: the log shows each audience its own history.
     let dir_a = Arc::new(tempfile::tempdir().unwrap());
     let dir_b = Arc::new(tempfile::tempdir().unwrap());
+    let mut cfg = common::config_for(&keys);
     urne::keys::load_or_create(dir_a.path(), &cfg.origin).unwrap();
     std::fs::copy(
         dir_a.path().join(urne::keys::LOG_KEY_FILE),
         dir_b.path().join(urne::keys::LOG_KEY_FILE),
     )
     .unwrap();
+    // Each view of the log gossips with the mirror of the other view.
+    let (la, lb) = (bind().await, bind().await);
+    let (ua, ub) = (
+        format!("http://{}", la.local_addr().unwrap()),
+        format!("http://{}", lb.local_addr().unwrap()),
+    );
+    cfg.peers = vec![ub.clone()];
     let log_a = TestLog::start_in(dir_a, cfg.clone()).await;
+    cfg.peers = vec![ua.clone()];
     let log_b = TestLog::start_in(dir_b, cfg).await;
     assert_eq!(log_a.key, log_b.key);
+    let key = log_a.key.clone();
     let e = election(&keys, "e-split");
     assert_eq!(log_a.post(&e.seal(Time::now(), "view A")).await.0, 201);
     for i in 0..5 {
@@ -172,13 +356,21 @@ async fn split_view_is_caught_by_gossip() {
             .0,
         201
     );
+    // Nobody has seen view A yet: the logs' evidence lists are empty, not missing.
+    assert!(equivocations_at(&log_a.url).await.is_empty());
+    let note_b2 = log_b.get("/checkpoint").await.text().await.unwrap();
+    assert_eq!(size_of(&note_b2, &key), 2);
 
-    let (la, lb) = (bind().await, bind().await);
-    let (ua, ub) = (
-        format!("http://{}", la.local_addr().unwrap()),
-        format!("http://{}", lb.local_addr().unwrap()),
-    );
-    let t0 = Instant::now();
+    // A witness was shown view B (size 2) and gossips with the mirror of view A.
+    let (wurl, wstop, _wdir) = start_witness(&key, vec![ua.clone()]).await;
+    let r = reqwest::Client::new()
+        .post(format!("{wurl}/add-checkpoint"))
+        .body(format!("old 0\n\n{note_b2}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
     let ma = TestMirror::start(
         la,
         Arc::new(tempfile::tempdir().unwrap()),
@@ -195,36 +387,67 @@ async fn split_view_is_caught_by_gossip() {
         vec![ua.clone()],
     )
     .await;
-    // Mirror A holds 6 entries of view A; B's size-2 checkpoint is not a prefix of it.
-    let evidence: Vec<Equivocation> = loop {
-        let r: Vec<Equivocation> = reqwest::get(format!("{ua}/v1/gossip/equivocations"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if !r.is_empty() {
-            break r;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "split view not detected"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    ma.wait_size(6).await;
+    mb.wait_size(2).await;
+    let different_sizes = |ev: &Equivocation| {
+        size_of(&ev.note_a, &key) == 2 && size_of(&ev.note_b, &key) == 6 && !ev.proof.is_empty()
     };
-    eprintln!(
-        "split view detected in {:?}: {}",
-        t0.elapsed(),
-        evidence[0].reason
-    );
-    for ev in &evidence {
-        ev.verify(&log_a.key)
-            .expect("evidence verifies with the log key alone");
-    }
+    // Mirror A holds 6 entries of view A; B's size-2 checkpoint is not a prefix of it
+    // (proved from its own tree).
+    let evidence = wait_evidence(&ua, &key, "mirror A (larger)", different_sizes).await;
+    // Mirror B holds the smaller view: the proof comes from the peer's tiles.
+    wait_evidence(&ub, &key, "mirror B (smaller)", different_sizes).await;
+    // The log itself, in each view, from what its peer shows.
+    wait_evidence(&log_a.url, &key, "log A", different_sizes).await;
+    wait_evidence(&log_b.url, &key, "log B", different_sizes).await;
+    // The witness holds no tree: the proof comes from its peer's tiles.
+    wait_evidence(&wurl, &key, "witness", different_sizes).await;
     // Tampered evidence does not verify.
-    let mut bad = evidence[0].clone();
+    let mut bad = evidence.clone();
     bad.note_a = bad.note_b.clone();
-    assert!(bad.verify(&log_a.key).is_err());
+    assert!(bad.verify(&key).is_err());
+    let mut bad = evidence.clone();
+    bad.old_root_from_proof = Some(urne_client::tree::hash_to_base64(
+        &open_checkpoint(bad.note_a.as_bytes(), &key, &WitnessPolicy::none())
+            .unwrap()
+            .checkpoint
+            .root,
+    ));
+    assert!(bad.verify(&key).is_err());
+
+    // No proof is no evidence: a source that does not answer proves nothing.
+    let note_a6 = ma.mirror.head().unwrap().checkpoint;
+    let g = Gossiper::new(vec![key.clone()], vec![], vec![], Evidence::memory()).unwrap();
+    let held = Held {
+        note: note_b2.clone(),
+        tree: None,
+        signer: false,
+    };
+    let out = g.check(&held, &note_a6, &wurl).await.unwrap();
+    assert!(matches!(out, Outcome::Unknown(_)), "{out:?}");
+    assert!(g.equivocations().is_empty());
+    // The view-B log itself cannot prove view A's tree (its tiles are another history).
+    let out = g.check(&held, &note_a6, &log_b.url).await.unwrap();
+    assert!(matches!(out, Outcome::Unknown(_)), "{out:?}");
+    // The view-A log can: any source will do, the proof is checked against both roots.
+    let out = g.check(&held, &note_a6, &log_a.url).await.unwrap();
+    let Outcome::Equivocation(ev) = out else {
+        panic!("{out:?}")
+    };
+    ev.verify(&key).unwrap();
+    assert_eq!(g.equivocations().len(), 1);
+    // A consistent pair is no evidence.
+    let note_a1 = log_a.get("/v1/proof/consistency?old=1&new=6").await;
+    let v: serde_json::Value = note_a1.json().await.unwrap();
+    let held_a1 = Held {
+        note: v["old_checkpoint"].as_str().unwrap().to_string(),
+        tree: None,
+        signer: false,
+    };
+    assert_eq!(
+        g.check(&held_a1, &note_a6, &log_a.url).await.unwrap(),
+        Outcome::Consistent
+    );
 
     // Same sizes, two roots: log B catches up to 6 entries of its own view.
     for i in 1..5 {
@@ -253,6 +476,7 @@ async fn split_view_is_caught_by_gossip() {
     let dir = ma.stop().await;
     let ma = TestMirror::start(bind().await, dir, &log_a.url, &log_a.key, vec![]).await;
     assert_eq!(ma.mirror.equivocations().len(), n);
+    let _ = wstop.send(());
     ma.stop().await;
     mb.stop().await;
     log_a.stop().await;

@@ -47,7 +47,8 @@ pub struct Equivocation {
     pub proof: Vec<String>,
     /// The root at `note_a`'s size that `proof` leads to (base64), if sizes differ.
     pub old_root_from_proof: Option<String>,
-    /// Where `note_a` came from.
+    /// Where the conflicting checkpoint came from (the peer or log that showed it),
+    /// and where the proof was read.
     pub source: String,
 }
 

@@ -81,6 +81,7 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         "witness_quorum": app.cosign.quorum(),
         "cosigned": app.cosign.served().is_some(),
         "cosigned_size": app.cosign.served().map(|s| s.0),
+        "mirror_of": app.cosign.mirrored_log(),
         "version": env!("CARGO_PKG_VERSION"),
         "max_entry_size": urne_client::statement::MAX_ENTRY_SIZE,
     }))
@@ -105,9 +106,12 @@ pub async fn receipt(
     let tag = parse_tag(&code)?;
     let app2 = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
+        // Only entries the head covers (a mirror stores some ahead of it while copying).
+        let size = app2.seq.head().size;
         let idx = app2
             .store
             .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 1)?;
+        let idx: Vec<u64> = idx.into_iter().filter(|&i| i < size).collect();
         let head = app2.checkpoint_covering(idx.first().copied().unwrap_or(0));
         idx.first()
             .map(|&i| prove_entry(&app2, head.0, i))

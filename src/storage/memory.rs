@@ -18,6 +18,7 @@ struct Inner {
     leaves: BTreeMap<[u8; 32], u64>,
     stats: BTreeMap<String, Vec<u8>>,
     checkpoints: BTreeMap<u64, String>,
+    staged: Option<u64>,
 }
 
 /// A [`Store`] in RAM. The one lock makes every commit atomic for readers.
@@ -105,8 +106,15 @@ impl Store for MemoryStore {
         Ok(self.read().checkpoints.get(&size).cloned())
     }
 
+    fn staged(&self) -> Result<Option<u64>, StorageError> {
+        Ok(self.read().staged)
+    }
+
     fn commit(&self, c: Commit) -> Result<(), StorageError> {
         let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if c.staged.is_some() {
+            g.staged = c.staged;
+        }
         g.entries.extend(c.entries);
         g.hashes.extend(c.hashes);
         g.lookups.extend(c.lookups.into_iter().map(|k| (k, ())));

@@ -73,6 +73,12 @@ pub struct Commit {
     pub stats: Vec<(String, Vec<u8>)>,
     /// The new tree head (size, root, signed checkpoint).
     pub head: Option<TreeHead>,
+    /// A mirror copying in chunks: the size up to which entries (with their hashes,
+    /// lookups, rule state and statistics) are stored ahead of the head, proven to be
+    /// a prefix of a log-signed tree but not covered by a checkpoint served yet. A
+    /// restart resumes there rather than applying the election rules twice. A value
+    /// not above the head's size means nothing is staged.
+    pub staged: Option<u64>,
 }
 
 /// The storage of a log. See the module documentation for the contract.
@@ -95,6 +101,8 @@ pub trait Store: Send + Sync + 'static {
     fn elections(&self) -> Result<Vec<String>, StorageError>;
     /// Returns the checkpoint the log signed when its tree had exactly `size` entries.
     fn checkpoint_at(&self, size: u64) -> Result<Option<String>, StorageError>;
+    /// Returns the last [`Commit::staged`] size written, if any.
+    fn staged(&self) -> Result<Option<u64>, StorageError>;
     /// Applies `commit` atomically and durably (see the contract).
     fn commit(&self, commit: Commit) -> Result<(), StorageError>;
     /// Approximate bytes used on disk (for `/v1/stats` and benchmarks).

@@ -13,7 +13,8 @@
 //!   old checkpoint can be shown consistent with a new one)
 //! - `leaves`: leaf hash (32) → leaf index (8), to answer a resubmission with the
 //!   earlier index (a point read, so the bloom filters make misses cheap)
-//! - `meta`: `head` → tree head
+//! - `meta`: `head` → tree head; `staged` → size (8) of the entries a mirror stored
+//!   ahead of its head (see `Commit::staged`)
 //!
 //! Recovery is RocksDB's own write-ahead log: a commit is one `WriteBatch` written with
 //! `sync = true`, so after `kill -9` the database holds exactly the committed batches.
@@ -46,6 +47,7 @@ const ALL_CFS: [&str; 8] = [
     CF_META,
 ];
 const KEY_HEAD: &[u8] = b"head";
+const KEY_STAGED: &[u8] = b"staged";
 
 /// A log stored in RocksDB in one directory.
 pub struct RocksStore {
@@ -206,8 +208,17 @@ impl Store for RocksStore {
             .map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
+    fn staged(&self) -> Result<Option<u64>, StorageError> {
+        self.get(CF_META, KEY_STAGED)?
+            .map(|b| from_be("staged size", &b))
+            .transpose()
+    }
+
     fn commit(&self, c: Commit) -> Result<(), StorageError> {
         let mut wb = WriteBatch::default();
+        if let Some(n) = c.staged {
+            wb.put_cf(self.cf(CF_META), KEY_STAGED, be(n));
+        }
         for (i, e) in &c.entries {
             wb.put_cf(self.cf(CF_ENTRIES), be(*i), e);
         }

@@ -1,0 +1,565 @@
+//! Checkpoint gossip, the same for the log (`urne serve --peer`), its mirrors and its
+//! witnesses: pulling peers' `GET /v1/gossip`, checking each checkpoint of a followed
+//! log against the one held, and keeping the equivocation evidence found.
+//!
+//! Owns: [`Gossiper`] (peers, the comparison, proof sources), [`Evidence`] (durable,
+//! deduplicated, each new piece raised as an error-level alert that carries it), the
+//! HTTP tile fetcher that reads consistency proofs from any log or mirror, and the route
+//! `GET /v1/gossip/equivocations`.
+//! Does not own: the JSON shapes and [`Equivocation::verify`] (`urne_client::gossip`),
+//! proofs and the authentication of tiles (`urne_client::tree`, `urne_client::tiles`),
+//! what each party holds (the caller passes a [`Held`]).
+//!
+//! A peer's checkpoint and the one held, both signed by the log key, are compared so:
+//! - same size: another root is evidence by itself;
+//! - other sizes: the root at the smaller size is read out of the larger tree, from the
+//!   party's own tree when it holds the larger one, else from the tiles of any source
+//!   (the peer first, then the log and the other peers). The tiles are authenticated
+//!   against the larger checkpoint's signed root, so no source needs to be trusted, and
+//!   a source that cannot serve them (down, another history, a witness: no tiles) is
+//!   skipped. A root other than the smaller checkpoint's is evidence, with the
+//!   consistency proof that leads to it (Go's checksum-database client presents forks
+//!   so). No proof available is never evidence: it only leaves the question open.
+
+use crate::storage::{Store, StoreHashReader};
+use crate::witness::WitnessStore;
+use anyhow::{anyhow, Context as _, Result};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
+use urne_client::note::VerifierKey;
+use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId, TILE_WIDTH};
+use urne_client::tree::{self, Hash};
+
+pub use urne_client::gossip::{Equivocation, Gossip, GossipCheckpoint};
+
+/// How often peers are pulled (and a mirror polls its log).
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// The most pieces of evidence kept: one proves the equivocation; a split view that
+/// goes on yields a new pair at every checkpoint, which must not fill the disk.
+pub const MAX_EVIDENCE: usize = 256;
+
+/// How many consistent pairs are remembered (so that each is fetched and checked once).
+const MEMO: usize = 4096;
+
+/// Two checkpoints' (size, root) pairs, the smaller first.
+type Pair = (u64, [u8; 32], u64, [u8; 32]);
+
+/// The largest tile body read from a source (a full hash tile).
+const MAX_TILE_BYTES: u64 = TILE_WIDTH * 32;
+
+/// Equivocation evidence found: kept durably (when given a store), deduplicated,
+/// capped at [`MAX_EVIDENCE`], each new piece raised as an alert.
+pub struct Evidence {
+    db: Option<Arc<WitnessStore>>,
+    prefix: &'static str,
+    // The evidence in finding order; a std mutex, held only to compare and push.
+    found: Mutex<Vec<Equivocation>>,
+}
+
+impl Evidence {
+    /// Keeps evidence in `db` under keys starting with `prefix`, and loads what is
+    /// there already.
+    ///
+    /// # Errors
+    /// If the stored evidence cannot be read.
+    pub fn open(db: Arc<WitnessStore>, prefix: &'static str) -> Result<Self> {
+        let found = db
+            .list(prefix)?
+            .into_iter()
+            .map(|v| serde_json::from_str(&v).context("stored equivocation evidence"))
+            .collect::<Result<Vec<Equivocation>>>()?;
+        Ok(Evidence {
+            db: Some(db),
+            prefix,
+            found: Mutex::new(found),
+        })
+    }
+
+    /// Keeps evidence in memory only (a log over the memory store).
+    pub fn memory() -> Self {
+        Evidence {
+            db: None,
+            prefix: "",
+            found: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Returns the evidence found, oldest first.
+    pub fn list(&self) -> Vec<Equivocation> {
+        self.found.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Returns how many pieces of evidence are held.
+    pub fn count(&self) -> usize {
+        self.found.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Records `e` durably unless it is known already, and raises the alert with the
+    /// evidence itself (so that the log line alone proves it). Returns whether it was
+    /// new.
+    pub fn record(&self, e: Equivocation) -> bool {
+        let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+        if found
+            .iter()
+            .any(|x| x.note_a == e.note_a && x.note_b == e.note_b)
+        {
+            return false;
+        }
+        if found.len() >= MAX_EVIDENCE {
+            tracing::debug!(origin = %e.origin, "equivocation evidence full: not kept");
+            return false;
+        }
+        let json = match serde_json::to_string(&e) {
+            Ok(j) => j,
+            Err(err) => {
+                tracing::error!("encoding equivocation evidence: {err}");
+                return false;
+            }
+        };
+        tracing::error!(origin = %e.origin, reason = %e.reason, source = %e.source,
+            evidence = %json,
+            "ALERT: equivocation: the log signed two checkpoints that cannot both be true");
+        if let Some(db) = &self.db {
+            let key = format!("{}{:08}", self.prefix, found.len());
+            if let Err(err) = db.put(&key, &json) {
+                tracing::error!("storing equivocation evidence: {err:#}");
+            }
+        }
+        found.push(e);
+        true
+    }
+}
+
+/// The checkpoint a party holds for one log, to compare peers' with.
+pub struct Held {
+    /// The signed note (signed by the log key; cosignatures allowed).
+    pub note: String,
+    /// The party's own copy of the tree up to at least that size (a log or a mirror),
+    /// to prove smaller checkpoints against; `None` for a witness.
+    pub tree: Option<Arc<dyn Store>>,
+    /// The party is the log itself: it never signed a larger checkpoint, so one is an
+    /// alert (a stolen key or a forked copy) even when it extends its tree.
+    pub signer: bool,
+}
+
+/// What comparing a peer's checkpoint with the one held found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not a log this party follows.
+    Unrelated,
+    /// Both can be true: same tree, or one extends the other.
+    Consistent,
+    /// They cannot both be true: the evidence (recorded).
+    Equivocation(Box<Equivocation>),
+    /// The sizes differ and no source served an authenticated proof yet.
+    Unknown(String),
+}
+
+/// One party's gossip: the logs it follows, its peers, where it may read proofs, and
+/// the evidence it found.
+pub struct Gossiper {
+    logs: Vec<VerifierKey>,
+    peers: Vec<String>,
+    sources: Vec<String>,
+    evidence: Evidence,
+    http: reqwest::Client,
+    // Pairs (smaller size, root, larger size, root) found consistent; std mutexes,
+    // held only for a lookup or an insert.
+    consistent: Mutex<HashSet<Pair>>,
+    // Larger checkpoints already alerted on by a log (see `Held::signer`).
+    alerted: Mutex<HashSet<String>>,
+}
+
+fn trim_urls(urls: Vec<String>) -> Vec<String> {
+    urls.into_iter()
+        .map(|u| u.trim_end_matches('/').to_string())
+        .collect()
+}
+
+impl Gossiper {
+    /// Builds the gossip of a party following `logs`, pulling `peers`, reading proofs
+    /// from the peer that gossiped a checkpoint, then `sources` (a mirror's log), then
+    /// the other peers.
+    ///
+    /// # Errors
+    /// If the HTTP client cannot be built.
+    pub fn new(
+        logs: Vec<VerifierKey>,
+        peers: Vec<String>,
+        sources: Vec<String>,
+        evidence: Evidence,
+    ) -> Result<Self> {
+        Ok(Gossiper {
+            logs,
+            peers: trim_urls(peers),
+            sources: trim_urls(sources),
+            evidence,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .context("HTTP client")?,
+            consistent: Mutex::new(HashSet::new()),
+            alerted: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Returns the peers pulled.
+    pub fn peers(&self) -> &[String] {
+        &self.peers
+    }
+
+    /// Returns the evidence found.
+    pub fn evidence(&self) -> &Evidence {
+        &self.evidence
+    }
+
+    /// Returns the evidence found, oldest first.
+    pub fn equivocations(&self) -> Vec<Equivocation> {
+        self.evidence.list()
+    }
+
+    /// Pulls each peer's `/v1/gossip` once and checks every checkpoint of a followed
+    /// log against what `held` returns for its origin. Failures are logged (at debug
+    /// level: a peer down is ordinary) and do not stop the other peers.
+    pub async fn pull_peers(&self, held: impl Fn(&str) -> Result<Option<Held>>) {
+        for p in &self.peers {
+            let g: Result<Gossip> = async {
+                let r = self
+                    .http
+                    .get(format!("{p}/v1/gossip"))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                Ok(r.json().await?)
+            }
+            .await;
+            let g = match g {
+                Ok(g) => g,
+                Err(e) => {
+                    tracing::debug!(peer = %p, "gossip: {e:#}");
+                    continue;
+                }
+            };
+            for c in g.checkpoints {
+                let r = match held(&c.origin) {
+                    Ok(Some(h)) => self.check(&h, &c.checkpoint, p).await.map(|_| ()),
+                    Ok(None) => Ok(()),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
+                    tracing::debug!(peer = %p, origin = %c.origin, "gossip: {e:#}");
+                }
+            }
+        }
+    }
+
+    /// Checks `note`, gossiped by `from`, against `held` (see the module doc), and
+    /// records the evidence if they cannot both be true.
+    ///
+    /// # Errors
+    /// If either note is not a checkpoint signed by the log key, or the party's own
+    /// tree cannot be read.
+    pub async fn check(&self, held: &Held, note: &str, from: &str) -> Result<Outcome> {
+        let Some(key) = self.key_for(note) else {
+            return Ok(Outcome::Unrelated);
+        };
+        let none = WitnessPolicy::none();
+        let theirs = open_checkpoint(note.as_bytes(), key, &none)
+            .map_err(|e| anyhow!("checkpoint from {from}: {e}"))?
+            .checkpoint;
+        let ours = match open_checkpoint(held.note.as_bytes(), key, &none) {
+            Ok(c) => c.checkpoint,
+            // Held for another origin: nothing to compare.
+            Err(urne_client::checkpoint::CheckpointError::WrongOrigin { .. }) => {
+                return Ok(Outcome::Unrelated)
+            }
+            Err(e) => return Err(anyhow!("held checkpoint: {e}")),
+        };
+        if theirs.size == ours.size {
+            if theirs.root == ours.root {
+                return Ok(Outcome::Consistent);
+            }
+            return self.found(
+                key,
+                Equivocation {
+                    origin: ours.origin.clone(),
+                    reason: format!("two roots for tree size {}", ours.size),
+                    note_a: note.to_string(),
+                    note_b: held.note.clone(),
+                    proof: vec![],
+                    old_root_from_proof: None,
+                    source: from.to_string(),
+                },
+            );
+        }
+        if held.signer && theirs.size > ours.size {
+            self.alert_beyond(&theirs, ours.size, note, from);
+        }
+        let ours_larger = ours.size > theirs.size;
+        let (a, a_note, b, b_note) = if ours_larger {
+            (&theirs, note, &ours, held.note.as_str())
+        } else {
+            (&ours, held.note.as_str(), &theirs, note)
+        };
+        // Every tree extends the empty one: nothing to prove.
+        if a.size == 0 {
+            return Ok(Outcome::Consistent);
+        }
+        let pair = (a.size, a.root.0, b.size, b.root.0);
+        if self.lock_consistent().contains(&pair) {
+            return Ok(Outcome::Consistent);
+        }
+        let (old, proof, proof_from) = match (&held.tree, ours_larger) {
+            (Some(store), true) => {
+                let (old, proof) = proof_from_store(store.clone(), a.size, b.size).await?;
+                (old, proof, "its own tree".to_string())
+            }
+            _ => match self.proof_from_sources(a.size, b, from).await {
+                Some(found) => found,
+                None => {
+                    return Ok(Outcome::Unknown(format!(
+                        "no source served the tree of size {} to compare with size {}",
+                        b.size, a.size
+                    )))
+                }
+            },
+        };
+        if old == a.root {
+            let mut memo = self.lock_consistent();
+            if memo.len() >= MEMO {
+                memo.clear();
+            }
+            memo.insert(pair);
+            return Ok(Outcome::Consistent);
+        }
+        self.found(
+            key,
+            Equivocation {
+                origin: ours.origin.clone(),
+                reason: format!(
+                    "the tree of the checkpoint of size {} has another root at size {} than the checkpoint of that size",
+                    b.size, a.size
+                ),
+                note_a: a_note.to_string(),
+                note_b: b_note.to_string(),
+                proof: proof.iter().map(tree::hash_to_base64).collect(),
+                old_root_from_proof: Some(tree::hash_to_base64(&old)),
+                source: format!("{from} (proof from {proof_from})"),
+            },
+        )
+    }
+
+    fn lock_consistent(&self) -> std::sync::MutexGuard<'_, HashSet<Pair>> {
+        self.consistent.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Returns the key of the followed log whose name is `note`'s origin.
+    fn key_for(&self, note: &str) -> Option<&VerifierKey> {
+        let origin = note.split_once('\n')?.0;
+        self.logs.iter().find(|k| k.name() == origin)
+    }
+
+    /// Checks the evidence with the log key alone, as anyone will, then records it.
+    fn found(&self, key: &VerifierKey, e: Equivocation) -> Result<Outcome> {
+        e.verify(key)
+            .map_err(|err| anyhow!("evidence built from {} does not verify: {err}", e.source))?;
+        self.evidence.record(e.clone());
+        Ok(Outcome::Equivocation(Box::new(e)))
+    }
+
+    /// Raises the log's alert on a checkpoint signed with its key beyond its own tree.
+    fn alert_beyond(&self, theirs: &Checkpoint, own: u64, note: &str, from: &str) {
+        let mut alerted = self.alerted.lock().unwrap_or_else(|p| p.into_inner());
+        if alerted.len() >= MEMO {
+            alerted.clear();
+        }
+        if alerted.insert(note.to_string()) {
+            tracing::error!(origin = %theirs.origin, size = theirs.size, own_size = own,
+                peer = %from, checkpoint = %note,
+                "ALERT: a checkpoint signed with this log's key is beyond its own tree: a stolen key or a forked copy");
+        }
+    }
+
+    /// Reads the root at `old_size` and the consistency proof to `new` from the first
+    /// source whose tiles authenticate against `new`'s root.
+    async fn proof_from_sources(
+        &self,
+        old_size: u64,
+        new: &Checkpoint,
+        first: &str,
+    ) -> Option<(Hash, Vec<Hash>, String)> {
+        let mut tried = HashSet::new();
+        let order = std::iter::once(first)
+            .chain(self.sources.iter().map(String::as_str))
+            .chain(self.peers.iter().map(String::as_str));
+        for src in order {
+            if !tried.insert(src) {
+                continue;
+            }
+            match proof_from_tiles(&self.http, src, old_size, new.size, new.root).await {
+                Ok((old, proof)) => return Some((old, proof, src.to_string())),
+                Err(e) => tracing::debug!(source = %src,
+                    "consistency proof {old_size}→{}: {e:#}", new.size),
+            }
+        }
+        None
+    }
+
+    /// Returns the Prometheus text of the gossip gauge.
+    pub fn metrics_text(&self) -> String {
+        format!(
+            "# HELP urne_equivocations Pieces of equivocation evidence held.\n# TYPE urne_equivocations gauge\nurne_equivocations {}\n",
+            self.evidence.count()
+        )
+    }
+}
+
+/// Reads the root at `old_size` and the consistency proof to `new_size` from a store
+/// holding the tree of `new_size` entries.
+async fn proof_from_store(
+    store: Arc<dyn Store>,
+    old_size: u64,
+    new_size: u64,
+) -> Result<(Hash, Vec<Hash>)> {
+    tokio::task::spawn_blocking(move || {
+        let r = StoreHashReader(&*store);
+        let old = tree::root_from_store(old_size, &r)
+            .map_err(|e| anyhow!("own root at size {old_size}: {e}"))?;
+        let proof = tree::prove_consistency(old_size, new_size, &r)
+            .map_err(|e| anyhow!("own consistency proof {old_size}→{new_size}: {e}"))?;
+        Ok((old, proof))
+    })
+    .await
+    .context("proof task")?
+}
+
+/// Fetches tiles from a log or a mirror over HTTP, for a [`TileHashVerifier`] (which
+/// trusts nothing it returns until it hashes up to a signed root). Runs on a blocking
+/// thread and drives the requests on the runtime through `rt`.
+struct HttpTiles {
+    http: reqwest::Client,
+    base: String,
+    rt: tokio::runtime::Handle,
+}
+
+impl TileFetcher for HttpTiles {
+    fn fetch_tiles(&self, tiles: &[TileId]) -> Result<Vec<Vec<u8>>, TileError> {
+        self.rt
+            .block_on(futures::future::try_join_all(tiles.iter().map(|t| {
+                let url = format!("{}/{}", self.base, t.path());
+                async move {
+                    let fail = |e: String| TileError::Fetch(format!("GET {url}: {e}"));
+                    let r = self
+                        .http
+                        .get(&url)
+                        .send()
+                        .await
+                        .map_err(|e| fail(e.to_string()))?;
+                    if !r.status().is_success() {
+                        return Err(fail(r.status().to_string()));
+                    }
+                    if r.content_length().is_some_and(|n| n > MAX_TILE_BYTES) {
+                        return Err(fail("tile too large".into()));
+                    }
+                    let b = r.bytes().await.map_err(|e| fail(e.to_string()))?;
+                    Ok(b.to_vec())
+                }
+            })))
+    }
+}
+
+/// Runs `f` over the tree of (`size`, `root`) read from `source`'s tiles, every hash
+/// authenticated against `root` before `f` sees it.
+async fn with_tiles<T: Send + 'static>(
+    http: &reqwest::Client,
+    source: &str,
+    size: u64,
+    root: Hash,
+    f: impl FnOnce(&TileHashVerifier<'_, HttpTiles>) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let fetcher = HttpTiles {
+        http: http.clone(),
+        base: source.trim_end_matches('/').to_string(),
+        rt: tokio::runtime::Handle::current(),
+    };
+    tokio::task::spawn_blocking(move || {
+        let v = TileHashVerifier::new(size, root, &fetcher)
+            .map_err(|e| anyhow!("tree of size {size}: {e}"))?;
+        f(&v)
+    })
+    .await
+    .context("tile task")?
+}
+
+/// Reads, from `source`'s tiles authenticated against the tree of (`new_size`,
+/// `new_root`), the root of its first `old_size` entries and the consistency proof from
+/// there, checked to lead to `new_root`.
+///
+/// # Errors
+/// The source cannot serve the tiles, or they do not hash up to `new_root`.
+pub async fn proof_from_tiles(
+    http: &reqwest::Client,
+    source: &str,
+    old_size: u64,
+    new_size: u64,
+    new_root: Hash,
+) -> Result<(Hash, Vec<Hash>)> {
+    with_tiles(http, source, new_size, new_root, move |v| {
+        let old = tree::root_from_store(old_size, v)
+            .map_err(|e| anyhow!("root at size {old_size}: {e}"))?;
+        let proof = tree::prove_consistency(old_size, new_size, v)
+            .map_err(|e| anyhow!("consistency proof {old_size}→{new_size}: {e}"))?;
+        tree::verify_consistency(old_size, new_size, &old, &new_root, &proof)
+            .map_err(|e| anyhow!("consistency proof {old_size}→{new_size}: {e}"))?;
+        Ok((old, proof))
+    })
+    .await
+}
+
+/// Reads, from `source`'s tiles authenticated against the tree of (`size`, `root`),
+/// the root of its first `prefix` entries.
+///
+/// # Errors
+/// The source cannot serve the tiles, or they do not hash up to `root`.
+pub async fn root_from_tiles(
+    http: &reqwest::Client,
+    source: &str,
+    prefix: u64,
+    size: u64,
+    root: Hash,
+) -> Result<Hash> {
+    with_tiles(http, source, size, root, move |v| {
+        tree::root_from_store(prefix, v).map_err(|e| anyhow!("root at size {prefix}: {e}"))
+    })
+    .await
+}
+
+/// Pulls `g`'s peers every [`POLL`] forever (the caller aborts the task to stop it).
+pub async fn follow_peers(
+    g: Arc<Gossiper>,
+    held: impl Fn(&str) -> Result<Option<Held>> + Send + Sync + 'static,
+) {
+    loop {
+        g.pull_peers(&held).await;
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// GET /v1/gossip/equivocations: the evidence found, oldest first (an empty list when
+/// none).
+pub async fn equivocations(State(g): State<Arc<Gossiper>>) -> Json<Vec<Equivocation>> {
+    Json(g.equivocations())
+}
+
+/// Builds the route `GET /v1/gossip/equivocations` over `g`.
+pub fn router(g: Arc<Gossiper>) -> Router {
+    Router::new()
+        .route("/v1/gossip/equivocations", get(equivocations))
+        .with_state(g)
+}
