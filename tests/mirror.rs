@@ -84,10 +84,16 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     let keys = DemoKeys::from_seed("mirror-test").unwrap();
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "e-m");
-    assert_eq!(log.post(&e.seal(Time::now(), "mirrored")).await.0, 201);
+    assert_eq!(
+        log.post(&e.seal(Time::now(), "mirrored").unwrap()).await.0,
+        201
+    );
     for i in 0..300 {
         let (s, v) = log
-            .post(&e.intervention(Time::now(), "ops", "check", &format!("n {i}")))
+            .post(
+                &e.intervention(Time::now(), "ops", "check", &format!("n {i}"))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
     }
@@ -113,7 +119,7 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     // It never accepts statements.
     let r = reqwest::Client::new()
         .post(format!("{}/v1/statements", m.url))
-        .body(e.intervention(Time::now(), "ops", "x", "y"))
+        .body(e.intervention(Time::now(), "ops", "x", "y").unwrap())
         .send()
         .await
         .unwrap();
@@ -127,9 +133,12 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     let dir = m.stop().await;
     for i in 0..10 {
         assert_eq!(
-            log.post(&e.intervention(Time::now(), "ops", "later", &format!("n {i}")))
-                .await
-                .0,
+            log.post(
+                &e.intervention(Time::now(), "ops", "later", &format!("n {i}"))
+                    .unwrap()
+            )
+            .await
+            .0,
             201
         );
     }
@@ -159,15 +168,23 @@ async fn split_view_is_caught_by_gossip() {
     let log_b = TestLog::start_in(dir_b, cfg).await;
     assert_eq!(log_a.key, log_b.key);
     let e = election(&keys, "e-split");
-    assert_eq!(log_a.post(&e.seal(Time::now(), "view A")).await.0, 201);
+    assert_eq!(
+        log_a.post(&e.seal(Time::now(), "view A").unwrap()).await.0,
+        201
+    );
     for i in 0..5 {
-        let t = e.intervention(Time::now(), "ops", "a", &format!("{i}"));
+        let t = e
+            .intervention(Time::now(), "ops", "a", &format!("{i}"))
+            .unwrap();
         assert_eq!(log_a.post(&t).await.0, 201);
     }
-    assert_eq!(log_b.post(&e.seal(Time::now(), "view B")).await.0, 201);
+    assert_eq!(
+        log_b.post(&e.seal(Time::now(), "view B").unwrap()).await.0,
+        201
+    );
     assert_eq!(
         log_b
-            .post(&e.intervention(Time::now(), "ops", "b", "0"))
+            .post(&e.intervention(Time::now(), "ops", "b", "0").unwrap())
             .await
             .0,
         201
@@ -228,7 +245,9 @@ async fn split_view_is_caught_by_gossip() {
 
     // Same sizes, two roots: log B catches up to 6 entries of its own view.
     for i in 1..5 {
-        let t = e.intervention(Time::now(), "ops", "b", &format!("{i}"));
+        let t = e
+            .intervention(Time::now(), "ops", "b", &format!("{i}"))
+            .unwrap();
         assert_eq!(log_b.post(&t).await.0, 201);
     }
     let t1 = Instant::now();

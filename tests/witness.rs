@@ -277,7 +277,7 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
         quorum: 2,
     };
     let e = election(&keys, "e-w");
-    let (s, v) = log.post(&e.seal(Time::now(), "witnessed")).await;
+    let (s, v) = log.post(&e.seal(Time::now(), "witnessed").unwrap()).await;
     assert_eq!(s, 201, "{v}");
     let (took, n) = wait_cosigned(&log, &policy, 1).await;
     assert!(n >= 2);
@@ -285,7 +285,10 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
 
     for i in 0..20 {
         let (s, v) = log
-            .post(&e.intervention(Time::now(), "ops", "check", &format!("round {i}")))
+            .post(
+                &e.intervention(Time::now(), "ops", "check", &format!("round {i}"))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
     }
@@ -349,7 +352,10 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
     // One witness goes down: the log keeps appending and still gets 2 cosignatures.
     ws.remove(0).stop().await;
     let (s, v) = log
-        .post(&e.intervention(Time::now(), "ops", "check", "one witness down"))
+        .post(
+            &e.intervention(Time::now(), "ops", "check", "one witness down")
+                .unwrap(),
+        )
         .await;
     assert_eq!(s, 201, "{v}");
     let (took, n) = wait_cosigned(&log, &policy, 22).await;
@@ -389,7 +395,9 @@ async fn append_latencies(
 ) -> Vec<f64> {
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
-        let text = e.intervention(Time::now(), "bench", tag, &format!("append {i}"));
+        let text = e
+            .intervention(Time::now(), "bench", tag, &format!("append {i}"))
+            .unwrap();
         let t0 = Instant::now();
         let (s, v) = log.post(&text).await;
         lat.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -438,7 +446,7 @@ async fn witness_latency() {
         }
         let log = TestLog::start_in(dir, cfg).await;
         let e = election(&keys, "e-bench");
-        let (s, v) = log.post(&e.seal(Time::now(), "bench")).await;
+        let (s, v) = log.post(&e.seal(Time::now(), "bench").unwrap()).await;
         assert_eq!(s, 201, "{v}");
         // Warm up, then measure.
         append_latencies(&log, &e, 20, "warmup").await;

@@ -65,7 +65,7 @@ impl Keys {
             "ballot" => &self.platform,
             _ => &self.board,
         };
-        st.sign(&[key])
+        st.sign(&[key]).unwrap()
     }
 
     fn seal(&self, title: &str) -> String {
