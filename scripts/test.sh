@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every test of urne: installs what is missing, then the Rust tests of the
-# workspace (unit, property, integration, crash). A persistent CARGO_TARGET_DIR keeps
-# the RocksDB build (about 12 minutes on 2 cores) between runs.
-# Ends with one line `N passed, N failed` over every test run.
+# Runs every test of urne: installs what is missing, lints the whole workspace with
+# clippy (warnings are errors), then the Rust tests of the workspace (unit, property,
+# integration, crash). A persistent CARGO_TARGET_DIR keeps the RocksDB build (about 12
+# minutes on 2 cores) between runs.
+# Ends with one line `N passed, N failed` over every test run, where a failed clippy
+# step counts as one failure; the exit status is non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,11 +13,22 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 status=0
+lint_failed=0
+# Lint first: a warning anywhere (library, binaries, tests, benches) fails the run.
+cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1 | tee -a "$log" || {
+  status=$?
+  lint_failed=1
+  echo "clippy: FAILED (warnings are errors)" >&2
+}
 cargo build --workspace --bins --locked 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?
 
 passed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{p+=$4} END {print p+0}')
 failed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | awk '{f+=$6} END {print f+0}')
+failed=$((failed + lint_failed))
 echo
+if [ "$lint_failed" -ne 0 ]; then
+  echo "clippy failed (counted as 1 failure)"
+fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"
