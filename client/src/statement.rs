@@ -923,6 +923,21 @@ pub struct SignatureLine {
     pub signature: Vec<u8>,
 }
 
+impl SignatureLine {
+    /// Formats the line `— <name> <base64(key ID ‖ signature)>\n` (C2SP signed-note).
+    pub fn to_line(&self) -> String {
+        use base64::Engine as _;
+        let mut raw = Vec::with_capacity(4 + self.signature.len());
+        raw.extend_from_slice(&self.key_id.to_be_bytes());
+        raw.extend_from_slice(&self.signature);
+        format!(
+            "\u{2014} {} {}\n",
+            self.name,
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
+}
+
 /// A signed statement as submitted: the exact bytes (the log entry), the parsed
 /// statement and its signature lines (not yet verified: the keys live in the
 /// election's state).
@@ -993,6 +1008,20 @@ impl SignedStatement {
     /// Returns the signed text (the statement text, ending in a newline).
     pub fn text(&self) -> &[u8] {
         &self.bytes[..self.text_len]
+    }
+
+    /// Writes the signed statement again from its parsed parts: the statement's
+    /// canonical text, a blank line, then each signature line
+    /// `— <name> <base64(key ID ‖ signature)>`. For every statement
+    /// [`SignedStatement::parse`] accepts this is exactly [`SignedStatement::bytes`]
+    /// (the fuzz target `statement_parse` checks it): one meaning, one spelling.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.statement.to_text().into_bytes();
+        out.push(b'\n');
+        for s in &self.signatures {
+            out.extend_from_slice(s.to_line().as_bytes());
+        }
+        out
     }
 }
 

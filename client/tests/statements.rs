@@ -727,3 +727,76 @@ fn authorities_sign_only_what_their_role_may() {
         2
     );
 }
+
+/// The seeds of the fuzz target `statement_parse` (`client/fuzz/seeds/statement_parse/`):
+/// every statement type, signed by the keys of its role (two board keys where the
+/// quorum applies). Deterministic keys and Ed25519 signatures, so the committed files
+/// are checked byte for byte; `URNE_WRITE_FUZZ_SEEDS=1` rewrites them.
+#[test]
+fn fuzz_seeds_hold_every_statement_type() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/statement_parse");
+    let write = std::env::var_os("URNE_WRITE_FUZZ_SEEDS").is_some();
+    let (b1, b2) = (key("board.example"), key("board2.example"));
+    let mut types = std::collections::HashSet::new();
+    for (i, st) in all_statements().into_iter().enumerate() {
+        let ty = st.statement_type();
+        types.insert(ty);
+        let (right, _) = right_and_wrong_keys(&st);
+        let signers: Vec<&SignerKey> = match urne_client::rules::required_roles(ty) {
+            (_, true) => vec![&b1, &b2],
+            _ => vec![&right],
+        };
+        let signed = st.sign(&signers).unwrap();
+        let parsed = SignedStatement::parse(signed.as_bytes()).unwrap();
+        assert_eq!(parsed.to_bytes(), signed.as_bytes(), "{ty}: re-serialises");
+        let path = dir.join(format!("{i:02}-{ty}"));
+        if write {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &signed).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (URNE_WRITE_FUZZ_SEEDS=1 writes it)",
+                path.display()
+            )
+        });
+        assert_eq!(committed, signed.as_bytes(), "{}", path.display());
+    }
+    assert_eq!(types.len(), StatementType::ALL.len());
+}
+
+#[test]
+fn signed_statements_re_serialise_from_their_parts() {
+    let (b1, b2) = (key("board.example"), key("board2.example"));
+    for st in all_statements() {
+        let signed = st.sign(&[&b1, &b2]).unwrap();
+        let parsed = SignedStatement::parse(signed.as_bytes()).unwrap();
+        assert_eq!(parsed.to_bytes(), signed.as_bytes());
+        assert_eq!(parsed.signatures.len(), 2);
+        assert_eq!(
+            parsed.signatures[1].to_line(),
+            signed.lines().last().unwrap().to_string() + "\n"
+        );
+    }
+}
+
+#[test]
+fn a_second_base64_spelling_of_a_signature_is_refused() {
+    // 4 + 64 = 68 bytes: the last base64 quartet holds 2 bytes in 3 characters and
+    // `=`, so its third character carries 2 padding bits that must be zero. Setting
+    // one gives another spelling of the same bytes: one entry, two spellings, which
+    // the round trip (and the fuzz target) forbid.
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let st = all_statements().remove(8);
+    assert_eq!(st.statement_type(), StatementType::Ballot);
+    let signed = st.sign(&[&key("platform.example")]).unwrap();
+    assert_eq!(code(signed.as_bytes()), "ok");
+    let mut bytes = signed.into_bytes();
+    let n = bytes.len();
+    assert_eq!(&bytes[n - 2..], b"=\n");
+    let third = bytes[n - 3];
+    let v = ALPHABET.iter().position(|&c| c == third).unwrap();
+    assert_eq!(v & 0b11, 0, "canonical padding bits are zero");
+    bytes[n - 3] = ALPHABET[v | 0b01];
+    assert_eq!(code(&bytes), "malformed");
+}
