@@ -904,11 +904,16 @@ impl Statement {
     ///
     /// # Errors
     /// A [`StatementError`] from [`Statement::validate`]: a hand-built statement that
-    /// would not parse back is refused instead of signed.
+    /// would not parse back is refused instead of signed; [`StatementError::TooLarge`]
+    /// if the signed entry would exceed [`MAX_ENTRY_SIZE`].
     pub fn sign(&self, signers: &[&SignerKey]) -> Result<String, StatementError> {
         self.validate()?;
-        note::sign(&self.to_text(), signers)
-            .map_err(|e| StatementError::Malformed(format!("statement text as a note: {e}")))
+        let signed = note::sign(&self.to_text(), signers)
+            .map_err(|e| StatementError::Malformed(format!("statement text as a note: {e}")))?;
+        if signed.len() > MAX_ENTRY_SIZE {
+            return Err(StatementError::TooLarge(signed.len()));
+        }
+        Ok(signed)
     }
 }
 
