@@ -85,7 +85,10 @@ fn main() {
     };
     let start_size = seq.head().size;
     if start_size == 0 {
-        for text in [e.seal(now, "scale"), e.board(now, Body::Open)] {
+        for text in [
+            e.seal(now, "scale").unwrap(),
+            e.board(now, Body::Open).unwrap(),
+        ] {
             let s = SignedStatement::parse(text.as_bytes()).unwrap();
             rt.block_on(seq.submit(s, None)).unwrap();
         }
@@ -109,13 +112,15 @@ fn main() {
                         let mut rng = rand::thread_rng();
                         (0..m / 2 + 1)
                             .map(|_| {
-                                let text = e.credential(
-                                    Time::now(),
-                                    random_tag(&mut rng),
-                                    random_tag(&mut rng),
-                                    Channel::Batch,
-                                    CredentialReason::Initial,
-                                );
+                                let text = e
+                                    .credential(
+                                        Time::now(),
+                                        random_tag(&mut rng),
+                                        random_tag(&mut rng),
+                                        Channel::Batch,
+                                        CredentialReason::Initial,
+                                    )
+                                    .unwrap();
                                 let s = SignedStatement::parse(text.as_bytes()).unwrap();
                                 let v = rules::verify_signatures(&s, &es.keys, es.quorum).unwrap();
                                 (s, v)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing urne needs on a fresh Debian machine:
 # - libclang and clang (the RocksDB bindings are generated and compiled from source);
+# - clippy (scripts/test.sh lints with it);
 # - Chromium, Node.js and npm (the web page's end-to-end tests drive Debian's Chromium
 #   with playwright-core; no browser is downloaded by npm);
 # - the web tests' npm packages (web/package-lock.json, `npm ci`).
@@ -21,6 +22,11 @@ if [ "${#need[@]}" -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# scripts/test.sh lints with clippy before testing.
+if ! cargo clippy --version >/dev/null 2>&1; then
+  echo "setup: installing the clippy component" >&2
+  rustup component add clippy
 fi
 
 if [ "${URNE_SKIP_WEB:-0}" != 1 ]; then

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test of urne: installs what is missing, checks the tree is lint-clean,
-# then the Rust tests of the workspace (unit, property, integration, crash) and the
-# web page's tests (unit tests of the in-browser verifier, end-to-end tests in
-# headless Chromium against real `urne` processes). A persistent CARGO_TARGET_DIR
-# keeps the RocksDB build (about 12 minutes on 2 cores) between runs.
-# Ends with one line `N passed, N failed` over every test run.
+# Runs every test of urne: installs what is missing, lints the whole workspace with
+# clippy (warnings are errors), then the Rust tests of the workspace (unit, property,
+# integration, crash) and the web page's tests (unit tests of the in-browser verifier,
+# end-to-end tests in headless Chromium against real `urne` processes). A persistent
+# CARGO_TARGET_DIR keeps the RocksDB build (about 12 minutes on 2 cores) between runs.
+# Ends with one line `N passed, N failed` over every test run, where a failed clippy
+# step counts as one failure; the exit status is non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,6 +14,13 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
 status=0
+lint_failed=0
+# Lint first: a warning anywhere (library, binaries, tests, benches) fails the run.
+cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1 | tee -a "$log" || {
+  status=$?
+  lint_failed=1
+  echo "clippy: FAILED (warnings are errors)" >&2
+}
 cargo build --workspace --bins --locked 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?
 
@@ -26,6 +34,11 @@ failed=$(grep -Eo 'test result: [A-Za-z]+\. [0-9]+ passed; [0-9]+ failed' "$log"
 # Node's spec reporter ends with `ℹ pass N` and `ℹ fail N`.
 wpassed=$(grep -Eo '^ℹ pass [0-9]+' "$log" | awk '{p+=$3} END {print p+0}')
 wfailed=$(grep -Eo '^ℹ fail [0-9]+' "$log" | awk '{f+=$3} END {print f+0}')
+passed=$((passed + wpassed))
+failed=$((failed + wfailed + lint_failed))
 echo
-echo "$((passed + wpassed)) passed, $((failed + wfailed)) failed"
+if [ "$lint_failed" -ne 0 ]; then
+  echo "clippy failed (counted as 1 failure)"
+fi
+echo "${passed} passed, ${failed} failed"
 exit "$status"

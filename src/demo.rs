@@ -92,7 +92,7 @@ impl<'k> DemoElection<'k> {
     }
 
     /// Signs the sealing `election` statement (2 of 3 board signatures).
-    pub fn seal(&self, time: Time, title: &str) -> String {
+    pub fn seal(&self, time: Time, title: &str) -> Result<String> {
         let mut authorities: Vec<(Role, urne_client::note::VerifierKey)> = self
             .keys
             .board
@@ -110,12 +110,16 @@ impl<'k> DemoElection<'k> {
             closes: self.closes,
             roll: None,
         });
-        self.stmt(time, body).sign(&self.board2())
+        self.stmt(time, body)
+            .sign(&self.board2())
+            .context("signing the election statement")
     }
 
     /// Signs a lifecycle or board statement with the board quorum.
-    pub fn board(&self, time: Time, body: Body) -> String {
-        self.stmt(time, body).sign(&self.board2())
+    pub fn board(&self, time: Time, body: Body) -> Result<String> {
+        let st = self.stmt(time, body);
+        st.sign(&self.board2())
+            .with_context(|| format!("signing a {} statement", st.statement_type()))
     }
 
     /// Signs a credential issue.
@@ -126,7 +130,7 @@ impl<'k> DemoElection<'k> {
         credential: Tag,
         channel: Channel,
         reason: CredentialReason,
-    ) -> String {
+    ) -> Result<String> {
         self.stmt(
             time,
             Body::Credential {
@@ -137,10 +141,17 @@ impl<'k> DemoElection<'k> {
             },
         )
         .sign(&[&self.keys.registrar])
+        .context("signing a credential statement")
     }
 
     /// Signs a ballot receipt.
-    pub fn ballot(&self, time: Time, scrutin: &str, credential: Tag, receipt: Tag) -> String {
+    pub fn ballot(
+        &self,
+        time: Time,
+        scrutin: &str,
+        credential: Tag,
+        receipt: Tag,
+    ) -> Result<String> {
         self.stmt(
             time,
             Body::Ballot {
@@ -150,10 +161,17 @@ impl<'k> DemoElection<'k> {
             },
         )
         .sign(&[&self.keys.platform])
+        .context("signing a ballot statement")
     }
 
     /// Signs an intervention trace by the platform.
-    pub fn intervention(&self, time: Time, actor: &str, action: &str, reason: &str) -> String {
+    pub fn intervention(
+        &self,
+        time: Time,
+        actor: &str,
+        action: &str,
+        reason: &str,
+    ) -> Result<String> {
         self.stmt(
             time,
             Body::Intervention {
@@ -163,6 +181,7 @@ impl<'k> DemoElection<'k> {
             },
         )
         .sign(&[&self.keys.platform])
+        .context("signing an intervention statement")
     }
 }
 
@@ -349,7 +368,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     };
 
     let o = one(
-        sub.post(election.seal(clock(0.0), "Élections CSE 2026 — ACME (démonstration)"))
+        sub.post(election.seal(clock(0.0), "Élections CSE 2026 — ACME (démonstration)")?)
             .await?,
         "election",
     )?;
@@ -372,14 +391,14 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                 CredentialReason::Initial,
             )
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let b = bar(opts.progress, opts.voters, "credentials (initial)");
     let out = sub.post_all(texts, opts.concurrency, &b).await?;
     b.finish();
     tally(&out, &mut summary);
 
     let o = one(
-        sub.post(election.board(clock(0.05), Body::Open)).await?,
+        sub.post(election.board(clock(0.05), Body::Open)?).await?,
         "opening",
     )?;
     tally(&[o], &mut summary);
@@ -393,7 +412,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                     creds: &[Tag],
                     voted: &mut Vec<bool>,
                     rng: &mut rand::rngs::StdRng|
-     -> Vec<String> {
+     -> Result<Vec<String>> {
         let mut texts = Vec::new();
         let n = creds.len();
         for i in 0..n {
@@ -407,12 +426,12 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                 if receipts.len() < 5 {
                     receipts.push(r.to_string());
                 }
-                texts.push(election.ballot(t, s, creds[i], r));
+                texts.push(election.ballot(t, s, creds[i], r)?);
             }
         }
-        texts
+        Ok(texts)
     };
-    let texts = wave(0.06, 0.35, 0.4, &creds, &mut voted, &mut rng);
+    let texts = wave(0.06, 0.35, 0.4, &creds, &mut voted, &mut rng)?;
     let b = bar(opts.progress, texts.len(), "ballots (first wave)");
     let out = sub.post_all(texts, opts.concurrency, &b).await?;
     b.finish();
@@ -425,7 +444,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
             "platform support",
             "mass reissue of credentials",
             "credentials disclosed to HR managers",
-        ))
+        )?)
         .await?,
         "intervention",
     )?;
@@ -440,7 +459,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                 c,
                 Channel::Batch,
                 CredentialReason::ReissueLeak,
-            ));
+            )?);
             creds[i] = c;
         }
     }
@@ -456,7 +475,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
             Body::Suspend {
                 reason: "platform unavailable (incident 2026-12-03-01)".into(),
             },
-        ))
+        )?)
         .await?,
         "suspension",
     )?;
@@ -468,7 +487,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                 &election.scrutins[0],
                 creds[i],
                 random_tag(&mut rng),
-            ))
+            )?)
             .await?;
         tally(&[o], &mut summary);
     }
@@ -478,7 +497,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
             Body::Resume {
                 reason: "platform restored, no data lost".into(),
             },
-        ))
+        )?)
         .await?,
         "resumption",
     )?;
@@ -500,11 +519,11 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
             c,
             Channel::Helpdesk,
             CredentialReason::ReissueHelpdesk,
-        ));
+        )?);
         creds[i] = c;
         voted[i] = true;
         helpdesk.get_or_insert(voters[i].to_string());
-        texts.push(election.ballot(t, &election.scrutins[0], c, random_tag(&mut rng)));
+        texts.push(election.ballot(t, &election.scrutins[0], c, random_tag(&mut rng))?);
     }
     summary.helpdesk_voter = helpdesk;
     // Sequential: each ballot must follow its credential.
@@ -514,14 +533,14 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     tally(&out, &mut summary);
 
     // Second wave: most of the rest vote with their current credential.
-    let texts = wave(0.55, 0.9, 0.7, &creds, &mut voted, &mut rng);
+    let texts = wave(0.55, 0.9, 0.7, &creds, &mut voted, &mut rng)?;
     let b = bar(opts.progress, texts.len(), "ballots (second wave)");
     let out = sub.post_all(texts, opts.concurrency, &b).await?;
     b.finish();
     tally(&out, &mut summary);
 
     let o = one(
-        sub.post(election.board(clock(0.95), Body::Close)).await?,
+        sub.post(election.board(clock(0.95), Body::Close)?).await?,
         "closing",
     )?;
     tally(&[o], &mut summary);
@@ -532,7 +551,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
             &election.scrutins[0],
             creds[0],
             random_tag(&mut rng),
-        ))
+        )?)
         .await?;
     tally(&[o], &mut summary);
 
@@ -552,7 +571,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                     ballots,
                     digest,
                 },
-            ))
+            )?)
             .await?,
             "results",
         )?;
@@ -619,7 +638,7 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
         opens: Time(now.0 - 60),
         closes: Time(now.0 + 86_400),
     };
-    let o = sub.post(election.seal(now, "load test")).await?;
+    let o = sub.post(election.seal(now, "load test")?).await?;
     if o.status != 201 {
         bail!("sealing the load election was refused: {} {} (is the demo board key allowed? `urne demo --print-board-key`)", o.status, o.body);
     }
@@ -635,11 +654,11 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
                 CredentialReason::Initial,
             )
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let b = bar(opts.progress, texts.len(), "credentials");
     sub.post_all(texts, opts.concurrency, &b).await?;
     b.finish();
-    let o = sub.post(election.board(Time::now(), Body::Open)).await?;
+    let o = sub.post(election.board(Time::now(), Body::Open)?).await?;
     if o.status != 201 {
         bail!("opening the load election was refused: {}", o.body);
     }
@@ -648,7 +667,7 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
     let ballots: Vec<String> = creds
         .iter()
         .map(|c| election.ballot(t, "s1", *c, random_tag(&mut rand::thread_rng())))
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let b = bar(opts.progress, ballots.len(), "ballots");
     let start = Instant::now();
     let interval = opts.rate.map(|r| Duration::from_secs_f64(1.0 / r));

@@ -82,16 +82,22 @@ async fn whole_election_every_endpoint_and_refusal() {
     let other = DemoKeys::from_seed("someone else").unwrap();
     refused(
         &log,
-        &election(&other, "cse-rogue").seal(t(), "rogue"),
+        &election(&other, "cse-rogue").seal(t(), "rogue").unwrap(),
         403,
         "election_not_authorized",
     )
     .await;
     // Statements of an election that does not exist.
-    refused(&log, &e.board(t(), Body::Open), 404, "unknown_election").await;
+    refused(
+        &log,
+        &e.board(t(), Body::Open).unwrap(),
+        404,
+        "unknown_election",
+    )
+    .await;
 
-    ok(&log, &e.seal(t(), "CSE test")).await;
-    refused(&log, &e.seal(t(), "again"), 409, "election_exists").await;
+    ok(&log, &e.seal(t(), "CSE test").unwrap()).await;
+    refused(&log, &e.seal(t(), "again").unwrap(), 409, "election_exists").await;
 
     // Credentials.
     let voters: Vec<Tag> = (0..4)
@@ -109,7 +115,8 @@ async fn whole_election_every_endpoint_and_refusal() {
                 creds[i],
                 Channel::Mail,
                 CredentialReason::Initial,
-            ),
+            )
+            .unwrap(),
         )
         .await;
     }
@@ -121,7 +128,8 @@ async fn whole_election_every_endpoint_and_refusal() {
             creds[0],
             Channel::Mail,
             CredentialReason::Initial,
-        ),
+        )
+        .unwrap(),
         409,
         "credential_exists",
     )
@@ -131,23 +139,23 @@ async fn whole_election_every_endpoint_and_refusal() {
     let r0 = random_tag(&mut rand::thread_rng());
     refused(
         &log,
-        &e.ballot(t(), "s1", creds[0], r0),
+        &e.ballot(t(), "s1", creds[0], r0).unwrap(),
         409,
         "ballot_before_open",
     )
     .await;
-    ok(&log, &e.board(t(), Body::Open)).await;
+    ok(&log, &e.board(t(), Body::Open).unwrap()).await;
     // (One second later: the same bytes again would be answered as a duplicate.)
     refused(
         &log,
-        &e.board(Time(t().0 + 1), Body::Open),
+        &e.board(Time(t().0 + 1), Body::Open).unwrap(),
         409,
         "invalid_transition",
     )
     .await;
 
     // A ballot, then its lookups.
-    let b0 = e.ballot(t(), "s1", creds[0], r0);
+    let b0 = e.ballot(t(), "s1", creds[0], r0).unwrap();
     let i0 = ok(&log, &b0).await;
     // The same bytes again are a duplicate: the earlier index, nothing appended.
     let size = log.size().await;
@@ -161,21 +169,23 @@ async fn whole_election_every_endpoint_and_refusal() {
 
     refused(
         &log,
-        &e.ballot(t(), "s1", creds[0], random_tag(&mut rand::thread_rng())),
+        &e.ballot(t(), "s1", creds[0], random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "already_voted",
     )
     .await;
     refused(
         &log,
-        &e.ballot(t(), "s2", creds[1], r0),
+        &e.ballot(t(), "s2", creds[1], r0).unwrap(),
         409,
         "duplicate_receipt",
     )
     .await;
     refused(
         &log,
-        &e.ballot(t(), "s9", creds[1], random_tag(&mut rand::thread_rng())),
+        &e.ballot(t(), "s9", creds[1], random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "unknown_scrutin",
     )
@@ -187,7 +197,8 @@ async fn whole_election_every_endpoint_and_refusal() {
             "s1",
             random_tag(&mut rand::thread_rng()),
             random_tag(&mut rand::thread_rng()),
-        ),
+        )
+        .unwrap(),
         409,
         "credential_unknown",
     )
@@ -199,7 +210,8 @@ async fn whole_election_every_endpoint_and_refusal() {
             "s1",
             creds[1],
             random_tag(&mut rand::thread_rng()),
-        ),
+        )
+        .unwrap(),
         422,
         "time_skew",
     )
@@ -215,9 +227,12 @@ async fn whole_election_every_endpoint_and_refusal() {
             receipt: random_tag(&mut rand::thread_rng()),
         },
     }
-    .sign(&[&keys.registrar]);
+    .sign(&[&keys.registrar])
+    .unwrap();
     refused(&log, &wrong_role, 403, "wrong_role").await;
-    let good = e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng()));
+    let good = e
+        .ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng()))
+        .unwrap();
     let (text, sig) = good.split_once("\n\n").unwrap();
     let mut sig = sig.as_bytes().to_vec();
     let n = sig.len();
@@ -234,7 +249,8 @@ async fn whole_election_every_endpoint_and_refusal() {
         time: t(),
         body: Body::Close,
     }
-    .sign(&[&keys.board[0]]);
+    .sign(&[&keys.board[0]])
+    .unwrap();
     refused(&log, &one_board, 403, "quorum_not_met").await;
 
     // Malformed and non-canonical input.
@@ -256,12 +272,14 @@ async fn whole_election_every_endpoint_and_refusal() {
             Body::Suspend {
                 reason: "incident".into(),
             },
-        ),
+        )
+        .unwrap(),
     )
     .await;
     refused(
         &log,
-        &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng())),
+        &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "ballot_while_suspended",
     )
@@ -273,7 +291,8 @@ async fn whole_election_every_endpoint_and_refusal() {
             Body::Resume {
                 reason: "fixed".into(),
             },
-        ),
+        )
+        .unwrap(),
     )
     .await;
 
@@ -287,18 +306,20 @@ async fn whole_election_every_endpoint_and_refusal() {
             new1,
             Channel::Helpdesk,
             CredentialReason::ReissueHelpdesk,
-        ),
+        )
+        .unwrap(),
     )
     .await;
     refused(
         &log,
-        &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng())),
+        &e.ballot(t(), "s1", creds[1], random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "credential_revoked",
     )
     .await;
     let r1 = random_tag(&mut rand::thread_rng());
-    ok(&log, &e.ballot(t(), "s1", new1, r1)).await;
+    ok(&log, &e.ballot(t(), "s1", new1, r1).unwrap()).await;
     // Revocation.
     let rv = urne_client::statement::Statement {
         election: e.id.clone(),
@@ -308,26 +329,30 @@ async fn whole_election_every_endpoint_and_refusal() {
             reason: "lost".into(),
         },
     }
-    .sign(&[&keys.registrar]);
+    .sign(&[&keys.registrar])
+    .unwrap();
     ok(&log, &rv).await;
     refused(
         &log,
-        &e.ballot(t(), "s1", creds[2], random_tag(&mut rand::thread_rng())),
+        &e.ballot(t(), "s1", creds[2], random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "credential_revoked",
     )
     .await;
     ok(
         &log,
-        &e.intervention(t(), "ops", "restart of front end", "memory leak"),
+        &e.intervention(t(), "ops", "restart of front end", "memory leak")
+            .unwrap(),
     )
     .await;
 
     // Close, then results.
-    ok(&log, &e.board(t(), Body::Close)).await;
+    ok(&log, &e.board(t(), Body::Close).unwrap()).await;
     refused(
         &log,
-        &e.ballot(t(), "s1", creds[3], random_tag(&mut rand::thread_rng())),
+        &e.ballot(t(), "s1", creds[3], random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "ballot_after_close",
     )
@@ -342,7 +367,8 @@ async fn whole_election_every_endpoint_and_refusal() {
                 ballots: 2,
                 digest,
             },
-        ),
+        )
+        .unwrap(),
     )
     .await;
     refused(
@@ -354,7 +380,8 @@ async fn whole_election_every_endpoint_and_refusal() {
                 ballots: 3,
                 digest,
             },
-        ),
+        )
+        .unwrap(),
         409,
         "results_exists",
     )
@@ -362,7 +389,7 @@ async fn whole_election_every_endpoint_and_refusal() {
 
     // A voided election accepts nothing more.
     let e2 = election(&keys, "cse-void");
-    ok(&log, &e2.seal(t(), "to be voided")).await;
+    ok(&log, &e2.seal(t(), "to be voided").unwrap()).await;
     ok(
         &log,
         &e2.board(
@@ -371,10 +398,17 @@ async fn whole_election_every_endpoint_and_refusal() {
                 reason: "court order".into(),
                 authorisation: "TJ Paris 2026-123".into(),
             },
-        ),
+        )
+        .unwrap(),
     )
     .await;
-    refused(&log, &e2.board(t(), Body::Open), 409, "election_void").await;
+    refused(
+        &log,
+        &e2.board(t(), Body::Open).unwrap(),
+        409,
+        "election_void",
+    )
+    .await;
 
     // ---- Read API ----
     let cp = log.checkpoint().await.checkpoint;
@@ -546,17 +580,19 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
     let keys = DemoKeys::from_seed("tiles-test").unwrap();
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "cse-tiles");
-    ok(&log, &e.seal(Time::now(), "tiles")).await;
+    ok(&log, &e.seal(Time::now(), "tiles").unwrap()).await;
     // 300 credentials, concurrently: more than one full tile.
     let futs: Vec<_> = (0..300)
         .map(|_| {
-            let text = e.credential(
-                Time::now(),
-                random_tag(&mut rand::thread_rng()),
-                random_tag(&mut rand::thread_rng()),
-                Channel::Postal,
-                CredentialReason::Initial,
-            );
+            let text = e
+                .credential(
+                    Time::now(),
+                    random_tag(&mut rand::thread_rng()),
+                    random_tag(&mut rand::thread_rng()),
+                    Channel::Postal,
+                    CredentialReason::Initial,
+                )
+                .unwrap();
             let http = log.http.clone();
             let url = format!("{}/v1/statements", log.url);
             tokio::spawn(async move {
@@ -597,7 +633,7 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
     let log = TestLog::start_in(dir, cfg).await;
     let after = log.checkpoint().await;
     assert_eq!(before.checkpoint, after.checkpoint);
-    ok(&log, &e.board(Time::now(), Body::Open)).await;
+    ok(&log, &e.board(Time::now(), Body::Open).unwrap()).await;
     let entries2 = check_log(&log).await;
     assert_eq!(&entries2[..entries.len()], &entries[..]);
 }
@@ -617,8 +653,8 @@ async fn schedule_and_pushback() {
     let mut e = election(&keys, "cse-late");
     e.opens = Time(now - 3600);
     e.closes = Time(now - 60);
-    ok(&log, &e.seal(Time::now(), "late")).await;
-    ok(&log, &e.board(Time::now(), Body::Open)).await;
+    ok(&log, &e.seal(Time::now(), "late").unwrap()).await;
+    ok(&log, &e.board(Time::now(), Body::Open).unwrap()).await;
     let c = random_tag(&mut rand::thread_rng());
     ok(
         &log,
@@ -628,12 +664,14 @@ async fn schedule_and_pushback() {
             c,
             Channel::Mail,
             CredentialReason::Initial,
-        ),
+        )
+        .unwrap(),
     )
     .await;
     refused(
         &log,
-        &e.ballot(Time::now(), "s1", c, random_tag(&mut rand::thread_rng())),
+        &e.ballot(Time::now(), "s1", c, random_tag(&mut rand::thread_rng()))
+            .unwrap(),
         409,
         "ballot_outside_schedule",
     )
@@ -641,13 +679,15 @@ async fn schedule_and_pushback() {
 
     let futs: Vec<_> = (0..12)
         .map(|_| {
-            let text = e.credential(
-                Time::now(),
-                random_tag(&mut rand::thread_rng()),
-                random_tag(&mut rand::thread_rng()),
-                Channel::Mail,
-                CredentialReason::Initial,
-            );
+            let text = e
+                .credential(
+                    Time::now(),
+                    random_tag(&mut rand::thread_rng()),
+                    random_tag(&mut rand::thread_rng()),
+                    Channel::Mail,
+                    CredentialReason::Initial,
+                )
+                .unwrap();
             let http = log.http.clone();
             let url = format!("{}/v1/statements", log.url);
             tokio::spawn(async move {

@@ -112,7 +112,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         verify_against(&http, &child.url, &head, &so_far).await;
 
         if !sealed {
-            let (s, _) = post(&http, &child.url, &e.seal(Time::now(), "crash")).await;
+            let (s, _) = post(&http, &child.url, &e.seal(Time::now(), "crash").unwrap()).await;
             assert_eq!(s, 201);
             sealed = true;
         }
@@ -131,6 +131,7 @@ async fn kill_9_loses_nothing_acknowledged() {
                         Channel::Mail,
                         CredentialReason::Initial,
                     )
+                    .unwrap()
                 })
                 .collect();
             let key = key.clone();
@@ -207,7 +208,12 @@ async fn kill_9_loses_nothing_acknowledged() {
         );
     }
     // The log also accepts new statements after all those crashes.
-    let (s, _) = post(&http, &child.url, &e.board(Time::now(), Body::Open)).await;
+    let (s, _) = post(
+        &http,
+        &child.url,
+        &e.board(Time::now(), Body::Open).unwrap(),
+    )
+    .await;
     assert_eq!(s, 201);
     child.child.kill().unwrap();
     child.child.wait().unwrap();

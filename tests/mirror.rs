@@ -103,10 +103,16 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     let keys = DemoKeys::from_seed("mirror-test").unwrap();
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "e-m");
-    assert_eq!(log.post(&e.seal(Time::now(), "mirrored")).await.0, 201);
+    assert_eq!(
+        log.post(&e.seal(Time::now(), "mirrored").unwrap()).await.0,
+        201
+    );
     for i in 0..300 {
         let (s, v) = log
-            .post(&e.intervention(Time::now(), "ops", "check", &format!("n {i}")))
+            .post(
+                &e.intervention(Time::now(), "ops", "check", &format!("n {i}"))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
     }
@@ -132,7 +138,7 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     // It never accepts statements.
     let r = reqwest::Client::new()
         .post(format!("{}/v1/statements", m.url))
-        .body(e.intervention(Time::now(), "ops", "x", "y"))
+        .body(e.intervention(Time::now(), "ops", "x", "y").unwrap())
         .send()
         .await
         .unwrap();
@@ -146,9 +152,12 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     let dir = m.stop().await;
     for i in 0..10 {
         assert_eq!(
-            log.post(&e.intervention(Time::now(), "ops", "later", &format!("n {i}")))
-                .await
-                .0,
+            log.post(
+                &e.intervention(Time::now(), "ops", "later", &format!("n {i}"))
+                    .unwrap()
+            )
+            .await
+            .0,
             201
         );
     }
@@ -187,10 +196,16 @@ async fn mirror_copies_in_chunks_and_resumes_an_interrupted_copy() {
     let keys = DemoKeys::from_seed("mirror-chunks").unwrap();
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "e-c");
-    assert_eq!(log.post(&e.seal(Time::now(), "chunked")).await.0, 201);
+    assert_eq!(
+        log.post(&e.seal(Time::now(), "chunked").unwrap()).await.0,
+        201
+    );
     for i in 0..300 {
         let (s, v) = log
-            .post(&e.intervention(Time::now(), "ops", "check", &format!("n {i}")))
+            .post(
+                &e.intervention(Time::now(), "ops", "check", &format!("n {i}"))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
     }
@@ -343,15 +358,23 @@ async fn split_view_is_caught_by_gossip() {
     assert_eq!(log_a.key, log_b.key);
     let key = log_a.key.clone();
     let e = election(&keys, "e-split");
-    assert_eq!(log_a.post(&e.seal(Time::now(), "view A")).await.0, 201);
+    assert_eq!(
+        log_a.post(&e.seal(Time::now(), "view A").unwrap()).await.0,
+        201
+    );
     for i in 0..5 {
-        let t = e.intervention(Time::now(), "ops", "a", &format!("{i}"));
+        let t = e
+            .intervention(Time::now(), "ops", "a", &format!("{i}"))
+            .unwrap();
         assert_eq!(log_a.post(&t).await.0, 201);
     }
-    assert_eq!(log_b.post(&e.seal(Time::now(), "view B")).await.0, 201);
+    assert_eq!(
+        log_b.post(&e.seal(Time::now(), "view B").unwrap()).await.0,
+        201
+    );
     assert_eq!(
         log_b
-            .post(&e.intervention(Time::now(), "ops", "b", "0"))
+            .post(&e.intervention(Time::now(), "ops", "b", "0").unwrap())
             .await
             .0,
         201
@@ -451,7 +474,9 @@ async fn split_view_is_caught_by_gossip() {
 
     // Same sizes, two roots: log B catches up to 6 entries of its own view.
     for i in 1..5 {
-        let t = e.intervention(Time::now(), "ops", "b", &format!("{i}"));
+        let t = e
+            .intervention(Time::now(), "ops", "b", &format!("{i}"))
+            .unwrap();
         assert_eq!(log_b.post(&t).await.0, 201);
     }
     let t1 = Instant::now();

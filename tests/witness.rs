@@ -356,7 +356,7 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
     }
 
     let e = election(&keys, "e-w");
-    let (s, v) = log.post(&e.seal(Time::now(), "witnessed")).await;
+    let (s, v) = log.post(&e.seal(Time::now(), "witnessed").unwrap()).await;
     assert_eq!(s, 201, "{v}");
     let (took, n) = wait_cosigned(&log, &policy, 1).await;
     assert!(n >= 2);
@@ -369,7 +369,10 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
 
     for i in 0..20 {
         let (s, v) = log
-            .post(&e.intervention(Time::now(), "ops", "check", &format!("round {i}")))
+            .post(
+                &e.intervention(Time::now(), "ops", "check", &format!("round {i}"))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, 201, "{v}");
     }
@@ -442,7 +445,10 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
     // One witness goes down: the log keeps appending and still gets 2 cosignatures.
     ws.remove(0).stop().await;
     let (s, v) = log
-        .post(&e.intervention(Time::now(), "ops", "check", "one witness down"))
+        .post(
+            &e.intervention(Time::now(), "ops", "check", "one witness down")
+                .unwrap(),
+        )
         .await;
     assert_eq!(s, 201, "{v}");
     let (took, n) = wait_cosigned(&log, &policy, 22).await;
@@ -472,7 +478,10 @@ async fn missed_quorum_is_retried_when_witnesses_are_back() {
         quorum: 2,
     };
     let e = election(&keys, "e-retry");
-    assert_eq!(log.post(&e.seal(Time::now(), "retry")).await.0, 201);
+    assert_eq!(
+        log.post(&e.seal(Time::now(), "retry").unwrap()).await.0,
+        201
+    );
     wait_cosigned(&log, &policy, 1).await;
 
     let mut down = Vec::new();
@@ -483,7 +492,10 @@ async fn missed_quorum_is_retried_when_witnesses_are_back() {
     }
     for i in 0..3 {
         let (s, v) = log
-            .post(&e.intervention(Time::now(), "ops", "down", &format!("{i}")))
+            .post(
+                &e.intervention(Time::now(), "ops", "down", &format!("{i}"))
+                    .unwrap(),
+            )
             .await;
         assert_eq!(s, 201, "appends go on with two witnesses down: {v}");
     }
@@ -552,7 +564,7 @@ async fn mirror_takes_cosignatures_that_come_after_it_copied() {
     cfg.witness_quorum = Some(2);
     let log = TestLog::start_in(dir, cfg).await;
     let e = election(&keys, "e-late");
-    assert_eq!(log.post(&e.seal(Time::now(), "late")).await.0, 201);
+    assert_eq!(log.post(&e.seal(Time::now(), "late").unwrap()).await.0, 201);
 
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let murl = format!("http://{}", l.local_addr().unwrap());
@@ -640,7 +652,9 @@ async fn append_latencies(
 ) -> Vec<f64> {
     let mut lat = Vec::with_capacity(n);
     for i in 0..n {
-        let text = e.intervention(Time::now(), "bench", tag, &format!("append {i}"));
+        let text = e
+            .intervention(Time::now(), "bench", tag, &format!("append {i}"))
+            .unwrap();
         let t0 = Instant::now();
         let (s, v) = log.post(&text).await;
         lat.push(t0.elapsed().as_secs_f64() * 1e3);
@@ -689,7 +703,7 @@ async fn witness_latency() {
         }
         let log = TestLog::start_in(dir, cfg).await;
         let e = election(&keys, "e-bench");
-        let (s, v) = log.post(&e.seal(Time::now(), "bench")).await;
+        let (s, v) = log.post(&e.seal(Time::now(), "bench").unwrap()).await;
         assert_eq!(s, 201, "{v}");
         // Warm up, then measure.
         append_latencies(&log, &e, 20, "warmup").await;

@@ -4,8 +4,9 @@
 //! Owns: the JSON bodies of `GET /v1/gossip` ([`Gossip`]) and
 //! `GET /v1/gossip/equivocations` ([`Equivocation`]), and [`Equivocation::verify`]:
 //! two checkpoints signed by one log key that cannot both be true (same size and
-//! different roots, or a consistency proof from the larger tree that leads to another
-//! root at the smaller size). Does not own: fetching (the server's mirror and
+//! different roots, a consistency proof from the larger tree that leads to another
+//! root at the smaller size, or a checkpoint of the empty tree with another root than
+//! the empty-tree hash). Does not own: fetching (the server's mirror and
 //! witness, the command-line tool), the proof algorithms ([`crate::tree`]).
 
 use crate::checkpoint::{open_checkpoint, WitnessPolicy};
@@ -43,9 +44,10 @@ pub struct Equivocation {
     /// The other checkpoint, as signed.
     pub note_b: String,
     /// Consistency proof from `note_a`'s size to `note_b` (base64), empty for equal
-    /// sizes.
+    /// sizes and for `note_a` of size 0.
     pub proof: Vec<String>,
-    /// The root at `note_a`'s size that `proof` leads to (base64), if sizes differ.
+    /// The root at `note_a`'s size that `proof` leads to (base64), if sizes differ
+    /// (for `note_a` of size 0, absent or the empty-tree hash).
     pub old_root_from_proof: Option<String>,
     /// Where the conflicting checkpoint came from (the peer or log that showed it),
     /// and where the proof was read.
@@ -60,40 +62,71 @@ pub struct EvidenceError(String);
 impl Equivocation {
     /// Checks the evidence with the log key alone: both notes are signed by the log,
     /// and either they name two roots for one size, or the consistency proof leads
-    /// from `note_b`'s root to a root at `note_a`'s size other than `note_a`'s.
+    /// from `note_b`'s root to a root at `note_a`'s size other than `note_a`'s, or
+    /// `note_a` is a checkpoint of the empty tree whose root is not the empty-tree hash
+    /// (a tree of size 0 has exactly one root, SHA-256 of nothing: RFC 9162 §2.1.1).
+    ///
+    /// A consistency proof from size 0 proves nothing (the empty tree is a prefix of
+    /// every tree, so RFC 9162 accepts any roots with an empty proof): such evidence
+    /// must carry no proof, may claim no other root at size 0, and stands only on
+    /// `note_a`'s own root.
     ///
     /// # Errors
     /// [`EvidenceError`] if it does not prove an equivocation.
     pub fn verify(&self, log_key: &VerifierKey) -> Result<(), EvidenceError> {
-        let bad = |m: String| EvidenceError(m);
         let none = WitnessPolicy::none();
         let a = open_checkpoint(self.note_a.as_bytes(), log_key, &none)
-            .map_err(|e| bad(format!("note_a is not signed by the log: {e}")))?
+            .map_err(|e| EvidenceError(format!("note_a is not signed by the log: {e}")))?
             .checkpoint;
         let b = open_checkpoint(self.note_b.as_bytes(), log_key, &none)
-            .map_err(|e| bad(format!("note_b is not signed by the log: {e}")))?
+            .map_err(|e| EvidenceError(format!("note_b is not signed by the log: {e}")))?
             .checkpoint;
         if a.size == b.size {
             if a.root == b.root {
-                return Err(bad("same size and same root".into()));
+                return Err(EvidenceError("same size and same root".into()));
             }
             return Ok(());
         }
         if a.size > b.size {
-            return Err(bad("note_a must be the smaller".into()));
+            return Err(EvidenceError("note_a must be the smaller".into()));
         }
         let proof = self
             .proof
             .iter()
             .map(|h| tree::hash_from_base64(h))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(format!("proof hash: {e}")))?;
+            .map_err(|e| EvidenceError(format!("proof hash: {e}")))?;
+        if a.size == 0 {
+            if !proof.is_empty() {
+                return Err(EvidenceError(
+                    "a consistency proof from tree size 0 is empty".into(),
+                ));
+            }
+            if let Some(claimed) = &self.old_root_from_proof {
+                let claimed = tree::hash_from_base64(claimed)
+                    .map_err(|e| EvidenceError(format!("old_root_from_proof: {e}")))?;
+                if claimed != tree::EMPTY_HASH {
+                    return Err(EvidenceError(
+                        "old_root_from_proof: the only root at tree size 0 is the empty-tree hash"
+                            .into(),
+                    ));
+                }
+            }
+            if a.root == tree::EMPTY_HASH {
+                return Err(EvidenceError(
+                    "note_a is the empty tree, a prefix of every tree: consistent".into(),
+                ));
+            }
+            return Ok(());
+        }
         let old = tree::hash_from_base64(self.old_root_from_proof.as_deref().unwrap_or(""))
-            .map_err(|e| bad(format!("old_root_from_proof: {e}")))?;
+            .map_err(|e| EvidenceError(format!("old_root_from_proof: {e}")))?;
         tree::verify_consistency(a.size, b.size, &old, &b.root, &proof)
-            .map_err(|e| bad(format!("the proof does not lead to note_b's root: {e}")))?;
+            .map_err(|e| EvidenceError(format!("the proof does not lead to note_b's root: {e}")))?;
         if old == a.root {
-            return Err(bad("the proof leads to note_a's root: consistent".into()));
+            return Err(EvidenceError(
+                "the proof leads to note_a's root: consistent".into(),
+            ));
         }
         Ok(())
     }

@@ -504,7 +504,8 @@ pub fn required_roles(t: StatementType) -> (&'static [Role], bool) {
 /// before queueing, without locks.
 ///
 /// Signature lines by keys that are not the election's are ignored; a line by one of
-/// its keys that does not verify is `bad_signature`.
+/// its keys that does not verify is `bad_signature`. The quorum counts distinct public
+/// keys: one key under two names, or signing twice, is one signer.
 ///
 /// # Errors
 /// `bad_signature`, `wrong_role` or `quorum_not_met`.
@@ -533,7 +534,16 @@ pub fn verify_signatures(
     }
     let ty = stmt.statement.statement_type();
     let (roles, needs_quorum) = required_roles(ty);
-    let good = signers.iter().filter(|(r, _)| roles.contains(r)).count();
+    // Signers are counted by public key, not by name: one key listed under two
+    // names (refused when an election is sealed, but the check must not depend on
+    // it) is one key holder and counts once towards the quorum.
+    let mut good_keys: Vec<&[u8; 32]> = Vec::new();
+    for (_, k) in signers.iter().filter(|(r, _)| roles.contains(r)) {
+        if !good_keys.contains(&k.public_key()) {
+            good_keys.push(k.public_key());
+        }
+    }
+    let good = good_keys.len();
     if good == 0 {
         if let Some((r, k)) = signers.first() {
             return Err(refuse(

@@ -17,6 +17,9 @@ use std::str::FromStr;
 pub const MAX_ENTRY_SIZE: usize = 16 * 1024;
 /// Maximum length of free-text values (reason, title, actor, action, authorisation).
 pub const MAX_TEXT_LEN: usize = 256;
+/// The last instant a statement time can spell, 9999-12-31T23:59:59Z (four-digit
+/// years; the first is the Unix epoch).
+pub const MAX_TIME: i64 = 253_402_300_799;
 
 /// Why a statement's bytes were refused, with a stable [`StatementError::code`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -347,7 +350,7 @@ pub struct ElectionBody {
     pub title: String,
     /// Ballot ids (at least one).
     pub scrutins: Vec<String>,
-    /// Authority keys by role (at least one board key).
+    /// Authority keys by role (at least one board key; each public key once).
     pub authorities: Vec<(Role, VerifierKey)>,
     /// Board signatures needed on lifecycle statements (1..=number of board keys).
     pub quorum: u32,
@@ -498,6 +501,18 @@ impl<'a> Fields<'a> {
                 "unexpected field {n:?} where {name:?} belongs"
             ))),
             None => Err(bad(format!("missing field {name:?}"))),
+        }
+    }
+
+    /// Refuses a field line whose name was already read: a repeated field is not
+    /// canonical, even where the parser was looking for a repeatable field (`scrutin`,
+    /// `authority`) and would otherwise report that one missing.
+    fn not_repeated(&self) -> Result<(), StatementError> {
+        match self.lines.get(self.pos) {
+            Some((n, _)) if self.lines[..self.pos].iter().any(|(m, _)| m == n) => Err(
+                StatementError::NotCanonical(format!("field {n:?} repeated")),
+            ),
+            _ => Ok(()),
         }
     }
 
@@ -706,6 +721,7 @@ impl Statement {
                     scrutins.push(s);
                 }
                 if scrutins.is_empty() {
+                    f.not_repeated()?;
                     return Err(bad("an election needs at least one scrutin"));
                 }
                 let mut authorities: Vec<(Role, VerifierKey)> = Vec::new();
@@ -717,10 +733,17 @@ impl Statement {
                     let role: Role = role.parse()?;
                     let key =
                         VerifierKey::parse(key).map_err(|e| bad(format!("authority key: {e}")))?;
-                    if authorities.iter().any(|(_, k)| k == &key) {
+                    // One public key is one signer, whatever names it is listed
+                    // under: listed twice (as two board members, or in two roles) it
+                    // would let one key holder count twice towards the quorum.
+                    if let Some((_, k)) = authorities
+                        .iter()
+                        .find(|(_, k)| k.public_key() == key.public_key())
+                    {
                         return Err(StatementError::NotCanonical(format!(
-                            "authority key {} twice",
-                            key.name()
+                            "authority public key of {} listed twice (also as {})",
+                            key.name(),
+                            k.name()
                         )));
                     }
                     authorities.push((role, key));
@@ -730,6 +753,7 @@ impl Statement {
                     .filter(|(r, _)| *r == Role::Board)
                     .count() as u64;
                 if boards == 0 {
+                    f.not_repeated()?;
                     return Err(bad("an election needs at least one board key"));
                 }
                 let quorum = parse_u64("quorum", f.next("quorum")?)?;
@@ -814,10 +838,82 @@ impl Statement {
         Ok(st)
     }
 
+    /// Checks that a statement built by hand is one urne can write and read back:
+    /// every id, time and free text has its syntax (no tab, newline or other control
+    /// character that would forge or break a line), and the text it writes parses back
+    /// to exactly this statement, so every invariant of [`Statement::parse_text`]
+    /// (election quorum, distinct keys and scrutins, schedule) holds too.
+    ///
+    /// # Errors
+    /// The [`StatementError`] that parsing the written text would give, or
+    /// [`StatementError::BadField`] naming the field whose value cannot be written.
+    pub fn validate(&self) -> Result<(), StatementError> {
+        // Field by field first, so that the error names the field at fault instead of
+        // the line a newline in it would have forged.
+        check_id("election", &self.election)?;
+        if !(0..=MAX_TIME).contains(&self.time.0) {
+            return Err(bad(format!(
+                "time {} is outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59Z",
+                self.time.0
+            )));
+        }
+        match &self.body {
+            Body::Election(e) => {
+                check_text("title", &e.title)?;
+                for sc in &e.scrutins {
+                    check_id("scrutin", sc)?;
+                }
+                // Keys, quorum, schedule and roll are typed values: the read-back
+                // below checks their invariants with the parser's own code.
+            }
+            Body::Open | Body::Close | Body::Credential { .. } => {}
+            Body::Suspend { reason } | Body::Resume { reason } | Body::Revoke { reason, .. } => {
+                check_text("reason", reason)?
+            }
+            Body::Ballot { scrutin, .. } | Body::Results { scrutin, .. } => {
+                check_id("scrutin", scrutin)?
+            }
+            Body::Intervention {
+                actor,
+                action,
+                reason,
+            } => {
+                check_text("actor", actor)?;
+                check_text("action", action)?;
+                check_text("reason", reason)?;
+            }
+            Body::Void {
+                reason,
+                authorisation,
+            } => {
+                check_text("reason", reason)?;
+                check_text("authorisation", authorisation)?;
+            }
+        }
+        // Then the whole: what is signed must be what every verifier will parse.
+        let back = Statement::parse_text(&self.to_text())?;
+        if &back != self {
+            return Err(StatementError::NotCanonical(
+                "the statement does not read back as written".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Signs the statement with every signer, returning the signed note (the entry).
-    pub fn sign(&self, signers: &[&SignerKey]) -> String {
-        note::sign(&self.to_text(), signers)
-            .unwrap_or_else(|_| unreachable!("statement text is always a valid note text"))
+    ///
+    /// # Errors
+    /// A [`StatementError`] from [`Statement::validate`]: a hand-built statement that
+    /// would not parse back is refused instead of signed; [`StatementError::TooLarge`]
+    /// if the signed entry would exceed [`MAX_ENTRY_SIZE`].
+    pub fn sign(&self, signers: &[&SignerKey]) -> Result<String, StatementError> {
+        self.validate()?;
+        let signed = note::sign(&self.to_text(), signers)
+            .map_err(|e| StatementError::Malformed(format!("statement text as a note: {e}")))?;
+        if signed.len() > MAX_ENTRY_SIZE {
+            return Err(StatementError::TooLarge(signed.len()));
+        }
+        Ok(signed)
     }
 }
 
@@ -830,6 +926,21 @@ pub struct SignatureLine {
     pub key_id: u32,
     /// Signature bytes (64 for Ed25519).
     pub signature: Vec<u8>,
+}
+
+impl SignatureLine {
+    /// Formats the line `— <name> <base64(key ID ‖ signature)>\n` (C2SP signed-note).
+    pub fn to_line(&self) -> String {
+        use base64::Engine as _;
+        let mut raw = Vec::with_capacity(4 + self.signature.len());
+        raw.extend_from_slice(&self.key_id.to_be_bytes());
+        raw.extend_from_slice(&self.signature);
+        format!(
+            "\u{2014} {} {}\n",
+            self.name,
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    }
 }
 
 /// A signed statement as submitted: the exact bytes (the log entry), the parsed
@@ -903,6 +1014,20 @@ impl SignedStatement {
     pub fn text(&self) -> &[u8] {
         &self.bytes[..self.text_len]
     }
+
+    /// Writes the signed statement again from its parsed parts: the statement's
+    /// canonical text, a blank line, then each signature line
+    /// `— <name> <base64(key ID ‖ signature)>`. For every statement
+    /// [`SignedStatement::parse`] accepts this is exactly [`SignedStatement::bytes`]
+    /// (the fuzz target `statement_parse` checks it): one meaning, one spelling.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.statement.to_text().into_bytes();
+        out.push(b'\n');
+        for s in &self.signatures {
+            out.extend_from_slice(s.to_line().as_bytes());
+        }
+        out
+    }
 }
 
 /// An authority's signing key with its role: signs only the statements its role may
@@ -948,7 +1073,8 @@ impl Authority {
     /// Signs `st` alone.
     ///
     /// # Errors
-    /// [`StatementError::BadField`] if this role may not make this type of statement.
+    /// [`StatementError::BadField`] if this role may not make this type of statement;
+    /// any error of [`Statement::validate`] if `st` would not parse back.
     pub fn sign(&self, st: &Statement) -> Result<String, StatementError> {
         Self::sign_together(&[self], st)
     }
@@ -956,7 +1082,8 @@ impl Authority {
     /// Signs `st` with several authorities (board quorum), in order.
     ///
     /// # Errors
-    /// [`StatementError::BadField`] if one of them may not make this type of statement.
+    /// [`StatementError::BadField`] if one of them may not make this type of statement;
+    /// any error of [`Statement::validate`] if `st` would not parse back.
     pub fn sign_together(
         authorities: &[&Authority],
         st: &Statement,
@@ -970,6 +1097,6 @@ impl Authority {
             )));
         }
         let keys: Vec<&SignerKey> = authorities.iter().map(|a| &a.key).collect();
-        Ok(st.sign(&keys))
+        st.sign(&keys)
     }
 }

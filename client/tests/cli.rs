@@ -74,7 +74,7 @@ impl Keys {
             "ballot" => &self.platform,
             _ => &self.board,
         };
-        st.sign(&[key])
+        st.sign(&[key]).unwrap()
     }
 
     fn seal(&self, title: &str) -> String {
@@ -1800,7 +1800,8 @@ fn monitor_refuses_tiles_that_do_not_match_the_signed_root() {
             receipt: tag(3, 0xe0),
         },
     }
-    .sign(&[&impostor]);
+    .sign(&[&impostor])
+    .unwrap();
     forge_append(&data, tmp.path(), &forged);
     let s = Server::start(&data, &k);
     let st = tmp.path().join("mon-forged");
@@ -1847,7 +1848,8 @@ fn forged_seal_does_not_poison_the_keys_of_the_real_election() {
             roll: None,
         }),
     }
-    .sign(&[&k.board]);
+    .sign(&[&k.board])
+    .unwrap();
     forge_append(&data, tmp.path(), &forged_seal);
     // The real election, sealed after it with the same id, and its statements.
     let s = Server::start(&data, &k);
@@ -1956,7 +1958,8 @@ fn monitor_counts_reissue_bursts_over_a_sliding_hour_and_prunes_the_helpdesk() {
             roll: None,
         }),
     }
-    .sign(&[&k.board]);
+    .sign(&[&k.board])
+    .unwrap();
     s.ok(&seal);
     s.ok(&k.stmt_at(Body::Open, min(-90)));
     for v in 1..=7 {

@@ -51,10 +51,13 @@ impl Election {
         };
         self.st(dt, Body::Election(body))
             .sign(&[&self.board[0], &self.board[2]])
+            .unwrap()
     }
 
     fn board(&self, dt: i64, body: Body) -> String {
-        self.st(dt, body).sign(&[&self.board[0], &self.board[1]])
+        self.st(dt, body)
+            .sign(&[&self.board[0], &self.board[1]])
+            .unwrap()
     }
 
     fn cred(
@@ -75,6 +78,7 @@ impl Election {
             },
         )
         .sign(&[&self.registrar])
+        .unwrap()
     }
 
     fn ballot(&self, dt: i64, scrutin: &str, cred: u8, receipt: u8) -> String {
@@ -87,6 +91,7 @@ impl Election {
             },
         )
         .sign(&[&self.platform])
+        .unwrap()
     }
 }
 
@@ -172,19 +177,19 @@ fn a_whole_election_step_by_step() {
         ),
         (
             "open with one board signature",
-            e.st(0, Body::Open).sign(&[&e.board[0]]),
+            e.st(0, Body::Open).sign(&[&e.board[0]]).unwrap(),
             t,
             "quorum_not_met",
         ),
         (
             "open signed by the registrar",
-            e.st(0, Body::Open).sign(&[&e.registrar]),
+            e.st(0, Body::Open).sign(&[&e.registrar]).unwrap(),
             t,
             "wrong_role",
         ),
         (
             "open signed by a stranger",
-            e.st(0, Body::Open).sign(&[&other]),
+            e.st(0, Body::Open).sign(&[&other]).unwrap(),
             t,
             "bad_signature",
         ),
@@ -217,7 +222,8 @@ fn a_whole_election_step_by_step() {
                     receipt: Tag([101; 32]),
                 },
             )
-            .sign(&[&e.registrar]),
+            .sign(&[&e.registrar])
+            .unwrap(),
             t + 11,
             "wrong_role",
         ),
@@ -335,7 +341,8 @@ fn a_whole_election_step_by_step() {
                     reason: "lost".into(),
                 },
             )
-            .sign(&[&e.registrar]),
+            .sign(&[&e.registrar])
+            .unwrap(),
             t + 50,
             "ok",
         ),
@@ -348,7 +355,8 @@ fn a_whole_election_step_by_step() {
                     reason: "again".into(),
                 },
             )
-            .sign(&[&e.registrar]),
+            .sign(&[&e.registrar])
+            .unwrap(),
             t + 51,
             "credential_revoked",
         ),
@@ -368,7 +376,8 @@ fn a_whole_election_step_by_step() {
                     reason: "leak".into(),
                 },
             )
-            .sign(&[&e.platform]),
+            .sign(&[&e.platform])
+            .unwrap(),
             t + 53,
             "ok",
         ),
@@ -578,24 +587,186 @@ fn conflicts_inside_one_batch() {
     }
 }
 
+/// Replaces signature line `line` of a signed note by one whose signature byte `at`
+/// (0..64, after the 4-byte key ID) is flipped, re-encoded in canonical base64: the
+/// note stays well-formed, only the signature is wrong.
+fn flip_signature_byte(signed: &str, line: usize, at: usize) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (text, sigs) = signed.split_once("\n\n").unwrap();
+    let mut lines: Vec<String> = sigs.lines().map(str::to_string).collect();
+    let (prefix, enc) = lines[line].rsplit_once(' ').unwrap();
+    let mut raw = b64.decode(enc).unwrap();
+    assert_eq!(raw.len(), 4 + 64, "key ID and Ed25519 signature");
+    raw[4 + at] ^= 0x01;
+    lines[line] = format!("{prefix} {}", b64.encode(&raw));
+    format!("{text}\n\n{}\n", lines.join("\n"))
+}
+
 #[test]
 fn verify_signatures_rejects_a_bad_signature_by_a_known_key() {
     let e = Election::new();
     let text = e.board(0, Body::Open);
-    let (head, sigs) = text.split_once("\n\n").unwrap();
-    let mut sigs = sigs.as_bytes().to_vec();
-    let n = sigs.iter().position(|b| *b == b'\n').unwrap();
-    sigs[n - 3] ^= 1; // inside the first signature's base64
-    let bad = format!("{head}\n\n{}", String::from_utf8(sigs).unwrap());
-    let s = SignedStatement::parse(bad.as_bytes());
-    let Ok(s) = s else { return }; // a mangled base64 may already be malformed
     let auth: Vec<_> = e
         .board
         .iter()
         .map(|k| (Role::Board, k.verifier().clone()))
         .collect();
+    let good = SignedStatement::parse(text.as_bytes()).unwrap();
+    verify_signatures(&good, &auth, 2).unwrap();
+    for line in 0..2 {
+        for at in [0, 31, 32, 63] {
+            let bad = flip_signature_byte(&text, line, at);
+            assert_ne!(bad, text);
+            // Still a well-formed signed statement: the refusal is the signature's.
+            let s = SignedStatement::parse(bad.as_bytes()).unwrap();
+            assert_eq!(s.statement, good.statement);
+            assert_eq!(s.signatures[line].name, good.signatures[line].name);
+            assert_ne!(
+                s.signatures[line].signature,
+                good.signatures[line].signature
+            );
+            let r = verify_signatures(&s, &auth, 2).unwrap_err();
+            assert_eq!(
+                r.code,
+                RefusalCode::BadSignature,
+                "line {line} byte {at}: {r}"
+            );
+            // Even when the other signature alone would meet a quorum of 1.
+            assert_eq!(
+                verify_signatures(&s, &auth, 1).unwrap_err().code,
+                RefusalCode::BadSignature
+            );
+        }
+    }
+    // And through the rules, in a log that holds the election.
+    let mut log = Log {
+        state: MemoryState::new(),
+        size: 0,
+    };
+    assert_eq!(log.submit(&e.seal(-1), e.t0 - 1), "ok");
     assert_eq!(
-        verify_signatures(&s, &auth, 2).unwrap_err().code,
-        RefusalCode::BadSignature
+        log.submit(&flip_signature_byte(&text, 1, 7), e.t0),
+        "bad_signature"
     );
+    assert_eq!(log.submit(&text, e.t0), "ok");
+}
+
+#[test]
+fn one_key_under_two_names_counts_once_towards_the_quorum() {
+    // The president's key listed again under another name: an election statement
+    // that does so is refused at sealing, and even in a state that holds such a list
+    // (written by an older version, or built by hand) the key counts once.
+    let e = Election::new();
+    let alias = SignerKey::from_seed("president-alias", [1; 32]).unwrap();
+    assert_eq!(
+        alias.verifier().public_key(),
+        e.board[0].verifier().public_key()
+    );
+    let mut auth: Vec<_> = e
+        .board
+        .iter()
+        .map(|k| (Role::Board, k.verifier().clone()))
+        .collect();
+    auth.push((Role::Board, alias.verifier().clone()));
+    let alone = e.st(0, Body::Open).sign(&[&e.board[0], &alias]).unwrap();
+    let s = SignedStatement::parse(alone.as_bytes()).unwrap();
+    assert_eq!(s.signatures.len(), 2);
+    let r = verify_signatures(&s, &auth, 2).unwrap_err();
+    assert_eq!(r.code, RefusalCode::QuorumNotMet, "{r}");
+    // Two holders of two keys meet it.
+    let two = e.st(0, Body::Open).sign(&[&alias, &e.board[1]]).unwrap();
+    let s2 = SignedStatement::parse(two.as_bytes()).unwrap();
+    verify_signatures(&s2, &auth, 2).unwrap();
+    // The same key signing twice under its own name counts once too.
+    let twice = e
+        .st(0, Body::Open)
+        .sign(&[&e.board[0], &e.board[0]])
+        .unwrap();
+    let s3 = SignedStatement::parse(twice.as_bytes()).unwrap();
+    assert_eq!(
+        verify_signatures(&s3, &auth, 2).unwrap_err().code,
+        RefusalCode::QuorumNotMet
+    );
+
+    // In the rules: the state holds the aliased list; an `open` signed by the
+    // president under both names is refused and changes nothing.
+    let mut log = Log {
+        state: MemoryState::new(),
+        size: 0,
+    };
+    assert_eq!(log.submit(&e.seal(-1), e.t0 - 1), "ok");
+    let ekey = StateKey::Election("cse".into());
+    let Some(StateValue::Election(mut es)) = log.state.get(&ekey).cloned() else {
+        panic!("sealed election state")
+    };
+    es.authorities.push((Role::Board, alias.verifier().clone()));
+    log.state.insert(ekey, StateValue::Election(es));
+    assert_eq!(log.submit(&alone, e.t0), "quorum_not_met");
+    assert_eq!(log.submit(&two, e.t0), "ok");
+}
+
+#[test]
+fn ballots_outside_the_schedule_are_refused_while_open() {
+    // The board may open before `opens` and close after `closes`; ballots count only
+    // inside the schedule, whatever the phase says.
+    let e = Election::new();
+    let (opens, closes) = (e.t0, e.t0 + 10_000);
+    let mut log = Log {
+        state: MemoryState::new(),
+        size: 0,
+    };
+    assert_eq!(log.submit(&e.seal(-200), opens - 200), "ok");
+    assert_eq!(
+        log.submit(
+            &e.cred(-190, 1, 10, Channel::Mail, CredentialReason::Initial),
+            opens - 190
+        ),
+        "ok"
+    );
+    assert_eq!(
+        log.submit(
+            &e.cred(-190, 2, 20, Channel::Mail, CredentialReason::Initial),
+            opens - 190
+        ),
+        "ok"
+    );
+    assert_eq!(log.submit(&e.board(-100, Body::Open), opens - 100), "ok");
+    let steps: Vec<(&str, String, i64, &str)> = vec![
+        (
+            "open, before `opens`",
+            e.ballot(-50, "s1", 10, 100),
+            opens - 50,
+            "ballot_outside_schedule",
+        ),
+        (
+            "one second before `opens`",
+            e.ballot(-1, "s1", 10, 100),
+            opens - 1,
+            "ballot_outside_schedule",
+        ),
+        ("at `opens`", e.ballot(0, "s1", 10, 100), opens, "ok"),
+        (
+            "at `closes`, still open",
+            e.ballot(10_000, "s2", 10, 101),
+            closes,
+            "ok",
+        ),
+        (
+            "after `closes`, still open",
+            e.ballot(10_001, "s1", 20, 102),
+            closes + 1,
+            "ballot_outside_schedule",
+        ),
+        (
+            "long after `closes`, still open",
+            e.ballot(10_250, "s2", 20, 103),
+            closes + 250,
+            "ballot_outside_schedule",
+        ),
+    ];
+    for (what, text, now, want) in steps {
+        assert_eq!(log.submit(&text, now), want, "ballot {what}");
+    }
+    assert_eq!(log.size, 6);
 }

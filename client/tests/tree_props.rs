@@ -252,14 +252,84 @@ fn check_tree(leaves: &[Hash], store: &MemoryHashStore, index: u64, old: u64) {
     check_consistency_tampering(old, n, &old_root, &root, &got);
 }
 
+/// The largest tree size the property tests cover.
+const MAX_N: usize = 2000;
+
+/// Tree sizes where the shape of a tree changes: 1, 2, 3, every power of two and its
+/// neighbours up to [`MAX_N`], and [`MAX_N`] itself.
+fn edge_sizes() -> Vec<usize> {
+    let mut v = vec![1, 2, 3, MAX_N - 1, MAX_N];
+    let mut p = 2;
+    while p <= MAX_N {
+        v.extend([p - 1, p, p + 1]);
+        p *= 2;
+    }
+    v.retain(|&n| (1..=MAX_N).contains(&n));
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Every size 1…[`MAX_N`], grown one leaf at a time: our stored-hash root, the
+/// compact range and rs_merkle (with the RFC 6962 hasher, leaves committed one by one)
+/// agree, and rs_merkle built from scratch agrees at the edge sizes.
+#[test]
+fn roots_agree_with_rs_merkle_at_every_size() {
+    let leaves = leaf_hashes(MAX_N, 11);
+    let edges = edge_sizes();
+    let mut store = MemoryHashStore::new();
+    let mut compact = CompactRange::new();
+    let mut rs = MerkleTree::<Rfc6962Hasher>::new();
+    for (i, &leaf) in leaves.iter().enumerate() {
+        let n = i + 1;
+        store.append_record_hash(leaf);
+        compact.append(leaf);
+        rs.insert(leaf.0).commit();
+        let root = tree_hash(n as u64, &store).unwrap();
+        assert_eq!(
+            rs.root().map(Hash),
+            Some(root),
+            "rs_merkle root at size {n}"
+        );
+        assert_eq!(store.root(), root, "store root at size {n}");
+        assert_eq!(compact.root(), root, "compact range root at size {n}");
+        if edges.contains(&n) {
+            assert_eq!(rs_root(&leaves[..n]), root, "rs_merkle from leaves at {n}");
+            assert_eq!(mth(&leaves[..n]), root, "RFC 6962 MTH at {n}");
+        }
+    }
+    assert_eq!(rs.leaves_len(), MAX_N);
+}
+
+/// Every proof check of [`check_tree`] at the edge sizes, for the edge indexes and
+/// old sizes (first, middle, last; 0, 1, n − 1, n).
+#[test]
+fn proofs_agree_with_references_at_edge_sizes() {
+    let leaves = leaf_hashes(MAX_N, 13);
+    for n in edge_sizes() {
+        let store = store_of(&leaves[..n]);
+        let n64 = n as u64;
+        for (index, old) in [
+            (0, 0),
+            (0, 1),
+            (n64 / 2, n64.saturating_sub(1)),
+            (n64 - 1, n64),
+            (n64 - 1, n64 / 2),
+        ] {
+            check_tree(&leaves[..n], &store, index, old);
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
     #[test]
     fn roots_and_proofs_agree_with_references(
-        n in 1usize..=2000,
-        index_frac in 0.0f64..1.0,
-        old_frac in 0.0f64..=1.0,
+        // Half the cases at an edge size, half anywhere in 1…2000.
+        n in prop_oneof![prop::sample::select(edge_sizes()), 1usize..=MAX_N],
+        index_frac in prop_oneof![Just(0.0f64), Just(0.999_999f64), 0.0f64..1.0],
+        old_frac in prop_oneof![Just(0.0f64), Just(1.0f64), 0.0f64..=1.0],
         seed in any::<u64>(),
     ) {
         let leaves = leaf_hashes(n, seed);
