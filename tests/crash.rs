@@ -181,10 +181,7 @@ async fn kill_9_loses_nothing_acknowledged() {
             let v = post(&http, &child.url, &seal).await;
             let (index, cp) = check_201(&v, &seal, &key);
             handed.lock().unwrap().add(&cp, round, "seal");
-            acked.lock().unwrap().push(Acked {
-                index,
-                bytes: seal,
-            });
+            acked.lock().unwrap().push(Acked { index, bytes: seal });
         }
         // Concurrent submitters and a /checkpoint reader until the kill.
         let stop = Arc::new(AtomicBool::new(false));
