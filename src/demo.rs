@@ -223,6 +223,22 @@ impl Submitter {
         })
     }
 
+    /// GETs `path` (e.g. `/v1/log`) and returns the status and JSON body (`Null` if
+    /// the body is not JSON).
+    ///
+    /// # Errors
+    /// Network failures.
+    pub async fn get_json(&self, path: &str) -> Result<(u16, serde_json::Value)> {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .with_context(|| format!("GET {}{path}", self.base))?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.json().await.unwrap_or(serde_json::Value::Null)))
+    }
+
     /// Posts one signed statement, retrying on 503 (queue full) with a short pause.
     ///
     /// # Errors
@@ -288,10 +304,11 @@ pub struct DemoOptions {
     pub concurrency: usize,
     /// Seed of the authority keys.
     pub seed: String,
-    /// Election id.
+    /// Election id wanted. If the log already has an election of that id (the demo
+    /// ran before on the same data), the first free `<id>-2`, `<id>-3`, … is used.
     pub election: String,
     /// Spread statement times over this many past hours (needs a log whose time
-    /// tolerance covers it, as the log `urne demo` starts itself has); `None` = now.
+    /// tolerance covers it: see [`hours_allowed`]); `None` = now.
     pub simulate_hours: Option<u32>,
     /// Show progress bars.
     pub progress: bool,
@@ -300,6 +317,10 @@ pub struct DemoOptions {
 /// What the demo did, for the newcomer to try.
 #[derive(Debug, Default)]
 pub struct DemoSummary {
+    /// The election id used (the wanted one, or the first free `<id>-N`).
+    pub election: String,
+    /// Hours the election was spread over.
+    pub hours: u32,
     /// Entries appended.
     pub appended: usize,
     /// Refusals by code (expected ones: the demo tries a few forbidden things).
@@ -326,6 +347,55 @@ fn bar(progress: bool, len: usize, msg: &str) -> ProgressBar {
     b
 }
 
+/// Time the demo may take to run, on top of the simulated hours, within a log's
+/// time tolerance (the seal is dated `hours` back and must still be accepted).
+pub const DEMO_RUN_MARGIN_SECS: i64 = 600;
+
+/// Returns how many past hours an election may be spread over on a log whose time
+/// tolerance is `tolerance_secs`: statements dated up to that far back are accepted,
+/// minus [`DEMO_RUN_MARGIN_SECS`] for the demo to run.
+pub fn hours_allowed(tolerance_secs: i64) -> u32 {
+    u32::try_from((tolerance_secs - DEMO_RUN_MARGIN_SECS).max(0) / 3600).unwrap_or(u32::MAX)
+}
+
+/// Returns the log's time tolerance as it states it at `/v1/log` (`None` for a log
+/// that does not say, such as a mirror).
+///
+/// # Errors
+/// Network failures or a log that does not answer `/v1/log`.
+pub async fn log_time_tolerance(base: &str) -> Result<Option<i64>> {
+    let (status, info) = Submitter::new(base)?.get_json("/v1/log").await?;
+    if status != 200 {
+        bail!("{base}/v1/log answered {status}: is it an urne log?");
+    }
+    Ok(info["time_tolerance_secs"].as_i64())
+}
+
+/// Returns `wanted` if the log has no election of that id, else the first free
+/// `<wanted>-2`, `<wanted>-3`, …: running the demo again on the same log adds a new
+/// election instead of failing on `election_exists`.
+///
+/// # Errors
+/// Network failures, or an id that cannot take a suffix.
+pub async fn free_election_id(sub: &Submitter, wanted: &str) -> Result<String> {
+    for n in 1..10_000u32 {
+        let id = if n == 1 {
+            wanted.to_string()
+        } else {
+            format!("{wanted}-{n}")
+        };
+        if id.len() > 64 {
+            bail!("election id {id:?} is longer than 64 characters: choose a shorter --election");
+        }
+        match sub.get_json(&format!("/v1/elections/{id}")).await? {
+            (404, _) => return Ok(id),
+            (200, _) => continue,
+            (s, v) => bail!("looking up election {id:?}: {s} {v}"),
+        }
+    }
+    bail!("no free election id of the form {wanted}-N: choose another --election")
+}
+
 /// Runs the demo scenario against the log at `base`.
 ///
 /// # Errors
@@ -334,19 +404,25 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     let keys = DemoKeys::from_seed(&opts.seed)?;
     let sub = Submitter::new(base)?;
     let mut rng = rand::rngs::StdRng::from_entropy();
+    let id = free_election_id(&sub, &opts.election).await?;
     let now = Time::now().0;
-    let span = i64::from(opts.simulate_hours.unwrap_or(0)) * 3600;
+    let hours = opts.simulate_hours.unwrap_or(0);
+    let span = i64::from(hours) * 3600;
     let start = now - span;
     // The simulated clock: progress p in 0..=1 of the election maps to a time.
     let clock = |p: f64| Time(start + (p * span as f64) as i64);
     let election = DemoElection {
-        id: opts.election.clone(),
+        id: id.clone(),
         keys: &keys,
         scrutins: vec!["titulaires-college-1".into(), "suppleants-college-1".into()],
         opens: Time(start - 600),
         closes: Time(now + 3600),
     };
-    let mut summary = DemoSummary::default();
+    let mut summary = DemoSummary {
+        election: id,
+        hours,
+        ..DemoSummary::default()
+    };
     let tally = |outcomes: &[Outcome], summary: &mut DemoSummary| {
         for o in outcomes {
             match o.status {

@@ -57,6 +57,10 @@ enum Command {
     ///
     /// Without --log it starts its own log (as `urne serve` would, allowing the demo's
     /// board key) and keeps serving it afterwards, so you can browse a living log.
+    ///
+    /// Run it again on the same --data (or --log) and it adds a new election to the
+    /// same log: if the --election id is taken, the first free `<id>-2`, `<id>-3`, …
+    /// is used (the log is append-only: an election is never replaced).
     Demo(DemoArgs),
     /// Load generator: seals an election, issues credentials, fires pre-signed ballots
     /// at a log and reports appends per second and latency percentiles.
@@ -220,12 +224,20 @@ struct DemoArgs {
     /// Seed of the demo authority keys.
     #[arg(long, default_value = "urne-demo")]
     seed: String,
-    /// Election id.
+    /// Election id; if the log already has it (a previous run), the first free
+    /// `<id>-2`, `<id>-3`, … is used instead.
     #[arg(long, default_value = "cse-2026-acme")]
     election: String,
-    /// Spread the election over this many past hours (only for the log the demo starts).
-    #[arg(long, default_value_t = 10)]
-    hours: u32,
+    /// Date the election's statements over this many past hours, so the dashboard
+    /// shows hourly series [default: 10 for the log the demo starts; with --log, as
+    /// many hours (up to 10) as the log's time tolerance accepts].
+    ///
+    /// A log accepts statements dated at most its `--time-tolerance` from its clock:
+    /// with --log, the log must run with `--time-tolerance` of at least
+    /// HOURS × 3600 + 600 seconds (10 minutes for the demo to run), else the demo
+    /// stops before sending anything.
+    #[arg(long)]
+    hours: Option<u32>,
     /// Print the demo board verifier key and exit.
     #[arg(long)]
     print_board_key: bool,
@@ -397,19 +409,38 @@ async fn main() -> Result<()> {
                 progress: true,
             };
             if let Some(url) = &args.log {
+                let tolerance = demo::log_time_tolerance(url).await?;
+                let allowed = tolerance.map_or(0, demo::hours_allowed);
+                let hours = match args.hours {
+                    Some(h) if h > allowed => anyhow::bail!(
+                        "--hours {h}: the log at {url} accepts statements dated at most {} s \
+                         from its clock, enough for {allowed} hour(s); restart it with \
+                         --time-tolerance {} or lower --hours",
+                        tolerance.map_or_else(|| "an unknown number of".into(), |t| t.to_string()),
+                        i64::from(h) * 3600 + demo::DEMO_RUN_MARGIN_SECS
+                    ),
+                    Some(h) => h,
+                    None => allowed.min(10),
+                };
+                let opts = demo::DemoOptions {
+                    simulate_hours: Some(hours),
+                    ..opts
+                };
                 let s = demo::run_demo(url, &opts).await?;
                 print_summary(url, &s);
                 return Ok(());
             }
+            let hours = args.hours.unwrap_or(10);
             init_tracing();
             let mut config = args.serve.clone().into_config()?;
             config
                 .allow_board
                 .extend(keys.board.iter().map(|k| k.verifier().to_string()));
-            // The simulated election is spread over past hours: tolerate it.
+            // The simulated election is spread over past hours: tolerate it (one more
+            // hour for the demo to run).
             config.time_tolerance_secs = config
                 .time_tolerance_secs
-                .max(i64::from(args.hours + 1) * 3600);
+                .max((i64::from(hours) + 1) * 3600);
             let (log, listener) = start_log(config).await?;
             let url = format!("http://{}", listener.local_addr()?);
             let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -422,7 +453,7 @@ async fn main() -> Result<()> {
                 }
             }));
             let opts = demo::DemoOptions {
-                simulate_hours: Some(args.hours),
+                simulate_hours: Some(hours),
                 ..opts
             };
             let summary = demo::run_demo(&url, &opts).await?;
@@ -472,7 +503,10 @@ async fn main() -> Result<()> {
 }
 
 fn print_summary(url: &str, s: &demo::DemoSummary) {
-    println!("\nDemo election done: {} entries appended.", s.appended);
+    println!(
+        "\nDemo election {} done ({} hour(s) of simulated time): {} entries appended.",
+        s.election, s.hours, s.appended
+    );
     for (code, n) in &s.refused {
         println!("  refused as expected: {n} × {code}");
     }
@@ -485,6 +519,7 @@ fn print_summary(url: &str, s: &demo::DemoSummary) {
     if let Some(v) = &s.helpdesk_voter {
         println!("  voter whose credential was reissued by the helpdesk: {url}/v1/voters/{v}");
     }
+    println!("  election: {url}/v1/elections/{}", s.election);
     println!("  elections: {url}/v1/elections");
     println!("\nIn a browser (every proof is checked by the page itself):");
     if let Some(r) = s.receipts.first() {

@@ -105,6 +105,7 @@ pub struct SequencerHandle {
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
     head: watch::Receiver<Arc<TreeHead>>,
+    time_tolerance_secs: Option<i64>,
 }
 
 impl SequencerHandle {
@@ -128,21 +129,27 @@ impl SequencerHandle {
             ));
         }
         let (reply, rx) = oneshot::channel();
-        match self.tx.try_send(Submission {
+        // Count the statement in before it can be taken out: the sequencer may receive
+        // it and subtract before `try_send` even returns here. The channel orders the
+        // two updates, so the gauge never goes below zero (it may over-count by the
+        // submissions being refused right now).
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        let sent = self.tx.try_send(Submission {
             stmt,
             verified,
             reply,
-        }) {
-            Ok(()) => {
-                self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(TrySendError::Full(_)) => {
-                self.metrics.pushback.fetch_add(1, Ordering::Relaxed);
-                return Err(SubmitError::Pushback);
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(SubmitError::Storage("the sequencer is not running".into()));
-            }
+        });
+        if let Err(e) = sent {
+            self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+            return Err(match e {
+                TrySendError::Full(_) => {
+                    self.metrics.pushback.fetch_add(1, Ordering::Relaxed);
+                    SubmitError::Pushback
+                }
+                TrySendError::Disconnected(_) => {
+                    SubmitError::Storage("the sequencer is not running".into())
+                }
+            });
         }
         rx.await
             .unwrap_or_else(|_| Err(SubmitError::Storage("the sequencer stopped".into())))
@@ -161,6 +168,12 @@ impl SequencerHandle {
     /// Returns the sequencer's counters.
     pub fn metrics(&self) -> &SequencerMetrics {
         &self.metrics
+    }
+
+    /// Returns the time tolerance the rules apply to new statements (`None` for a
+    /// read-only handle, which appends nothing).
+    pub fn time_tolerance_secs(&self) -> Option<i64> {
+        self.time_tolerance_secs
     }
 
     /// Reports whether the sequencer stopped after a storage failure.
@@ -231,6 +244,7 @@ pub fn start(
         detail: "log not initialised".into(),
     })?;
     let (tx, rx) = sync_channel(cfg.queue);
+    let time_tolerance_secs = Some(cfg.time_tolerance_secs);
     let (head_tx, head_rx) = watch::channel(Arc::new(head));
     let metrics = Arc::new(SequencerMetrics::default());
     let failed = Arc::new(AtomicBool::new(false));
@@ -252,6 +266,7 @@ pub fn start(
         metrics,
         failed,
         head: head_rx,
+        time_tolerance_secs,
     })
 }
 
@@ -264,6 +279,7 @@ pub fn read_only(head: watch::Receiver<Arc<TreeHead>>) -> SequencerHandle {
         metrics: Arc::new(SequencerMetrics::default()),
         failed: Arc::new(AtomicBool::new(true)),
         head,
+        time_tolerance_secs: None,
     }
 }
 
@@ -367,7 +383,10 @@ impl Sequencer {
                 self.failed.store(true, Ordering::Release);
                 // Refuse everything still queued and everything to come.
                 while let Ok(s) = rx.try_recv() {
-                    let _ = s.reply.send(Err(SubmitError::Storage(e.to_string())));
+                    self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                    let _ = s.reply.send(Err(SubmitError::Storage(format!(
+                        "the sequencer stopped after a storage failure: {e}"
+                    ))));
                 }
                 return;
             }
@@ -499,6 +518,14 @@ impl Sequencer {
         if let Err(e) = self.store.commit(commit) {
             // What reached the disk is unknown: forget the cache, the restart rereads.
             self.elections.borrow_mut().clear();
+            let detail =
+                format!("durable commit failed, nothing of this batch is acknowledged: {e}");
+            for (sub, _) in accepted {
+                let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
+            }
+            for (sub, _) in duplicates {
+                let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
+            }
             return Err(e);
         }
         {
@@ -537,5 +564,93 @@ impl Sequencer {
             }));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemoryStore;
+    use urne_client::statement::Body;
+
+    /// The queue gauge counts a statement in before the sequencer can take it out, so
+    /// a reader never sees it below zero (which, unsigned, wraps to 2^64 - 1), even
+    /// when the sequencer takes statements as fast as they come.
+    #[test]
+    fn queue_depth_never_wraps() {
+        let store = Arc::new(MemoryStore::new());
+        let key = SignerKey::from_seed("queue.test/log", [7; 32]).unwrap();
+        init_log(&*store, &key).unwrap();
+        let queue = 16;
+        let seq = start(
+            store,
+            key.clone(),
+            SequencerConfig {
+                batch_max: 1,
+                batch_timeout: Duration::ZERO,
+                queue,
+                time_tolerance_secs: 300,
+            },
+        )
+        .unwrap();
+        // A statement of an election the log does not know: refused by the sequencer
+        // at once, nothing committed, so the loop runs at the queue's own speed.
+        let text = urne_client::statement::Statement {
+            election: "nowhere".into(),
+            time: Time::now(),
+            body: Body::Open,
+        }
+        .sign(&[&key])
+        .unwrap();
+        let stmt = SignedStatement::parse(text.as_bytes()).unwrap();
+        let submitters = 4;
+        let stop = Arc::new(AtomicBool::new(false));
+        let sampler = {
+            let (seq, stop) = (seq.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut max = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    max = max.max(seq.metrics().queue_depth.load(Ordering::Relaxed));
+                }
+                max
+            })
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let (refused, pushed_back) = rt.block_on(async {
+            let tasks: Vec<_> = (0..submitters)
+                .map(|_| {
+                    let (seq, stmt) = (seq.clone(), stmt.clone());
+                    tokio::spawn(async move {
+                        let (mut refused, mut pushed_back) = (0u64, 0u64);
+                        for _ in 0..20_000 {
+                            match seq.submit(stmt.clone(), None).await {
+                                Err(SubmitError::Refused(_)) => refused += 1,
+                                Err(SubmitError::Pushback) => pushed_back += 1,
+                                other => panic!("unexpected {other:?}"),
+                            }
+                        }
+                        (refused, pushed_back)
+                    })
+                })
+                .collect();
+            let mut sum = (0, 0);
+            for t in tasks {
+                let (r, p) = t.await.unwrap();
+                sum = (sum.0 + r, sum.1 + p);
+            }
+            sum
+        });
+        stop.store(true, Ordering::Relaxed);
+        let max = sampler.join().unwrap();
+        assert_eq!(refused + pushed_back, submitters as u64 * 20_000);
+        // At most the queue, plus the submissions counted in while being refused.
+        assert!(
+            max <= queue + submitters,
+            "queue_depth reached {max} with a queue of {queue}"
+        );
+        assert_eq!(seq.metrics().queue_depth.load(Ordering::Relaxed), 0);
     }
 }

@@ -4,10 +4,15 @@
 
 mod common;
 
+use common::faulty::{CommitFault, FaultyStore};
 use common::{check_log, election, TestLog};
 use urne::demo::{random_tag, DemoKeys};
-use urne_client::checkpoint::{open_checkpoint, WitnessPolicy};
-use urne_client::statement::{Body, Channel, CredentialReason, Tag, Time};
+use urne::storage::RocksStore;
+use urne_client::checkpoint::{open_checkpoint, TlogProof, WitnessPolicy};
+use urne_client::note::VerifierKey;
+use urne_client::statement::{
+    Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
+};
 use urne_client::tree::{self, hash_from_base64, hash_from_hex};
 
 fn proof(v: &serde_json::Value, field: &str) -> Vec<tree::Hash> {
@@ -19,7 +24,9 @@ fn proof(v: &serde_json::Value, field: &str) -> Vec<tree::Hash> {
         .collect()
 }
 
-/// Checks a 201 answer: its checkpoint is signed by the log, and the entry is in it.
+/// Checks an acknowledgement (201, or 200 for a duplicate): its checkpoint is signed
+/// by the log, the entry is in it (inclusion proof), and its `tlog_proof` receipt
+/// proves the same entry offline with the client library.
 fn check_ack(log: &TestLog, text: &str, v: &serde_json::Value) -> u64 {
     let cp = open_checkpoint(
         v["checkpoint"].as_str().unwrap().as_bytes(),
@@ -43,7 +50,33 @@ fn check_ack(log: &TestLog, text: &str, v: &serde_json::Value) -> u64 {
         &cp.root,
     )
     .expect("inclusion proof of the acknowledgement");
+    check_tlog_proof(log, text, index, v);
     index
+}
+
+/// Parses the `tlog_proof` field of an answer with the client library and verifies
+/// it offline: the log's signature on its checkpoint, and `text` at `index` in it.
+fn check_tlog_proof(log: &TestLog, text: &str, index: u64, v: &serde_json::Value) {
+    let receipt = TlogProof::parse(v["tlog_proof"].as_str().expect("tlog_proof").as_bytes())
+        .expect("tlog_proof parses");
+    assert_eq!(receipt.index, index, "{v}");
+    let signed = receipt
+        .verify(
+            &tree::record_hash(text.as_bytes()),
+            &log.key,
+            &WitnessPolicy::none(),
+        )
+        .expect("the offline receipt verifies");
+    assert_eq!(receipt.checkpoint, v["checkpoint"].as_str().unwrap());
+    assert_eq!(signed.checkpoint.size, v["tree_size"].as_u64().unwrap());
+    // And it is not a receipt for anything else.
+    assert!(receipt
+        .verify(
+            &tree::record_hash(format!("{text} ").as_bytes()),
+            &log.key,
+            &WitnessPolicy::none(),
+        )
+        .is_err());
 }
 
 async fn ok(log: &TestLog, text: &str) -> u64 {
@@ -87,6 +120,37 @@ async fn whole_election_every_endpoint_and_refusal() {
         "election_not_authorized",
     )
     .await;
+    // The allowed key signing in another role does not admit an election whose
+    // board (quorum met by keys the operator never allowed) is someone else's.
+    let allowed = &keys.board[0];
+    let mut authorities: Vec<(Role, VerifierKey)> = other
+        .board
+        .iter()
+        .map(|k| (Role::Board, k.verifier().clone()))
+        .collect();
+    authorities.push((Role::Registrar, allowed.verifier().clone()));
+    authorities.push((Role::Platform, other.platform.verifier().clone()));
+    let borrowed = Statement {
+        election: "cse-borrowed".into(),
+        time: t(),
+        body: Body::Election(ElectionBody {
+            title: "borrowed key".into(),
+            scrutins: vec!["s1".into()],
+            authorities: authorities.clone(),
+            quorum: 2,
+            opens: e.opens,
+            closes: e.closes,
+            roll: None,
+        }),
+    }
+    .sign(&[&other.board[0], &other.board[1], allowed])
+    .unwrap();
+    // (The signatures themselves are valid: the election lacks only the operator's
+    // approval.)
+    let parsed = urne_client::statement::SignedStatement::parse(borrowed.as_bytes()).unwrap();
+    let v = urne_client::rules::verify_signatures(&parsed, &authorities, 2).unwrap();
+    assert!(v.signers().contains(allowed.verifier()));
+    refused(&log, &borrowed, 403, "election_not_authorized").await;
     // Statements of an election that does not exist.
     refused(
         &log,
@@ -165,6 +229,7 @@ async fn whole_election_every_endpoint_and_refusal() {
         (200, Some(i0), Some(true)),
         "{v}"
     );
+    assert_eq!(check_ack(&log, &b0, &v), i0);
     assert_eq!(log.size().await, size);
 
     refused(
@@ -262,7 +327,37 @@ async fn whole_election_every_endpoint_and_refusal() {
     )
     .await;
     refused(&log, "hello\n", 400, "malformed").await;
-    refused(&log, &"x".repeat(20_000), 413, "too_large").await;
+    refused(
+        &log,
+        &good.replacen("urne/v1 ballot\n", "urne/v1 referendum\n", 1),
+        400,
+        "unknown_type",
+    )
+    .await;
+    let receipt_line = good
+        .lines()
+        .find(|l| l.starts_with("receipt "))
+        .unwrap()
+        .to_string();
+    refused(
+        &log,
+        &good.replacen(
+            &receipt_line,
+            &format!(
+                "receipt {}",
+                receipt_line["receipt ".len()..].to_uppercase()
+            ),
+            1,
+        ),
+        400,
+        "bad_field",
+    )
+    .await;
+    // Oversize bodies, just over the limit and far over it (the framework stops
+    // reading at the limit; the answer is still our JSON), and a statement-shaped one.
+    for n in [16 * 1024 + 1, 20_000, 1 << 20] {
+        refused(&log, &"x".repeat(n), 413, "too_large").await;
+    }
 
     // Suspension.
     ok(
@@ -434,6 +529,8 @@ async fn whole_election_every_endpoint_and_refusal() {
         &vcp.root,
     )
     .unwrap();
+    assert_eq!(vcp.size, v["tree_size"].as_u64().unwrap());
+    check_tlog_proof(&log, entry, v["index"].as_u64().unwrap(), &v);
     let (s, v) = log
         .get_json(&format!(
             "/v1/receipts/{}",
@@ -487,29 +584,76 @@ async fn whole_election_every_endpoint_and_refusal() {
         .get_json(&format!("/v1/proof/inclusion?index=3&size={}", cp.size))
         .await;
     assert_eq!(s, 200);
+    let entries_now = check_log(&log).await;
+    let leaf3 = tree::record_hash(&entries_now[3]);
+    assert_eq!(
+        hash_from_hex(v["leaf_hash"].as_str().unwrap()).unwrap(),
+        leaf3
+    );
+    tree::verify_inclusion(3, cp.size, &leaf3, &proof(&v, "inclusion_proof"), &cp.root).unwrap();
+    // The checkpoint the answer carries is the log's, of that size, and proves it.
+    let icp = open_checkpoint(
+        v["checkpoint"].as_str().unwrap().as_bytes(),
+        &log.key,
+        &WitnessPolicy::none(),
+    )
+    .unwrap()
+    .checkpoint;
+    assert_eq!(icp.size, cp.size);
     tree::verify_inclusion(
         3,
-        cp.size,
-        &hash_from_hex(v["leaf_hash"].as_str().unwrap()).unwrap(),
+        icp.size,
+        &leaf3,
         &proof(&v, "inclusion_proof"),
-        &cp.root,
+        &icp.root,
     )
     .unwrap();
+    // An older size: proved against the checkpoint the log signed at that size.
+    let (s, v) = log.get_json("/v1/proof/inclusion?index=3&size=7").await;
+    assert_eq!(s, 200, "{v}");
+    let icp = open_checkpoint(
+        v["checkpoint"].as_str().unwrap().as_bytes(),
+        &log.key,
+        &WitnessPolicy::none(),
+    )
+    .unwrap()
+    .checkpoint;
+    assert_eq!((icp.size, v["tree_size"].as_u64()), (7, Some(7)));
+    tree::verify_inclusion(3, 7, &leaf3, &proof(&v, "inclusion_proof"), &icp.root).unwrap();
     let (s, v) = log
         .get_json(&format!("/v1/proof/inclusion?index={}", cp.size))
         .await;
     assert_eq!((s, v["error"].as_str()), (400, Some("bad_range")));
+    let (s, v) = log.get_json("/v1/proof/consistency?old=5").await;
+    assert_eq!(s, 200, "{v}");
     let old = open_checkpoint(
-        log.get_json("/v1/proof/consistency?old=5").await.1["old_checkpoint"]
-            .as_str()
-            .unwrap()
-            .as_bytes(),
+        v["old_checkpoint"].as_str().unwrap().as_bytes(),
         &log.key,
         &WitnessPolicy::none(),
     )
     .unwrap()
     .checkpoint;
     assert_eq!(old.size, 5);
+    // Without `new`, the proof is to the latest checkpoint, which the answer carries.
+    let newest = open_checkpoint(
+        v["new_checkpoint"].as_str().unwrap().as_bytes(),
+        &log.key,
+        &WitnessPolicy::none(),
+    )
+    .unwrap()
+    .checkpoint;
+    assert_eq!((newest.size, v["new"].as_u64()), (cp.size, Some(cp.size)));
+    assert_eq!(newest.root, cp.root);
+    tree::verify_consistency(
+        5,
+        newest.size,
+        &old.root,
+        &newest.root,
+        &proof(&v, "consistency_proof"),
+    )
+    .unwrap();
+    // The old checkpoint is the root of the first five entries, recomputed here.
+    assert_eq!(old.root, common::prefix_roots(&entries_now, [5])[&5]);
     let (s, v) = log
         .get_json(&format!("/v1/proof/consistency?old=5&new={}", cp.size))
         .await;
@@ -596,18 +740,17 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
             let http = log.http.clone();
             let url = format!("{}/v1/statements", log.url);
             tokio::spawn(async move {
-                http.post(url)
-                    .body(text)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
+                let r = http.post(url).body(text.clone()).send().await.unwrap();
+                let s = r.status().as_u16();
+                (s, r.json::<serde_json::Value>().await.unwrap(), text)
             })
         })
         .collect();
+    let mut indexes = std::collections::BTreeSet::new();
     for f in futs {
-        assert_eq!(f.await.unwrap(), 201);
+        let (s, v, text) = f.await.unwrap();
+        assert_eq!(s, 201, "{v}");
+        assert!(indexes.insert(check_ack(&log, &text, &v)), "one index each");
     }
     let r = log.get("/tile/0/000").await;
     assert_eq!(r.status(), 200);
@@ -621,11 +764,19 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
         r.headers()["cache-control"],
         "public, max-age=31536000, immutable"
     );
-    // Level-1 tile: one hash per full level-0 tile.
+    // Level-1 tile: one hash per full level-0 tile, the root of its 256 leaves
+    // (check_log checks every hash tile of every level against the entries).
     let r = log.get("/tile/1/000.p/1").await;
     assert_eq!(r.status(), 200);
+    let level1 = r.bytes().await.unwrap();
     let before = log.checkpoint().await;
     let entries = check_log(&log).await;
+    let first256: Vec<[u8; 32]> = entries[..256]
+        .iter()
+        .map(|e| tree::record_hash(e).0)
+        .collect();
+    let mt = rs_merkle::MerkleTree::<tree::Rfc6962Hasher>::from_leaves(&first256);
+    assert_eq!(level1.as_ref(), mt.root().unwrap().as_slice());
 
     // Restart on the same directory: same head, no replay, appends continue.
     let cfg = common::config_for(&keys);
@@ -704,7 +855,10 @@ async fn schedule_and_pushback() {
     for f in futs {
         let (s, retry, v, text) = f.await.unwrap();
         match s {
-            201 => appended.push(text),
+            201 => {
+                check_ack(&log, &text, &v);
+                appended.push(text)
+            }
             503 => {
                 assert!(retry, "503 carries Retry-After");
                 assert_eq!(v["error"], "overloaded");
@@ -720,4 +874,121 @@ async fn schedule_and_pushback() {
         3 + appended.len(),
         "exactly the acknowledged statements were appended"
     );
+    for text in &appended {
+        assert!(entries.iter().any(|e| e == text.as_bytes()));
+    }
+    // Pushback is counted, and the queue gauge is back to zero.
+    let (_, st) = log.get_json("/v1/stats").await;
+    assert_eq!(st["pushback"].as_u64(), Some(pushed_back), "{st}");
+    assert_eq!(st["queue_depth"].as_u64(), Some(0), "{st}");
+}
+
+/// Storage failures over HTTP, with the real RocksDB store behind a wrapper that fails
+/// on demand: a state read that fails refuses the statement (`state_unavailable`, 503)
+/// and the log goes on; a commit that fails answers `storage_failure` (503) to its
+/// submitters, acknowledges nothing, and stops the sequencer until a restart, which
+/// resumes from what reached the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_failures_acknowledge_nothing() {
+    let keys = DemoKeys::from_seed("faulty-test").unwrap();
+    let cfg = common::config_for(&keys);
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let open = |dir: &tempfile::TempDir| {
+        std::sync::Arc::new(FaultyStore::new(
+            RocksStore::open(&dir.path().join("db"), 8 << 20).unwrap(),
+        ))
+    };
+    let e = election(&keys, "cse-faulty");
+    let credential = || {
+        e.credential(
+            Time::now(),
+            random_tag(&mut rand::thread_rng()),
+            random_tag(&mut rand::thread_rng()),
+            Channel::Mail,
+            CredentialReason::Initial,
+        )
+        .unwrap()
+    };
+
+    let store = open(&dir);
+    let log = TestLog::start_with_store(dir.clone(), cfg.clone(), store.clone()).await;
+    ok(&log, &e.seal(Time::now(), "faulty").unwrap()).await;
+    ok(&log, &credential()).await;
+
+    // The rule state cannot be read: refused, nothing changes, the log goes on.
+    store.fail_state_reads(true);
+    let c = credential();
+    refused(&log, &c, 503, "state_unavailable").await;
+    // (An election the handler has not seen yet: its keys cannot be read either.)
+    refused(
+        &log,
+        &election(&keys, "cse-unseen")
+            .board(Time::now(), Body::Open)
+            .unwrap(),
+        503,
+        "state_unavailable",
+    )
+    .await;
+    store.fail_state_reads(false);
+    let (_, st) = log.get_json("/v1/stats").await;
+    assert_eq!(st["sequencer_failed"].as_bool(), Some(false), "{st}");
+    ok(&log, &c).await;
+
+    // A commit that writes nothing.
+    let before = log.checkpoint().await.checkpoint;
+    store.fail_next_commit(CommitFault::Lost);
+    let lost = credential();
+    let r = log
+        .http
+        .post(format!("{}/v1/statements", log.url))
+        .body(lost.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().get("retry-after").is_some());
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"], "storage_failure", "{v}");
+    // The sequencer has stopped: everything after is refused the same way (the
+    // fault is disarmed: it is the log that stopped, not the disk).
+    let later = credential();
+    refused(&log, &later, 503, "storage_failure").await;
+    assert_eq!(log.checkpoint().await.checkpoint, before);
+    let (_, st) = log.get_json("/v1/stats").await;
+    assert_eq!(st["sequencer_failed"].as_bool(), Some(true), "{st}");
+    assert_eq!(st["queue_depth"].as_u64(), Some(0), "{st}");
+    let m = log.get("/metrics").await.text().await.unwrap();
+    assert!(m.contains("urne_sequencer_failed 1"), "{m}");
+    // Reads still work and show nothing of the failed batch.
+    let entries = check_log(&log).await;
+    assert_eq!(entries.len() as u64, before.size);
+    assert!(!entries.iter().any(|x| x == lost.as_bytes()));
+
+    // Restart on the real store: the same head, and the retries are appended.
+    let dir = log.stop().await;
+    drop(store);
+    let log = TestLog::start_in(dir, cfg.clone()).await;
+    assert_eq!(log.checkpoint().await.checkpoint, before);
+    assert_eq!(ok(&log, &lost).await, before.size);
+    ok(&log, &later).await;
+
+    // A commit that reached the disk but whose success was not reported: refused
+    // too, and found by the retry after the restart (200, the same index).
+    let dir = log.stop().await;
+    let store = open(&dir);
+    let log = TestLog::start_with_store(dir.clone(), cfg.clone(), store.clone()).await;
+    let before = log.checkpoint().await.checkpoint;
+    store.fail_next_commit(CommitFault::Written);
+    let written = credential();
+    refused(&log, &written, 503, "storage_failure").await;
+    let dir = log.stop().await;
+    drop(store);
+    let log = TestLog::start_in(dir, cfg).await;
+    let after = log.checkpoint().await.checkpoint;
+    assert_eq!(after.size, before.size + 1);
+    let (s, v) = log.post(&written).await;
+    assert_eq!((s, v["duplicate"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(check_ack(&log, &written, &v), before.size);
+    let entries = check_log(&log).await;
+    assert_eq!(entries[before.size as usize], written.as_bytes());
 }

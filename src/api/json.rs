@@ -84,6 +84,9 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         "mirror_of": app.cosign.mirrored_log(),
         "version": env!("CARGO_PKG_VERSION"),
         "max_entry_size": urne_client::statement::MAX_ENTRY_SIZE,
+        // How far from the log's clock a statement's time may be (`urne demo --log
+        // --hours` reads it to spread an election over past hours).
+        "time_tolerance_secs": app.seq.time_tolerance_secs(),
     }))
 }
 
@@ -202,18 +205,31 @@ pub async fn inclusion(
             ),
         ));
     }
-    let proof = tree::prove_inclusion(q.index, size, &StoreHashReader(&*app.store))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let leaf = app
-        .store
-        .read_hashes(&[tree::stored_hash_index(0, q.index)])?;
-    Ok(Json(serde_json::json!({
-        "index": q.index,
-        "tree_size": size,
-        "leaf_hash": leaf.first().map(tree::hash_to_hex),
-        "inclusion_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
-        "checkpoint": app.store.checkpoint_at(size)?,
-    })))
+    // RocksDB reads block: off the async workers, as every other lookup.
+    let store = app.store.clone();
+    let index = q.index;
+    blocking(move || {
+        let proof = tree::prove_inclusion(index, size, &StoreHashReader(&*store))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let leaf = store.read_hashes(&[tree::stored_hash_index(0, index)])?;
+        Ok(Json(serde_json::json!({
+            "index": index,
+            "tree_size": size,
+            "leaf_hash": leaf.first().map(tree::hash_to_hex),
+            "inclusion_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
+            "checkpoint": store.checkpoint_at(size)?,
+        })))
+    })
+    .await
+}
+
+/// Runs blocking storage reads on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
 }
 
 /// Query of `/v1/proof/consistency`.
@@ -240,19 +256,24 @@ pub async fn consistency(
             ),
         ));
     }
-    let proof = if q.old == 0 || q.old == new {
-        Vec::new()
-    } else {
-        tree::prove_consistency(q.old, new, &StoreHashReader(&*app.store))
-            .map_err(|e| ApiError::internal(e.to_string()))?
-    };
-    Ok(Json(serde_json::json!({
-        "old": q.old,
-        "new": new,
-        "consistency_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
-        "old_checkpoint": app.store.checkpoint_at(q.old)?,
-        "new_checkpoint": app.store.checkpoint_at(new)?,
-    })))
+    let store = app.store.clone();
+    let old = q.old;
+    blocking(move || {
+        let proof = if old == 0 || old == new {
+            Vec::new()
+        } else {
+            tree::prove_consistency(old, new, &StoreHashReader(&*store))
+                .map_err(|e| ApiError::internal(e.to_string()))?
+        };
+        Ok(Json(serde_json::json!({
+            "old": old,
+            "new": new,
+            "consistency_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
+            "old_checkpoint": store.checkpoint_at(old)?,
+            "new_checkpoint": store.checkpoint_at(new)?,
+        })))
+    })
+    .await
 }
 
 fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, ApiError> {

@@ -17,8 +17,9 @@ pub use error::ApiError;
 use crate::sequencer::{SequencerHandle, StoreStateView};
 use crate::storage::{Store, StoreHashReader};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -89,7 +90,7 @@ impl AppState {
     /// Returns the authorities of a sealed election, from cache or store.
     ///
     /// # Errors
-    /// Storage failures.
+    /// 503 `state_unavailable` if the store cannot be read.
     pub fn election_authorities(&self, id: &str) -> Result<Option<Arc<Authorities>>, ApiError> {
         if let Some(a) = self
             .authorities
@@ -100,9 +101,15 @@ impl AppState {
             return Ok(Some(a.clone()));
         }
         let view = StoreStateView(&*self.store);
-        let found = view
-            .get(&StateKey::Election(id.to_string()))
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+        // The same code as the rules give when they cannot read the state: the
+        // statement was not judged, the submitter may retry.
+        let found = view.get(&StateKey::Election(id.to_string())).map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state_unavailable",
+                format!("reading the keys of election {id:?}: {e}"),
+            )
+        })?;
         let Some(StateValue::Election(es)) = found else {
             return Ok(None);
         };
@@ -123,7 +130,12 @@ impl AppState {
 fn common_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/log", get(json::log_info))
-        .route("/v1/statements", post(submit))
+        // The framework stops reading a body at the entry limit, and `submit` turns
+        // that rejection into our JSON `too_large`, whatever the body's size.
+        .route(
+            "/v1/statements",
+            post(submit).layer(DefaultBodyLimit::max(MAX_ENTRY_SIZE)),
+        )
         .route("/v1/receipts/{code}", get(json::receipt))
         .route("/v1/voters/{tag}", get(json::voter))
         .route("/v1/proof/inclusion", get(json::inclusion))
@@ -141,9 +153,6 @@ pub fn router(state: AppState) -> Router {
         .route("/checkpoint", get(tiles::checkpoint))
         .route("/tile/{*path}", get(tiles::tile))
         .route("/v1/gossip", get(gossip))
-        // Read the body up to 4x the entry limit so an oversize statement gets our
-        // `too_large` code rather than a bare 413 from the framework.
-        .layer(DefaultBodyLimit::max(4 * MAX_ENTRY_SIZE))
         .with_state(state)
 }
 
@@ -188,8 +197,10 @@ pub struct SubmitResponse {
 /// POST /v1/statements: append one signed statement.
 pub async fn submit(
     State(app): State<AppState>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    let body = body.map_err(|r| body_rejection(&headers, r))?;
     if body.len() > MAX_ENTRY_SIZE {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -227,21 +238,43 @@ pub async fn submit(
     ))
 }
 
+/// Maps a body the framework could not read to our JSON error: over the limit is
+/// `too_large` (413) whether the client sent a Content-Length or streamed it; anything
+/// else (a broken upload) is `malformed`.
+fn body_rejection(headers: &HeaderMap, r: BytesRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let detail = match headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+        {
+            Some(n) => format!("statement of {n} bytes exceeds {MAX_ENTRY_SIZE}"),
+            None => format!("statement exceeds {MAX_ENTRY_SIZE} bytes"),
+        };
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", detail)
+    } else {
+        ApiError::bad_request("malformed", format!("reading the request body: {r}"))
+    }
+}
+
 /// Verifies a statement's signatures before it is queued, and applies the
 /// operator's board allow-list to new elections. Returns `None` when the election is
 /// not known yet (the sequencer then verifies against the state it sees).
 fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>, ApiError> {
     if let Body::Election(e) = &stmt.statement.body {
         let verified = rules::verify_signatures(stmt, &e.authorities, e.quorum)?;
-        let allowed = verified
-            .signers()
-            .iter()
-            .any(|k| app.allow_board.contains(k));
+        // Only a signature in the Board role admits an election: an allowed key that the
+        // election lists as its registrar or platform does not vouch for a board made of
+        // keys the operator never allowed (that board alone meets the quorum).
+        let allowed = verified.signers_with_roles().iter().any(|(role, k)| {
+            *role == Role::Board
+                && e.authorities.contains(&(Role::Board, k.clone()))
+                && app.allow_board.contains(k)
+        });
         if !allowed {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "election_not_authorized",
-                "no board key allowed by this log's operator signed this election (see --allow-board)",
+                "no board key allowed by this log's operator signed this election as a board member (see --allow-board)",
             ));
         }
         return Ok(Some(verified));

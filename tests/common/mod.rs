@@ -4,13 +4,15 @@
 //! and rs_merkle, trusting nothing the server says.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use urne::config::Config;
 use urne::demo::{DemoElection, DemoKeys};
 use urne::Log;
-use urne_client::checkpoint::{open_checkpoint, SignedCheckpoint, WitnessPolicy};
+use urne_client::checkpoint::{open_checkpoint, Checkpoint, SignedCheckpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::Time;
 use urne_client::tiles::{decode_entry_bundle, TileId, TileKind};
@@ -52,6 +54,29 @@ impl TestLog {
             .await
             .unwrap()
             .unwrap();
+        Self::serve(dir, log).await
+    }
+
+    /// Starts a log on `dir` over `store` (e.g. a [`faulty::FaultyStore`] around
+    /// the RocksDB store in `dir`), with the log key of `dir`.
+    pub async fn start_with_store(
+        dir: Arc<tempfile::TempDir>,
+        mut cfg: Config,
+        store: Arc<dyn urne::storage::Store>,
+    ) -> TestLog {
+        cfg.data = dir.path().to_path_buf();
+        let log = tokio::task::spawn_blocking(move || {
+            let allow = cfg.validate().unwrap();
+            let (key, _) = urne::keys::load_or_create(&cfg.data, &cfg.origin).unwrap();
+            Log::with_store(store, key, &cfg, allow)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        Self::serve(dir, log).await
+    }
+
+    async fn serve(dir: Arc<tempfile::TempDir>, log: Log) -> TestLog {
         let key = log.verifier_key().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -138,7 +163,8 @@ pub fn election<'k>(keys: &'k DemoKeys, id: &str) -> DemoElection<'k> {
 
 /// Re-verifies the whole log from its C2SP tiles: every entry bundle and hash tile is
 /// downloaded, the root is recomputed with rs_merkle from the entries, and must equal
-/// the signed checkpoint's; every level-0 hash tile must hold the entries' leaf hashes.
+/// the signed checkpoint's; every level-0 hash tile must hold the entries' leaf hashes
+/// and every hash tile of a higher level the subtree hashes recomputed from them.
 /// Returns the entries.
 pub async fn check_log(log: &TestLog) -> Vec<Vec<u8>> {
     check_log_at(&log.http, &log.url, &log.key).await
@@ -146,6 +172,15 @@ pub async fn check_log(log: &TestLog) -> Vec<Vec<u8>> {
 
 /// [`check_log`] for any log URL and key.
 pub async fn check_log_at(http: &reqwest::Client, url: &str, key: &VerifierKey) -> Vec<Vec<u8>> {
+    check_log_full(http, url, key).await.1
+}
+
+/// [`check_log_at`], also returning the checkpoint the log was checked against.
+pub async fn check_log_full(
+    http: &reqwest::Client,
+    url: &str,
+    key: &VerifierKey,
+) -> (Checkpoint, Vec<Vec<u8>>) {
     let get = |path: String| {
         let http = http.clone();
         let url = url.to_string();
@@ -200,5 +235,65 @@ pub async fn check_log_at(http: &reqwest::Client, url: &str, key: &VerifierKey) 
     } else {
         assert_eq!(cp.root, tree::EMPTY_HASH);
     }
-    entries
+
+    // Hash tiles of level L >= 1 hold the hashes of the complete subtrees of 256^L
+    // leaves (tree level 8L): recompute those levels from the entries.
+    let mut level: Vec<tree::Hash> = entries.iter().map(|e| tree::record_hash(e)).collect();
+    let mut tile_level = 0u8;
+    loop {
+        tile_level += 1;
+        for _ in 0..8 {
+            level = level
+                .chunks_exact(2)
+                .map(|p| tree::node_hash(&p[0], &p[1]))
+                .collect();
+        }
+        if level.is_empty() {
+            break;
+        }
+        for (k, chunk) in level.chunks(256).enumerate() {
+            let id = TileId {
+                kind: TileKind::Hash { level: tile_level },
+                index: k as u64,
+                width: chunk.len() as u16,
+            };
+            let r = get(format!("/{}", id.path())).await;
+            assert_eq!(r.status(), 200, "{}", id.path());
+            let tile = r.bytes().await.unwrap();
+            let want: Vec<u8> = chunk.iter().flat_map(|h| h.0).collect();
+            assert_eq!(
+                tile.as_ref(),
+                want.as_slice(),
+                "hash tile {} differs from the subtree hashes of the entries",
+                id.path()
+            );
+        }
+    }
+    (cp, entries)
+}
+
+/// Roots of the first `s` entries for every `s` in `sizes`, recomputed from the
+/// entries with the client's compact range (never asking the log).
+pub fn prefix_roots(
+    entries: &[Vec<u8>],
+    sizes: impl IntoIterator<Item = u64>,
+) -> std::collections::BTreeMap<u64, tree::Hash> {
+    let mut want: Vec<u64> = sizes.into_iter().collect();
+    want.sort_unstable();
+    want.dedup();
+    let mut out = std::collections::BTreeMap::new();
+    let mut range = urne_client::compact::CompactRange::new();
+    let mut it = want.into_iter().peekable();
+    while let Some(&s) = it.peek() {
+        if s == range.size() {
+            out.insert(s, range.root());
+            it.next();
+            continue;
+        }
+        let Some(e) = entries.get(range.size() as usize) else {
+            panic!("size {s} is beyond the {} entries", entries.len());
+        };
+        range.append(tree::record_hash(e));
+    }
+    out
 }
