@@ -207,6 +207,10 @@ struct MirrorArgs {
     /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
     #[arg(long = "peer", value_name = "URL")]
     peers: Vec<String>,
+    /// Time tolerance (seconds) the election rules are re-run with. Default: the one
+    /// the log announces in its /v1/log (`time_tolerance_secs`), 300 until known.
+    #[arg(long, value_name = "SECS")]
+    time_tolerance: Option<i64>,
 }
 
 #[derive(Args)]
@@ -373,9 +377,14 @@ async fn main() -> Result<()> {
             init_tracing();
             let key = urne_client::note::VerifierKey::parse(&args.key)
                 .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
-            let m = std::sync::Arc::new(urne::mirror::Mirror::open(
-                &args.data, &args.of, key, args.peers,
-            )?);
+            let mut m = urne::mirror::Mirror::open(&args.data, &args.of, key, args.peers)?;
+            if let Some(t) = args.time_tolerance {
+                if t < 0 {
+                    anyhow::bail!("--time-tolerance must not be negative");
+                }
+                m = m.with_time_tolerance(t);
+            }
+            let m = std::sync::Arc::new(m);
             let listener = tokio::net::TcpListener::bind(args.listen)
                 .await
                 .with_context(|| format!("binding {}", args.listen))?;

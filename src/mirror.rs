@@ -48,8 +48,9 @@ use urne_client::tree::{self, Hash, HashReader};
 
 pub use crate::gossip::{Equivocation, Gossip, GossipCheckpoint, POLL};
 
-/// The time tolerance the mirror applies between entries of one election (the log's
-/// default; the log's clock itself is not re-checked).
+/// The time tolerance the mirror applies between entries of one election until it
+/// learns the one the log announces (`time_tolerance_secs` of its `/v1/log`): the
+/// log's default. The log's clock itself is not re-checked.
 pub const RULES_TOLERANCE_SECS: i64 = 300;
 
 /// The most entry bundles (of 256 entries) copied in one commit.
@@ -75,6 +76,12 @@ pub struct Mirror {
     // The same as a policy, to count the cosignatures of a checkpoint; replaced whole.
     policy: RwLock<Option<WitnessPolicy>>,
     chunk_tiles: u64,
+    // The time tolerance the rules are re-run with: the log's announced one, unless
+    // the operator fixed it (`--time-tolerance`). A mirror re-checks the rules the
+    // log says it applies; a union that finds the announced tolerance too lax says so
+    // with its monitor's own `--tolerance`.
+    tolerance_secs: std::sync::atomic::AtomicI64,
+    tolerance_fixed: bool,
 }
 
 /// Stored hashes of the entries being added, in front of the committed ones.
@@ -105,12 +112,19 @@ struct LogInfo {
     witnesses: Vec<WitnessStatus>,
     #[serde(default)]
     witness_quorum: usize,
+    #[serde(default)]
+    time_tolerance_secs: Option<i64>,
 }
 
 /// Runs the election rules over `entries` (leaves `from..`) on top of the store, and
 /// computes their stored hashes: the commit that adds them (without a head), and the
 /// root of the tree they end.
-fn apply_chunk(store: &dyn Store, from: u64, entries: Vec<Vec<u8>>) -> Result<(Commit, Hash)> {
+fn apply_chunk(
+    store: &dyn Store,
+    from: u64,
+    entries: Vec<Vec<u8>>,
+    tolerance_secs: i64,
+) -> Result<(Commit, Hash)> {
     let view = StoreStateView(store);
     let mut overlay = Overlay::new(&view);
     let mut stats: HashMap<String, ElectionStats> = HashMap::new();
@@ -128,7 +142,7 @@ fn apply_chunk(store: &dyn Store, from: u64, entries: Vec<Vec<u8>>) -> Result<(C
         let ctx = Context {
             index,
             now: None,
-            tolerance_secs: RULES_TOLERANCE_SECS,
+            tolerance_secs,
         };
         let effects = overlay.check_and_apply(&stmt, None, &ctx).map_err(|r| {
             anyhow::anyhow!("ALERT: entry {index} breaks the election rules: {r:?}")
@@ -218,7 +232,23 @@ impl Mirror {
                 .context("HTTP client")?,
             policy: RwLock::new(None),
             chunk_tiles: CHUNK_TILES,
+            tolerance_secs: std::sync::atomic::AtomicI64::new(RULES_TOLERANCE_SECS),
+            tolerance_fixed: false,
         })
+    }
+
+    /// Fixes the time tolerance the election rules are re-run with, instead of the
+    /// one the log announces.
+    pub fn with_time_tolerance(mut self, secs: i64) -> Self {
+        self.tolerance_secs = std::sync::atomic::AtomicI64::new(secs.max(0));
+        self.tolerance_fixed = true;
+        self
+    }
+
+    /// Returns the time tolerance (seconds) the election rules are re-run with.
+    pub fn time_tolerance_secs(&self) -> i64 {
+        self.tolerance_secs
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sets how many entry bundles one commit copies at most (default
@@ -289,6 +319,16 @@ impl Mirror {
                 }
                 _ => tracing::warn!(name = %w.name, vkey = %w.vkey,
                     "the log announces a malformed witness key: not relayed"),
+            }
+        }
+        if let (false, Some(t)) = (self.tolerance_fixed, info.time_tolerance_secs) {
+            if t >= 0 && t != self.time_tolerance_secs() {
+                tracing::info!(
+                    secs = t,
+                    "mirror: re-running the rules with the time tolerance the log announces"
+                );
+                self.tolerance_secs
+                    .store(t, std::sync::atomic::Ordering::Relaxed);
             }
         }
         self.cosign.relay(announced, info.witness_quorum);
@@ -428,8 +468,9 @@ impl Mirror {
                 Vec::new()
             };
             let store = self.store.clone();
+            let tolerance = self.time_tolerance_secs();
             let (mut commit, root) =
-                tokio::task::spawn_blocking(move || apply_chunk(&*store, done, entries))
+                tokio::task::spawn_blocking(move || apply_chunk(&*store, done, entries, tolerance))
                     .await
                     .context("mirror task")??;
             let last = end == cp.size;

@@ -170,6 +170,64 @@ async fn mirror_copies_verifies_serves_and_resumes() {
     log.stop().await;
 }
 
+/// A log whose operator tolerates statements dated hours back (as `urne demo --hours`
+/// needs): the mirror re-runs the rules with the tolerance the log announces in its
+/// `/v1/log` and copies it; a mirror told to keep the default 300 s refuses the entry
+/// dated back and serves nothing it has not checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_adopts_the_time_tolerance_the_log_announces() {
+    let keys = DemoKeys::from_seed("mirror-tolerance").unwrap();
+    let mut cfg = common::config_for(&keys);
+    cfg.time_tolerance_secs = 3 * 3600;
+    let log = TestLog::start_in(Arc::new(tempfile::tempdir().unwrap()), cfg).await;
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["time_tolerance_secs"], 3 * 3600, "{info}");
+    let e = election(&keys, "e-t");
+    let now = Time::now();
+    assert_eq!(log.post(&e.seal(now, "tolerant").unwrap()).await.0, 201);
+    // Two hours before the seal: within the log's tolerance, not within 300 s.
+    let back = Time(now.0 - 2 * 3600);
+    let (s, v) = log
+        .post(
+            &e.intervention(back, "ops", "late report", "dated back")
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(s, 201, "{v}");
+
+    let m = TestMirror::start(
+        bind().await,
+        Arc::new(tempfile::tempdir().unwrap()),
+        &log.url,
+        &log.key,
+        vec![],
+    )
+    .await;
+    m.wait_size(2).await;
+    assert_eq!(m.mirror.time_tolerance_secs(), 3 * 3600);
+    assert_eq!(check_log_at(&log.http, &m.url, &log.key).await.len(), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let (path, of, key) = (dir.path().to_path_buf(), log.url.clone(), log.key.clone());
+    let strict = tokio::task::spawn_blocking(move || {
+        Mirror::open(&path, &of, key, vec![]).map(|m| m.with_time_tolerance(300))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let err = strict
+        .sync_once()
+        .await
+        .expect_err("a 2-hour skew breaks a 300 s rule");
+    assert!(
+        format!("{err:#}").contains("time_skew") || format!("{err:#}").contains("TimeSkew"),
+        "{err:#}"
+    );
+    assert!(strict.head().is_none(), "nothing unchecked is served");
+    assert_eq!(strict.time_tolerance_secs(), 300);
+    m.stop().await;
+}
+
 /// A proxy in front of a log that fails the entry bundles under `/tile/entries/001`
 /// while `fail` is set: a copy interrupted after its first chunk.
 async fn flaky_proxy(log: String, fail: Arc<AtomicBool>) -> String {
