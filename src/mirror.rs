@@ -80,7 +80,7 @@ pub struct Mirror {
     // the operator fixed it (`--time-tolerance`). A mirror re-checks the rules the
     // log says it applies; a union that finds the announced tolerance too lax says so
     // with its monitor's own `--tolerance`.
-    tolerance_secs: std::sync::atomic::AtomicI64,
+    tolerance_secs: Arc<std::sync::atomic::AtomicI64>,
     tolerance_fixed: bool,
 }
 
@@ -232,7 +232,7 @@ impl Mirror {
                 .context("HTTP client")?,
             policy: RwLock::new(None),
             chunk_tiles: CHUNK_TILES,
-            tolerance_secs: std::sync::atomic::AtomicI64::new(RULES_TOLERANCE_SECS),
+            tolerance_secs: Arc::new(std::sync::atomic::AtomicI64::new(RULES_TOLERANCE_SECS)),
             tolerance_fixed: false,
         })
     }
@@ -240,7 +240,7 @@ impl Mirror {
     /// Fixes the time tolerance the election rules are re-run with, instead of the
     /// one the log announces.
     pub fn with_time_tolerance(mut self, secs: i64) -> Self {
-        self.tolerance_secs = std::sync::atomic::AtomicI64::new(secs.max(0));
+        self.tolerance_secs = Arc::new(std::sync::atomic::AtomicI64::new(secs.max(0)));
         self.tolerance_fixed = true;
         self
     }
@@ -621,7 +621,7 @@ async fn gossip(State(m): State<Arc<Mirror>>) -> Json<Gossip> {
 pub fn router(m: Arc<Mirror>) -> Router {
     let app = crate::api::AppState {
         store: m.store.clone(),
-        seq: crate::sequencer::read_only(m.head_tx.subscribe()),
+        seq: crate::sequencer::read_only(m.head_tx.subscribe(), Some(m.tolerance_secs.clone())),
         log_key: m.log_key.clone(),
         allow_board: Arc::new(Vec::new()),
         authorities: Default::default(),

@@ -105,7 +105,9 @@ pub struct SequencerHandle {
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
     head: watch::Receiver<Arc<TreeHead>>,
-    time_tolerance_secs: Option<i64>,
+    // The tolerance the rules apply (a mirror's: the one it re-checks the log's
+    // entries with, learnt from the log).
+    time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
 }
 
 impl SequencerHandle {
@@ -170,10 +172,12 @@ impl SequencerHandle {
         &self.metrics
     }
 
-    /// Returns the time tolerance the rules apply to new statements (`None` for a
-    /// read-only handle, which appends nothing).
+    /// Returns the time tolerance the rules apply to statements: the log's, or the
+    /// one a mirror re-checks the log's entries with (`None` when unknown).
     pub fn time_tolerance_secs(&self) -> Option<i64> {
         self.time_tolerance_secs
+            .as_ref()
+            .map(|t| t.load(Ordering::Relaxed))
     }
 
     /// Reports whether the sequencer stopped after a storage failure.
@@ -244,7 +248,9 @@ pub fn start(
         detail: "log not initialised".into(),
     })?;
     let (tx, rx) = sync_channel(cfg.queue);
-    let time_tolerance_secs = Some(cfg.time_tolerance_secs);
+    let time_tolerance_secs = Some(Arc::new(std::sync::atomic::AtomicI64::new(
+        cfg.time_tolerance_secs,
+    )));
     let (head_tx, head_rx) = watch::channel(Arc::new(head));
     let metrics = Arc::new(SequencerMetrics::default());
     let failed = Arc::new(AtomicBool::new(false));
@@ -272,14 +278,18 @@ pub fn start(
 
 /// Builds a handle with no sequencer behind it, whose heads come from `head` (a
 /// mirror serves the log's read API this way): every submission is refused.
-pub fn read_only(head: watch::Receiver<Arc<TreeHead>>) -> SequencerHandle {
+/// `time_tolerance_secs` is the tolerance announced in `/v1/log`, if any.
+pub fn read_only(
+    head: watch::Receiver<Arc<TreeHead>>,
+    time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
+) -> SequencerHandle {
     let (tx, _rx) = sync_channel(1);
     SequencerHandle {
         tx,
         metrics: Arc::new(SequencerMetrics::default()),
         failed: Arc::new(AtomicBool::new(true)),
         head,
-        time_tolerance_secs: None,
+        time_tolerance_secs,
     }
 }
 

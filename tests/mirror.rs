@@ -205,6 +205,17 @@ async fn mirror_adopts_the_time_tolerance_the_log_announces() {
     .await;
     m.wait_size(2).await;
     assert_eq!(m.mirror.time_tolerance_secs(), 3 * 3600);
+    // … and announces it in its own /v1/log, for the clients that re-check the rules.
+    let info: serde_json::Value = log
+        .http
+        .get(format!("{}/v1/log", m.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["time_tolerance_secs"], 3 * 3600, "{info}");
     assert_eq!(check_log_at(&log.http, &m.url, &log.key).await.len(), 2);
 
     let dir = tempfile::tempdir().unwrap();

@@ -583,7 +583,7 @@ function eventRow(ev) {
     el("td", { text: what }),
     el("td", { text: detail }),
     el("td", { class: "num", text: formatNumber(ev.index) }),
-    el("td", { class: "mono", title: f.credential, text: `${f.credential.slice(0, 12)}…` }),
+    el("td", { class: "mono nowrap", title: f.credential, text: `${f.credential.slice(0, 10)}…` }),
   );
 }
 

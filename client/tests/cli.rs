@@ -2253,3 +2253,58 @@ fn monitor_raises_each_rollback_and_fork_once_and_serves_the_evidence() {
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert_eq!(alerts_of(&state, "fork").len(), 1);
 }
+
+/// The rules are re-run with the time tolerance the log announces in `/v1/log`
+/// unless `--tolerance` fixes one: an entry dated two hours back, which a log run with
+/// `--time-tolerance 86400` rightly accepted, is no violation for `monitor` and
+/// `verify` by default, and is one for a union that pins 300 s.
+#[test]
+fn rules_are_rechecked_with_the_logs_announced_tolerance() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let k = Keys::new();
+    let s = Server::start_with(
+        &tmp.path().join("data"),
+        &k,
+        &["--time-tolerance".into(), "86400".into()],
+    );
+    s.ok(&k.seal("tolerant log"));
+    s.ok(&k.stmt(Body::Open));
+    let back = Time(Time::now().0 - 2 * 3600);
+    s.ok(&k.stmt_at(
+        Body::Credential {
+            voter: tag(1, 0xa0),
+            credential: tag(1, 0xc0),
+            channel: Channel::Mail,
+            reason: CredentialReason::Initial,
+        },
+        back,
+    ));
+    let monitor = |state: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+        ];
+        args.extend_from_slice(extra);
+        client(&xdg, &args)
+    };
+    let by_default = tmp.path().join("mon-default");
+    let r = monitor(&by_default, &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(alerts_of(&by_default, "rule_violation").is_empty());
+
+    let pinned = tmp.path().join("mon-pinned");
+    let r = monitor(&pinned, &["--tolerance", "300"]);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let v = alerts_of(&pinned, "rule_violation");
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0]["index"], 2, "{v:?}");
+    assert!(v[0]["message"].as_str().unwrap().contains("time_skew"), "{v:?}");
+}

@@ -48,6 +48,22 @@ impl Log {
         &self.base
     }
 
+    /// Returns the time tolerance the rules are re-run with: `fixed` if the user gave
+    /// one, else the one the log announces in its `/v1/log` (`time_tolerance_secs`,
+    /// a public parameter of the log: a lax one is there for anyone to see), else the
+    /// rules' default. Re-running them with a stricter tolerance than the log's would
+    /// report as violations entries the log rightly accepted.
+    pub fn rules_tolerance(&self, fixed: Option<i64>) -> i64 {
+        fixed.unwrap_or_else(|| {
+            self.get_json("/v1/log")
+                .ok()
+                .flatten()
+                .and_then(|v| v["time_tolerance_secs"].as_i64())
+                .filter(|t| *t >= 0)
+                .unwrap_or(urne_client::rules::DEFAULT_TOLERANCE_SECS)
+        })
+    }
+
     /// Fetches `path` (relative to the log) and returns status and body.
     ///
     /// # Errors

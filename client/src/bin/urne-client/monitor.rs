@@ -61,9 +61,10 @@ pub struct MonitorArgs {
     /// a helpdesk reissue of its credential.
     #[arg(long, default_value_t = 30)]
     pub reissue_vote_minutes: i64,
-    /// Tolerated clock skew between statements, seconds (must match the log's).
-    #[arg(long, default_value_t = 300)]
-    pub tolerance: i64,
+    /// Tolerated clock skew between statements, seconds, when re-checking the rules
+    /// [default: the log's, as its /v1/log announces; 300 if it does not say].
+    #[arg(long, value_name = "SECS")]
+    pub tolerance: Option<i64>,
     /// POST every alert as JSON to this URL.
     #[arg(long, value_name = "URL")]
     pub webhook: Option<String>,
@@ -508,7 +509,7 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         format!("creating {}", args.state.display()),
     ))?;
     let det = Detectors {
-        tolerance_secs: args.tolerance,
+        tolerance_secs: Log::new(&args.log.log).rules_tolerance(args.tolerance),
         burst_per_hour: args.burst_per_hour,
         reissue_vote_minutes: args.reissue_vote_minutes,
     };

@@ -29,9 +29,9 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub no_audit: bool,
     /// Tolerated clock skew between statements, seconds, when re-checking the rules
-    /// (must match the log's setting).
-    #[arg(long, default_value_t = 300)]
-    pub tolerance: i64,
+    /// [default: the log's, as its /v1/log announces; 300 if it does not say].
+    #[arg(long, value_name = "SECS")]
+    pub tolerance: Option<i64>,
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     pub json: bool,
@@ -264,7 +264,7 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
     let mut audited = None;
     if !a.no_audit {
         let det = Detectors {
-            tolerance_secs: a.tolerance,
+            tolerance_secs: log.rules_tolerance(a.tolerance),
             burst_per_hour: u64::MAX,
             reissue_vote_minutes: -1,
         };
