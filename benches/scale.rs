@@ -277,6 +277,16 @@ fn main() {
             });
             done += m;
             bar.set_position(done);
+            // The bar is hidden when stdout is not a terminal: a line per million.
+            if !std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && (start_size + done) / 1_000_000 != (start_size + done - m) / 1_000_000
+            {
+                println!(
+                    "  {} entries, {:.0} appends/s so far",
+                    start_size + done,
+                    done as f64 / t0.elapsed().as_secs_f64()
+                );
+            }
         }
         bar.finish();
         let fill_per_sec = n as f64 / t0.elapsed().as_secs_f64();

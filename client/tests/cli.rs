@@ -2306,5 +2306,8 @@ fn rules_are_rechecked_with_the_logs_announced_tolerance() {
     let v = alerts_of(&pinned, "rule_violation");
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0]["index"], 2, "{v:?}");
-    assert!(v[0]["message"].as_str().unwrap().contains("time_skew"), "{v:?}");
+    assert!(
+        v[0]["message"].as_str().unwrap().contains("time_skew"),
+        "{v:?}"
+    );
 }
