@@ -171,8 +171,9 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    // The cosigning task only reads committed heads; it ends with the sequencer.
-    tokio::spawn(cosign::run(
+    let store = Arc::downgrade(&log.state.store);
+    // The cosigning task only reads committed heads; it is stopped with the server.
+    let cosigner = tokio::spawn(cosign::run(
         log.state.cosign.clone(),
         log.state.seq.clone(),
         log.state.store.clone(),
@@ -192,6 +193,20 @@ pub async fn run(
         p.abort();
         // Wait until it is gone, so its handles on the log are dropped on return.
         let _ = p.await;
+    }
+    cosigner.abort();
+    let _ = cosigner.await;
+    // With every handle gone, the sequencer thread finishes its batch and exits, and
+    // the last handle on the store closes RocksDB. Wait for it: a process that exits
+    // while RocksDB's background threads still run can abort in their destructors
+    // ("pthread lock: Invalid argument"), and a caller may reopen the directory.
+    drop(log);
+    let t0 = std::time::Instant::now();
+    while store.strong_count() > 0 && t0.elapsed() < std::time::Duration::from_secs(30) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    if store.strong_count() > 0 {
+        tracing::warn!("the store is still open 30 s after the server stopped");
     }
     r
 }
