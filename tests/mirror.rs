@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{check_log_at, election, TestLog};
+use common::{append_interventions, check_log_at, election, TestLog};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,15 +107,7 @@ async fn mirror_copies_verifies_serves_and_resumes() {
         log.post(&e.seal(Time::now(), "mirrored").unwrap()).await.0,
         201
     );
-    for i in 0..300 {
-        let (s, v) = log
-            .post(
-                &e.intervention(Time::now(), "ops", "check", &format!("n {i}"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-    }
+    append_interventions(&log, &e, "check", 300).await;
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let m = TestMirror::start(bind().await, dir, &log.url, &log.key, vec![]).await;
     m.wait_size(301).await;
@@ -150,17 +142,7 @@ async fn mirror_copies_verifies_serves_and_resumes() {
 
     // Restart: resumes from its own store and catches up with what was added meanwhile.
     let dir = m.stop().await;
-    for i in 0..10 {
-        assert_eq!(
-            log.post(
-                &e.intervention(Time::now(), "ops", "later", &format!("n {i}"))
-                    .unwrap()
-            )
-            .await
-            .0,
-            201
-        );
-    }
+    append_interventions(&log, &e, "later", 10).await;
     let m = TestMirror::start(bind().await, dir, &log.url, &log.key, vec![]).await;
     assert_eq!(m.mirror.head().unwrap().size, 301, "resumed from disk");
     m.wait_size(311).await;
@@ -269,15 +251,7 @@ async fn mirror_copies_in_chunks_and_resumes_an_interrupted_copy() {
         log.post(&e.seal(Time::now(), "chunked").unwrap()).await.0,
         201
     );
-    for i in 0..300 {
-        let (s, v) = log
-            .post(
-                &e.intervention(Time::now(), "ops", "check", &format!("n {i}"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-    }
+    append_interventions(&log, &e, "check", 300).await;
     // One entry bundle per commit; the second bundle fails: only the first chunk is
     // stored (verified against the log's tiles), staged, and nothing is served.
     let fail = Arc::new(AtomicBool::new(true));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{check_log, election, TestLog};
+use common::{append_interventions, check_log, election, TestLog};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urne::demo::DemoKeys;
@@ -367,15 +367,7 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
         eprintln!("mirror {url} serves size 1 with {n} cosignatures after {took:?}");
     }
 
-    for i in 0..20 {
-        let (s, v) = log
-            .post(
-                &e.intervention(Time::now(), "ops", "check", &format!("round {i}"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(s, 201, "{v}");
-    }
+    append_interventions(&log, &e, "check", 20).await;
     let (took, n) = wait_cosigned(&log, &policy, 21).await;
     assert!(n >= 2);
     eprintln!("size 21 cosigned by {n} witnesses in {took:?}");
@@ -490,15 +482,8 @@ async fn missed_quorum_is_retried_when_witnesses_are_back() {
         let addr = w.addr;
         down.push((addr, w.stop().await));
     }
-    for i in 0..3 {
-        let (s, v) = log
-            .post(
-                &e.intervention(Time::now(), "ops", "down", &format!("{i}"))
-                    .unwrap(),
-            )
-            .await;
-        assert_eq!(s, 201, "appends go on with two witnesses down: {v}");
-    }
+    // Appends go on with two witnesses down.
+    append_interventions(&log, &e, "down", 3).await;
     let (_, info) = log.get_json("/v1/log").await;
     assert_eq!(info["tree_size"], 4, "{info}");
     assert_eq!(

@@ -205,35 +205,25 @@ pub async fn inclusion(
             ),
         ));
     }
-    // RocksDB reads block: off the async workers, as every other lookup.
-    let store = app.store.clone();
+    // The reads run on the async worker itself: a proof is a few dozen point reads of
+    // stored hashes, whose upper levels stay in the block cache and the rest in the
+    // page cache, microseconds each. Handing them to tokio's blocking pool cost more
+    // than the reads (same session, back to back, 100,000 proofs with 128 in flight:
+    // 8,700–10,400/s through `spawn_blocking`, 12,100–13,500/s in place, p99 24–31 ms
+    // vs 19–20 ms; `block_in_place` was worse still). The price: a read that misses
+    // the page cache holds its worker for one disk read.
+    let store = &*app.store;
     let index = q.index;
-    blocking(move || {
-        let proof = tree::prove_inclusion(index, size, &StoreHashReader(&*store))
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        let leaf = store.read_hashes(&[tree::stored_hash_index(0, index)])?;
-        Ok(Json(serde_json::json!({
-            "index": index,
-            "tree_size": size,
-            "leaf_hash": leaf.first().map(tree::hash_to_hex),
-            "inclusion_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
-            "checkpoint": store.checkpoint_at(size)?,
-        })))
-    })
-    .await
-}
-
-/// Runs the storage reads of a proof on the async worker itself. A proof is a few
-/// dozen point reads of stored hashes, whose upper levels stay in the block cache and
-/// the rest in the page cache: microseconds each. Handing them to tokio's blocking
-/// pool cost more than the reads (same session, back to back, 100,000 proofs with
-/// 128 in flight: 8,700–10,400/s through `spawn_blocking`, 12,100–13,500/s in place,
-/// p99 24–31 ms vs 19–20 ms; `block_in_place` was worse still). The price: a read
-/// that misses the page cache holds its worker for one disk read.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    f()
+    let proof = tree::prove_inclusion(index, size, &StoreHashReader(store))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let leaf = store.read_hashes(&[tree::stored_hash_index(0, index)])?;
+    Ok(Json(serde_json::json!({
+        "index": index,
+        "tree_size": size,
+        "leaf_hash": leaf.first().map(tree::hash_to_hex),
+        "inclusion_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
+        "checkpoint": store.checkpoint_at(size)?,
+    })))
 }
 
 /// Query of `/v1/proof/consistency`.
@@ -260,24 +250,22 @@ pub async fn consistency(
             ),
         ));
     }
-    let store = app.store.clone();
+    // Read in place, as the inclusion proofs (see there).
+    let store = &*app.store;
     let old = q.old;
-    blocking(move || {
-        let proof = if old == 0 || old == new {
-            Vec::new()
-        } else {
-            tree::prove_consistency(old, new, &StoreHashReader(&*store))
-                .map_err(|e| ApiError::internal(e.to_string()))?
-        };
-        Ok(Json(serde_json::json!({
-            "old": old,
-            "new": new,
-            "consistency_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
-            "old_checkpoint": store.checkpoint_at(old)?,
-            "new_checkpoint": store.checkpoint_at(new)?,
-        })))
-    })
-    .await
+    let proof = if old == 0 || old == new {
+        Vec::new()
+    } else {
+        tree::prove_consistency(old, new, &StoreHashReader(store))
+            .map_err(|e| ApiError::internal(e.to_string()))?
+    };
+    Ok(Json(serde_json::json!({
+        "old": old,
+        "new": new,
+        "consistency_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
+        "old_checkpoint": store.checkpoint_at(old)?,
+        "new_checkpoint": store.checkpoint_at(new)?,
+    })))
 }
 
 fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, ApiError> {

@@ -149,6 +149,18 @@ pub fn config_for(keys: &DemoKeys) -> Config {
     config(Path::new("unused"), keys)
 }
 
+/// Appends `n` platform interventions (`action`, reasons `"{action} 0"`, …) to `e`,
+/// one after the other, asserting each is acknowledged with 201.
+pub async fn append_interventions(log: &TestLog, e: &DemoElection<'_>, action: &str, n: usize) {
+    for i in 0..n {
+        let text = e
+            .intervention(Time::now(), "ops", action, &format!("{action} {i}"))
+            .unwrap();
+        let (s, v) = log.post(&text).await;
+        assert_eq!(s, 201, "intervention {i}: {v}");
+    }
+}
+
 /// A test election open from a minute ago for a day.
 pub fn election<'k>(keys: &'k DemoKeys, id: &str) -> DemoElection<'k> {
     let now = Time::now().0;
