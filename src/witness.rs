@@ -22,7 +22,6 @@
 
 use crate::gossip::{Equivocation, Evidence, Gossiper, Held};
 use anyhow::{Context as _, Result};
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -375,7 +374,31 @@ fn now_secs() -> u64 {
 }
 
 /// POST /add-checkpoint.
-async fn add_checkpoint(State(w): State<Arc<Witness>>, body: Bytes) -> Response {
+async fn add_checkpoint(
+    State(w): State<Arc<Witness>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    // Read to the limit ourselves so that a too-large request still gets its answer
+    // (see `api::body`).
+    let body = match crate::api::body::read_limited(&headers, body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(crate::api::body::BodyError::TooLarge { .. }) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                [(header::CONNECTION, HeaderValue::from_static("close"))],
+                format!("request body exceeds {MAX_BODY} bytes\n"),
+            )
+                .into_response()
+        }
+        Err(crate::api::body::BodyError::Broken(why)) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("reading the body: {why}\n"),
+            )
+                .into_response()
+        }
+    };
     let w2 = w.clone();
     let out = tokio::task::spawn_blocking(move || w2.add_checkpoint(&body, now_secs()))
         .await
@@ -431,7 +454,6 @@ pub fn router(w: Arc<Witness>) -> Router {
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/v1/gossip", get(gossip))
         .route("/metrics", get(metrics))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .with_state(w)
         .merge(evidence)
 }

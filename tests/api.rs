@@ -992,3 +992,75 @@ async fn storage_failures_acknowledge_nothing() {
     let entries = check_log(&log).await;
     assert_eq!(entries[before.size as usize], written.as_bytes());
 }
+
+/// Sends `head` then `body` on a fresh connection, raw, and reads the whole answer
+/// (the server closes after a refusal of a too-large body).
+async fn raw_exchange(log: &TestLog, head: &str, body: &[u8]) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(log.addr).await?;
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(body).await?;
+    let mut out = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut out))
+        .await
+        .map_err(|_| std::io::Error::other("no answer in 20 s"))??;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn assert_too_large(answer: &str) {
+    let (head, json) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "the connection cannot be reused after a refused body: {head}"
+    );
+    let v: serde_json::Value = serde_json::from_str(json).expect("a JSON answer");
+    assert_eq!(v["error"], "too_large", "{v}");
+}
+
+/// A client that sends a too-large body receives the `too_large` answer, not a reset
+/// connection (the server reads and discards the excess before answering): whether
+/// it declared the length or streamed the body in chunks, each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_large_bodies_get_their_answer_not_a_reset() {
+    let keys = DemoKeys::from_seed("too-large").unwrap();
+    let log = TestLog::start(&keys).await;
+    let before = log.checkpoint().await.checkpoint;
+
+    // Through an ordinary client, repeatedly: a race lost once would fail here.
+    for _ in 0..25 {
+        refused(&log, &"x".repeat(1 << 20), 413, "too_large").await;
+    }
+
+    // Declared length, written in one go.
+    let body = vec![b'x'; 3 << 20];
+    let head = format!(
+        "POST /v1/statements HTTP/1.1\r\nHost: urne\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    assert_too_large(&raw_exchange(&log, &head, &body).await.unwrap());
+
+    // Streamed without a length (chunked transfer encoding): the limit is enforced on
+    // the bytes that arrive.
+    let mut chunked = Vec::new();
+    for _ in 0..40 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 1000).as_bytes());
+        chunked.extend_from_slice(&[b'y'; 1000]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = "POST /v1/statements HTTP/1.1\r\nHost: urne\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let answer = raw_exchange(&log, head, &chunked).await.unwrap();
+    assert_too_large(&answer);
+    assert!(answer.contains("exceeds"), "{answer}");
+
+    // A length far past what the server is willing to drain is refused at once,
+    // before any of the body is sent.
+    let head = "POST /v1/statements HTTP/1.1\r\nHost: urne\r\nContent-Length: 1000000000\r\n\r\n";
+    let answer = raw_exchange(&log, head, b"").await.unwrap();
+    assert_too_large(&answer);
+    assert!(answer.contains("1000000000"), "{answer}");
+
+    // None of it changed the log, which still answers.
+    assert_eq!(log.checkpoint().await.checkpoint, before);
+}

@@ -228,6 +228,14 @@ async fn witness_codes_rollback_fork_and_restart() {
         let (s, _, _) = w.add(bad).await;
         assert_eq!(s, 400, "{bad:?}");
     }
+    // A body over the witness's limit is refused with its answer (not a reset), and
+    // changes nothing.
+    for n in [urne::witness::MAX_BODY + 1, 1 << 20] {
+        let (s, _, a) = w.add(&"x".repeat(n)).await;
+        assert_eq!(s, 413, "{a}");
+    }
+    let (s, _, a) = w.add(&body(0, &[], &n5)).await;
+    assert_eq!((s, a.as_str()), (409, "8\n"));
 
     // State survives a restart: the witness still holds size 8 and its root.
     let dir = w.stop().await;

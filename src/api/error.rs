@@ -104,6 +104,14 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
+        // The rest of a too-large body may still be on its way (see `api::body`): the
+        // connection cannot be reused, and saying so lets the client read this answer.
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            resp.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
         resp
     }
 }

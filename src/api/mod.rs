@@ -8,6 +8,7 @@
 //! parallel and without any lock; only rule checks and ordering go through the
 //! single-threaded sequencer.
 
+pub mod body;
 pub mod error;
 pub mod json;
 pub mod tiles;
@@ -16,10 +17,8 @@ pub use error::ApiError;
 
 use crate::sequencer::{SequencerHandle, StoreStateView};
 use crate::storage::{Store, StoreHashReader};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
@@ -130,12 +129,8 @@ impl AppState {
 fn common_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/log", get(json::log_info))
-        // The framework stops reading a body at the entry limit, and `submit` turns
-        // that rejection into our JSON `too_large`, whatever the body's size.
-        .route(
-            "/v1/statements",
-            post(submit).layer(DefaultBodyLimit::max(MAX_ENTRY_SIZE)),
-        )
+        // `submit` reads the body itself, up to the entry limit (see [`body`]).
+        .route("/v1/statements", post(submit))
         .route("/v1/receipts/{code}", get(json::receipt))
         .route("/v1/voters/{tag}", get(json::voter))
         .route("/v1/proof/inclusion", get(json::inclusion))
@@ -198,16 +193,11 @@ pub struct SubmitResponse {
 pub async fn submit(
     State(app): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
-    let body = body.map_err(|r| body_rejection(&headers, r))?;
-    if body.len() > MAX_ENTRY_SIZE {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("statement of {} bytes exceeds {MAX_ENTRY_SIZE}", body.len()),
-        ));
-    }
+    let body = body::read_limited(&headers, body, MAX_ENTRY_SIZE)
+        .await
+        .map_err(body_error)?;
     let stmt = SignedStatement::parse(&body)?;
     let verified = pre_verify(&app, &stmt)?;
     let ack = app.seq.submit(stmt, verified).await?;
@@ -238,21 +228,26 @@ pub async fn submit(
     ))
 }
 
-/// Maps a body the framework could not read to our JSON error: over the limit is
-/// `too_large` (413) whether the client sent a Content-Length or streamed it; anything
-/// else (a broken upload) is `malformed`.
-fn body_rejection(headers: &HeaderMap, r: BytesRejection) -> ApiError {
-    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let detail = match headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-        {
-            Some(n) => format!("statement of {n} bytes exceeds {MAX_ENTRY_SIZE}"),
-            None => format!("statement exceeds {MAX_ENTRY_SIZE} bytes"),
-        };
-        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", detail)
-    } else {
-        ApiError::bad_request("malformed", format!("reading the request body: {r}"))
+/// Maps a body that was not read to our JSON error: over the limit is `too_large`
+/// (413) whether the client sent a Content-Length or streamed it; a broken upload is
+/// `malformed`.
+fn body_error(e: body::BodyError) -> ApiError {
+    match e {
+        body::BodyError::TooLarge {
+            declared: Some(n), ..
+        } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("statement of {n} bytes exceeds {MAX_ENTRY_SIZE}"),
+        ),
+        body::BodyError::TooLarge { declared: None, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("statement exceeds {MAX_ENTRY_SIZE} bytes"),
+        ),
+        body::BodyError::Broken(why) => {
+            ApiError::bad_request("malformed", format!("reading the request body: {why}"))
+        }
     }
 }
 
