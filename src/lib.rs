@@ -119,6 +119,12 @@ impl Log {
             .map(|w| cosign::parse_witness_arg(w))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let quorum = config.witness_quorum.unwrap_or(peers.len() / 2 + 1);
+        let gossip = Arc::new(gossip::Gossiper::new(
+            vec![key.verifier().clone()],
+            config.peers.clone(),
+            Vec::new(),
+            evidence,
+        )?);
         let state = api::AppState {
             cosign: Arc::new(cosign::Cosigning::new(peers, quorum)),
             store,
@@ -128,17 +134,12 @@ impl Log {
             authorities: Default::default(),
             started: std::time::Instant::now(),
             web: Arc::new(web::Web::new(config.web_dir.clone())),
+            gossip: gossip.clone(),
         };
-        let gossip = gossip::Gossiper::new(
-            vec![key.verifier().clone()],
-            config.peers.clone(),
-            Vec::new(),
-            evidence,
-        )?;
         Ok(Log {
             state,
             new_key: false,
-            gossip: Arc::new(gossip),
+            gossip,
         })
     }
 

@@ -628,6 +628,7 @@ pub fn router(m: Arc<Mirror>) -> Router {
         started: std::time::Instant::now(),
         web: Arc::new(crate::web::Web::new(None)),
         cosign: m.cosign.clone(),
+        gossip: m.gossip.clone(),
     };
     let tiles = Router::new()
         .route("/tile/{*path}", get(crate::api::tiles::tile))

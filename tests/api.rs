@@ -706,6 +706,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     assert!(v["refused"].as_u64().unwrap() >= 10);
     let m = log.get("/metrics").await.text().await.unwrap();
     assert!(m.contains(&format!("urne_tree_size {}", cp.size)), "{m}");
+    assert!(m.contains("\nurne_equivocations 0\n"), "{m}");
     let page = log.get("/").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("urne"));

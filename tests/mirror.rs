@@ -466,6 +466,22 @@ async fn split_view_is_caught_by_gossip() {
     // The log itself, in each view, from what its peer shows.
     wait_evidence(&log_a.url, &key, "log A", different_sizes).await;
     wait_evidence(&log_b.url, &key, "log B", different_sizes).await;
+    // Operators see it in their metrics, on the logs and on the mirrors.
+    for url in [&log_a.url, &log_b.url, &ua, &ub] {
+        let m = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let n: u64 = m
+            .lines()
+            .find_map(|l| l.strip_prefix("urne_equivocations "))
+            .unwrap_or_else(|| panic!("{url}/metrics has no urne_equivocations:\n{m}"))
+            .parse()
+            .unwrap();
+        assert!(n >= 1, "{url}: {n}");
+    }
     // The witness holds no tree: the proof comes from its peer's tiles.
     wait_evidence(&wurl, &key, "witness", different_sizes).await;
     // Tampered evidence does not verify.

@@ -383,6 +383,9 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         "1 if the sequencer stopped after a storage failure.",
         u64::from(app.seq.failed()),
     );
+    // Evidence that the log was seen signing two histories (found by gossip with
+    // `--peer`): the number an operator's alerting watches first.
+    s.push_str(&app.gossip.metrics_text());
     (
         [(
             header::CONTENT_TYPE,

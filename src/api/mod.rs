@@ -60,6 +60,9 @@ pub struct AppState {
     pub web: Arc<crate::web::Web>,
     /// Witness cosignatures gathered for the checkpoints ([`crate::cosign`]).
     pub cosign: Arc<crate::cosign::Cosigning>,
+    /// Checkpoint gossip with peers and the equivocation evidence it found
+    /// ([`crate::gossip`]): counted in `/metrics`.
+    pub gossip: Arc<crate::gossip::Gossiper>,
 }
 
 impl AppState {
