@@ -174,7 +174,9 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let store = Arc::downgrade(&log.state.store);
+    // One handle on the store and the sequencer thread, kept to the end: see below.
+    let store = log.state.store.clone();
+    let sequencer = log.state.seq.take_thread();
     // The cosigning task only reads committed heads; it is stopped with the server.
     let cosigner = tokio::spawn(cosign::run(
         log.state.cosign.clone(),
@@ -199,17 +201,27 @@ pub async fn run(
     }
     cosigner.abort();
     let _ = cosigner.await;
-    // With every handle gone, the sequencer thread finishes its batch and exits, and
-    // the last handle on the store closes RocksDB. Wait for it: a process that exits
-    // while RocksDB's background threads still run can abort in their destructors
-    // ("pthread lock: Invalid argument"), and a caller may reopen the directory.
+    // With every other handle gone, the sequencer thread finishes its batch and exits;
+    // join it, then close RocksDB here, before returning. A process that exits while
+    // another thread is closing RocksDB, or running its thread-local destructors, can
+    // abort in C++ static destructors ("pthread lock: Invalid argument"), and a caller
+    // may reopen the directory. (Waiting for a weak handle's strong count to reach zero
+    // is not enough: it does so *before* the last holder runs the destructor.)
     drop(log);
-    let t0 = std::time::Instant::now();
-    while store.strong_count() > 0 && t0.elapsed() < std::time::Duration::from_secs(30) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let busy = |sequencer: &Option<std::thread::JoinHandle<()>>, store: &Arc<dyn Store>| {
+        sequencer.as_ref().is_some_and(|t| !t.is_finished()) || Arc::strong_count(store) > 1
+    };
+    while busy(&sequencer, &store) && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    if store.strong_count() > 0 {
-        tracing::warn!("the store is still open 30 s after the server stopped");
+    if busy(&sequencer, &store) {
+        tracing::warn!("the sequencer or the store is still in use 30 s after the server stopped");
+    } else if let Some(t) = sequencer {
+        if t.join().is_err() {
+            tracing::error!("the sequencer thread panicked");
+        }
     }
+    let _ = tokio::task::spawn_blocking(move || drop(store)).await;
     r
 }

@@ -108,9 +108,23 @@ pub struct SequencerHandle {
     // The tolerance the rules apply (a mirror's: the one it re-checks the log's
     // entries with, learnt from the log).
     time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
+    // The sequencer thread, for the one who shuts the log down to join (none for a
+    // read-only handle).
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl SequencerHandle {
+    /// Takes the sequencer thread's handle (once; `None` afterwards and for a
+    /// read-only handle). The thread ends when every handle is dropped: joining it
+    /// then makes sure its last use of the store, and its thread-local destructors,
+    /// are over before the process exits.
+    pub fn take_thread(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
     /// Queues a statement and waits until it is durably appended or refused.
     ///
     /// `verified` is the result of checking its signatures against its election's
@@ -263,7 +277,7 @@ pub fn start(
         failed: failed.clone(),
         elections: Default::default(),
     };
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("sequencer".into())
         .spawn(move || seq.run(rx))
         .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
@@ -273,6 +287,7 @@ pub fn start(
         failed,
         head: head_rx,
         time_tolerance_secs,
+        thread: Arc::new(std::sync::Mutex::new(Some(thread))),
     })
 }
 
@@ -290,6 +305,7 @@ pub fn read_only(
         failed: Arc::new(AtomicBool::new(true)),
         head,
         time_tolerance_secs,
+        thread: Arc::default(),
     }
 }
 

@@ -103,8 +103,8 @@ impl TestLog {
         if let Some(t) = self.task.take() {
             t.await.unwrap().unwrap();
         }
-        // The sequencer thread holds the store until its queue closes; give it a moment.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // `urne::run` returns once the sequencer thread is joined and RocksDB closed:
+        // the directory can be reopened at once.
         self.dir.clone()
     }
 
