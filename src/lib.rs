@@ -165,7 +165,11 @@ impl Log {
     }
 }
 
-/// Serves `log` on `listener` until `shutdown` resolves.
+/// Serves `log` on `listener` until `shutdown` resolves, then stops: returns once the
+/// sequencer thread has ended and the store is closed (so the directory can be
+/// reopened and the process can exit). A caller that holds a handle on the store of
+/// its own must drop it first, or this waits up to 30 s for it, then returns with the
+/// store still open.
 ///
 /// # Errors
 /// If the server fails.

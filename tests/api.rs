@@ -965,9 +965,10 @@ async fn storage_failures_acknowledge_nothing() {
     assert_eq!(entries.len() as u64, before.size);
     assert!(!entries.iter().any(|x| x == lost.as_bytes()));
 
-    // Restart on the real store: the same head, and the retries are appended.
-    let dir = log.stop().await;
+    // Restart on the real store: the same head, and the retries are appended. (The
+    // test's handle goes first: the server closes the store when it holds the last one.)
     drop(store);
+    let dir = log.stop().await;
     let log = TestLog::start_in(dir, cfg.clone()).await;
     assert_eq!(log.checkpoint().await.checkpoint, before);
     assert_eq!(ok(&log, &lost).await, before.size);
@@ -982,8 +983,8 @@ async fn storage_failures_acknowledge_nothing() {
     store.fail_next_commit(CommitFault::Written);
     let written = credential();
     refused(&log, &written, 503, "storage_failure").await;
-    let dir = log.stop().await;
     drop(store);
+    let dir = log.stop().await;
     let log = TestLog::start_in(dir, cfg).await;
     let after = log.checkpoint().await.checkpoint;
     assert_eq!(after.size, before.size + 1);

@@ -40,6 +40,27 @@ pub fn config(dir: &Path, keys: &DemoKeys) -> Config {
     }
 }
 
+/// A log left running at the end of a test is stopped as `stop` would: its sequencer
+/// thread joined and RocksDB closed before the test returns. Otherwise that thread
+/// closes RocksDB after the runtime is gone, and if it was the binary's last test the
+/// process may exit meanwhile and abort in RocksDB's static destructors.
+impl Drop for TestLog {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let Some(task) = self.task.take() else { return };
+        if std::thread::panicking() {
+            return; // a failing test: its failure is what matters
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+                let _ = tokio::task::block_in_place(|| rt.block_on(task));
+            }
+        }
+    }
+}
+
 impl TestLog {
     /// Starts a log on a new temporary directory.
     pub async fn start(keys: &DemoKeys) -> TestLog {
