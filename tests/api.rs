@@ -729,15 +729,7 @@ async fn full_tiles_are_immutable_and_restart_resumes() {
     // 300 credentials, concurrently: more than one full tile.
     let futs: Vec<_> = (0..300)
         .map(|_| {
-            let text = e
-                .credential(
-                    Time::now(),
-                    random_tag(&mut rand::thread_rng()),
-                    random_tag(&mut rand::thread_rng()),
-                    Channel::Postal,
-                    CredentialReason::Initial,
-                )
-                .unwrap();
+            let text = common::new_credential(&e, Channel::Postal);
             let http = log.http.clone();
             let url = format!("{}/v1/statements", log.url);
             tokio::spawn(async move {
@@ -831,15 +823,7 @@ async fn schedule_and_pushback() {
 
     let futs: Vec<_> = (0..12)
         .map(|_| {
-            let text = e
-                .credential(
-                    Time::now(),
-                    random_tag(&mut rand::thread_rng()),
-                    random_tag(&mut rand::thread_rng()),
-                    Channel::Mail,
-                    CredentialReason::Initial,
-                )
-                .unwrap();
+            let text = common::new_credential(&e, Channel::Mail);
             let http = log.http.clone();
             let url = format!("{}/v1/statements", log.url);
             tokio::spawn(async move {
@@ -900,16 +884,7 @@ async fn storage_failures_acknowledge_nothing() {
         ))
     };
     let e = election(&keys, "cse-faulty");
-    let credential = || {
-        e.credential(
-            Time::now(),
-            random_tag(&mut rand::thread_rng()),
-            random_tag(&mut rand::thread_rng()),
-            Channel::Mail,
-            CredentialReason::Initial,
-        )
-        .unwrap()
-    };
+    let credential = || common::new_credential(&e, Channel::Mail);
 
     let store = open(&dir);
     let log = TestLog::start_with_store(dir.clone(), cfg.clone(), store.clone()).await;

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{check_log_full, election, prefix_roots};
+use common::{check_log_full, election, new_credential, prefix_roots};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -25,10 +25,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use urne::demo::{random_tag, DemoKeys};
+use urne::demo::DemoKeys;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
-use urne_client::statement::{Body, Channel, CredentialReason, Time};
+use urne_client::statement::{Body, Channel, Time};
 use urne_client::tree::{self, Hash};
 
 struct Child_ {
@@ -116,6 +116,19 @@ fn open(text: &str, key: &VerifierKey) -> Checkpoint {
         .checkpoint
 }
 
+/// The log's current checkpoint, its signature checked.
+async fn checkpoint(http: &reqwest::Client, url: &str, key: &VerifierKey) -> Checkpoint {
+    let text = http
+        .get(format!("{url}/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    open(&text, key)
+}
+
 fn hashes(v: &serde_json::Value, field: &str) -> Vec<Hash> {
     v[field]
         .as_array()
@@ -196,16 +209,7 @@ async fn kill_9_loses_nothing_acknowledged() {
                 key.clone(),
             );
             let texts: Vec<String> = (0..2000)
-                .map(|_| {
-                    e.credential(
-                        Time::now(),
-                        random_tag(&mut rand::thread_rng()),
-                        random_tag(&mut rand::thread_rng()),
-                        Channel::Mail,
-                        CredentialReason::Initial,
-                    )
-                    .unwrap()
-                })
+                .map(|_| new_credential(&e, Channel::Mail))
                 .collect();
             tasks.push(tokio::spawn(async move {
                 for text in texts {
@@ -293,17 +297,7 @@ async fn verify_restart(
     handed: &Mutex<Handed>,
     round: usize,
 ) {
-    let head = open(
-        &http
-            .get(format!("{url}/checkpoint"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        key,
-    );
+    let head = checkpoint(http, url, key).await;
     // The whole tree from its tiles: recomputed root = the checkpoint's.
     let (cp, entries) = check_log_full(http, url, key).await;
     assert_eq!(cp, head, "nothing appended between the two reads");
@@ -428,17 +422,7 @@ async fn sigterm_stops_cleanly_every_time() {
     let mut acked = 0u64;
     for round in 0..=rounds {
         let mut child = spawn(dir.path(), &keys);
-        let head = open(
-            &http
-                .get(format!("{}/checkpoint", child.url))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-            &child.key,
-        );
+        let head = checkpoint(&http, &child.url, &child.key).await;
         assert_eq!(
             head.size, acked,
             "round {round}: every statement acknowledged before the stop is there"
@@ -452,18 +436,7 @@ async fn sigterm_stops_cleanly_every_time() {
             post(&http, &child.url, &e.seal(Time::now(), "stop").unwrap()).await;
             acked += 1;
         }
-        let texts: Vec<String> = (0..20)
-            .map(|_| {
-                e.credential(
-                    Time::now(),
-                    random_tag(&mut rand::thread_rng()),
-                    random_tag(&mut rand::thread_rng()),
-                    Channel::Mail,
-                    CredentialReason::Initial,
-                )
-                .unwrap()
-            })
-            .collect();
+        let texts: Vec<String> = (0..20).map(|_| new_credential(&e, Channel::Mail)).collect();
         // Concurrent, so that batches are still being written close to the stop.
         let url = child.url.clone();
         stream::iter(texts)

@@ -14,7 +14,7 @@ use urne::demo::{DemoElection, DemoKeys};
 use urne::Log;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, SignedCheckpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
-use urne_client::statement::Time;
+use urne_client::statement::{Channel, CredentialReason, Time};
 use urne_client::tiles::{decode_entry_bundle, TileId, TileKind};
 use urne_client::tree::{self, Rfc6962Hasher};
 
@@ -168,6 +168,19 @@ impl TestLog {
 
 pub fn config_for(keys: &DemoKeys) -> Config {
     config(Path::new("unused"), keys)
+}
+
+/// A statement issuing a fresh random credential to a fresh random voter of `e`, now,
+/// by `channel` (the filler of the tests that need many distinct acceptable statements).
+pub fn new_credential(e: &DemoElection<'_>, channel: Channel) -> String {
+    e.credential(
+        Time::now(),
+        urne::demo::random_tag(&mut rand::thread_rng()),
+        urne::demo::random_tag(&mut rand::thread_rng()),
+        channel,
+        CredentialReason::Initial,
+    )
+    .unwrap()
 }
 
 /// Appends `n` platform interventions (`action`, reasons `"{action} 0"`, …) to `e`,
