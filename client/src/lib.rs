@@ -18,6 +18,7 @@
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
 
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub mod checkpoint;
