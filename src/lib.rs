@@ -93,7 +93,7 @@ impl Log {
         .with_context(|| {
             format!(
                 "opening RocksDB in {} (a \"Corruption\" error means the data is damaged and the log \
-                 refuses to start rather than lose what it signed; {})",
+                 refuses to start rather than lose what it signed). {}",
                 db_dir.display(),
                 watermark::RECOVERY_HINT
             )
