@@ -306,7 +306,8 @@ async fn hostile_server(
                         }
                         let filler = vec![b' '; 64 << 10];
                         let mut sent = 0u64;
-                        let mut first = Some(prefix);
+                        // (An empty chunk would end the body.)
+                        let mut first = Some(prefix).filter(|p| !p.is_empty());
                         while sent < total {
                             let chunk = first.take().unwrap_or_else(|| filler.clone());
                             let framed = [
@@ -588,8 +589,8 @@ async fn hostile_gossip_peer_with_100000_junk_checkpoints_costs_little_cpu() {
     );
     assert!(served.requests.load(Ordering::SeqCst) >= 5);
     assert!(
-        cpu < 10.0,
-        "five pulls cost {cpu:.1} s of CPU (main: 19.6 s each)"
+        cpu < 3.0,
+        "five pulls cost {cpu:.1} s of CPU (main: 2 to 20 s each)"
     );
     let http = reqwest::Client::new();
     assert_eq!(tree_size(&http, &log.url).await, 0);
