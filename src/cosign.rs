@@ -253,10 +253,9 @@ async fn ask(
             .await
             .with_context(|| format!("POST {}/add-checkpoint", peer.url))?;
         let status = r.status().as_u16();
-        let answer =
-            crate::peer_body::text_capped(r, crate::peer_body::MAX_WITNESS_ANSWER_BYTES)
-                .await
-                .context("reading the witness answer")?;
+        let answer = crate::peer_body::text_capped(r, crate::peer_body::MAX_WITNESS_ANSWER_BYTES)
+            .await
+            .context("reading the witness answer")?;
         match status {
             200 => {
                 for line in answer.lines() {

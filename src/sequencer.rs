@@ -32,8 +32,8 @@
 //! [`SubmitError::Halted`] with the reason.
 
 use crate::stats::ElectionStats;
-use crate::watermark::Watermark;
 use crate::storage::{Commit, StorageError, Store, StoreHashReader, TreeHead};
+use crate::watermark::Watermark;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -615,12 +615,17 @@ impl Sequencer {
         commit.head = Some((*new_head).clone());
 
         let t = Instant::now();
-        let committed = self.store.commit(commit).and_then(|()| match &self.watermark {
-            // The batch is durable but not acknowledged: a restart finds it, and the
-            // high-water mark one batch behind, which is safe (nothing of it was served).
-            Some(w) => w.record(&new_head).map_err(|e| StorageError::Engine(format!("{e:#}"))),
-            None => Ok(()),
-        });
+        let committed = self
+            .store
+            .commit(commit)
+            .and_then(|()| match &self.watermark {
+                // The batch is durable but not acknowledged: a restart finds it, and the
+                // high-water mark one batch behind, which is safe (nothing of it was served).
+                Some(w) => w
+                    .record(&new_head)
+                    .map_err(|e| StorageError::Engine(format!("{e:#}"))),
+                None => Ok(()),
+            });
         if let Err(e) = committed {
             // What reached the disk is unknown: forget the cache, the restart rereads.
             self.elections.borrow_mut().clear();

@@ -81,6 +81,7 @@ impl Limits {
 
 /// Raises the soft limit on open descriptors to the hard limit (as nginx's
 /// `worker_rlimit_nofile` and Go's runtime do) and returns the soft limit in force.
+#[allow(clippy::unnecessary_cast)] // `rlim_t` is u64 on Linux, not on every target
 pub fn raise_nofile_limit() -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed.
     unsafe {
@@ -105,6 +106,7 @@ pub fn raise_nofile_limit() -> u64 {
 }
 
 /// Returns the soft limit on open descriptors now in force.
+#[allow(clippy::unnecessary_cast)]
 pub fn nofile_limit() -> u64 {
     // SAFETY: getrlimit only writes the struct passed.
     unsafe {
@@ -262,16 +264,17 @@ pub async fn serve(
         let mut stop = stop_rx.clone();
         conns.spawn(async move {
             let _held = (permit, ip_slot);
-            let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let req = req.map(|b| {
-                    axum::body::Body::new(DeadlineBody {
-                        inner: b,
-                        deadline: Box::pin(tokio::time::sleep(body_timeout)),
-                        limit: body_timeout,
-                    })
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let req = req.map(|b| {
+                        axum::body::Body::new(DeadlineBody {
+                            inner: b,
+                            deadline: Box::pin(tokio::time::sleep(body_timeout)),
+                            limit: body_timeout,
+                        })
+                    });
+                    router.clone().oneshot(req)
                 });
-                router.clone().oneshot(req)
-            });
             let conn = http.serve_connection(TokioIo::new(stream), svc);
             tokio::pin!(conn);
             // On stop: finish the request in flight, then close (the caller aborts

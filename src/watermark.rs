@@ -47,7 +47,8 @@ pub const SLOT: usize = 4096;
 const MAGIC: &[u8; 16] = b"urne-signed-cp/1";
 
 /// What the operator reads when the log refuses to start on damage.
-pub const RECOVERY_HINT: &str = "Do not delete the data directory and do not restore a backup (either forks the log). \
+pub const RECOVERY_HINT: &str =
+    "Do not delete the data directory and do not restore a backup (either forks the log). \
 Keep the directory as it is, restore the disk or the files that were damaged if you can, and \
 compare with what your witnesses and mirrors hold; see README \"Storage damage\".";
 

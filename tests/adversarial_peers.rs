@@ -395,9 +395,11 @@ async fn idle_sockets_past_the_descriptor_limit_lock_no_one_out() {
             }
         }));
     }
-    wait_for("the attacker's connections", Duration::from_secs(60), || {
-        open.load(Ordering::Relaxed) >= 600
-    })
+    wait_for(
+        "the attacker's connections",
+        Duration::from_secs(60),
+        || open.load(Ordering::Relaxed) >= 600,
+    )
     .await;
 
     // Another client: every request answered, every statement appended.
@@ -792,7 +794,11 @@ async fn witness_holding_a_larger_checkpoint_halts_the_log() {
     let before = log.checkpoint().await.checkpoint;
     let (s, v) = log.post(&e.seal(Time::now(), "halt-2").unwrap()).await;
     assert_eq!((s, v["error"].as_str()), (503, Some("log_halted")), "{v}");
-    assert_eq!(log.checkpoint().await.checkpoint, before, "nothing appended");
+    assert_eq!(
+        log.checkpoint().await.checkpoint,
+        before,
+        "nothing appended"
+    );
     let m = log.get("/metrics").await.text().await.unwrap();
     assert!(m.contains("urne_halted 1"), "{m}");
     let dir = log.stop().await;
@@ -813,8 +819,8 @@ async fn witness_stores_only_the_signature_line_it_verified() {
     let log_key = SignerKey::from_seed("junk.urne.localhost/log", [8; 32]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let wkey = CosignerKey::from_seed("witness.junk.localhost", [6; 32]).unwrap();
-    let w = urne::witness::Witness::open(dir.path(), wkey, vec![log_key.verifier().clone()])
-        .unwrap();
+    let w =
+        urne::witness::Witness::open(dir.path(), wkey, vec![log_key.verifier().clone()]).unwrap();
     let note = Checkpoint {
         origin: log_key.name().to_string(),
         size: 0,
