@@ -258,16 +258,19 @@ async fn ask(
             .context("reading the witness answer")?;
         match status {
             200 => {
-                for line in answer.lines() {
-                    let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) else {
-                        continue;
-                    };
-                    if sig.name() == peer.key.name()
-                        && sig.id() == peer.key.key_id()
-                        && peer.key.verify_cosignature(text, sig.signature()).is_some()
-                    {
-                        cos.with_status(i, |s| s.last_size = Some(head.size));
-                        return Ok(format!("{line}\n"));
+                // One signature check per answer, whatever the witness sends: the first
+                // line by its key (name and key ID) must verify.
+                let line = answer.lines().find(|line| {
+                    signed_note::Signature::from_bytes(line.as_bytes()).is_ok_and(|sig| {
+                        sig.name() == peer.key.name() && sig.id() == peer.key.key_id()
+                    })
+                });
+                if let Some(line) = line {
+                    if let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) {
+                        if peer.key.verify_cosignature(text, sig.signature()).is_some() {
+                            cos.with_status(i, |s| s.last_size = Some(head.size));
+                            return Ok(format!("{line}\n"));
+                        }
                     }
                 }
                 bail!("no valid cosignature by {} in the answer", peer.key.name());
