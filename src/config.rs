@@ -48,6 +48,27 @@ pub struct Config {
     /// stolen key, a forked copy) is kept as evidence at `/v1/gossip/equivocations`.
     /// Default none.
     pub peers: Vec<String>,
+    /// Connections open at once, all clients together. Default: the descriptor limit
+    /// (whose soft value is raised to the hard one at start) minus the descriptors kept
+    /// for RocksDB and the process's own files, so that sockets can never take the
+    /// descriptors a commit needs. Past it, new connections wait in the kernel backlog.
+    pub max_connections: Option<usize>,
+    /// Connections open at once from one IP address; more are closed at once.
+    /// Default: a quarter of `max_connections`.
+    pub max_connections_per_ip: Option<usize>,
+    /// Seconds a client has to send a request's headers, from the opening of its
+    /// connection or the end of the previous answer (so also the keep-alive idle
+    /// timeout). Default 10.
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body after its headers (408
+    /// `body_timeout` past it). Default 30.
+    pub body_timeout_secs: u64,
+    /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests in flight before closing
+    /// their connections. Default 10.
+    pub shutdown_timeout_secs: u64,
+    /// Table files RocksDB keeps open, at most a quarter of the descriptor limit.
+    /// Default 256.
+    pub rocksdb_max_open_files: i32,
 }
 
 impl Default for Config {
@@ -66,6 +87,12 @@ impl Default for Config {
             witnesses: Vec::new(),
             witness_quorum: None,
             peers: Vec::new(),
+            max_connections: None,
+            max_connections_per_ip: None,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            shutdown_timeout_secs: 10,
+            rocksdb_max_open_files: crate::storage::rocks::DEFAULT_MAX_OPEN_FILES,
         }
     }
 }
@@ -121,6 +148,19 @@ impl Config {
         if self.queue == 0 {
             return Err(ConfigError::Bound("queue must be at least 1".into()));
         }
+        if [
+            self.header_timeout_secs,
+            self.body_timeout_secs,
+            self.shutdown_timeout_secs,
+        ]
+        .contains(&0)
+            || self.max_connections == Some(0)
+            || self.max_connections_per_ip == Some(0)
+        {
+            return Err(ConfigError::Bound(
+                "timeouts and connection limits must be at least 1".into(),
+            ));
+        }
         if self.time_tolerance_secs < 0 {
             return Err(ConfigError::Bound(
                 "time_tolerance_secs must not be negative".into(),
@@ -133,6 +173,31 @@ impl Config {
                     .map_err(|e| ConfigError::BadBoardKey(k.clone(), e.to_string()))
             })
             .collect()
+    }
+
+    /// Returns the table files RocksDB may keep open under the descriptor limit in
+    /// force (see [`crate::serve::rocksdb_files`]).
+    pub fn rocksdb_files(&self) -> i32 {
+        crate::serve::rocksdb_files(crate::serve::nofile_limit(), self.rocksdb_max_open_files)
+    }
+
+    /// Returns the server's limits: the configured ones, else the defaults computed
+    /// from the descriptor limit in force, keeping RocksDB's descriptors apart.
+    pub fn limits(&self) -> crate::serve::Limits {
+        let reserve = self.rocksdb_files() as u64
+            + crate::storage::rocks::ENGINE_FILES
+            + crate::serve::PROCESS_FILES;
+        let auto = crate::serve::Limits::with_reserve(reserve);
+        let max_connections = self.max_connections.unwrap_or(auto.max_connections);
+        crate::serve::Limits {
+            max_connections,
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or((max_connections / 4).max(1)),
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+        }
     }
 
     /// Returns the batch timeout as a duration.

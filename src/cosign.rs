@@ -211,6 +211,7 @@ async fn ask(
     http: &reqwest::Client,
     cos: &Cosigning,
     store: &Arc<dyn Store>,
+    seq: &SequencerHandle,
     i: usize,
     head: &TreeHead,
 ) -> Result<String> {
@@ -252,19 +253,24 @@ async fn ask(
             .await
             .with_context(|| format!("POST {}/add-checkpoint", peer.url))?;
         let status = r.status().as_u16();
-        let answer = r.text().await.context("reading the witness answer")?;
+        let answer = crate::peer_body::text_capped(r, crate::peer_body::MAX_WITNESS_ANSWER_BYTES)
+            .await
+            .context("reading the witness answer")?;
         match status {
             200 => {
-                for line in answer.lines() {
-                    let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) else {
-                        continue;
-                    };
-                    if sig.name() == peer.key.name()
-                        && sig.id() == peer.key.key_id()
-                        && peer.key.verify_cosignature(text, sig.signature()).is_some()
-                    {
-                        cos.with_status(i, |s| s.last_size = Some(head.size));
-                        return Ok(format!("{line}\n"));
+                // One signature check per answer, whatever the witness sends: the first
+                // line by its key (name and key ID) must verify.
+                let line = answer.lines().find(|line| {
+                    signed_note::Signature::from_bytes(line.as_bytes()).is_ok_and(|sig| {
+                        sig.name() == peer.key.name() && sig.id() == peer.key.key_id()
+                    })
+                });
+                if let Some(line) = line {
+                    if let Ok(sig) = signed_note::Signature::from_bytes(line.as_bytes()) {
+                        if peer.key.verify_cosignature(text, sig.signature()).is_some() {
+                            cos.with_status(i, |s| s.last_size = Some(head.size));
+                            return Ok(format!("{line}\n"));
+                        }
                     }
                 }
                 bail!("no valid cosignature by {} in the answer", peer.key.name());
@@ -275,6 +281,21 @@ async fn ask(
                     .parse()
                     .with_context(|| format!("409 with a bad size {answer:?}"))?;
                 cos.with_status(i, |s| s.last_size = Some(size));
+                // The witness holds a checkpoint this log signed (it verifies the log
+                // signature before storing one) of a size the log no longer has: the
+                // log lost entries it signed (a damaged or restored database). Going
+                // on would sign other roots for those sizes: halt instead.
+                let own = seq.head().size;
+                if size > own {
+                    seq.halt(format!(
+                        "witness {} ({}) holds a checkpoint of this log of size {size}, larger than \
+                         the log's own tree of size {own}: the log lost entries it signed (damaged \
+                         storage or a restored backup)",
+                        peer.key.name(),
+                        peer.url
+                    ));
+                    bail!("witness holds size {size}, larger than the log's {own}: log halted");
+                }
                 if size == old {
                     bail!(
                         "witness refused size {} (409 at its own size: fork?)",
@@ -307,7 +328,7 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
         let head = rx.borrow_and_update().clone();
         let behind = |cos: &Cosigning| cos.served().is_none_or(|s| s.0 < head.size);
         if behind(&cos) {
-            round(&http, &cos, &store, head.clone()).await;
+            round(&http, &cos, &store, &seq, head.clone()).await;
         }
         if behind(&cos) {
             // Missed the quorum: try this head again later unless a new one comes.
@@ -336,6 +357,7 @@ async fn round(
     http: &reqwest::Client,
     cos: &Arc<Cosigning>,
     store: &Arc<dyn Store>,
+    seq: &SequencerHandle,
     head: Arc<TreeHead>,
 ) {
     let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
@@ -345,15 +367,16 @@ async fn round(
             continue;
         }
         sent += 1;
-        let (http, cos, store, head, tx) = (
+        let (http, cos, store, seq, head, tx) = (
             http.clone(),
             cos.clone(),
             store.clone(),
+            seq.clone(),
             head.clone(),
             tx.clone(),
         );
         tokio::spawn(async move {
-            let r = ask(&http, &cos, &store, i, &head).await;
+            let r = ask(&http, &cos, &store, &seq, i, &head).await;
             cos.with_status(i, |s| {
                 s.busy = false;
                 match &r {

@@ -53,6 +53,8 @@ type Pair = (u64, [u8; 32], u64, [u8; 32]);
 /// The largest tile body read from a source (a full hash tile).
 const MAX_TILE_BYTES: u64 = TILE_WIDTH * 32;
 
+pub use urne_client::gossip::MAX_GOSSIP_CHECKPOINTS;
+
 /// Equivocation evidence found: kept durably (when given a store), deduplicated,
 /// capped at [`MAX_EVIDENCE`], each new piece raised as an alert.
 pub struct Evidence {
@@ -227,6 +229,11 @@ impl Gossiper {
     /// Pulls each peer's `/v1/gossip` once and checks every checkpoint of a followed
     /// log against what `held` returns for its origin. Failures are logged (at debug
     /// level: a peer down is ordinary) and do not stop the other peers.
+    ///
+    /// What a peer costs is bounded: its answer is read up to
+    /// [`crate::peer_body::MAX_GOSSIP_BYTES`] whatever the transfer encoding, an answer
+    /// of more than [`MAX_GOSSIP_CHECKPOINTS`] is refused whole, and only the first
+    /// checkpoint of each origin is checked (an answer holds one per origin).
     pub async fn pull_peers(&self, held: impl Fn(&str) -> Result<Option<Held>>) {
         for p in &self.peers {
             let g: Result<Gossip> = async {
@@ -236,17 +243,26 @@ impl Gossiper {
                     .send()
                     .await?
                     .error_for_status()?;
-                Ok(r.json().await?)
+                crate::peer_body::json_capped(r, crate::peer_body::MAX_GOSSIP_BYTES).await
             }
             .await;
             let g = match g {
+                Ok(g) if g.checkpoints.len() > MAX_GOSSIP_CHECKPOINTS => {
+                    tracing::warn!(peer = %p, checkpoints = g.checkpoints.len(),
+                        "gossip: answer refused: more than {MAX_GOSSIP_CHECKPOINTS} checkpoints");
+                    continue;
+                }
                 Ok(g) => g,
                 Err(e) => {
                     tracing::debug!(peer = %p, "gossip: {e:#}");
                     continue;
                 }
             };
+            let mut origins = HashSet::new();
             for c in g.checkpoints {
+                if !origins.insert(c.origin.clone()) {
+                    continue;
+                }
                 let r = match held(&c.origin) {
                     Ok(Some(h)) => self.check(&h, &c.checkpoint, p).await.map(|_| ()),
                     Ok(None) => Ok(()),
@@ -269,11 +285,24 @@ impl Gossiper {
         let Some(key) = self.key_for(note) else {
             return Ok(Outcome::Unrelated);
         };
-        let none = WitnessPolicy::none();
-        let theirs = open_checkpoint(note.as_bytes(), key, &none)
+        // Signature checks run on the blocking pool, not on the async workers that
+        // answer clients (a peer chooses how many it sends us).
+        let (theirs, ours) = {
+            let (k, a, b) = (key.clone(), note.to_string(), held.note.clone());
+            tokio::task::spawn_blocking(move || {
+                let none = WitnessPolicy::none();
+                (
+                    open_checkpoint(a.as_bytes(), &k, &none),
+                    open_checkpoint(b.as_bytes(), &k, &none),
+                )
+            })
+            .await
+            .context("signature check task")?
+        };
+        let theirs = theirs
             .map_err(|e| anyhow!("checkpoint from {from}: {e}"))?
             .checkpoint;
-        let ours = match open_checkpoint(held.note.as_bytes(), key, &none) {
+        let ours = match ours {
             Ok(c) => c.checkpoint,
             // Held for another origin: nothing to compare.
             Err(urne_client::checkpoint::CheckpointError::WrongOrigin { .. }) => {
@@ -464,11 +493,11 @@ impl TileFetcher for HttpTiles {
                     if !r.status().is_success() {
                         return Err(fail(r.status().to_string()));
                     }
-                    if r.content_length().is_some_and(|n| n > MAX_TILE_BYTES) {
-                        return Err(fail("tile too large".into()));
-                    }
-                    let b = r.bytes().await.map_err(|e| fail(e.to_string()))?;
-                    Ok(b.to_vec())
+                    // Bounded whatever the transfer encoding (a chunked body has no
+                    // length to check up front).
+                    crate::peer_body::read_capped(r, MAX_TILE_BYTES as usize)
+                        .await
+                        .map_err(|e| fail(format!("{e:#}")))
                 }
             })))
     }

@@ -123,6 +123,23 @@ struct ServeArgs {
     /// history signed with this log's key (repeatable).
     #[arg(long = "peer", value_name = "URL")]
     peers: Vec<String>,
+    /// Connections open at once [default: the descriptor limit minus a reserve for
+    /// RocksDB and the process's own files].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Connections open at once from one IP address [default: max-connections / 4].
+    #[arg(long)]
+    max_connections_per_ip: Option<usize>,
+    /// Seconds to send a request's headers, also the keep-alive idle timeout
+    /// [default: 10].
+    #[arg(long, value_name = "SECS")]
+    header_timeout: Option<u64>,
+    /// Seconds to send a request's body after its headers [default: 30].
+    #[arg(long, value_name = "SECS")]
+    body_timeout: Option<u64>,
+    /// Seconds a stop waits for requests in flight [default: 10].
+    #[arg(long, value_name = "SECS")]
+    shutdown_timeout: Option<u64>,
 }
 
 impl ServeArgs {
@@ -167,6 +184,21 @@ impl ServeArgs {
             c.witness_quorum = self.witness_quorum;
         }
         c.peers.extend(self.peers);
+        if self.max_connections.is_some() {
+            c.max_connections = self.max_connections;
+        }
+        if self.max_connections_per_ip.is_some() {
+            c.max_connections_per_ip = self.max_connections_per_ip;
+        }
+        if let Some(v) = self.header_timeout {
+            c.header_timeout_secs = v;
+        }
+        if let Some(v) = self.body_timeout {
+            c.body_timeout_secs = v;
+        }
+        if let Some(v) = self.shutdown_timeout {
+            c.shutdown_timeout_secs = v;
+        }
         Ok(c)
     }
 }
@@ -326,6 +358,8 @@ async fn start_log(config: Config) -> Result<(Log, tokio::net::TcpListener)> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
+    // Every mode serves or fetches over many sockets: use the descriptors allowed.
+    urne::serve::raise_nofile_limit();
     match cli.command {
         Command::Serve(args) => {
             init_tracing();

@@ -201,7 +201,12 @@ impl Mirror {
     ) -> Result<Self> {
         std::fs::create_dir_all(data)
             .with_context(|| format!("creating data directory {}", data.display()))?;
-        let store = RocksStore::open(&data.join("db"), 32 << 20)
+        crate::serve::raise_nofile_limit();
+        let files = crate::serve::rocksdb_files(
+            crate::serve::nofile_limit(),
+            crate::storage::rocks::DEFAULT_MAX_OPEN_FILES,
+        );
+        let store = RocksStore::open_with_files(&data.join("db"), 32 << 20, files)
             .with_context(|| format!("opening the mirror RocksDB in {}", data.display()))?;
         let head = store.head().context("reading the mirror head")?;
         let evidence_db = Arc::new(WitnessStore::open(&data.join("gossip-db"))?);
@@ -303,12 +308,12 @@ impl Mirror {
     /// Learns the witnesses and quorum the log announces in its `/v1/log`, keeping
     /// only entries whose key parses and carries the announced name.
     async fn learn_witnesses(&self) -> Result<()> {
-        let info: LogInfo = self
-            .get(format!("{}/v1/log", self.of))
-            .await?
-            .json()
-            .await
-            .context("the log's /v1/log")?;
+        let info: LogInfo = crate::peer_body::json_capped(
+            self.get(format!("{}/v1/log", self.of)).await?,
+            crate::peer_body::MAX_LOG_INFO_BYTES,
+        )
+        .await
+        .context("the log's /v1/log")?;
         let mut keys = Vec::new();
         let mut announced = Vec::new();
         for w in info.witnesses {
@@ -385,12 +390,15 @@ impl Mirror {
                 let width = (tree_size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
                 let id = TileId::new(TileKind::Entries, k, width)
                     .map_err(|e| anyhow::anyhow!("entry bundle {k}: {e}"))?;
-                let bytes = self
-                    .get(format!("{}/{}", self.of, id.path()))
-                    .await?
-                    .bytes()
-                    .await
-                    .with_context(|| format!("reading {}", id.path()))?;
+                // A bundle of `width` statements, each with its 2-byte length: read no
+                // more, whatever the transfer encoding.
+                let max = usize::from(width) * (2 + urne_client::statement::MAX_ENTRY_SIZE);
+                let bytes = crate::peer_body::read_capped(
+                    self.get(format!("{}/{}", self.of, id.path())).await?,
+                    max,
+                )
+                .await
+                .with_context(|| format!("reading {}", id.path()))?;
                 tiles::decode_entry_bundle_for(id, &bytes)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", id.path()))
             })
@@ -414,12 +422,12 @@ impl Mirror {
     /// checkpoint that does not match the entries: then the head does not move (and
     /// the evidence is recorded if the log forked from what the mirror holds).
     pub async fn sync_once(&self) -> Result<u64> {
-        let note = self
-            .get(format!("{}/checkpoint", self.of))
-            .await?
-            .text()
-            .await
-            .context("reading the checkpoint")?;
+        let note = crate::peer_body::text_capped(
+            self.get(format!("{}/checkpoint", self.of)).await?,
+            crate::peer_body::MAX_CHECKPOINT_BYTES,
+        )
+        .await
+        .context("reading the checkpoint")?;
         let cp = self.open_note(&note)?.checkpoint;
         let head = self.head();
         let learnt = self
@@ -653,8 +661,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let follower = tokio::spawn(follow(m.clone()));
-    let r = axum::serve(listener, router(m))
-        .with_graceful_shutdown(shutdown)
+    let limits = crate::serve::Limits::with_reserve(
+        crate::serve::rocksdb_files(
+            crate::serve::nofile_limit(),
+            crate::storage::rocks::DEFAULT_MAX_OPEN_FILES,
+        ) as u64
+            + crate::storage::rocks::ENGINE_FILES
+            + crate::serve::PROCESS_FILES,
+    );
+    let r = crate::serve::serve(listener, router(m), limits, shutdown)
         .await
         .context("mirror HTTP server");
     follower.abort();

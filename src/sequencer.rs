@@ -18,9 +18,22 @@
 //! process must be restarted, which resumes from the last committed batch (possibly
 //! including the failed one, if it reached the disk: its submitters were told it
 //! failed, and a retry finds it as a duplicate).
+//!
+//! With a [`Watermark`] (the log on RocksDB), each committed head is also recorded
+//! there, synced, before anything of the batch is acknowledged or served: the log
+//! never hands out a checkpoint its high-water mark does not cover. A failure to
+//! record it stops the sequencer as a failed commit does.
+//!
+//! # Halt
+//!
+//! [`SequencerHandle::halt`] stops sequencing for good (until an operator restarts the
+//! log, which the halt marker then refuses, see [`crate::watermark`]): on proof that
+//! the log lost entries it signed, going on would fork. Submissions then get
+//! [`SubmitError::Halted`] with the reason.
 
 use crate::stats::ElectionStats;
 use crate::storage::{Commit, StorageError, Store, StoreHashReader, TreeHead};
+use crate::watermark::Watermark;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -47,6 +60,9 @@ pub enum SubmitError {
     /// Storage failed; the sequencer has stopped.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The log halted on proof that it lost signed entries (the reason inside).
+    #[error("log halted: {0}")]
+    Halted(String),
 }
 
 /// The acknowledgement of an appended statement.
@@ -111,6 +127,10 @@ pub struct SequencerHandle {
     // The sequencer thread, for the one who shuts the log down to join (none for a
     // read-only handle).
     thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
+    // Why the log halted (set once, never cleared), shared with the sequencer thread.
+    halted: Arc<std::sync::OnceLock<String>>,
+    // Where the halt is recorded to survive a restart (the log on RocksDB).
+    watermark: Option<Arc<Watermark>>,
 }
 
 impl SequencerHandle {
@@ -139,6 +159,9 @@ impl SequencerHandle {
         stmt: SignedStatement,
         verified: Option<Verified>,
     ) -> Result<Ack, SubmitError> {
+        if let Some(why) = self.halted.get() {
+            return Err(SubmitError::Halted(why.clone()));
+        }
         if self.failed.load(Ordering::Acquire) {
             return Err(SubmitError::Storage(
                 "the sequencer stopped after a storage failure".into(),
@@ -197,6 +220,26 @@ impl SequencerHandle {
     /// Reports whether the sequencer stopped after a storage failure.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// Halts sequencing for good on proof that the log lost entries it signed (see
+    /// "Halt"): records `reason` in the halt marker, raises the critical alert, and
+    /// refuses every submission from now on. The first reason is kept.
+    pub fn halt(&self, reason: String) {
+        if self.halted.set(reason.clone()).is_err() {
+            return;
+        }
+        tracing::error!(reason = %reason, "CRITICAL: the log halts: it stops sequencing so as never to sign a fork; an operator must investigate (README \"Storage damage\")");
+        if let Some(w) = &self.watermark {
+            if let Err(e) = w.halt(&reason) {
+                tracing::error!("recording the halt: {e:#}");
+            }
+        }
+    }
+
+    /// Returns why the log halted, if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.get().map(String::as_str)
     }
 }
 
@@ -257,6 +300,20 @@ pub fn start(
     key: SignerKey,
     cfg: SequencerConfig,
 ) -> Result<SequencerHandle, StorageError> {
+    start_with_watermark(store, key, cfg, None)
+}
+
+/// [`start`], recording every committed head in `watermark` before it is served (see
+/// the durability contract).
+///
+/// # Errors
+/// If the store cannot be read.
+pub fn start_with_watermark(
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+    watermark: Option<Arc<Watermark>>,
+) -> Result<SequencerHandle, StorageError> {
     let head = store.head()?.ok_or_else(|| StorageError::Corrupt {
         what: "tree head".into(),
         detail: "log not initialised".into(),
@@ -268,6 +325,7 @@ pub fn start(
     let (head_tx, head_rx) = watch::channel(Arc::new(head));
     let metrics = Arc::new(SequencerMetrics::default());
     let failed = Arc::new(AtomicBool::new(false));
+    let halted: Arc<std::sync::OnceLock<String>> = Arc::default();
     let seq = Sequencer {
         store,
         key,
@@ -276,6 +334,8 @@ pub fn start(
         metrics: metrics.clone(),
         failed: failed.clone(),
         elections: Default::default(),
+        watermark: watermark.clone(),
+        halted: halted.clone(),
     };
     let thread = std::thread::Builder::new()
         .name("sequencer".into())
@@ -288,6 +348,8 @@ pub fn start(
         head: head_rx,
         time_tolerance_secs,
         thread: Arc::new(std::sync::Mutex::new(Some(thread))),
+        halted,
+        watermark,
     })
 }
 
@@ -306,6 +368,8 @@ pub fn read_only(
         head,
         time_tolerance_secs,
         thread: Arc::default(),
+        halted: Arc::default(),
+        watermark: None,
     }
 }
 
@@ -347,6 +411,10 @@ struct Sequencer {
     failed: Arc<AtomicBool>,
     /// Election states as last committed (see [`CachedStateView`]).
     elections: std::cell::RefCell<HashMap<String, StateValue>>,
+    /// The high-water mark each committed head is recorded in before it is served.
+    watermark: Option<Arc<Watermark>>,
+    /// Set by [`SequencerHandle::halt`]: nothing is committed after it.
+    halted: Arc<std::sync::OnceLock<String>>,
 }
 
 /// Stored hashes of the batch being built, in front of the committed ones.
@@ -404,6 +472,12 @@ impl Sequencer {
             self.metrics
                 .queue_depth
                 .fetch_sub(batch.len(), Ordering::Relaxed);
+            if let Some(why) = self.halted.get() {
+                for s in batch {
+                    let _ = s.reply.send(Err(SubmitError::Halted(why.clone())));
+                }
+                continue;
+            }
             if let Err(e) = self.process(batch) {
                 tracing::error!(error = %e, "commit failed: the sequencer stops; restart the log");
                 self.failed.store(true, Ordering::Release);
@@ -541,7 +615,18 @@ impl Sequencer {
         commit.head = Some((*new_head).clone());
 
         let t = Instant::now();
-        if let Err(e) = self.store.commit(commit) {
+        let committed = self
+            .store
+            .commit(commit)
+            .and_then(|()| match &self.watermark {
+                // The batch is durable but not acknowledged: a restart finds it, and the
+                // high-water mark one batch behind, which is safe (nothing of it was served).
+                Some(w) => w
+                    .record(&new_head)
+                    .map_err(|e| StorageError::Engine(format!("{e:#}"))),
+                None => Ok(()),
+            });
+        if let Err(e) = committed {
             // What reached the disk is unknown: forget the cache, the restart rereads.
             self.elections.borrow_mut().clear();
             let detail =

@@ -43,6 +43,9 @@ pub const MAX_PROOF_LINES: usize = 63;
 /// The largest add-checkpoint body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Table files a witness (or evidence) database keeps open: they are small.
+pub const WITNESS_MAX_OPEN_FILES: i32 = 16;
+
 /// The durable per-origin record of the latest cosigned checkpoint.
 ///
 /// Contract: [`WitnessStore::latest`] returns exactly what the last successful
@@ -60,6 +63,9 @@ impl WitnessStore {
     pub fn open(dir: &Path) -> Result<Self> {
         let mut opts = Options::default();
         opts.create_if_missing(true);
+        // A witness whose record silently rolled back would cosign a fork: damage is
+        // refused as for the log's own database; its few files stay few.
+        crate::storage::rocks::strict(&mut opts, WITNESS_MAX_OPEN_FILES);
         let db = DB::open(&opts, dir)
             .with_context(|| format!("opening witness RocksDB in {}", dir.display()))?;
         Ok(WitnessStore { db })
@@ -332,7 +338,13 @@ impl Witness {
                 }
             }
         }
-        if let Err(e) = self.store.put(&cp.origin, note) {
+        // Only the log's signature line that verified is kept: whatever else the
+        // request carried (junk lines, up to the body limit) is not the witness's to
+        // store or to gossip.
+        let Some(kept) = verified_note(text, note, log_key) else {
+            return refused(403, "no valid signature by the log key");
+        };
+        if let Err(e) = self.store.put(&cp.origin, &kept) {
             return refused(500, format!("{e:#}"));
         }
         AddOutcome::Cosigned(self.key.cosign(text, now))
@@ -367,6 +379,19 @@ impl Witness {
     }
 }
 
+/// Returns `text` signed by its first signature line by `log_key` that verifies, and
+/// no other line; `note` is `text`, a blank line, then signature lines.
+fn verified_note(text: &str, note: &str, log_key: &VerifierKey) -> Option<String> {
+    let sigs = note.get(text.len() + 1..)?;
+    sigs.lines().find_map(|line| {
+        let sig = signed_note::Signature::from_bytes(line.as_bytes()).ok()?;
+        (sig.name() == log_key.name()
+            && sig.id() == log_key.key_id()
+            && log_key.verify(text.as_bytes(), sig.signature()))
+        .then(|| format!("{text}\n{line}\n"))
+    })
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -388,6 +413,14 @@ async fn add_checkpoint(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 [(header::CONNECTION, HeaderValue::from_static("close"))],
                 format!("request body exceeds {MAX_BODY} bytes\n"),
+            )
+                .into_response()
+        }
+        Err(crate::api::body::BodyError::TimedOut(why)) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                [(header::CONNECTION, HeaderValue::from_static("close"))],
+                format!("{why}\n"),
             )
                 .into_response()
         }
@@ -476,8 +509,12 @@ pub async fn run(
             move |origin| held.held(origin),
         )))
     };
-    let r = axum::serve(listener, router(w))
-        .with_graceful_shutdown(shutdown)
+    let limits = crate::serve::Limits::with_reserve(
+        WITNESS_MAX_OPEN_FILES as u64
+            + crate::storage::rocks::ENGINE_FILES
+            + crate::serve::PROCESS_FILES,
+    );
+    let r = crate::serve::serve(listener, router(w), limits, shutdown)
         .await
         .context("witness HTTP server");
     if let Some(p) = puller {

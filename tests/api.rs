@@ -1041,3 +1041,25 @@ async fn too_large_bodies_get_their_answer_not_a_reset() {
     // None of it changed the log, which still answers.
     assert_eq!(log.checkpoint().await.checkpoint, before);
 }
+
+/// A body that does not arrive within the body deadline is answered `408
+/// body_timeout` (and the connection closed), so a slow client holds a connection for
+/// a bounded time; nothing is appended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_past_its_deadline_is_refused() {
+    let keys = DemoKeys::from_seed("body-deadline").unwrap();
+    let mut cfg = common::config_for(&keys);
+    cfg.body_timeout_secs = 1;
+    let log = TestLog::start_in(std::sync::Arc::new(tempfile::tempdir().unwrap()), cfg).await;
+    let head = "POST /v1/statements HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n";
+    let answer = raw_exchange(&log, head, b"urne/v1 ").await.unwrap();
+    let (status, json) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    assert!(
+        status.to_ascii_lowercase().contains("connection: close"),
+        "{status}"
+    );
+    let v: serde_json::Value = serde_json::from_str(json).expect("a JSON answer");
+    assert_eq!(v["error"], "body_timeout", "{v}");
+    assert_eq!(log.size().await, 0);
+}

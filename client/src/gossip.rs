@@ -14,6 +14,12 @@ use crate::note::VerifierKey;
 use crate::tree;
 use serde::{Deserialize, Serialize};
 
+/// The most checkpoints a party reads from one gossip answer: an answer holds the
+/// latest checkpoint per origin, and no party follows that many logs. An answer with
+/// more is refused whole before any signature is checked (a fake peer's 100,000 junk
+/// checkpoints once cost a log 19.6 s of CPU per pull).
+pub const MAX_GOSSIP_CHECKPOINTS: usize = 256;
+
 /// One checkpoint in a gossip answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GossipCheckpoint {

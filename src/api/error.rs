@@ -92,6 +92,11 @@ impl From<SubmitError> for ApiError {
             SubmitError::Storage(d) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage_failure", d)
             }
+            SubmitError::Halted(d) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "log_halted",
+                format!("the log halted and appends nothing until an operator intervenes: {d}"),
+            ),
         }
     }
 }
@@ -106,7 +111,9 @@ impl IntoResponse for ApiError {
         }
         // The rest of a too-large body may still be on its way (see `api::body`): the
         // connection cannot be reused, and saying so lets the client read this answer.
-        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE
+            || self.status == StatusCode::REQUEST_TIMEOUT
+        {
             resp.headers_mut().insert(
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),

@@ -327,6 +327,7 @@ pub async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
         "queue_depth": m.queue_depth.load(Ordering::Relaxed),
         "uptime_secs": app.started.elapsed().as_secs(),
         "sequencer_failed": app.seq.failed(),
+        "halted": app.seq.halted(),
     }))
 }
 
@@ -382,6 +383,12 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         "gauge",
         "1 if the sequencer stopped after a storage failure.",
         u64::from(app.seq.failed()),
+    );
+    metric(
+        "urne_halted",
+        "gauge",
+        "1 if the log halted on proof that it lost signed entries (critical).",
+        u64::from(app.seq.halted().is_some()),
     );
     // Evidence that the log was seen signing two histories (found by gossip with
     // `--peer`): the number an operator's alerting watches first.

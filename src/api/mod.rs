@@ -251,6 +251,9 @@ fn body_error(e: body::BodyError) -> ApiError {
         body::BodyError::Broken(why) => {
             ApiError::bad_request("malformed", format!("reading the request body: {why}"))
         }
+        body::BodyError::TimedOut(why) => {
+            ApiError::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", why)
+        }
     }
 }
 

@@ -19,11 +19,30 @@
 //! Recovery is RocksDB's own write-ahead log: a commit is one `WriteBatch` written with
 //! `sync = true`, so after `kill -9` the database holds exactly the committed batches.
 //! Never restore a log from a backup: that forks the tree.
+//!
+//! # Damage is refused, never repaired silently
+//!
+//! RocksDB's default WAL recovery (point in time) stops replaying at the first bad
+//! record and opens the database as it was before it: one flipped byte in the middle
+//! of the WAL after a `kill -9` made a log restart at 1,002 entries instead of 2,002,
+//! and re-sign sizes it had signed with other roots. Here the WAL is replayed in
+//! *absolute consistency* mode and every read is checked (`paranoid_checks`): any
+//! corrupt record makes [`RocksStore::open`] fail with RocksDB's "Corruption" error,
+//! and the log refuses to start (see [`crate::watermark`] for the second guard, which
+//! also catches a database restored from a backup). Regression test:
+//! `tests/adversarial_peers.rs`, `flipped_wal_byte_never_forks`.
+//!
+//! # Descriptors
+//!
+//! RocksDB keeps at most [`RocksStore::open_with_files`]' `max_open_files` table files
+//! open (the default, -1, keeps every SST open and grows with the log). The caller
+//! reserves that many descriptors, and the HTTP server never accepts sockets into the
+//! reserve ([`crate::serve`]), so exhausting sockets cannot fail a commit.
 
 use super::{be, decode_head, encode_head, from_be, Commit, StorageError, Store, TreeHead};
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch,
-    WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamilyDescriptor, DBRecoveryMode, Direction, IteratorMode,
+    Options, WriteBatch, WriteOptions, DB,
 };
 use std::path::{Path, PathBuf};
 use urne_client::tree::Hash;
@@ -47,6 +66,11 @@ const ALL_CFS: [&str; 8] = [
     CF_META,
 ];
 const KEY_HEAD: &[u8] = b"head";
+/// Table files kept open by [`RocksStore::open`] (see "Descriptors").
+pub const DEFAULT_MAX_OPEN_FILES: i32 = 256;
+/// Descriptors RocksDB uses beyond its table files: WAL, MANIFEST, LOCK, info log,
+/// files being written by flushes and compactions, with room to spare.
+pub const ENGINE_FILES: u64 = 32;
 const KEY_STAGED: &[u8] = b"staged";
 
 /// A log stored in RocksDB in one directory.
@@ -59,6 +83,15 @@ fn engine(e: rocksdb::Error) -> StorageError {
     StorageError::Engine(e.to_string())
 }
 
+/// Sets what every urne RocksDB (log, mirror, witness, evidence) needs to refuse
+/// damage instead of repairing it silently, and to keep its descriptors bounded (see
+/// the module documentation).
+pub fn strict(opts: &mut Options, max_open_files: i32) {
+    opts.set_wal_recovery_mode(DBRecoveryMode::AbsoluteConsistency);
+    opts.set_paranoid_checks(true);
+    opts.set_max_open_files(max_open_files.max(16));
+}
+
 impl RocksStore {
     /// Opens (creating if needed) the database in `dir`, with a block cache of
     /// `cache_bytes` shared by all column families: the only memory that grows with
@@ -68,6 +101,19 @@ impl RocksStore {
     /// The engine's error if the directory cannot be opened (locked by another
     /// process, unreadable, corrupt).
     pub fn open(dir: &Path, cache_bytes: usize) -> Result<Self, StorageError> {
+        Self::open_with_files(dir, cache_bytes, DEFAULT_MAX_OPEN_FILES)
+    }
+
+    /// [`RocksStore::open`], keeping at most `max_open_files` table files open (at
+    /// least 16): the descriptors the caller reserves for it, plus [`ENGINE_FILES`].
+    ///
+    /// # Errors
+    /// As [`RocksStore::open`]; a damaged write-ahead log is an error (see "Damage").
+    pub fn open_with_files(
+        dir: &Path,
+        cache_bytes: usize,
+        max_open_files: i32,
+    ) -> Result<Self, StorageError> {
         let cache = Cache::new_lru_cache(cache_bytes);
         // Index and filter blocks live in the one bounded block cache: memory stays
         // flat as the log grows.
@@ -112,6 +158,7 @@ impl RocksStore {
         db_opts.set_db_write_buffer_size(32 << 20);
         // A small write-ahead log bounds the replay after a crash: restart stays fast.
         db_opts.set_max_total_wal_size(64 << 20);
+        strict(&mut db_opts, max_open_files);
         let cfs = ALL_CFS
             .iter()
             .map(|name| ColumnFamilyDescriptor::new(*name, cf_opts(name)));
