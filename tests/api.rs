@@ -107,6 +107,13 @@ async fn whole_election_every_endpoint_and_refusal() {
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "cse-test");
     let t = Time::now;
+    // Lifecycle statements move forward in time: each is dated one second after the
+    // previous one (from the test's start, well within the tolerance).
+    let lifecycle = std::cell::Cell::new(Time::now().0);
+    let lt = || {
+        lifecycle.set(lifecycle.get() + 1);
+        Time(lifecycle.get())
+    };
 
     // A log starts with a signed empty tree.
     assert_eq!(log.size().await, 0);
@@ -140,6 +147,7 @@ async fn whole_election_every_endpoint_and_refusal() {
             quorum: 2,
             opens: e.opens,
             closes: e.closes,
+            tolerance: Some(300),
             roll: None,
         }),
     }
@@ -208,11 +216,11 @@ async fn whole_election_every_endpoint_and_refusal() {
         "ballot_before_open",
     )
     .await;
-    ok(&log, &e.board(t(), Body::Open).unwrap()).await;
-    // (One second later: the same bytes again would be answered as a duplicate.)
+    ok(&log, &e.board(lt(), Body::Open).unwrap()).await;
+    // (Dated later: the same text again would be answered as a duplicate.)
     refused(
         &log,
-        &e.board(Time(t().0 + 1), Body::Open).unwrap(),
+        &e.board(lt(), Body::Open).unwrap(),
         409,
         "invalid_transition",
     )
@@ -363,7 +371,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     ok(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Suspend {
                 reason: "incident".into(),
             },
@@ -382,7 +390,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     ok(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Resume {
                 reason: "fixed".into(),
             },
@@ -443,7 +451,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     .await;
 
     // Close, then results.
-    ok(&log, &e.board(t(), Body::Close).unwrap()).await;
+    ok(&log, &e.board(lt(), Body::Close).unwrap()).await;
     refused(
         &log,
         &e.ballot(t(), "s1", creds[3], random_tag(&mut rand::thread_rng()))
@@ -456,7 +464,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     ok(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Results {
                 scrutin: "s1".into(),
                 ballots: 2,
@@ -469,7 +477,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     refused(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Results {
                 scrutin: "s1".into(),
                 ballots: 3,

@@ -39,6 +39,8 @@ pub struct Authorities {
     pub keys: Vec<(Role, VerifierKey)>,
     /// Board signatures needed by lifecycle statements.
     pub quorum: u32,
+    /// The rules the election is judged by (see `urne_client::rules`).
+    pub rules: u32,
 }
 
 /// State shared by every handler.
@@ -118,6 +120,7 @@ impl AppState {
         let auth = Arc::new(Authorities {
             keys: es.authorities.clone(),
             quorum: es.quorum,
+            rules: es.rules,
         });
         self.authorities
             .write()
@@ -257,17 +260,21 @@ fn body_error(e: body::BodyError) -> ApiError {
 /// Verifies a statement's signatures before it is queued, and applies the
 /// operator's board allow-list to new elections. Returns `None` when the election is
 /// not known yet (the sequencer then verifies against the state it sees).
+///
+/// Cheap refusals come first, so that a client without a key costs a parse and
+/// never an Ed25519 verification: the canonical signature block (only the
+/// election's keys, each once, in order, no extra line), then for an `election`
+/// statement the operator's allow-list, and only then the signatures.
 fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>, ApiError> {
     if let Body::Election(e) = &stmt.statement.body {
-        let verified = rules::verify_signatures(stmt, &e.authorities, e.quorum)?;
-        // Only a signature in the Board role admits an election: an allowed key that the
+        let block = rules::check_signature_block(stmt, &e.authorities, e.quorum)?;
+        // Only a line in the Board role admits an election: an allowed key that the
         // election lists as its registrar or platform does not vouch for a board made of
-        // keys the operator never allowed (that board alone meets the quorum).
-        let allowed = verified.signers_with_roles().iter().any(|(role, k)| {
-            *role == Role::Board
-                && e.authorities.contains(&(Role::Board, k.clone()))
-                && app.allow_board.contains(k)
-        });
+        // keys the operator never allowed (that board alone meets the quorum). The
+        // block holds board lines only (the roles that may sign an election).
+        let allowed = block
+            .iter()
+            .any(|(role, k)| *role == Role::Board && app.allow_board.contains(k));
         if !allowed {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -275,9 +282,16 @@ fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>
                 "no board key allowed by this log's operator signed this election as a board member (see --allow-board)",
             ));
         }
-        return Ok(Some(verified));
+        return Ok(Some(rules::verify_signatures(
+            stmt,
+            &e.authorities,
+            e.quorum,
+        )?));
     }
     match app.election_authorities(&stmt.statement.election)? {
+        // A rules-1 election takes nothing more: the sequencer says so
+        // (`legacy_election`) without any signature work here.
+        Some(a) if a.rules < rules::RULES_VERSION => Ok(None),
         Some(a) => Ok(Some(rules::verify_signatures(stmt, &a.keys, a.quorum)?)),
         None => Ok(None),
     }

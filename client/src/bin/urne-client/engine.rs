@@ -178,8 +178,9 @@ impl ReissueWindow {
     }
 }
 
-/// An election's signing keys and quorum, as its `election` statement sets them.
-type Keys = (Vec<(Role, VerifierKey)>, u32);
+/// An election's signing keys, board quorum and rules version, as its `election`
+/// statement sets them.
+type Keys = (Vec<(Role, VerifierKey)>, u32, u32);
 
 /// The auditor's state: everything needed to go on from `compact.size()`.
 #[derive(Default)]
@@ -209,7 +210,10 @@ fn authorities_of(state: &MemoryState) -> HashMap<String, Keys> {
     state
         .values()
         .filter_map(|v| match v {
-            StateValue::Election(e) => Some((e.id.clone(), (e.authorities.clone(), e.quorum))),
+            StateValue::Election(e) => Some((
+                e.id.clone(),
+                (e.authorities.clone(), e.quorum, e.rules),
+            )),
             _ => None,
         })
         .collect()
@@ -280,7 +284,7 @@ impl Auditor {
                         Some((
                             first + i as u64,
                             s.statement.election.clone(),
-                            (e.authorities.clone(), e.quorum),
+                            (e.authorities.clone(), e.quorum, rules::rules_of(e)),
                         ))
                     }
                     _ => None,
@@ -299,14 +303,22 @@ impl Auditor {
                 let id = s.statement.election.as_str();
                 let (v, from) = match &s.statement.body {
                     Body::Election(e) => (
-                        Some(rules::verify_signatures(&s, &e.authorities, e.quorum)),
+                        Some(rules::verify_signatures_under(
+                            &s,
+                            &e.authorities,
+                            e.quorum,
+                            rules::rules_of(e),
+                        )),
                         None,
                     ),
                     _ => match (accepted.get(id), candidates.get(id)) {
-                        (Some((a, q)), _) => (Some(rules::verify_signatures(&s, a, *q)), None),
-                        (None, Some((seal, (a, q)))) => {
-                            (Some(rules::verify_signatures(&s, a, *q)), Some(*seal))
+                        (Some((a, q, r)), _) => {
+                            (Some(rules::verify_signatures_under(&s, a, *q, *r)), None)
                         }
+                        (None, Some((seal, (a, q, r)))) => (
+                            Some(rules::verify_signatures_under(&s, a, *q, *r)),
+                            Some(*seal),
+                        ),
                         (None, None) => (None, None),
                     },
                 };
@@ -347,6 +359,7 @@ impl Auditor {
                         index,
                         now: None,
                         tolerance_secs: det.tolerance_secs,
+                        max_tolerance_secs: None,
                     };
                     let res = match &v {
                         Some(Err(r)) => Err(r.clone()),
@@ -355,14 +368,17 @@ impl Auditor {
                     };
                     match res {
                         Ok(effects) => {
+                            let reissue = effects.reissue;
                             rules::apply(&mut self.state, effects.writes);
                             if let Body::Election(e) = &s.statement.body {
                                 let id = &s.statement.election;
-                                self.authorities
-                                    .insert(id.clone(), (e.authorities.clone(), e.quorum));
+                                self.authorities.insert(
+                                    id.clone(),
+                                    (e.authorities.clone(), e.quorum, rules::rules_of(e)),
+                                );
                                 sealed_here.insert(id.clone(), index);
                             }
-                            self.observe(index, &s, det, &mut alerts);
+                            self.observe(index, &s, det, reissue, &mut alerts);
                         }
                         Err(r) => {
                             let st = &s.statement;
@@ -422,8 +438,17 @@ impl Auditor {
         });
     }
 
-    /// Counts an accepted statement and runs the pattern detectors on it.
-    fn observe(&mut self, index: u64, s: &SignedStatement, det: &Detectors, out: &mut Vec<Alert>) {
+    /// Counts an accepted statement and runs the pattern detectors on it. `reissue` is
+    /// the rules' verdict (a credential for a voter who had one): the detectors count
+    /// facts, never the statement's own label.
+    fn observe(
+        &mut self,
+        index: u64,
+        s: &SignedStatement,
+        det: &Detectors,
+        reissue: bool,
+        out: &mut Vec<Alert>,
+    ) {
         let st = &s.statement;
         let id = &st.election;
         let ty = st.statement_type().as_str();
@@ -468,7 +493,14 @@ impl Auditor {
                 actor,
                 action,
                 reason,
-            } => event(format!("{actor}: {action} ({reason})",), rep),
+                reissues,
+            } => event(
+                match reissues {
+                    Some(n) => format!("{actor}: {action} ({reason}; announces {n} reissues)"),
+                    None => format!("{actor}: {action} ({reason})"),
+                },
+                rep,
+            ),
             Body::Void { reason, .. } => event(reason.clone(), rep),
             Body::Revoke { .. } => {}
             Body::Credential {
@@ -477,9 +509,12 @@ impl Auditor {
                 channel,
                 reason,
             } => {
+                // Watched for a ballot soon after: a helpdesk issue, and any reissue
+                // but the board-announced batch ones, whatever its label says.
                 if det.reissue_vote_minutes >= 0
                     && (*channel == Channel::Helpdesk
-                        || *reason == CredentialReason::ReissueHelpdesk)
+                        || *reason == CredentialReason::ReissueHelpdesk
+                        || (reissue && *channel != Channel::Batch))
                 {
                     self.helpdesk.insert(
                         (id.clone(), *credential),
@@ -492,7 +527,7 @@ impl Auditor {
                         },
                     );
                 }
-                if *reason != CredentialReason::Initial {
+                if reissue {
                     *rep.reissues_per_hour
                         .entry(channel.as_str().to_string())
                         .or_default()
