@@ -151,14 +151,28 @@ async fn whole_election_every_endpoint_and_refusal() {
             roll: None,
         }),
     }
-    .sign(&[&other.board[0], &other.board[1], allowed])
+    .sign(&[&other.board[0], &other.board[1]])
     .unwrap();
     // (The signatures themselves are valid: the election lacks only the operator's
     // approval.)
     let parsed = urne_client::statement::SignedStatement::parse(borrowed.as_bytes()).unwrap();
-    let v = urne_client::rules::verify_signatures(&parsed, &authorities, 2).unwrap();
-    assert!(v.signers().contains(allowed.verifier()));
+    urne_client::rules::verify_signatures(&parsed, &authorities, 2).unwrap();
     refused(&log, &borrowed, 403, "election_not_authorized").await;
+    // The allowed key's line added as the election's registrar: a line of a role
+    // that may not sign an election, refused before any signature is checked.
+    let with_allowed = format!(
+        "{borrowed}{}",
+        allowed.signature_line(format!("{}\n", borrowed.split_once("\n\n").unwrap().0).as_bytes())
+    );
+    let parsed = urne_client::statement::SignedStatement::parse(with_allowed.as_bytes()).unwrap();
+    assert_eq!(
+        urne_client::rules::verify_signatures(&parsed, &authorities, 2)
+            .unwrap_err()
+            .code
+            .as_str(),
+        "bad_signature_block"
+    );
+    refused(&log, &with_allowed, 400, "bad_signature_block").await;
     // Statements of an election that does not exist.
     refused(
         &log,
