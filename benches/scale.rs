@@ -199,6 +199,7 @@ fn main() {
         scrutins: vec!["s1".into()],
         opens: Time(now.0 - 60),
         closes: Time(now.0 + 86_400),
+        tolerance: 86_400,
     };
     let mut rows = Vec::new();
     for &target in &sizes {
@@ -246,7 +247,7 @@ fn main() {
                                         .unwrap();
                                     let s = SignedStatement::parse(text.as_bytes()).unwrap();
                                     let v =
-                                        rules::verify_signatures(&s, &es.keys, es.quorum).unwrap();
+                                        rules::verify_signatures_under(&s, &es.keys, es.quorum, es.rules).unwrap();
                                     (s, v)
                                 })
                                 .collect()

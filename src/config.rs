@@ -29,8 +29,11 @@ pub struct Config {
     pub batch_ms: u64,
     /// Statements waiting for the sequencer before new ones get 503. Default 8192 (at most 8192 × 16 KiB = 128 MiB held).
     pub queue: usize,
-    /// Accepted distance between a statement's time and the log's clock, and between
-    /// a statement's time and the previous entry of its election. Default 300 s.
+    /// The largest time tolerance an election may seal in its `election` statement
+    /// (`tolerance <secs>`): each election's sealed tolerance is the accepted distance
+    /// between a statement's time and the log's clock, and between a statement's time
+    /// and the previous entry of its election. Announced in `/v1/log` as
+    /// `max_time_tolerance_secs`. Default 300 s.
     pub time_tolerance_secs: i64,
     /// RocksDB block cache in MiB: the bound on the memory the store uses. Default 64.
     pub cache_mib: usize,

@@ -76,6 +76,10 @@ pub struct DemoElection<'k> {
     pub opens: Time,
     /// Closing time.
     pub closes: Time,
+    /// The time tolerance (seconds) sealed in its `election` statement: it judges
+    /// every statement time of the election (the log must allow it: its
+    /// `--time-tolerance` is the largest it accepts).
+    pub tolerance: u64,
 }
 
 impl<'k> DemoElection<'k> {
@@ -106,6 +110,7 @@ impl<'k> DemoElection<'k> {
             scrutins: self.scrutins.clone(),
             authorities,
             quorum: 2,
+            tolerance: Some(self.tolerance),
             opens: self.opens,
             closes: self.closes,
             roll: None,
@@ -178,10 +183,33 @@ impl<'k> DemoElection<'k> {
                 actor: actor.into(),
                 action: action.into(),
                 reason: reason.into(),
+                reissues: None,
             },
         )
         .sign(&[&self.keys.platform])
         .context("signing an intervention statement")
+    }
+
+    /// Signs the board's announcement of a batch reissue of `count` credentials (an
+    /// intervention with `reissues <count>`, board quorum): it covers that many
+    /// batch reissues (channel `batch` or reason `reissue-leak`).
+    pub fn announce_reissues(
+        &self,
+        time: Time,
+        actor: &str,
+        action: &str,
+        reason: &str,
+        count: u64,
+    ) -> Result<String> {
+        self.board(
+            time,
+            Body::Intervention {
+                actor: actor.into(),
+                action: action.into(),
+                reason: reason.into(),
+                reissues: Some(count),
+            },
+        )
     }
 }
 
@@ -411,12 +439,28 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     let start = now - span;
     // The simulated clock: progress p in 0..=1 of the election maps to a time.
     let clock = |p: f64| Time(start + (p * span as f64) as i64);
+    // Lifecycle statements move forward in time (the log refuses one dated at or
+    // before the previous one): without simulated hours every reading of the clock
+    // is the same instant, so each is dated at least a second after the previous.
+    let last_lifecycle = std::cell::Cell::new(i64::MIN);
+    let lifecycle = |p: f64| {
+        let t = clock(p).0.max(last_lifecycle.get().saturating_add(1));
+        last_lifecycle.set(t);
+        Time(t)
+    };
     let election = DemoElection {
         id: id.clone(),
         keys: &keys,
         scrutins: vec!["titulaires-college-1".into(), "suppleants-college-1".into()],
         opens: Time(start - 600),
         closes: Time(now + 3600),
+        // Statements are dated up to `span` back: the sealed tolerance covers it (the
+        // default one when the demo runs now).
+        tolerance: if span == 0 {
+            urne_client::rules::DEFAULT_TOLERANCE_SECS as u64
+        } else {
+            u64::try_from(span + DEMO_RUN_MARGIN_SECS).unwrap_or(u64::MAX)
+        },
     };
     let mut summary = DemoSummary {
         election: id,
@@ -474,7 +518,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     tally(&out, &mut summary);
 
     let o = one(
-        sub.post(election.board(clock(0.05), Body::Open)?).await?,
+        sub.post(election.board(lifecycle(0.05), Body::Open)?).await?,
         "opening",
     )?;
     tally(&[o], &mut summary);
@@ -513,18 +557,24 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     b.finish();
     tally(&out, &mut summary);
 
-    // The leak: credentials were sent to HR managers; all unused ones are reissued.
-    let o = one(
-        sub.post(election.intervention(
-            clock(0.36),
-            "platform support",
-            "mass reissue of credentials",
-            "credentials disclosed to HR managers",
-        )?)
-        .await?,
-        "intervention",
-    )?;
-    tally(&[o], &mut summary);
+    // The leak: credentials were sent to HR managers; all unused ones are reissued,
+    // as the board announces (and the log demands: a batch reissue it did not
+    // announce is refused).
+    let reissued = voted.iter().filter(|v| !**v).count() as u64;
+    if reissued > 0 {
+        let o = one(
+            sub.post(election.announce_reissues(
+                clock(0.36),
+                "platform support",
+                "mass reissue of credentials",
+                "credentials disclosed to HR managers",
+                reissued,
+            )?)
+            .await?,
+            "intervention",
+        )?;
+        tally(&[o], &mut summary);
+    }
     let mut texts = Vec::new();
     for i in 0..opts.voters {
         if !voted[i] {
@@ -547,7 +597,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     // The platform fails: suspension, a ballot refused while suspended, resumption.
     let o = one(
         sub.post(election.board(
-            clock(0.40),
+            lifecycle(0.40),
             Body::Suspend {
                 reason: "platform unavailable (incident 2026-12-03-01)".into(),
             },
@@ -569,7 +619,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     }
     let o = one(
         sub.post(election.board(
-            clock(0.45),
+            lifecycle(0.45),
             Body::Resume {
                 reason: "platform restored, no data lost".into(),
             },
@@ -616,7 +666,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     tally(&out, &mut summary);
 
     let o = one(
-        sub.post(election.board(clock(0.95), Body::Close)?).await?,
+        sub.post(election.board(lifecycle(0.95), Body::Close)?).await?,
         "closing",
     )?;
     tally(&[o], &mut summary);
@@ -641,7 +691,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         let digest = Tag(Sha256::digest(format!("results of {s}").as_bytes()).into());
         let o = one(
             sub.post(election.board(
-                clock(1.0),
+                lifecycle(1.0),
                 Body::Results {
                     scrutin: s.clone(),
                     ballots,
@@ -713,6 +763,7 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
         scrutins: vec!["s1".into()],
         opens: Time(now.0 - 60),
         closes: Time(now.0 + 86_400),
+        tolerance: urne_client::rules::DEFAULT_TOLERANCE_SECS as u64,
     };
     let o = sub.post(election.seal(now, "load test")?).await?;
     if o.status != 201 {

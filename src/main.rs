@@ -104,7 +104,9 @@ struct ServeArgs {
     /// Queue capacity before answering 503 [default: 8192].
     #[arg(long)]
     queue: Option<usize>,
-    /// Tolerated clock skew of statements, seconds [default: 300].
+    /// The largest time tolerance (seconds) an election may seal in its `election`
+    /// statement; each election's statements are judged with the one it sealed
+    /// [default: 300].
     #[arg(long)]
     time_tolerance: Option<i64>,
     /// RocksDB block cache, MiB [default: 64].
@@ -239,8 +241,10 @@ struct MirrorArgs {
     /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
     #[arg(long = "peer", value_name = "URL")]
     peers: Vec<String>,
-    /// Time tolerance (seconds) the election rules are re-run with. Default: the one
-    /// the log announces in its /v1/log (`time_tolerance_secs`), 300 until known.
+    /// Time tolerance (seconds) the election rules are re-run with for elections
+    /// sealed before tolerances were (rules 1); an election that sealed one is judged
+    /// by it. Default: the one the log announces in its /v1/log
+    /// (`time_tolerance_secs`), 300 until known.
     #[arg(long, value_name = "SECS")]
     time_tolerance: Option<i64>,
 }

@@ -48,9 +48,10 @@ use urne_client::tree::{self, Hash, HashReader};
 
 pub use crate::gossip::{Equivocation, Gossip, GossipCheckpoint, POLL};
 
-/// The time tolerance the mirror applies between entries of one election until it
-/// learns the one the log announces (`time_tolerance_secs` of its `/v1/log`): the
-/// log's default. The log's clock itself is not re-checked.
+/// The time tolerance the mirror applies between entries of an election sealed before
+/// tolerances were (rules 1) until it learns the one the log announces
+/// (`time_tolerance_secs` of its `/v1/log`): the log's default. An election that
+/// sealed its tolerance is judged by it. The log's clock itself is not re-checked.
 pub const RULES_TOLERANCE_SECS: i64 = 300;
 
 /// The most entry bundles (of 256 entries) copied in one commit.
@@ -143,6 +144,7 @@ fn apply_chunk(
             index,
             now: None,
             tolerance_secs,
+            max_tolerance_secs: None,
         };
         let effects = overlay.check_and_apply(&stmt, None, &ctx).map_err(|r| {
             anyhow::anyhow!("ALERT: entry {index} breaks the election rules: {r:?}")
@@ -164,7 +166,7 @@ fn apply_chunk(
             stats.insert(election.clone(), old);
         }
         if let Some(s) = stats.get_mut(election) {
-            s.record(index, &stmt.statement);
+            s.record(index, &stmt.statement, effects.reissue);
         }
         let new = tree::stored_hashes(index, &e, &pending)
             .map_err(|err| anyhow::anyhow!("hashes of entry {index}: {err}"))?;

@@ -74,7 +74,8 @@ pub struct Ack {
     pub leaf_hash: Hash,
     /// The committed tree head covering the entry.
     pub head: Arc<TreeHead>,
-    /// True if these exact bytes were already in the log (the earlier index is given).
+    /// True if this statement was already in the log: the same signed text, whatever
+    /// its signature lines (the earlier index, and that entry's leaf hash, are given).
     pub duplicate: bool,
 }
 
@@ -110,7 +111,8 @@ pub struct SequencerConfig {
     pub batch_timeout: Duration,
     /// Queue capacity.
     pub queue: usize,
-    /// Time tolerance of the rules, seconds.
+    /// The largest time tolerance (seconds) an `election` statement may seal; the
+    /// elections' sealed tolerances judge their statements.
     pub time_tolerance_secs: i64,
 }
 
@@ -502,13 +504,31 @@ impl Sequencer {
         };
         let mut overlay = Overlay::new(&view);
         let now = Time::now();
-        let mut accepted: Vec<(Submission, Vec<Subject>)> = Vec::with_capacity(batch.len());
+        let mut accepted: Vec<(Submission, Vec<Subject>, bool)> = Vec::with_capacity(batch.len());
         let mut duplicates: Vec<(Submission, u64)> = Vec::new();
         let mut batch_leaves: HashMap<[u8; 32], u64> = HashMap::new();
         for sub in batch {
+            // A statement already in the log (a retry after a lost answer, or a
+            // replay with other signature lines): answer with the earlier index
+            // instead of refusing, as Tessera does, and append nothing. Its identity
+            // is its signed text, kept in the rule state (so this batch's statements
+            // count too); the exact bytes are looked up as well, for entries of
+            // elections sealed before texts were indexed.
+            let text_key = StateKey::Statement(sub.stmt.text_hash());
+            match overlay.get(&text_key) {
+                Ok(Some(StateValue::Statement { index })) => {
+                    duplicates.push((sub, index));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(StorageError::Corrupt {
+                        what: "statement identity".into(),
+                        detail: e.to_string(),
+                    })
+                }
+            }
             let leaf = tree::record_hash(&sub.stmt.bytes);
-            // The same bytes twice (a retry after a lost answer): answer with the
-            // earlier index instead of refusing, as Tessera does.
             if let Some(i) = batch_leaves.get(&leaf.0) {
                 duplicates.push((sub, *i));
                 continue;
@@ -522,11 +542,12 @@ impl Sequencer {
                 index,
                 now: Some(now),
                 tolerance_secs: self.cfg.time_tolerance_secs,
+                max_tolerance_secs: Some(self.cfg.time_tolerance_secs),
             };
             match overlay.check_and_apply(&sub.stmt, sub.verified.as_ref(), &ctx) {
                 Ok(effects) => {
                     batch_leaves.insert(leaf.0, index);
-                    accepted.push((sub, effects.subjects));
+                    accepted.push((sub, effects.subjects, effects.reissue));
                 }
                 Err(refusal) => {
                     self.metrics.refused.fetch_add(1, Ordering::Relaxed);
@@ -535,14 +556,7 @@ impl Sequencer {
             }
         }
         if accepted.is_empty() {
-            for (sub, index) in duplicates {
-                let _ = sub.reply.send(Ok(Ack {
-                    index,
-                    leaf_hash: tree::record_hash(&sub.stmt.bytes),
-                    head: head.clone(),
-                    duplicate: true,
-                }));
-            }
+            self.answer_duplicates(duplicates, &head);
             return Ok(());
         }
         let writes = overlay.into_writes();
@@ -559,7 +573,7 @@ impl Sequencer {
             pending: HashMap::new(),
         };
         let mut stats: HashMap<String, ElectionStats> = HashMap::new();
-        for (i, (sub, subjects)) in accepted.iter().enumerate() {
+        for (i, (sub, subjects, reissue)) in accepted.iter().enumerate() {
             let index = head.size + i as u64;
             let bytes = &sub.stmt.bytes;
             let new =
@@ -591,7 +605,7 @@ impl Sequencer {
                 stats.insert(election.clone(), old);
             }
             if let Some(s) = stats.get_mut(election) {
-                s.record(index, &sub.stmt.statement);
+                s.record(index, &sub.stmt.statement, *reissue);
             }
         }
         commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
@@ -631,7 +645,7 @@ impl Sequencer {
             self.elections.borrow_mut().clear();
             let detail =
                 format!("durable commit failed, nothing of this batch is acknowledged: {e}");
-            for (sub, _) in accepted {
+            for (sub, _, _) in accepted {
                 let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
             }
             for (sub, _) in duplicates {
@@ -656,7 +670,7 @@ impl Sequencer {
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
         self.head_tx.send_replace(new_head.clone());
 
-        for (i, (sub, _)) in accepted.into_iter().enumerate() {
+        for (i, (sub, _, _)) in accepted.into_iter().enumerate() {
             let leaf_hash = tree::record_hash(&sub.stmt.bytes);
             let _ = sub.reply.send(Ok(Ack {
                 index: head.size + i as u64,
@@ -665,16 +679,32 @@ impl Sequencer {
                 duplicate: false,
             }));
         }
-        for (sub, index) in duplicates {
-            let leaf_hash = tree::record_hash(&sub.stmt.bytes);
-            let _ = sub.reply.send(Ok(Ack {
-                index,
-                leaf_hash,
-                head: new_head.clone(),
-                duplicate: true,
-            }));
-        }
+        self.answer_duplicates(duplicates, &new_head);
         Ok(())
+    }
+
+    /// Answers duplicates with the earlier entry's index and leaf hash (read from the
+    /// store: a replay's own bytes differ from the entry's), under `head`, which
+    /// covers them all.
+    fn answer_duplicates(&self, duplicates: Vec<(Submission, u64)>, head: &Arc<TreeHead>) {
+        for (sub, index) in duplicates {
+            let leaf = self
+                .store
+                .read_hashes(&[tree::stored_hash_index(0, index)])
+                .map_err(|e| e.to_string())
+                .and_then(|mut h| h.pop().ok_or_else(|| format!("leaf hash {index} missing")));
+            let _ = sub.reply.send(match leaf {
+                Ok(leaf_hash) => Ok(Ack {
+                    index,
+                    leaf_hash,
+                    head: head.clone(),
+                    duplicate: true,
+                }),
+                Err(e) => Err(SubmitError::Storage(format!(
+                    "reading the earlier entry {index}: {e}"
+                ))),
+            });
+        }
     }
 }
 

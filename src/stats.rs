@@ -34,7 +34,8 @@ pub struct ElectionStats {
     /// Credential issues per hour and channel (initial issues included, key `initial`
     /// apart) — reissues are what incidents look like.
     pub credentials_per_hour: BTreeMap<i64, BTreeMap<String, u64>>,
-    /// Reissues (any credential whose reason is not `initial`) per hour and channel.
+    /// Reissues (a credential for a voter who already had one, whatever its stated
+    /// reason) per hour and channel.
     pub reissues_per_hour: BTreeMap<i64, BTreeMap<String, u64>>,
     /// Lifecycle events in log order.
     pub timeline: Vec<TimelineEvent>,
@@ -45,8 +46,10 @@ pub struct ElectionStats {
 }
 
 impl ElectionStats {
-    /// Accounts for one appended statement at `index`.
-    pub fn record(&mut self, index: u64, st: &Statement) {
+    /// Accounts for one appended statement at `index`; `reissue` is the rules'
+    /// verdict ([`urne_client::rules::Effects::reissue`]: a credential for a voter who
+    /// had one), counted whatever the statement's reason says.
+    pub fn record(&mut self, index: u64, st: &Statement, reissue: bool) {
         if self.counts.is_empty() {
             self.first_index = index;
         }
@@ -59,9 +62,7 @@ impl ElectionStats {
                 *self.ballots_per_hour.entry(hour).or_default() += 1;
                 return;
             }
-            Body::Credential {
-                channel, reason, ..
-            } => {
+            Body::Credential { channel, .. } => {
                 let ch = channel.as_str().to_string();
                 *self
                     .credentials_per_hour
@@ -69,7 +70,7 @@ impl ElectionStats {
                     .or_default()
                     .entry(ch.clone())
                     .or_default() += 1;
-                if reason.as_str() != "initial" {
+                if reissue {
                     *self
                         .reissues_per_hour
                         .entry(hour)
@@ -87,7 +88,11 @@ impl ElectionStats {
                 actor,
                 action,
                 reason,
-            } => Some(format!("{actor}: {action} ({reason})")),
+                reissues,
+            } => Some(match reissues {
+                Some(n) => format!("{actor}: {action} ({reason}; announces {n} reissues)"),
+                None => format!("{actor}: {action} ({reason})"),
+            }),
             Body::Results {
                 scrutin, ballots, ..
             } => Some(format!("{scrutin}: {ballots} ballots")),

@@ -107,6 +107,13 @@ async fn whole_election_every_endpoint_and_refusal() {
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "cse-test");
     let t = Time::now;
+    // Lifecycle statements move forward in time: each is dated one second after the
+    // previous one (from the test's start, well within the tolerance).
+    let lifecycle = std::cell::Cell::new(Time::now().0);
+    let lt = || {
+        lifecycle.set(lifecycle.get() + 1);
+        Time(lifecycle.get())
+    };
 
     // A log starts with a signed empty tree.
     assert_eq!(log.size().await, 0);
@@ -140,17 +147,32 @@ async fn whole_election_every_endpoint_and_refusal() {
             quorum: 2,
             opens: e.opens,
             closes: e.closes,
+            tolerance: Some(300),
             roll: None,
         }),
     }
-    .sign(&[&other.board[0], &other.board[1], allowed])
+    .sign(&[&other.board[0], &other.board[1]])
     .unwrap();
     // (The signatures themselves are valid: the election lacks only the operator's
     // approval.)
     let parsed = urne_client::statement::SignedStatement::parse(borrowed.as_bytes()).unwrap();
-    let v = urne_client::rules::verify_signatures(&parsed, &authorities, 2).unwrap();
-    assert!(v.signers().contains(allowed.verifier()));
+    urne_client::rules::verify_signatures(&parsed, &authorities, 2).unwrap();
     refused(&log, &borrowed, 403, "election_not_authorized").await;
+    // The allowed key's line added as the election's registrar: a line of a role
+    // that may not sign an election, refused before any signature is checked.
+    let with_allowed = format!(
+        "{borrowed}{}",
+        allowed.signature_line(format!("{}\n", borrowed.split_once("\n\n").unwrap().0).as_bytes())
+    );
+    let parsed = urne_client::statement::SignedStatement::parse(with_allowed.as_bytes()).unwrap();
+    assert_eq!(
+        urne_client::rules::verify_signatures(&parsed, &authorities, 2)
+            .unwrap_err()
+            .code
+            .as_str(),
+        "bad_signature_block"
+    );
+    refused(&log, &with_allowed, 400, "bad_signature_block").await;
     // Statements of an election that does not exist.
     refused(
         &log,
@@ -208,11 +230,11 @@ async fn whole_election_every_endpoint_and_refusal() {
         "ballot_before_open",
     )
     .await;
-    ok(&log, &e.board(t(), Body::Open).unwrap()).await;
-    // (One second later: the same bytes again would be answered as a duplicate.)
+    ok(&log, &e.board(lt(), Body::Open).unwrap()).await;
+    // (Dated later: the same text again would be answered as a duplicate.)
     refused(
         &log,
-        &e.board(Time(t().0 + 1), Body::Open).unwrap(),
+        &e.board(lt(), Body::Open).unwrap(),
         409,
         "invalid_transition",
     )
@@ -363,7 +385,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     ok(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Suspend {
                 reason: "incident".into(),
             },
@@ -382,7 +404,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     ok(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Resume {
                 reason: "fixed".into(),
             },
@@ -443,7 +465,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     .await;
 
     // Close, then results.
-    ok(&log, &e.board(t(), Body::Close).unwrap()).await;
+    ok(&log, &e.board(lt(), Body::Close).unwrap()).await;
     refused(
         &log,
         &e.ballot(t(), "s1", creds[3], random_tag(&mut rand::thread_rng()))
@@ -456,7 +478,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     ok(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Results {
                 scrutin: "s1".into(),
                 ballots: 2,
@@ -469,7 +491,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     refused(
         &log,
         &e.board(
-            t(),
+            lt(),
             Body::Results {
                 scrutin: "s1".into(),
                 ballots: 3,

@@ -501,38 +501,101 @@ async function runReceipt(raw) {
 
 let lastHistory = null;
 
+// Pages of a voter's history the page follows before it gives up (each page scans up
+// to 1,000 entries filed under the tag): a longer history is reported as incomplete,
+// never shown as complete.
+const MAX_HISTORY_PAGES = 50;
+
 async function voterHistory(tag) {
   const trust = await loadTrust();
-  const r = await getJSON(`/v1/voters/${tag}`);
-  const a = r.body;
-  const cp = await openWithTrust(trust, a.checkpoint);
+  // The log lists a voter's entries a page at a time; `next` is where the following
+  // page starts, `null` after the last. Every page is followed: a list that does not
+  // say it is complete is an error, never a history shown as whole.
+  const pages = [];
+  let cursor = 0;
+  for (;;) {
+    if (pages.length >= MAX_HISTORY_PAGES) {
+      throw new v.VerifyError("incomplete_history", `more than ${MAX_HISTORY_PAGES} pages of entries for this voter`, {
+        detail: `> ${MAX_HISTORY_PAGES} pages`,
+      });
+    }
+    const r = await getJSON(`/v1/voters/${tag}?cursor=${cursor}`);
+    const page = r.body;
+    pages.push(page);
+    if (!("next" in page)) {
+      throw new v.VerifyError("incomplete_history", "the log does not say whether the list of entries is complete", {
+        detail: "no next",
+      });
+    }
+    if (page.next === null) break;
+    if (typeof page.next !== "number" || page.next <= cursor) {
+      throw new v.VerifyError("incomplete_history", `the log's next page (${page.next}) does not move past ${cursor}`, {
+        detail: `next ${page.next}`,
+      });
+    }
+    cursor = page.next;
+  }
+  // Every page's checkpoint is verified; the largest is the one shown, and each
+  // other one must be consistent with it (checked by checkSeen below for the shown).
+  let cp = null;
+  const listed = [];
+  for (const page of pages) {
+    const pcp = await openWithTrust(trust, page.checkpoint);
+    for (const e of page.entries || []) listed.push({ e, cp: pcp });
+    if (!cp || pcp.size > cp.size) cp = pcp;
+  }
+  for (const { cp: pcp } of listed) {
+    if (pcp.size < cp.size) {
+      const c = await getJSON(`/v1/proof/consistency?old=${pcp.size}&new=${cp.size}`);
+      const proof = (c.body.consistency_proof || []).map(v.fromBase64);
+      if (!(await v.verifyConsistency(pcp.size, cp.size, proof, pcp.root, cp.root))) {
+        throw new v.VerifyError("inconsistent", `checkpoints ${pcp.size} and ${cp.size} of one history disagree`);
+      }
+    }
+  }
   const steps = [{ ok: true, text: t("step.log_signature", { origin: cp.origin, size: formatNumber(cp.size) }) }, witnessStep(cp)];
   const creds = new Set();
+  // Voters with a credential, per election: a second one is a reissue whatever its
+  // stated reason (the log's rules say the same).
+  const issued = new Set();
   const events = [];
-  for (const e of a.entries || []) {
+  let lastIndex = -1;
+  for (const { e, cp: pcp } of listed) {
     const leaf = await v.leafHash(v.utf8(e.entry));
     const proof = e.inclusion_proof.map(v.fromBase64);
-    if (!(await v.verifyInclusion(e.index, cp.size, leaf, proof, cp.root))) {
-      throw new v.VerifyError("bad_inclusion_proof", `leaf ${e.index} not in tree ${cp.size}`, { index: e.index });
+    if (!(await v.verifyInclusion(e.index, pcp.size, leaf, proof, pcp.root))) {
+      throw new v.VerifyError("bad_inclusion_proof", `leaf ${e.index} not in tree ${pcp.size}`, { index: e.index });
     }
     const st = v.parseStatement(e.entry);
     const f = st.fields;
+    let reissue = false;
+    if (st.type === "credential" && f.voter === tag) {
+      const key = `${f.election}\n${f.voter}`;
+      reissue = issued.has(key);
+      issued.add(key);
+    }
     // Every entry listed must be about this voter: a credential issued to the tag, or
     // a revocation or ballot of one of those credentials (listed after its issue).
     if (st.type === "credential" && f.voter === tag) creds.add(f.credential);
     else if (!((st.type === "revoke" || st.type === "ballot") && creds.has(f.credential))) {
       throw new v.VerifyError("foreign_entry", `entry ${e.index} is not about this voter`, { index: e.index });
     }
+    // Pages follow each other: an entry listed twice or out of order is a log that
+    // does not give one complete list.
+    if (e.index <= lastIndex) {
+      throw new v.VerifyError("incomplete_history", `entry ${e.index} listed out of order`, { detail: `entry ${e.index}` });
+    }
+    lastIndex = e.index;
     const { authorities } = await provedAuthorities(f.election, cp);
     await v.verifyAuthority(st, authorities);
-    events.push({ index: e.index, type: st.type, f, time: Date.parse(f.time) });
+    events.push({ index: e.index, type: st.type, f, time: Date.parse(f.time), reissue });
   }
   steps.push({ ok: true, text: t("step.history_proofs", { n: events.length }) });
   // Warnings: what the voter may not have done.
   const warnings = [];
   let lastReissue = null;
   for (const ev of events) {
-    if (ev.type === "credential" && ev.f.reason !== "initial") {
+    if (ev.type === "credential" && (ev.reissue || ev.f.reason !== "initial")) {
       lastReissue = ev;
       warnings.push({
         kind: ev.f.channel === "helpdesk" ? "fail" : "warn",
@@ -567,7 +630,7 @@ function eventRow(ev) {
   let what;
   let detail;
   if (ev.type === "credential") {
-    what = t(f.reason === "initial" ? "event.credential" : "event.reissue");
+    what = t(f.reason === "initial" && !ev.reissue ? "event.credential" : "event.reissue");
     detail = `${t(`channel.${f.channel}`)} — ${t(`reason.${f.reason}`)}`;
   } else if (ev.type === "revoke") {
     what = t("event.revoke");

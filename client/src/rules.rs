@@ -8,19 +8,46 @@
 //! monitor re-runs it over the whole log (state in memory): same code, same verdicts.
 //! Does not own: storage, ordering, or anything about the tree.
 //!
+//! # Rules versions
+//!
+//! An election is judged by the rules it was sealed under, so that history never
+//! changes meaning. Rules 2 ([`RULES_VERSION`]) is an election whose `election`
+//! statement seals its time tolerance (`tolerance <secs>`): its statements are
+//! identified by their signed text (a second copy is `duplicate_statement`), carry
+//! a canonical signature block (only the election's keys of the roles that may sign,
+//! each once, in the order the election lists them, no more lines than needed:
+//! `bad_signature_block`, checked before any Ed25519 work), lifecycle statements move
+//! forward in time, `suspend`/`resume` need the board quorum, a credential's reason
+//! must say what the state says (`initial` iff the voter has none), and a batch
+//! reissue must be announced by a board-quorum `intervention` with `reissues <n>`.
+//! Rules 1 is an election sealed before that (no `tolerance` line): monitors and
+//! mirrors re-check its history with the old rules and the tolerance they are given;
+//! a live log appends nothing more to it (`legacy_election`) and seals no new one
+//! (`tolerance_missing`).
+//!
 //! The state holds tags and ids only: no personal data, nothing linking a tag to a
 //! person.
 
 use crate::note::VerifierKey;
 use crate::statement::{
-    Body, Channel, CredentialReason, Role, SignedStatement, StatementError, StatementType, Tag,
-    Time,
+    Body, Channel, CredentialReason, Role, SignedStatement, Statement, StatementError,
+    StatementType, Tag, Time,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Default tolerance between a statement's time and the log's clock (seconds).
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+/// The rules an election sealed today is judged by (see the module documentation).
+pub const RULES_VERSION: u32 = 2;
+
+/// The rules of an election sealed before rules were versioned.
+pub const LEGACY_RULES: u32 = 1;
+
+fn legacy_rules() -> u32 {
+    LEGACY_RULES
+}
 
 /// The stable codes of refusals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,6 +105,28 @@ pub enum RefusalCode {
     TimeSkew,
     /// The state could not be read.
     StateUnavailable,
+    /// The signature block is not canonical: a line by a key the election does not
+    /// name, a key twice, lines out of the election's order, or more lines than the
+    /// statement needs. Refused before any signature is verified.
+    BadSignatureBlock,
+    /// A statement whose signed text is already in the log (its identity): a log
+    /// answers it as a duplicate; found appended in a log, it is a replay.
+    DuplicateStatement,
+    /// A lifecycle statement dated at or before the election's previous one.
+    LifecycleOutOfOrder,
+    /// A credential whose reason contradicts the state: `initial` for a voter who
+    /// has a credential, or a reissue for a voter who has none.
+    CredentialReasonMismatch,
+    /// A batch reissue (channel `batch` or reason `reissue-leak`) not covered by a
+    /// board `intervention` announcing it (`reissues <n>`).
+    ReissueNotAnnounced,
+    /// An `election` statement without its sealed time tolerance.
+    ToleranceMissing,
+    /// A sealed time tolerance above the log's announced maximum.
+    ToleranceOutOfBounds,
+    /// A new statement of an election sealed under rules 1: a log appends nothing
+    /// more to it (its history stays readable and is re-checked with rules 1).
+    LegacyElection,
 }
 
 impl RefusalCode {
@@ -110,6 +159,14 @@ impl RefusalCode {
             ResultsExists => "results_exists",
             TimeSkew => "time_skew",
             StateUnavailable => "state_unavailable",
+            BadSignatureBlock => "bad_signature_block",
+            DuplicateStatement => "duplicate_statement",
+            LifecycleOutOfOrder => "lifecycle_out_of_order",
+            CredentialReasonMismatch => "credential_reason_mismatch",
+            ReissueNotAnnounced => "reissue_not_announced",
+            ToleranceMissing => "tolerance_missing",
+            ToleranceOutOfBounds => "tolerance_out_of_bounds",
+            LegacyElection => "legacy_election",
         }
     }
 
@@ -119,7 +176,8 @@ impl RefusalCode {
     pub fn http_status(&self) -> u16 {
         use RefusalCode::*;
         match self {
-            Malformed | NotCanonical | UnknownType | BadField => 400,
+            Malformed | NotCanonical | UnknownType | BadField | BadSignatureBlock
+            | ToleranceMissing | ToleranceOutOfBounds => 400,
             TooLarge => 413,
             BadSignature | WrongRole | QuorumNotMet => 403,
             UnknownElection => 404,
@@ -210,6 +268,32 @@ pub struct ElectionState {
     pub results_published: Vec<String>,
     /// Leaf index of the `election` statement.
     pub sealed_at_index: u64,
+    /// The rules the election is judged by: [`RULES_VERSION`], or [`LEGACY_RULES`]
+    /// for an election sealed before versions (its stored state has no field).
+    #[serde(default = "legacy_rules")]
+    pub rules: u32,
+    /// The time tolerance sealed in the `election` statement (rules 2).
+    #[serde(default)]
+    pub tolerance_secs: Option<i64>,
+    /// Time of the latest `open`, `suspend`, `resume`, `close`, `void` or `results`:
+    /// the next one must be later (rules 2), so an old one cannot come back.
+    #[serde(default)]
+    pub last_lifecycle_time: Option<Time>,
+    /// Batch reissues announced by board interventions (`reissues <n>`), in total.
+    #[serde(default)]
+    pub batch_reissues_announced: u64,
+    /// Batch reissues appended so far (never more than announced).
+    #[serde(default)]
+    pub batch_reissues_done: u64,
+}
+
+impl ElectionState {
+    /// Returns the tolerance that judges this election's statement times: the sealed
+    /// one (rules 2), else `fallback` (rules 1: the one the party re-checking was
+    /// given).
+    pub fn tolerance(&self, fallback: i64) -> i64 {
+        self.tolerance_secs.unwrap_or(fallback)
+    }
 }
 
 /// Status of a credential.
@@ -283,6 +367,8 @@ pub enum StateKey {
         /// Receipt code.
         receipt: Tag,
     },
+    /// A statement's identity: SHA-256 of its signed text (rules 2).
+    Statement(Tag),
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -350,6 +436,10 @@ impl StateKey {
                 put_str(&mut out, election);
                 out.extend_from_slice(&receipt.0);
             }
+            StateKey::Statement(text) => {
+                out.push(b'T');
+                out.extend_from_slice(&text.0);
+            }
         }
         out
     }
@@ -382,6 +472,7 @@ impl StateKey {
                 election: r.string()?,
                 receipt: r.tag()?,
             },
+            b'T' => StateKey::Statement(r.tag()?),
             _ => return Err(StateError::Corrupt(format!("state key type {ty}"))),
         };
         if !r.0.is_empty() {
@@ -409,6 +500,11 @@ pub enum StateValue {
     },
     /// The leaf index of the ballot carrying a receipt.
     Receipt {
+        /// Leaf index.
+        index: u64,
+    },
+    /// The leaf index of the entry holding a statement's signed text.
+    Statement {
         /// Leaf index.
         index: u64,
     },
@@ -457,11 +553,17 @@ pub fn apply(state: &mut MemoryState, writes: Vec<(StateKey, StateValue)>) {
 pub struct Context {
     /// The leaf index the entry would get.
     pub index: u64,
-    /// The log's clock; `None` when re-checking history (monitors): the clock check is
-    /// skipped, the ordering check is not.
+    /// The log's clock when judging a new statement for appending; `None` when
+    /// re-checking history (monitors, mirrors): the clock check is skipped, the
+    /// ordering check is not, and the live log's own policies (no new statement of a
+    /// rules-1 election, the maximum tolerance) do not apply.
     pub now: Option<Time>,
-    /// Time tolerance in seconds.
+    /// Time tolerance in seconds for elections sealed under rules 1 (which sealed
+    /// none); rules-2 elections are judged with their sealed tolerance.
     pub tolerance_secs: i64,
+    /// The largest tolerance a new `election` statement may seal (the live log's
+    /// announced maximum); `None`: no bound (re-checking history).
+    pub max_tolerance_secs: Option<i64>,
 }
 
 /// The outcome of signature verification: which election keys signed, validly.
@@ -482,34 +584,203 @@ impl Verified {
     }
 }
 
+/// Returns the rules an `election` statement seals its election under: rules 2 when
+/// it seals its time tolerance, rules 1 (legacy) otherwise.
+pub fn rules_of(e: &crate::statement::ElectionBody) -> u32 {
+    if e.tolerance.is_some() {
+        RULES_VERSION
+    } else {
+        LEGACY_RULES
+    }
+}
+
 /// Returns the roles allowed to make a statement type, and whether the board quorum
-/// is needed.
+/// is needed (rules 2: `suspend` and `resume` need it like every lifecycle
+/// statement; an `intervention` announcing reissues needs it too, see
+/// [`required_signers`]).
 pub fn required_roles(t: StatementType) -> (&'static [Role], bool) {
     match t {
         StatementType::Election
         | StatementType::Open
+        | StatementType::Suspend
+        | StatementType::Resume
         | StatementType::Close
         | StatementType::Void
         | StatementType::Results => (&[Role::Board], true),
-        StatementType::Suspend | StatementType::Resume => (&[Role::Board], false),
         StatementType::Credential | StatementType::Revoke => (&[Role::Registrar], false),
         StatementType::Ballot => (&[Role::Platform], false),
         StatementType::Intervention => (&[Role::Board, Role::Platform], false),
     }
 }
 
-/// Verifies a statement's signatures against an election's authority keys and checks
-/// that they give it the authority it needs: a key of the right role (the board
-/// quorum for `election`, `open`, `close`, `results`, `void`). Pure: the log runs it
-/// before queueing, without locks.
+/// Returns the roles allowed to sign this statement and whether the board quorum is
+/// needed (rules 2): [`required_roles`] of its type, except that an `intervention`
+/// announcing batch reissues (`reissues <n>`) is the bureau's decision: board quorum.
+pub fn required_signers(st: &Statement) -> (&'static [Role], bool) {
+    match &st.body {
+        Body::Intervention {
+            reissues: Some(_), ..
+        } => (&[Role::Board], true),
+        _ => required_roles(st.statement_type()),
+    }
+}
+
+/// The roles and quorum of rules 1 (elections sealed before versions): `suspend`,
+/// `resume` and every `intervention` needed one signature.
+fn legacy_required_roles(t: StatementType) -> (&'static [Role], bool) {
+    match t {
+        StatementType::Suspend | StatementType::Resume => (&[Role::Board], false),
+        _ => required_roles(t),
+    }
+}
+
+/// Checks that a signature block is canonical (rules 2) without any Ed25519 work,
+/// and returns the election key of each line, in order.
 ///
-/// Signature lines by keys that are not the election's are ignored; a line by one of
-/// its keys that does not verify is `bad_signature`. The quorum counts distinct public
-/// keys: one key under two names, or signing twice, is one signer.
+/// Canonical: every line is by a key the election names (same name and key ID), of
+/// a role that may sign this statement; each key once; lines in the order of the
+/// election's `authority` lines; exactly as many lines as the statement needs (the
+/// board quorum for lifecycle statements and announced reissues, else one).
+///
+/// # Errors
+/// `bad_signature_block` (foreign, repeated or out-of-order line, too many lines),
+/// `wrong_role` (a key of the election in a role that may not sign it),
+/// `quorum_not_met` (fewer lines than the quorum).
+pub fn check_signature_block<'a>(
+    stmt: &SignedStatement,
+    authorities: &'a [(Role, VerifierKey)],
+    quorum: u32,
+) -> Result<Vec<&'a (Role, VerifierKey)>, Refusal> {
+    let st = &stmt.statement;
+    let ty = st.statement_type();
+    let (roles, needs_quorum) = required_signers(st);
+    let need = if needs_quorum { quorum.max(1) } else { 1 } as usize;
+    if stmt.signatures.len() > need {
+        return Err(refuse(
+            RefusalCode::BadSignatureBlock,
+            format!(
+                "{} signature lines: a {ty} of this election carries exactly {need}",
+                stmt.signatures.len()
+            ),
+        ));
+    }
+    let mut out = Vec::with_capacity(stmt.signatures.len());
+    let mut last: Option<usize> = None;
+    for line in &stmt.signatures {
+        let Some(pos) = authorities
+            .iter()
+            .position(|(_, k)| k.name() == line.name && k.key_id() == line.key_id)
+        else {
+            return Err(refuse(
+                RefusalCode::BadSignatureBlock,
+                format!(
+                    "a signature line by {:?} (key ID {:08x}), which is not a key of the election {:?}",
+                    line.name.chars().take(80).collect::<String>(),
+                    line.key_id,
+                    st.election
+                ),
+            ));
+        };
+        if last.is_some_and(|l| pos <= l) {
+            return Err(refuse(
+                RefusalCode::BadSignatureBlock,
+                format!(
+                    "the signature by {} is repeated or out of order: lines follow the order of the election's authority lines, each key once",
+                    line.name
+                ),
+            ));
+        }
+        last = Some(pos);
+        let (role, key) = &authorities[pos];
+        if !roles.contains(role) {
+            return Err(refuse(
+                RefusalCode::WrongRole,
+                format!(
+                    "{ty} must be signed by {}, not by the {role} key {}",
+                    roles
+                        .iter()
+                        .map(Role::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    key.name()
+                ),
+            ));
+        }
+        out.push(&authorities[pos]);
+    }
+    // Signers are counted by public key, not by name: one key listed under two
+    // names (refused when an election is sealed, but the check must not depend on
+    // it) is one key holder and counts once towards the quorum.
+    let mut distinct: Vec<&[u8; 32]> = Vec::with_capacity(out.len());
+    for (_, k) in &out {
+        if !distinct.contains(&k.public_key()) {
+            distinct.push(k.public_key());
+        }
+    }
+    if distinct.len() < need {
+        return Err(refuse(
+            RefusalCode::QuorumNotMet,
+            format!("{ty} needs {need} board signatures, has {}", distinct.len()),
+        ));
+    }
+    Ok(out)
+}
+
+/// Verifies a statement's signatures under the rules its election is judged by:
+/// [`verify_signatures`] for rules 2, [`verify_signatures_legacy`] for rules 1.
+///
+/// # Errors
+/// As the function it calls.
+pub fn verify_signatures_under(
+    stmt: &SignedStatement,
+    authorities: &[(Role, VerifierKey)],
+    quorum: u32,
+    rules: u32,
+) -> Result<Verified, Refusal> {
+    if rules >= RULES_VERSION {
+        verify_signatures(stmt, authorities, quorum)
+    } else {
+        verify_signatures_legacy(stmt, authorities, quorum)
+    }
+}
+
+/// Verifies a statement's signatures against an election's authority keys (rules 2):
+/// first the canonical block ([`check_signature_block`], no Ed25519 work, so junk
+/// costs a parse), then every line's signature. Pure: the log runs it before
+/// queueing, without locks.
+///
+/// # Errors
+/// `bad_signature_block`, `wrong_role` or `quorum_not_met` from the block; then
+/// `bad_signature` if one line does not verify.
+pub fn verify_signatures(
+    stmt: &SignedStatement,
+    authorities: &[(Role, VerifierKey)],
+    quorum: u32,
+) -> Result<Verified, Refusal> {
+    let block = check_signature_block(stmt, authorities, quorum)?;
+    let text = stmt.text();
+    let mut signers = Vec::with_capacity(block.len());
+    for (line, (role, key)) in stmt.signatures.iter().zip(block) {
+        if !key.verify(text, &line.signature) {
+            return Err(refuse(
+                RefusalCode::BadSignature,
+                format!("the signature by {} does not verify", line.name),
+            ));
+        }
+        signers.push((*role, key.clone()));
+    }
+    Ok(Verified { signers })
+}
+
+/// Verifies a statement's signatures as rules 1 did (elections sealed before rules
+/// were versioned; only to re-check their history): lines by keys that are not the
+/// election's are ignored, a line by one of its keys that does not verify is
+/// `bad_signature`, the quorum counts distinct public keys, and `suspend`, `resume`
+/// and interventions need one signature.
 ///
 /// # Errors
 /// `bad_signature`, `wrong_role` or `quorum_not_met`.
-pub fn verify_signatures(
+pub fn verify_signatures_legacy(
     stmt: &SignedStatement,
     authorities: &[(Role, VerifierKey)],
     quorum: u32,
@@ -533,7 +804,7 @@ pub fn verify_signatures(
         }
     }
     let ty = stmt.statement.statement_type();
-    let (roles, needs_quorum) = required_roles(ty);
+    let (roles, needs_quorum) = legacy_required_roles(ty);
     // Signers are counted by public key, not by name: one key listed under two
     // names (refused when an election is sealed, but the check must not depend on
     // it) is one key holder and counts once towards the quorum.
@@ -583,6 +854,9 @@ pub struct Effects {
     pub writes: Vec<(StateKey, StateValue)>,
     /// Lookup subjects of the entry.
     pub subjects: Vec<Subject>,
+    /// The entry is a credential for a voter who already had one in its election: a
+    /// reissue, whatever its label says (what every detector counts).
+    pub reissue: bool,
 }
 
 /// A lookup subject: what an entry is about.
@@ -604,25 +878,21 @@ fn get(state: &impl StateView, key: &StateKey) -> Result<Option<StateValue>, Ref
         .map_err(|e| refuse(RefusalCode::StateUnavailable, e.to_string()))
 }
 
-fn check_time(time: Time, last: Option<Time>, ctx: &Context) -> Result<(), Refusal> {
+fn check_time(time: Time, last: Option<Time>, tolerance: i64, ctx: &Context) -> Result<(), Refusal> {
     if let Some(now) = ctx.now {
-        if (time.0 - now.0).abs() > ctx.tolerance_secs {
+        if (time.0 - now.0).abs() > tolerance {
             return Err(refuse(
                 RefusalCode::TimeSkew,
-                format!(
-                    "time {time} is more than {} s from the log's clock {now}",
-                    ctx.tolerance_secs
-                ),
+                format!("time {time} is more than {tolerance} s from the log's clock {now}"),
             ));
         }
     }
     if let Some(last) = last {
-        if time.0 < last.0 - ctx.tolerance_secs {
+        if time.0 < last.0 - tolerance {
             return Err(refuse(
                 RefusalCode::TimeSkew,
                 format!(
-                    "time {time} is more than {} s before the election's previous entry ({last})",
-                    ctx.tolerance_secs
+                    "time {time} is more than {tolerance} s before the election's previous entry ({last})"
                 ),
             ));
         }
@@ -663,10 +933,34 @@ pub fn check(
                 format!("election {id:?} is already sealed in this log"),
             ));
         }
-        if verified.is_none() {
-            verify_signatures(stmt, &e.authorities, e.quorum)?;
+        let rules = rules_of(e);
+        if ctx.now.is_some() && rules < RULES_VERSION {
+            return Err(refuse(
+                RefusalCode::ToleranceMissing,
+                "an election seals its time tolerance (`tolerance <secs>` after `quorum`)",
+            ));
         }
-        check_time(st.time, None, ctx)?;
+        // Sealed values are bounded by what the log announces only when it appends:
+        // history is judged with what was sealed, whatever the log says today.
+        let tolerance = e.tolerance.map(|t| t as i64);
+        if let (Some(t), Some(max)) = (tolerance, ctx.max_tolerance_secs) {
+            if t > max {
+                return Err(refuse(
+                    RefusalCode::ToleranceOutOfBounds,
+                    format!("tolerance {t} s exceeds this log's maximum {max} s"),
+                ));
+            }
+        }
+        if verified.is_none() {
+            verify_signatures_under(stmt, &e.authorities, e.quorum, rules)?;
+        }
+        check_time(st.time, None, tolerance.unwrap_or(ctx.tolerance_secs), ctx)?;
+        if rules >= RULES_VERSION {
+            effects.writes.push((
+                StateKey::Statement(stmt.text_hash()),
+                StateValue::Statement { index: ctx.index },
+            ));
+        }
         let es = ElectionState {
             id: id.clone(),
             phase: Phase::Sealed,
@@ -678,6 +972,11 @@ pub fn check(
             last_time: st.time,
             results_published: Vec::new(),
             sealed_at_index: ctx.index,
+            rules,
+            tolerance_secs: tolerance,
+            last_lifecycle_time: None,
+            batch_reissues_announced: 0,
+            batch_reissues_done: 0,
         };
         effects
             .writes
@@ -697,10 +996,63 @@ pub fn check(
             format!("election {id:?} was declared void: nothing more is accepted"),
         ));
     }
-    if verified.is_none() {
-        verify_signatures(stmt, &es.authorities, es.quorum)?;
+    let v2 = es.rules >= RULES_VERSION;
+    if ctx.now.is_some() && !v2 {
+        return Err(refuse(
+            RefusalCode::LegacyElection,
+            format!(
+                "election {id:?} was sealed under rules {}: this log appends nothing more to it (its history stays readable)",
+                es.rules
+            ),
+        ));
     }
-    check_time(st.time, Some(es.last_time), ctx)?;
+    if v2 {
+        // Identity is the signed text: the same text again is the same statement.
+        let tkey = StateKey::Statement(stmt.text_hash());
+        if let Some(StateValue::Statement { index }) = get(state, &tkey)? {
+            return Err(refuse(
+                RefusalCode::DuplicateStatement,
+                format!("this statement's text is already entry {index}"),
+            ));
+        }
+        effects
+            .writes
+            .push((tkey, StateValue::Statement { index: ctx.index }));
+    }
+    if verified.is_none() {
+        verify_signatures_under(stmt, &es.authorities, es.quorum, es.rules)?;
+    }
+    check_time(
+        st.time,
+        Some(es.last_time),
+        es.tolerance(ctx.tolerance_secs),
+        ctx,
+    )?;
+    if v2
+        && matches!(
+            st.body,
+            Body::Open
+                | Body::Suspend { .. }
+                | Body::Resume { .. }
+                | Body::Close
+                | Body::Void { .. }
+                | Body::Results { .. }
+        )
+    {
+        if let Some(prev) = es.last_lifecycle_time {
+            if st.time <= prev {
+                return Err(refuse(
+                    RefusalCode::LifecycleOutOfOrder,
+                    format!(
+                        "{} dated {} is not after the election's previous lifecycle statement ({prev})",
+                        st.statement_type(),
+                        st.time
+                    ),
+                ));
+            }
+        }
+        es.last_lifecycle_time = Some(st.time);
+    }
     let transition = |from: &[Phase], to: Phase, es: &mut ElectionState| -> Result<(), Refusal> {
         if !from.contains(&es.phase) {
             return Err(refuse(
@@ -759,7 +1111,11 @@ pub fn check(
             }
             es.results_published.push(scrutin.clone());
         }
-        Body::Intervention { .. } => {}
+        Body::Intervention { reissues, .. } => {
+            if let (true, Some(n)) = (v2, reissues) {
+                es.batch_reissues_announced = es.batch_reissues_announced.saturating_add(*n);
+            }
+        }
         Body::Credential {
             voter,
             credential,
@@ -786,7 +1142,33 @@ pub fn check(
                 election: id.clone(),
                 voter: *voter,
             };
-            let issued = match get(state, &vkey)? {
+            let previous = get(state, &vkey)?;
+            let reissue = matches!(previous, Some(StateValue::Voter(_)));
+            if v2 && reissue == (*reason == CredentialReason::Initial) {
+                return Err(refuse(
+                    RefusalCode::CredentialReasonMismatch,
+                    if reissue {
+                        format!("voter {voter} already has a credential in {id:?}: this is a reissue, not `initial`")
+                    } else {
+                        format!("voter {voter} has no credential in {id:?}: the first one is `initial`, not {reason}")
+                    },
+                ));
+            }
+            if v2 && reissue && (*channel == Channel::Batch || *reason == CredentialReason::ReissueLeak)
+            {
+                if es.batch_reissues_done >= es.batch_reissues_announced {
+                    return Err(refuse(
+                        RefusalCode::ReissueNotAnnounced,
+                        format!(
+                            "a batch reissue needs a board intervention announcing it (`reissues <n>`): {} announced, {} done",
+                            es.batch_reissues_announced, es.batch_reissues_done
+                        ),
+                    ));
+                }
+                es.batch_reissues_done += 1;
+            }
+            effects.reissue = reissue;
+            let issued = match previous {
                 Some(StateValue::Voter(v)) => {
                     // A new credential replaces the voter's current one.
                     let old = StateKey::Credential {

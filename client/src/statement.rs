@@ -6,6 +6,10 @@
 //! limit, and signing helpers. A statement is valid iff it parses strictly and
 //! re-serialises to the same bytes, so there is no canonicalisation problem: the log
 //! entry is exactly the bytes submitted.
+//!
+//! A statement's **identity** is its signed text ([`SignedStatement::text_hash`]),
+//! not its bytes: the same text followed by other signature lines is the same
+//! statement, which a log answers as a duplicate and never appends twice.
 //! Does not own: which keys may sign what, nor any state (see [`crate::rules`]).
 
 use crate::note::{self, SignerKey, VerifierKey};
@@ -17,6 +21,9 @@ use std::str::FromStr;
 pub const MAX_ENTRY_SIZE: usize = 16 * 1024;
 /// Maximum length of free-text values (reason, title, actor, action, authorisation).
 pub const MAX_TEXT_LEN: usize = 256;
+/// The largest time tolerance an `election` statement can seal (7 days): a log
+/// announces its own, lower maximum (`max_time_tolerance_secs` of `/v1/log`).
+pub const MAX_TOLERANCE_SECS: u64 = 7 * 86_400;
 /// The last instant a statement time can spell, 9999-12-31T23:59:59Z (four-digit
 /// years; the first is the Unix epoch).
 pub const MAX_TIME: i64 = 253_402_300_799;
@@ -354,6 +361,12 @@ pub struct ElectionBody {
     pub authorities: Vec<(Role, VerifierKey)>,
     /// Board signatures needed on lifecycle statements (1..=number of board keys).
     pub quorum: u32,
+    /// The time tolerance (seconds) that judges every statement of the election,
+    /// sealed here so that every party re-checks history with the value in force
+    /// (`tolerance <secs>`, 0..=[`MAX_TOLERANCE_SECS`]). Its presence also marks the
+    /// election as sealed under rules 2 (see [`crate::rules::RULES_VERSION`]);
+    /// `None` is an election sealed before it existed, judged by rules 1.
+    pub tolerance: Option<u64>,
     /// Opening of the schedule.
     pub opens: Time,
     /// End of the schedule (after `opens`).
@@ -425,6 +438,10 @@ pub enum Body {
         action: String,
         /// Why.
         reason: String,
+        /// An announced batch reissue: how many batch reissues (channel `batch` or
+        /// reason `reissue-leak`) this intervention covers (`reissues <n>`, n >= 1).
+        /// Only the board quorum may announce one.
+        reissues: Option<u64>,
     },
     /// `void`.
     Void {
@@ -586,6 +603,9 @@ impl Statement {
                     f("authority", &format!("{role} {key}"));
                 }
                 f("quorum", &e.quorum);
+                if let Some(t) = &e.tolerance {
+                    f("tolerance", t);
+                }
                 f("opens", &e.opens);
                 f("closes", &e.closes);
                 if let Some((h, n)) = &e.roll {
@@ -631,10 +651,14 @@ impl Statement {
                 actor,
                 action,
                 reason,
+                reissues,
             } => {
                 f("actor", actor);
                 f("action", action);
                 f("reason", reason);
+                if let Some(n) = reissues {
+                    f("reissues", n);
+                }
             }
             Body::Void {
                 reason,
@@ -762,6 +786,17 @@ impl Statement {
                         "quorum {quorum} must be between 1 and the {boards} board keys"
                     )));
                 }
+                let tolerance = if f.peek("tolerance") {
+                    let t = parse_u64("tolerance", f.next("tolerance")?)?;
+                    if t > MAX_TOLERANCE_SECS {
+                        return Err(bad(format!(
+                            "tolerance {t} exceeds {MAX_TOLERANCE_SECS} seconds"
+                        )));
+                    }
+                    Some(t)
+                } else {
+                    None
+                };
                 let opens: Time = f.next("opens")?.parse()?;
                 let closes: Time = f.next("closes")?.parse()?;
                 if closes <= opens {
@@ -781,6 +816,7 @@ impl Statement {
                     scrutins,
                     authorities,
                     quorum: quorum as u32,
+                    tolerance,
                     opens,
                     closes,
                     roll,
@@ -818,6 +854,15 @@ impl Statement {
                 actor: f.text("actor")?,
                 action: f.text("action")?,
                 reason: f.text("reason")?,
+                reissues: if f.peek("reissues") {
+                    let n = parse_u64("reissues", f.next("reissues")?)?;
+                    if n == 0 {
+                        return Err(bad("reissues must be at least 1"));
+                    }
+                    Some(n)
+                } else {
+                    None
+                },
             },
             StatementType::Void => Body::Void {
                 reason: f.text("reason")?,
@@ -877,6 +922,7 @@ impl Statement {
                 actor,
                 action,
                 reason,
+                ..
             } => {
                 check_text("actor", actor)?;
                 check_text("action", action)?;
@@ -1015,6 +1061,14 @@ impl SignedStatement {
         &self.bytes[..self.text_len]
     }
 
+    /// Returns the statement's identity: SHA-256 of its signed text. Two entries with
+    /// the same text are the same statement whatever signature lines follow it (a
+    /// replay with a foreign or repeated line is a duplicate, not a new entry).
+    pub fn text_hash(&self) -> Tag {
+        use sha2::{Digest, Sha256};
+        Tag(Sha256::digest(self.text()).into())
+    }
+
     /// Writes the signed statement again from its parsed parts: the statement's
     /// canonical text, a blank line, then each signature line
     /// `— <name> <base64(key ID ‖ signature)>`. For every statement
@@ -1088,7 +1142,7 @@ impl Authority {
         authorities: &[&Authority],
         st: &Statement,
     ) -> Result<String, StatementError> {
-        let (roles, _) = crate::rules::required_roles(st.statement_type());
+        let (roles, _) = crate::rules::required_signers(st);
         if let Some(a) = authorities.iter().find(|a| !roles.contains(&a.role)) {
             return Err(bad(format!(
                 "a {} key may not sign a {} statement",

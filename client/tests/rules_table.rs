@@ -47,6 +47,7 @@ impl Election {
             quorum: 2,
             opens: Time(self.t0),
             closes: Time(self.t0 + 10_000),
+            tolerance: Some(300),
             roll: None,
         };
         self.st(dt, Body::Election(body))
@@ -112,6 +113,7 @@ impl Log {
             index: self.size,
             now: Some(Time(now)),
             tolerance_secs: 300,
+            max_tolerance_secs: None,
         };
         match check(&self.state, &stmt, None, &ctx) {
             Ok(effects) => {
@@ -191,7 +193,23 @@ fn a_whole_election_step_by_step() {
             "open signed by a stranger",
             e.st(0, Body::Open).sign(&[&other]).unwrap(),
             t,
-            "bad_signature",
+            "bad_signature_block",
+        ),
+        (
+            "open signed by three board keys (the quorum is two)",
+            e.st(0, Body::Open)
+                .sign(&[&e.board[0], &e.board[1], &e.board[2]])
+                .unwrap(),
+            t,
+            "bad_signature_block",
+        ),
+        (
+            "open signed by two board keys out of the election's order",
+            e.st(0, Body::Open)
+                .sign(&[&e.board[1], &e.board[0]])
+                .unwrap(),
+            t,
+            "bad_signature_block",
         ),
         ("open", e.board(0, Body::Open), t, "ok"),
         (
@@ -269,6 +287,19 @@ fn a_whole_election_step_by_step() {
             "ok",
         ),
         (
+            "the same suspend, signed by other board keys (a replay of its text)",
+            e.st(
+                20,
+                Body::Suspend {
+                    reason: "panne".into(),
+                },
+            )
+            .sign(&[&e.board[0], &e.board[2]])
+            .unwrap(),
+            t + 20,
+            "duplicate_statement",
+        ),
+        (
             "ballot while suspended",
             e.ballot(21, "s1", 20, 101),
             t + 21,
@@ -284,6 +315,30 @@ fn a_whole_election_step_by_step() {
             ),
             t + 22,
             "invalid_transition",
+        ),
+        (
+            "resume by one board member",
+            e.st(
+                30,
+                Body::Resume {
+                    reason: "rétabli".into(),
+                },
+            )
+            .sign(&[&e.board[1]])
+            .unwrap(),
+            t + 30,
+            "quorum_not_met",
+        ),
+        (
+            "resume dated before the suspension",
+            e.board(
+                19,
+                Body::Resume {
+                    reason: "rétabli".into(),
+                },
+            ),
+            t + 30,
+            "lifecycle_out_of_order",
         ),
         (
             "resume",
@@ -307,6 +362,24 @@ fn a_whole_election_step_by_step() {
             ),
             t + 40,
             "ok",
+        ),
+        (
+            "a second credential for voter 1 labelled initial",
+            e.cred(40, 1, 11, Channel::Mail, CredentialReason::Initial),
+            t + 40,
+            "credential_reason_mismatch",
+        ),
+        (
+            "a reissue for a voter who has no credential",
+            e.cred(40, 6, 60, Channel::Mail, CredentialReason::ReissueLost),
+            t + 40,
+            "credential_reason_mismatch",
+        ),
+        (
+            "a batch reissue no board intervention announced",
+            e.cred(40, 3, 31, Channel::Batch, CredentialReason::ReissueOther),
+            t + 40,
+            "reissue_not_announced",
         ),
         (
             "ballot with voter 2's replaced credential",
@@ -374,6 +447,7 @@ fn a_whole_election_step_by_step() {
                     actor: "ops".into(),
                     action: "restart".into(),
                     reason: "leak".into(),
+                    reissues: None,
                 },
             )
             .sign(&[&e.platform])
@@ -498,6 +572,7 @@ fn monitors_recheck_history_without_a_clock() {
         index: i,
         now: None,
         tolerance_secs: 300,
+        max_tolerance_secs: None,
     };
     for (i, text) in [
         e.seal(0),
@@ -529,6 +604,7 @@ fn conflicts_inside_one_batch() {
             index: i as u64,
             now: Some(Time(t)),
             tolerance_secs: 300,
+            max_tolerance_secs: None,
         };
         let w = check(&base, &s, None, &ctx).unwrap().writes;
         apply(&mut base, w);
@@ -569,6 +645,7 @@ fn conflicts_inside_one_batch() {
             index: 2 + i as u64,
             now: Some(Time(t + 6)),
             tolerance_secs: 300,
+            max_tolerance_secs: None,
         };
         let got = overlay
             .check_and_apply(&s, None, &ctx)
@@ -632,10 +709,11 @@ fn verify_signatures_rejects_a_bad_signature_by_a_known_key() {
                 RefusalCode::BadSignature,
                 "line {line} byte {at}: {r}"
             );
-            // Even when the other signature alone would meet a quorum of 1.
+            // With a quorum of 1, the second line is one too many: refused before
+            // any signature is checked.
             assert_eq!(
                 verify_signatures(&s, &auth, 1).unwrap_err().code,
-                RefusalCode::BadSignature
+                RefusalCode::BadSignatureBlock
             );
         }
     }
@@ -675,7 +753,8 @@ fn one_key_under_two_names_counts_once_towards_the_quorum() {
     let r = verify_signatures(&s, &auth, 2).unwrap_err();
     assert_eq!(r.code, RefusalCode::QuorumNotMet, "{r}");
     // Two holders of two keys meet it.
-    let two = e.st(0, Body::Open).sign(&[&alias, &e.board[1]]).unwrap();
+    // (In the order of the election's authority lines, where the alias comes last.)
+    let two = e.st(0, Body::Open).sign(&[&e.board[1], &alias]).unwrap();
     let s2 = SignedStatement::parse(two.as_bytes()).unwrap();
     verify_signatures(&s2, &auth, 2).unwrap();
     // The same key signing twice under its own name counts once too.
@@ -686,7 +765,8 @@ fn one_key_under_two_names_counts_once_towards_the_quorum() {
     let s3 = SignedStatement::parse(twice.as_bytes()).unwrap();
     assert_eq!(
         verify_signatures(&s3, &auth, 2).unwrap_err().code,
-        RefusalCode::QuorumNotMet
+        RefusalCode::BadSignatureBlock,
+        "a key signs once"
     );
 
     // In the rules: the state holds the aliased list; an `open` signed by the

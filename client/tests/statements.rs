@@ -30,13 +30,14 @@ fn all_statements() -> Vec<Statement> {
         quorum: 2,
         opens: Time(t.0 - 3600),
         closes: Time(t.0 + 86_400),
+        tolerance: Some(600),
         roll: Some((tag(7), 1234)),
     };
     let bodies = vec![
         Body::Election(election.clone()),
         Body::Election(ElectionBody {
             roll: None,
-            ..election
+            ..election.clone()
         }),
         Body::Open,
         Body::Suspend {
@@ -70,11 +71,24 @@ fn all_statements() -> Vec<Statement> {
             actor: "ops".into(),
             action: "restart".into(),
             reason: "memory".into(),
+            reissues: None,
         },
         Body::Void {
             reason: "court order".into(),
             authorisation: "TJ Paris 2026/123".into(),
         },
+        // The board announcing a batch reissue (it covers that many).
+        Body::Intervention {
+            actor: "bureau".into(),
+            action: "batch reissue".into(),
+            reason: "credentials leaked".into(),
+            reissues: Some(1200),
+        },
+        // An election sealed before tolerances were (rules 1) still reads back.
+        Body::Election(ElectionBody {
+            tolerance: None,
+            ..election
+        }),
     ];
     bodies
         .into_iter()
@@ -250,6 +264,13 @@ fn malformed_ballot_values_are_refused_with_their_code() {
 /// The key that may sign `st` in the election of [`all_statements`], and one of a
 /// role that may not.
 fn right_and_wrong_keys(st: &Statement) -> (SignerKey, SignerKey) {
+    if let Body::Intervention {
+        reissues: Some(_), ..
+    } = st.body
+    {
+        // Announcing reissues is the board's.
+        return (key("board.example"), key("platform.example"));
+    }
     match st.statement_type() {
         StatementType::Credential | StatementType::Revoke => {
             (key("registrar.example"), key("platform.example"))
@@ -368,8 +389,9 @@ fn malformed_variants_of_every_type_are_refused_with_their_code() {
         // Missing signature: no signature line, or no blank line either.
         assert_eq!(code(format!("{text}\n").as_bytes()), "malformed", "{ty}");
         assert_eq!(code(text.as_bytes()), "malformed", "{ty}");
-        // Missing last field (mandatory in every type but `roll`).
-        if !lines.last().unwrap().starts_with("roll ") {
+        // Missing last field (mandatory in every type but `roll` and `reissues`).
+        let last = lines.last().unwrap();
+        if !last.starts_with("roll ") && !last.starts_with("reissues ") {
             assert_eq!(
                 code(&sign(&join(&lines[..lines.len() - 1]))),
                 "bad_field",
@@ -541,6 +563,7 @@ fn hand_built_fields_that_cannot_be_written_are_refused_not_signed() {
                     actor,
                     action,
                     reason,
+                    ..
                 } => {
                     *actor = v.into();
                     let mut s2 = st.clone();
@@ -680,13 +703,18 @@ fn arb_body() -> impl Strategy<Value = Body> {
             ballots,
             digest
         }),
-        (arb_text(), arb_text(), arb_text()).prop_map(|(actor, action, reason)| {
-            Body::Intervention {
+        (
+            arb_text(),
+            arb_text(),
+            arb_text(),
+            proptest::option::of(1..=1_000_000u64)
+        )
+            .prop_map(|(actor, action, reason, reissues)| Body::Intervention {
                 actor,
                 action,
                 reason,
-            }
-        }),
+                reissues,
+            }),
     ]
 }
 
@@ -753,7 +781,7 @@ fn fuzz_seeds_hold_every_statement_type() {
         let ty = st.statement_type();
         types.insert(ty);
         let (right, _) = right_and_wrong_keys(&st);
-        let signers: Vec<&SignerKey> = match urne_client::rules::required_roles(ty) {
+        let signers: Vec<&SignerKey> = match urne_client::rules::required_signers(&st) {
             (_, true) => vec![&b1, &b2],
             _ => vec![&right],
         };

@@ -18,8 +18,9 @@ use urne_client::rules::{StateKey, StateValue, StateView, Subject};
 use urne_client::statement::{SignedStatement, Tag};
 use urne_client::tree;
 
-/// Most entries listed for one voter tag.
-const VOTER_LIMIT: usize = 1000;
+/// Most lookup rows a page of `/v1/voters/<tag>` scans (and so the most entries it
+/// lists): a client follows `next` for the rest.
+pub const VOTER_PAGE: usize = 1000;
 
 /// An entry with its inclusion proof in a checkpoint.
 #[derive(Serialize, Debug)]
@@ -87,6 +88,11 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         // How far from the log's clock a statement's time may be (`urne demo --log
         // --hours` reads it to spread an election over past hours).
         "time_tolerance_secs": app.seq.time_tolerance_secs(),
+        // The largest tolerance an election may seal here. Each election's statements
+        // are judged with the tolerance sealed in its `election` statement; the one
+        // above only judges elections sealed before tolerances were (rules 1).
+        "max_time_tolerance_secs": app.seq.time_tolerance_secs(),
+        "rules_version": urne_client::rules::RULES_VERSION,
     }))
 }
 
@@ -113,7 +119,7 @@ pub async fn receipt(
         let size = app2.seq.head().size;
         let idx = app2
             .store
-            .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 1)?;
+            .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 0, 1)?;
         let idx: Vec<u64> = idx.into_iter().filter(|&i| i < size).collect();
         let head = app2.checkpoint_covering(idx.first().copied().unwrap_or(0));
         idx.first()
@@ -150,31 +156,85 @@ pub async fn receipt(
     }
 }
 
-/// GET /v1/voters/<tag>: every entry about a voter tag (credentials, revocations,
-/// ballots cast with any of its credentials), oldest first.
+/// Query of `/v1/voters/<tag>`.
+#[derive(Deserialize, Default)]
+pub struct VoterQuery {
+    /// Only entries of this election.
+    election: Option<String>,
+    /// Where the page starts: the `next` of the previous page (a leaf index).
+    cursor: Option<u64>,
+}
+
+/// A page of a voter's history.
+#[derive(Serialize, Debug)]
+pub struct VoterPage {
+    /// Tree size the proofs are for.
+    pub tree_size: u64,
+    /// The signed checkpoint of that size.
+    pub checkpoint: String,
+    /// The election the entries were filtered by, if any.
+    pub election: Option<String>,
+    /// The entries of this page, oldest first.
+    pub entries: Vec<ProvedEntry>,
+    /// The cursor of the next page, or `null` when this page ends the history (as of
+    /// the log's head when it was read): a client shows a history as complete only
+    /// after a page with `next: null`.
+    pub next: Option<u64>,
+}
+
+/// GET /v1/voters/<tag>[?election=<id>][&cursor=<n>]: the entries about a voter tag
+/// (credentials, revocations, ballots cast with any of its credentials), oldest
+/// first, a page at a time: each page scans at most [`VOTER_PAGE`] entries filed
+/// under the tag (so another election padding the tag costs pages, never hides
+/// anything) and says where the next starts.
 pub async fn voter(
     State(app): State<AppState>,
     Path(tag): Path<String>,
-) -> Result<Json<EntriesAnswer>, ApiError> {
+    Query(q): Query<VoterQuery>,
+) -> Result<Json<VoterPage>, ApiError> {
     let tag = parse_tag(&tag)?;
     let head = app.seq.head();
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
-        let idx = app2.store.lookup(
+        let rows = app2.store.lookup(
             &crate::sequencer::subject_key(&Subject::Voter(tag)),
-            VOTER_LIMIT,
+            q.cursor.unwrap_or(0),
+            VOTER_PAGE,
         )?;
-        let idx: Vec<u64> = idx.into_iter().filter(|i| *i < head.size).collect();
+        // Only entries the head covers (a mirror stores some ahead of it): the rest
+        // belong to a later page, read under a later head.
+        let scanned = rows.len();
+        let rows: Vec<u64> = rows.into_iter().filter(|i| *i < head.size).collect();
+        let next = (scanned == VOTER_PAGE && rows.len() == scanned)
+            .then(|| rows.last().map(|i| i + 1))
+            .flatten();
+        let mut idx = Vec::with_capacity(rows.len());
+        for i in rows {
+            if let Some(want) = &q.election {
+                let bytes = app2
+                    .store
+                    .entries(i, i + 1)?
+                    .pop()
+                    .ok_or_else(|| ApiError::internal(format!("entry {i} missing")))?;
+                match SignedStatement::parse(&bytes) {
+                    Ok(s) if &s.statement.election == want => {}
+                    _ => continue,
+                }
+            }
+            idx.push(i);
+        }
         // Proved in the witnessed checkpoint when it covers every entry listed.
         let (size, checkpoint) = app2.checkpoint_covering(idx.last().copied().unwrap_or(0));
         let entries = idx
             .into_iter()
             .map(|i| prove_entry(&app2, size, i))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Json(EntriesAnswer {
+        Ok(Json(VoterPage {
             tree_size: size,
             checkpoint,
+            election: q.election,
             entries,
+            next,
         }))
     })
     .await

@@ -39,6 +39,8 @@ pub struct Authorities {
     pub keys: Vec<(Role, VerifierKey)>,
     /// Board signatures needed by lifecycle statements.
     pub quorum: u32,
+    /// The rules the election is judged by (see `urne_client::rules`).
+    pub rules: u32,
 }
 
 /// State shared by every handler.
@@ -118,6 +120,7 @@ impl AppState {
         let auth = Arc::new(Authorities {
             keys: es.authorities.clone(),
             quorum: es.quorum,
+            rules: es.rules,
         });
         self.authorities
             .write()
@@ -185,7 +188,7 @@ pub struct SubmitResponse {
     pub checkpoint: String,
     /// Inclusion proof of the entry in that checkpoint (base64 hashes).
     pub inclusion_proof: Vec<String>,
-    /// True if these exact bytes were already logged (at `index`).
+    /// True if this statement (its signed text) was already logged (at `index`).
     pub duplicate: bool,
     /// The same proof as an offline receipt (C2SP tlog-proof): a voter can keep it
     /// and check it later without asking the log anything.
@@ -202,11 +205,58 @@ pub async fn submit(
         .await
         .map_err(body_error)?;
     let stmt = SignedStatement::parse(&body)?;
+    // A statement already in the log is answered as such before anything else is
+    // looked at: its identity is its text, so a replay with other signature lines
+    // (foreign, repeated) is the earlier entry, not a refusal and not a new entry.
+    // One point read of the rule state; the sequencer checks again (the entry may be
+    // in a batch being committed right now).
+    if let Some((index, head)) = known_statement(&app, &stmt)? {
+        let leaf = app
+            .store
+            .read_hashes(&[tree::stored_hash_index(0, index)])?
+            .pop()
+            .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
+        return answer(&app, index, leaf, &head, true);
+    }
     let verified = pre_verify(&app, &stmt)?;
     let ack = app.seq.submit(stmt, verified).await?;
-    let proof = tree::prove_inclusion(ack.index, ack.head.size, &StoreHashReader(&*app.store))
+    answer(&app, ack.index, ack.leaf_hash, &ack.head, ack.duplicate)
+}
+
+/// Returns the index of the entry holding this statement's signed text, and the head
+/// that covers it, if the log has one.
+fn known_statement(
+    app: &AppState,
+    stmt: &SignedStatement,
+) -> Result<Option<(u64, Arc<crate::storage::TreeHead>)>, ApiError> {
+    let head = app.seq.head();
+    let found = StoreStateView(&*app.store)
+        .get(&StateKey::Statement(stmt.text_hash()))
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "state_unavailable",
+                format!("reading statement identities: {e}"),
+            )
+        })?;
+    Ok(match found {
+        // Committed but not yet published as the head: the sequencer answers it.
+        Some(StateValue::Statement { index }) if index < head.size => Some((index, head)),
+        _ => None,
+    })
+}
+
+/// The answer to an appended (201) or already logged (200) statement at `index`.
+fn answer(
+    app: &AppState,
+    index: u64,
+    leaf_hash: tree::Hash,
+    head: &crate::storage::TreeHead,
+    duplicate: bool,
+) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+    let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
         .map_err(|e| ApiError::internal(format!("inclusion proof: {e}")))?;
-    let status = if ack.duplicate {
+    let status = if duplicate {
         StatusCode::OK
     } else {
         StatusCode::CREATED
@@ -214,17 +264,17 @@ pub async fn submit(
     Ok((
         status,
         Json(SubmitResponse {
-            index: ack.index,
-            leaf_hash: tree::hash_to_hex(&ack.leaf_hash),
-            tree_size: ack.head.size,
-            checkpoint: ack.head.checkpoint.clone(),
+            index,
+            leaf_hash: tree::hash_to_hex(&leaf_hash),
+            tree_size: head.size,
+            checkpoint: head.checkpoint.clone(),
             inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
-            duplicate: ack.duplicate,
+            duplicate,
             tlog_proof: TlogProof {
                 extra: None,
-                index: ack.index,
+                index,
                 proof,
-                checkpoint: ack.head.checkpoint.clone(),
+                checkpoint: head.checkpoint.clone(),
             }
             .to_text(),
         }),
@@ -260,17 +310,21 @@ fn body_error(e: body::BodyError) -> ApiError {
 /// Verifies a statement's signatures before it is queued, and applies the
 /// operator's board allow-list to new elections. Returns `None` when the election is
 /// not known yet (the sequencer then verifies against the state it sees).
+///
+/// Cheap refusals come first, so that a client without a key costs a parse and
+/// never an Ed25519 verification: the canonical signature block (only the
+/// election's keys, each once, in order, no extra line), then for an `election`
+/// statement the operator's allow-list, and only then the signatures.
 fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>, ApiError> {
     if let Body::Election(e) = &stmt.statement.body {
-        let verified = rules::verify_signatures(stmt, &e.authorities, e.quorum)?;
-        // Only a signature in the Board role admits an election: an allowed key that the
+        let block = rules::check_signature_block(stmt, &e.authorities, e.quorum)?;
+        // Only a line in the Board role admits an election: an allowed key that the
         // election lists as its registrar or platform does not vouch for a board made of
-        // keys the operator never allowed (that board alone meets the quorum).
-        let allowed = verified.signers_with_roles().iter().any(|(role, k)| {
-            *role == Role::Board
-                && e.authorities.contains(&(Role::Board, k.clone()))
-                && app.allow_board.contains(k)
-        });
+        // keys the operator never allowed (that board alone meets the quorum). The
+        // block holds board lines only (the roles that may sign an election).
+        let allowed = block
+            .iter()
+            .any(|(role, k)| *role == Role::Board && app.allow_board.contains(k));
         if !allowed {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -278,9 +332,16 @@ fn pre_verify(app: &AppState, stmt: &SignedStatement) -> Result<Option<Verified>
                 "no board key allowed by this log's operator signed this election as a board member (see --allow-board)",
             ));
         }
-        return Ok(Some(verified));
+        return Ok(Some(rules::verify_signatures(
+            stmt,
+            &e.authorities,
+            e.quorum,
+        )?));
     }
     match app.election_authorities(&stmt.statement.election)? {
+        // A rules-1 election takes nothing more: the sequencer says so
+        // (`legacy_election`) without any signature work here.
+        Some(a) if a.rules < rules::RULES_VERSION => Ok(None),
         Some(a) => Ok(Some(rules::verify_signatures(stmt, &a.keys, a.quorum)?)),
         None => Ok(None),
     }

@@ -85,10 +85,10 @@ impl Store for MemoryStore {
         Ok(self.read().leaves.get(&leaf.0).copied())
     }
 
-    fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
+    fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError> {
         let g = self.read();
         Ok(g.lookups
-            .range((subject.to_vec(), 0)..=(subject.to_vec(), u64::MAX))
+            .range((subject.to_vec(), from)..=(subject.to_vec(), u64::MAX))
             .take(limit)
             .map(|((_, i), _)| *i)
             .collect())

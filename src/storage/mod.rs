@@ -93,8 +93,9 @@ pub trait Store: Send + Sync + 'static {
     fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StorageError>;
     /// Returns the election-rule state value under an encoded `StateKey`.
     fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
-    /// Returns up to `limit` leaf indexes filed under `subject`, in increasing order.
-    fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError>;
+    /// Returns up to `limit` leaf indexes at or above `from` filed under `subject`, in
+    /// increasing order (a page: the next one starts after the last index returned).
+    fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError>;
     /// Returns an election's statistics as last committed.
     fn stats(&self, election: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Lists every election id with statistics.

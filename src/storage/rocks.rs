@@ -245,11 +245,13 @@ impl Store for RocksStore {
             .transpose()
     }
 
-    fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
+    fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError> {
         let mut out = Vec::new();
+        // Keys are subject ‖ be(index): start at the first index of the page.
+        let start = [subject, &be(from)].concat();
         let iter = self.db.iterator_cf(
             self.cf(CF_LOOKUPS),
-            IteratorMode::From(subject, Direction::Forward),
+            IteratorMode::From(&start, Direction::Forward),
         );
         for item in iter {
             let (k, _) = item.map_err(engine)?;

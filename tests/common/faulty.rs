@@ -73,8 +73,8 @@ impl<S: Store> Store for FaultyStore<S> {
         }
         self.inner.state(key)
     }
-    fn lookup(&self, subject: &[u8], limit: usize) -> Result<Vec<u64>, StorageError> {
-        self.inner.lookup(subject, limit)
+    fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError> {
+        self.inner.lookup(subject, from, limit)
     }
     fn stats(&self, election: &str) -> Result<Option<Vec<u8>>, StorageError> {
         self.inner.stats(election)

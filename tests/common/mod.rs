@@ -204,6 +204,7 @@ pub fn election<'k>(keys: &'k DemoKeys, id: &str) -> DemoElection<'k> {
         scrutins: vec!["s1".into(), "s2".into()],
         opens: Time(now - 60),
         closes: Time(now + 86_400),
+        tolerance: urne_client::rules::DEFAULT_TOLERANCE_SECS as u64,
     }
 }
 

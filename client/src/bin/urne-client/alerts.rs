@@ -41,10 +41,14 @@ pub struct AlertsArgs {
     /// Print JSON lines instead of sentences.
     #[arg(long)]
     pub json: bool,
+    /// Only entries of this election (default: every election of the log).
+    #[arg(long)]
+    pub election: Option<String>,
 }
 
-/// One proved entry about the voter.
-fn describe(index: u64, s: &SignedStatement) -> String {
+/// One proved entry about the voter; `reissue`: a credential for a voter who already
+/// had one in that election (said as such whatever its stated reason).
+fn describe(index: u64, s: &SignedStatement, reissue: bool) -> String {
     let st = &s.statement;
     let what = match &st.body {
         Body::Credential {
@@ -53,7 +57,14 @@ fn describe(index: u64, s: &SignedStatement) -> String {
             reason,
             ..
         } => {
-            format!("credential {credential} issued via {channel} ({reason})")
+            let labelled_initial = *reason == urne_client::statement::CredentialReason::Initial;
+            match (reissue, labelled_initial) {
+                (true, true) => format!(
+                    "credential {credential} REISSUED via {channel} (labelled initial: the voter already had one)"
+                ),
+                (true, false) => format!("credential {credential} reissued via {channel} ({reason})"),
+                (false, _) => format!("credential {credential} issued via {channel} ({reason})"),
+            }
         }
         Body::Revoke { credential, reason } => {
             format!("credential {credential} revoked ({reason})")
@@ -70,79 +81,139 @@ fn describe(index: u64, s: &SignedStatement) -> String {
     format!("{} #{index} [{}] {what}", st.time, st.election)
 }
 
-/// Fetches and proves every entry about `voter` against a checkpoint consistent with
-/// `current`; returns (checkpoint, entries).
+/// Fetches and proves every entry about `voter` against checkpoints consistent with
+/// `current`, following the log's pages (`next`) to the end; returns (the largest
+/// checkpoint seen, entries with the rules' reissue fact). A log that does not say
+/// where its list ends, or whose pages go backwards, fails: a partial history is
+/// never shown as complete.
 fn fetch(
     log: &Log,
     a: &AlertsArgs,
     trust: &crate::trust::Trust,
     current: &SignedCheckpoint,
-) -> Res<(SignedCheckpoint, Vec<(u64, SignedStatement)>)> {
-    let v = log
-        .get_json(&format!("v1/voters/{}", a.voter))?
-        .unwrap_or_else(|| serde_json::json!({"entries": [], "checkpoint": current.note}));
-    let note = v["checkpoint"]
-        .as_str()
-        .unwrap_or(&current.note)
-        .to_string();
-    let cp = trust.open(&note)?;
-    if cp.checkpoint.size >= current.checkpoint.size {
-        check_consistent(log, current, &cp)?;
-    } else {
-        check_consistent(log, &cp, current)?;
-    }
-    let mut creds: HashSet<Tag> = HashSet::new();
-    let mut out = Vec::new();
-    let empty = Vec::new();
-    for e in v["entries"].as_array().unwrap_or(&empty) {
-        let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
-        let index = e["index"]
-            .as_u64()
-            .ok_or_else(|| bad("an entry has no index".into()))?;
-        let bytes = e["entry"]
-            .as_str()
-            .ok_or_else(|| bad(format!("entry {index} has no bytes")))?
-            .as_bytes();
-        let proof =
-            parse_hashes(&e["inclusion_proof"]).map_err(|m| bad(format!("entry {index}: {m}")))?;
-        tree::verify_inclusion(
-            index,
-            cp.checkpoint.size,
-            &tree::record_hash(bytes),
-            &proof,
-            &cp.checkpoint.root,
+) -> Res<(SignedCheckpoint, Vec<(u64, SignedStatement, bool)>)> {
+    let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
+    let incomplete = |m: String| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!("INCOMPLETE: {m}: the voter's history cannot be shown as complete"),
         )
-        .map_err(|err| {
-            bad(format!(
-                "the inclusion proof of entry {index} does not verify ({err})"
-            ))
-        })?;
-        let s =
-            SignedStatement::parse(bytes).map_err(|err| bad(format!("entry {index}: {err}")))?;
-        let about = match &s.statement.body {
-            Body::Credential {
-                voter, credential, ..
-            } if *voter == a.voter => {
-                creds.insert(*credential);
-                true
-            }
-            Body::Revoke { credential, .. } | Body::Ballot { credential, .. } => {
-                creds.contains(credential)
-            }
-            _ => false,
-        };
-        if !about {
-            return Err(bad(format!(
-                "the log lists entry {index}, which is not about voter {}",
-                a.voter
-            )));
+    };
+    let mut creds: HashSet<Tag> = HashSet::new();
+    // Voters with a credential, per election: a second credential is a reissue,
+    // whatever its stated reason (the rules' own definition).
+    let mut issued: HashSet<(String, Tag)> = HashSet::new();
+    let mut out = Vec::new();
+    let mut best = current.clone();
+    let mut cursor: u64 = 0;
+    loop {
+        let mut path = format!("v1/voters/{}?cursor={cursor}", a.voter);
+        if let Some(e) = &a.election {
+            path.push_str(&format!("&election={e}"));
         }
-        out.push((index, s));
+        let v = log
+            .get_json(&path)?
+            .unwrap_or_else(|| serde_json::json!({"entries": [], "checkpoint": current.note, "next": null}));
+        let note = v["checkpoint"]
+            .as_str()
+            .unwrap_or(&current.note)
+            .to_string();
+        let cp = trust.open(&note)?;
+        if cp.checkpoint.size >= best.checkpoint.size {
+            check_consistent(log, &best, &cp)?;
+        } else {
+            check_consistent(log, &cp, &best)?;
+        }
+        let empty = Vec::new();
+        for e in v["entries"].as_array().unwrap_or(&empty) {
+            let index = e["index"]
+                .as_u64()
+                .ok_or_else(|| bad("an entry has no index".into()))?;
+            if index < cursor || out.last().is_some_and(|(i, _, _)| *i >= index) {
+                return Err(incomplete(format!(
+                    "the log lists entry {index} out of order (page from {cursor})"
+                )));
+            }
+            let bytes = e["entry"]
+                .as_str()
+                .ok_or_else(|| bad(format!("entry {index} has no bytes")))?
+                .as_bytes();
+            let proof = parse_hashes(&e["inclusion_proof"])
+                .map_err(|m| bad(format!("entry {index}: {m}")))?;
+            tree::verify_inclusion(
+                index,
+                cp.checkpoint.size,
+                &tree::record_hash(bytes),
+                &proof,
+                &cp.checkpoint.root,
+            )
+            .map_err(|err| {
+                bad(format!(
+                    "the inclusion proof of entry {index} does not verify ({err})"
+                ))
+            })?;
+            let s = SignedStatement::parse(bytes)
+                .map_err(|err| bad(format!("entry {index}: {err}")))?;
+            if a
+                .election
+                .as_ref()
+                .is_some_and(|e| *e != s.statement.election)
+            {
+                return Err(bad(format!(
+                    "the log lists entry {index} of election {} for election {}",
+                    s.statement.election,
+                    a.election.as_deref().unwrap_or_default()
+                )));
+            }
+            let mut reissue = false;
+            let about = match &s.statement.body {
+                Body::Credential {
+                    voter, credential, ..
+                } if *voter == a.voter => {
+                    creds.insert(*credential);
+                    reissue = !issued.insert((s.statement.election.clone(), *voter));
+                    true
+                }
+                Body::Revoke { credential, .. } | Body::Ballot { credential, .. } => {
+                    creds.contains(credential)
+                }
+                _ => false,
+            };
+            if !about {
+                return Err(bad(format!(
+                    "the log lists entry {index}, which is not about voter {}",
+                    a.voter
+                )));
+            }
+            out.push((index, s, reissue));
+        }
+        if cp.checkpoint.size > best.checkpoint.size {
+            best = cp;
+        }
+        match v.get("next") {
+            Some(serde_json::Value::Null) => return Ok((best, out)),
+            Some(n) => {
+                let next = n
+                    .as_u64()
+                    .ok_or_else(|| incomplete(format!("the log's `next` is {n}")))?;
+                if next <= cursor {
+                    return Err(incomplete(format!(
+                        "the log's next page ({next}) does not move past {cursor}"
+                    )));
+                }
+                cursor = next;
+            }
+            None => {
+                return Err(incomplete(
+                    "the log does not say whether its list of entries is complete (no `next`)"
+                        .into(),
+                ))
+            }
+        }
     }
-    Ok((cp, out))
 }
 
-fn entry_json(index: u64, s: &SignedStatement, voter: &Tag) -> serde_json::Value {
+fn entry_json(index: u64, s: &SignedStatement, reissue: bool, voter: &Tag) -> serde_json::Value {
     let st = &s.statement;
     let mut v = serde_json::json!({
         "kind": "voter_entry",
@@ -151,7 +222,7 @@ fn entry_json(index: u64, s: &SignedStatement, voter: &Tag) -> serde_json::Value
         "type": st.statement_type().as_str(),
         "election": st.election,
         "time": st.time.to_string(),
-        "message": describe(index, s),
+        "message": describe(index, s, reissue),
     });
     match &st.body {
         Body::Credential {
@@ -163,6 +234,7 @@ fn entry_json(index: u64, s: &SignedStatement, voter: &Tag) -> serde_json::Value
             v["credential"] = credential.to_string().into();
             v["channel"] = channel.as_str().into();
             v["reason"] = reason.as_str().into();
+            v["reissue"] = reissue.into();
         }
         Body::Revoke { credential, reason } => {
             v["credential"] = credential.to_string().into();
@@ -225,15 +297,15 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
             }
             Err(f) => return Err(f),
         };
-        for (index, s) in &entries {
+        for (index, s, reissue) in &entries {
             if shown.is_some_and(|m| *index <= m) {
                 continue;
             }
-            let v = entry_json(*index, s, &a.voter);
+            let v = entry_json(*index, s, *reissue, &a.voter);
             if a.json {
                 println!("{v}");
             } else {
-                println!("{}", describe(*index, s));
+                println!("{}", describe(*index, s, *reissue));
             }
             // The first listing is history; each later entry is news.
             if shown.is_some() {
@@ -260,7 +332,7 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
         }
         // Entry 0 is always an `election` statement, never about a voter, so 0 is a
         // safe "nothing yet".
-        let max = entries.iter().map(|(i, _)| *i).max().unwrap_or(0);
+        let max = entries.iter().map(|(i, _, _)| *i).max().unwrap_or(0);
         shown = Some(max.max(shown.unwrap_or(0)));
         if cp.checkpoint.size > current.checkpoint.size {
             current = cp;

@@ -105,7 +105,9 @@ pub struct ElectionReport {
 /// Settings of the pattern detectors.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Detectors {
-    /// Tolerated clock skew between statements, seconds (must match the log's).
+    /// Tolerated clock skew between statements, seconds, for elections sealed before
+    /// tolerances were (rules 1; must match the log's); the others are judged with
+    /// the tolerance they sealed.
     pub tolerance_secs: i64,
     /// Alert when an election has more reissues than this within any 60 minutes
     /// (a sliding window, not the calendar hour).
@@ -178,8 +180,9 @@ impl ReissueWindow {
     }
 }
 
-/// An election's signing keys and quorum, as its `election` statement sets them.
-type Keys = (Vec<(Role, VerifierKey)>, u32);
+/// An election's signing keys, board quorum and rules version, as its `election`
+/// statement sets them.
+type Keys = (Vec<(Role, VerifierKey)>, u32, u32);
 
 /// The auditor's state: everything needed to go on from `compact.size()`.
 #[derive(Default)]
@@ -209,7 +212,10 @@ fn authorities_of(state: &MemoryState) -> HashMap<String, Keys> {
     state
         .values()
         .filter_map(|v| match v {
-            StateValue::Election(e) => Some((e.id.clone(), (e.authorities.clone(), e.quorum))),
+            StateValue::Election(e) => Some((
+                e.id.clone(),
+                (e.authorities.clone(), e.quorum, e.rules),
+            )),
             _ => None,
         })
         .collect()
@@ -280,7 +286,7 @@ impl Auditor {
                         Some((
                             first + i as u64,
                             s.statement.election.clone(),
-                            (e.authorities.clone(), e.quorum),
+                            (e.authorities.clone(), e.quorum, rules::rules_of(e)),
                         ))
                     }
                     _ => None,
@@ -299,14 +305,22 @@ impl Auditor {
                 let id = s.statement.election.as_str();
                 let (v, from) = match &s.statement.body {
                     Body::Election(e) => (
-                        Some(rules::verify_signatures(&s, &e.authorities, e.quorum)),
+                        Some(rules::verify_signatures_under(
+                            &s,
+                            &e.authorities,
+                            e.quorum,
+                            rules::rules_of(e),
+                        )),
                         None,
                     ),
                     _ => match (accepted.get(id), candidates.get(id)) {
-                        (Some((a, q)), _) => (Some(rules::verify_signatures(&s, a, *q)), None),
-                        (None, Some((seal, (a, q)))) => {
-                            (Some(rules::verify_signatures(&s, a, *q)), Some(*seal))
+                        (Some((a, q, r)), _) => {
+                            (Some(rules::verify_signatures_under(&s, a, *q, *r)), None)
                         }
+                        (None, Some((seal, (a, q, r)))) => (
+                            Some(rules::verify_signatures_under(&s, a, *q, *r)),
+                            Some(*seal),
+                        ),
                         (None, None) => (None, None),
                     },
                 };
@@ -347,6 +361,7 @@ impl Auditor {
                         index,
                         now: None,
                         tolerance_secs: det.tolerance_secs,
+                        max_tolerance_secs: None,
                     };
                     let res = match &v {
                         Some(Err(r)) => Err(r.clone()),
@@ -355,14 +370,17 @@ impl Auditor {
                     };
                     match res {
                         Ok(effects) => {
+                            let reissue = effects.reissue;
                             rules::apply(&mut self.state, effects.writes);
                             if let Body::Election(e) = &s.statement.body {
                                 let id = &s.statement.election;
-                                self.authorities
-                                    .insert(id.clone(), (e.authorities.clone(), e.quorum));
+                                self.authorities.insert(
+                                    id.clone(),
+                                    (e.authorities.clone(), e.quorum, rules::rules_of(e)),
+                                );
                                 sealed_here.insert(id.clone(), index);
                             }
-                            self.observe(index, &s, det, &mut alerts);
+                            self.observe(index, &s, det, reissue, &mut alerts);
                         }
                         Err(r) => {
                             let st = &s.statement;
@@ -403,27 +421,37 @@ impl Auditor {
     /// least `last_time - tolerance`. Keeps the monitor's memory bounded by the issues
     /// of the last window, not by every reissue of the election.
     fn prune_helpdesk(&mut self, det: &Detectors) {
-        let reach = det
-            .reissue_vote_minutes
-            .max(0)
-            .saturating_mul(60)
-            .saturating_add(det.tolerance_secs.max(0));
+        let window = det.reissue_vote_minutes.max(0).saturating_mul(60);
         let state = &self.state;
-        let mut last: HashMap<String, Option<i64>> = HashMap::new();
+        // Per election: its latest time, and how far back a statement of it may be
+        // dated (its sealed tolerance, or the one given for rules-1 elections).
+        let mut last: HashMap<String, Option<(i64, i64)>> = HashMap::new();
         self.helpdesk.retain(|(election, _), h| {
             let latest = *last.entry(election.clone()).or_insert_with(|| {
                 match state.get(&StateKey::Election(election.clone())) {
-                    Some(StateValue::Election(e)) => Some(e.last_time.0),
+                    Some(StateValue::Election(e)) => Some((
+                        e.last_time.0,
+                        window.saturating_add(e.tolerance(det.tolerance_secs).max(0)),
+                    )),
                     _ => None,
                 }
             });
             // No such election: no ballot of it can ever be accepted.
-            latest.is_some_and(|l| h.time >= l.saturating_sub(reach))
+            latest.is_some_and(|(l, reach)| h.time >= l.saturating_sub(reach))
         });
     }
 
-    /// Counts an accepted statement and runs the pattern detectors on it.
-    fn observe(&mut self, index: u64, s: &SignedStatement, det: &Detectors, out: &mut Vec<Alert>) {
+    /// Counts an accepted statement and runs the pattern detectors on it. `reissue` is
+    /// the rules' verdict (a credential for a voter who had one): the detectors count
+    /// facts, never the statement's own label.
+    fn observe(
+        &mut self,
+        index: u64,
+        s: &SignedStatement,
+        det: &Detectors,
+        reissue: bool,
+        out: &mut Vec<Alert>,
+    ) {
         let st = &s.statement;
         let id = &st.election;
         let ty = st.statement_type().as_str();
@@ -468,7 +496,14 @@ impl Auditor {
                 actor,
                 action,
                 reason,
-            } => event(format!("{actor}: {action} ({reason})",), rep),
+                reissues,
+            } => event(
+                match reissues {
+                    Some(n) => format!("{actor}: {action} ({reason}; announces {n} reissues)"),
+                    None => format!("{actor}: {action} ({reason})"),
+                },
+                rep,
+            ),
             Body::Void { reason, .. } => event(reason.clone(), rep),
             Body::Revoke { .. } => {}
             Body::Credential {
@@ -477,9 +512,12 @@ impl Auditor {
                 channel,
                 reason,
             } => {
+                // Watched for a ballot soon after: a helpdesk issue, and any reissue
+                // but the board-announced batch ones, whatever its label says.
                 if det.reissue_vote_minutes >= 0
                     && (*channel == Channel::Helpdesk
-                        || *reason == CredentialReason::ReissueHelpdesk)
+                        || *reason == CredentialReason::ReissueHelpdesk
+                        || (reissue && *channel != Channel::Batch))
                 {
                     self.helpdesk.insert(
                         (id.clone(), *credential),
@@ -492,7 +530,7 @@ impl Auditor {
                         },
                     );
                 }
-                if *reason != CredentialReason::Initial {
+                if reissue {
                     *rep.reissues_per_hour
                         .entry(channel.as_str().to_string())
                         .or_default()

@@ -62,7 +62,9 @@ pub struct MonitorArgs {
     #[arg(long, default_value_t = 30)]
     pub reissue_vote_minutes: i64,
     /// Tolerated clock skew between statements, seconds, when re-checking the rules
-    /// [default: the log's, as its /v1/log announces; 300 if it does not say].
+    /// of elections sealed before tolerances were (rules 1); an election that sealed
+    /// its tolerance is judged by it [default: the log's, as its /v1/log announces;
+    /// 300 if it does not say].
     #[arg(long, value_name = "SECS")]
     pub tolerance: Option<i64>,
     /// POST every alert as JSON to this URL.
