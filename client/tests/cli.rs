@@ -1611,6 +1611,56 @@ fn alerts_every_failure_exit_code() {
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    // … or the log's list does not say whether it is complete (no `next`): a partial
+    // history is never shown as complete.
+    let mitm = Proxy::start(
+        &url,
+        std::sync::Arc::new(|path: &str, body: &mut Vec<u8>| {
+            if path.starts_with("/v1/voters/") {
+                let mut v: serde_json::Value = serde_json::from_slice(body).unwrap();
+                v.as_object_mut().unwrap().remove("next");
+                *body = serde_json::to_vec(&v).unwrap();
+            }
+        }),
+    );
+    let r = client(
+        &xdg,
+        &[
+            "alerts", "--log", &mitm.url, "--key", &key, "--voter", &voter,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("INCOMPLETE"), "{}", r.stderr);
+    // A history split over two pages is followed to its end.
+    let whole = client(
+        &xdg,
+        &[
+            "alerts", "--log", &url, "--key", &key, "--json", "--voter", &voter,
+        ],
+    );
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let mitm = Proxy::start(
+        &url,
+        std::sync::Arc::new(|path: &str, body: &mut Vec<u8>| {
+            if path.starts_with("/v1/voters/") && path.contains("cursor=0") {
+                let mut v: serde_json::Value = serde_json::from_slice(body).unwrap();
+                let entries = v["entries"].as_array_mut().unwrap();
+                let second = entries[1]["index"].clone();
+                entries.truncate(1);
+                v["next"] = second;
+                *body = serde_json::to_vec(&v).unwrap();
+            }
+        }),
+    );
+    let paged = client(
+        &xdg,
+        &[
+            "alerts", "--log", &mitm.url, "--key", &key, "--json", "--voter", &voter,
+        ],
+    );
+    assert_eq!(paged.code, 0, "{}", paged.stderr);
+    assert_eq!(paged.stdout, whole.stdout);
+    assert!(whole.stdout.lines().count() >= 2, "{}", whole.stdout);
     let r = client(
         &xdg,
         &[
