@@ -2394,3 +2394,73 @@ fn rules_are_rechecked_with_the_elections_sealed_tolerance() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(alerts_of(&pinned, "rule_violation").is_empty());
 }
+
+/// Monitors re-run the same rules as the log: a log that appended a replay of a
+/// statement (written here straight into its storage, as a log without the rule
+/// would have appended it) is reported as a `rule_violation` — the same text with a
+/// line by an unknown key, and the same text signed by another authority.
+#[test]
+fn monitor_reports_a_replay_the_log_appended() {
+    use base64::Engine as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let data = tmp.path().join("data");
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    s.ok(&k.seal("replayed"));
+    s.ok(&k.stmt(Body::Open));
+    let text = k.stmt(Body::Intervention {
+        actor: "ops".into(),
+        action: "restart".into(),
+        reason: "memory".into(),
+        reissues: None,
+    });
+    s.ok(&text);
+    s.stop();
+    let mut raw = vec![0xde, 0xad, 0xbe, 0xef];
+    raw.extend_from_slice(&[7u8; 64]);
+    let foreign = format!(
+        "{text}\u{2014} evil.example {}\n",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    );
+    forge_append(&data, tmp.path(), &foreign);
+    let by_platform = urne_client::statement::SignedStatement::parse(text.as_bytes())
+        .unwrap()
+        .statement
+        .sign(&[&k.platform])
+        .unwrap();
+    forge_append(&data, tmp.path(), &by_platform);
+    let s = Server::start(&data, &k);
+    let state = tmp.path().join("mon");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+        ],
+    );
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    let found: Vec<(u64, String)> = alerts_of(&state, "rule_violation")
+        .iter()
+        .map(|a| {
+            (
+                a["index"].as_u64().unwrap(),
+                a["evidence"]["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![
+            (3, "bad_signature_block".to_string()),
+            (4, "duplicate_statement".to_string())
+        ]
+    );
+}
