@@ -9,7 +9,7 @@
 //! `systemd-analyze` comes with Debian's `systemd` package (`scripts/setup.sh --test`).
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -176,6 +176,26 @@ fn command_line(unit: &str, root: &Path) -> Vec<String> {
     args
 }
 
+/// Waits until the server at `addr` answers an HTTP request, whatever its status.
+fn answers(addr: &str, deadline: Instant) -> Result<(), String> {
+    loop {
+        let tried = (|| {
+            let mut conn = std::net::TcpStream::connect(addr)?;
+            conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+            conn.write_all(b"GET /v1/gossip HTTP/1.0\r\nHost: urne\r\n\r\n")?;
+            let mut first = String::new();
+            BufReader::new(conn).read_line(&mut first)?;
+            Ok::<_, std::io::Error>(first)
+        })();
+        match tried {
+            Ok(first) if first.starts_with("HTTP/") => return Ok(()),
+            Ok(first) if Instant::now() > deadline => return Err(format!("{first:?}")),
+            Err(e) if Instant::now() > deadline => return Err(e.to_string()),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
 /// The file of `dist/` installed at `path` (/etc/urne/NAME).
 fn installed(path: &str) -> PathBuf {
     let name = path
@@ -232,6 +252,18 @@ fn every_unit_starts_urne_and_stops_on_sigterm() {
                 }
             }
         }
+        // Its first answer, before the stop: `serving on` is printed once the port is
+        // bound, but the SIGTERM handler is installed only when the server starts
+        // polling its shutdown future; a SIGTERM in between kills the process by the
+        // signal (harmless, and a clean stop for systemd, but not the exit 0 checked).
+        let line = seen.iter().find(|l| l.contains("serving on")).unwrap();
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or_else(|| panic!("{unit}: no address in {line:?}"));
+        answers(addr, Instant::now() + Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{unit}: no HTTP answer from {addr}: {e}"));
         let pid = child.id().to_string();
         assert!(Command::new("kill")
             .args(["-TERM", &pid])
