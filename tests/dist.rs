@@ -16,7 +16,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use urne::config::Config;
 
-const UNITS: [&str; 3] = ["urne.service", "urne-witness.service", "urne-mirror.service"];
+const UNITS: [&str; 3] = [
+    "urne.service",
+    "urne-witness.service",
+    "urne-mirror.service",
+];
 
 fn dist() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("dist")
@@ -113,12 +117,19 @@ fn every_unit_is_hardened() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let score: f64 = stdout
             .lines()
-            .find_map(|l| l.split_once("Overall exposure level for ")?.1.split_once(": "))
+            .find_map(|l| {
+                l.split_once("Overall exposure level for ")?
+                    .1
+                    .split_once(": ")
+            })
             .and_then(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
             .unwrap_or_else(|| panic!("{unit}: no exposure level in\n{stdout}"));
         assert!(score <= 2.0, "{unit}: exposure {score} (> 2.0)\n{stdout}");
         for key in ["User", "StateDirectory", "LimitNOFILE", "NoNewPrivileges"] {
-            assert!(setting(&settings(&path), key).is_some(), "{unit}: no {key}=");
+            assert!(
+                setting(&settings(&path), key).is_some(),
+                "{unit}: no {key}="
+            );
         }
     }
 }
@@ -151,7 +162,9 @@ fn command_line(unit: &str, root: &Path) -> Vec<String> {
     for word in setting(&s, "ExecStart").unwrap().split_whitespace() {
         if let Some(var) = word.strip_prefix('$').filter(|v| !v.starts_with('{')) {
             // systemd splits an unbraced $VAR into words.
-            let value = env.get(var).unwrap_or_else(|| panic!("{unit}: ${var} unset"));
+            let value = env
+                .get(var)
+                .unwrap_or_else(|| panic!("{unit}: ${var} unset"));
             args.extend(value.split_whitespace().map(String::from));
             continue;
         }
@@ -176,18 +189,20 @@ fn command_line(unit: &str, root: &Path) -> Vec<String> {
     args
 }
 
+/// The status line of the answer to `GET /v1/gossip` from the server at `addr`.
+fn status_line(addr: &str) -> std::io::Result<String> {
+    let mut conn = std::net::TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(5)))?;
+    conn.write_all(b"GET /v1/gossip HTTP/1.0\r\nHost: urne\r\n\r\n")?;
+    let mut first = String::new();
+    BufReader::new(conn).read_line(&mut first)?;
+    Ok(first)
+}
+
 /// Waits until the server at `addr` answers an HTTP request, whatever its status.
 fn answers(addr: &str, deadline: Instant) -> Result<(), String> {
     loop {
-        let tried = (|| {
-            let mut conn = std::net::TcpStream::connect(addr)?;
-            conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-            conn.write_all(b"GET /v1/gossip HTTP/1.0\r\nHost: urne\r\n\r\n")?;
-            let mut first = String::new();
-            BufReader::new(conn).read_line(&mut first)?;
-            Ok::<_, std::io::Error>(first)
-        })();
-        match tried {
+        match status_line(addr) {
             Ok(first) if first.starts_with("HTTP/") => return Ok(()),
             Ok(first) if Instant::now() > deadline => return Err(format!("{first:?}")),
             Err(e) if Instant::now() > deadline => return Err(e.to_string()),
