@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
-# Installs what building and testing urne needs on a fresh Debian machine:
-# - libclang and clang (the RocksDB bindings are generated and compiled from source);
+# Installs what urne needs on a fresh Debian machine, and nothing more.
+#
+#   bash scripts/setup.sh          # to build and run a log (README command 1)
+#   bash scripts/setup.sh --test   # to run every test too (scripts/test.sh calls this)
+#
+# Always: Debian libclang-dev and clang (the RocksDB bindings are generated with
+# libclang, and RocksDB's C++ is compiled from source).
+# With --test, also:
 # - clippy (scripts/test.sh lints with it);
+# - systemd-analyze (Debian systemd; tests/dist.rs checks the units in dist/systemd);
 # - Chromium, Node.js and npm (the web page's end-to-end tests drive Debian's Chromium
-#   with playwright-core; no browser is downloaded by npm);
-# - the web tests' npm packages (web/package-lock.json, `npm ci`).
+#   with playwright-core; no browser is downloaded by npm) and the web tests' npm
+#   packages (web/package-lock.json, `npm ci`); URNE_SKIP_WEB=1 leaves these out.
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+test=0
+case "${1:-}" in
+  "") ;;
+  --test) test=1 ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
+web=0
+[ "$test" = 1 ] && [ "${URNE_SKIP_WEB:-0}" != 1 ] && web=1
+
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 dpkg -s clang >/dev/null 2>&1 || need+=(clang)
-if [ "${URNE_SKIP_WEB:-0}" != 1 ]; then
+if [ "$test" = 1 ]; then
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+fi
+if [ "$web" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
   command -v npm >/dev/null 2>&1 || need+=(npm)
@@ -23,13 +42,15 @@ if [ "${#need[@]}" -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+[ "$test" = 1 ] || exit 0
+
 # scripts/test.sh lints with clippy before testing.
 if ! cargo clippy --version >/dev/null 2>&1; then
   echo "setup: installing the clippy component" >&2
   rustup component add clippy
 fi
 
-if [ "${URNE_SKIP_WEB:-0}" != 1 ]; then
+if [ "$web" = 1 ]; then
   # Reinstall only when the lockfile changed since the last install.
   if [ ! -f web/node_modules/.package-lock.json ] || ! cmp -s web/package-lock.json web/node_modules/.urne-lock; then
     echo "setup: npm ci in web/" >&2

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Runs every test of urne: installs what is missing, lints the whole workspace with
-# clippy (warnings are errors), then the Rust tests of the workspace (unit, property,
-# integration, crash) and the web page's tests (unit tests of the in-browser verifier,
-# end-to-end tests in headless Chromium against real `urne` processes). A persistent
-# CARGO_TARGET_DIR keeps the RocksDB build (about 12 minutes on 2 cores) between runs.
+# Runs every test of urne: installs what is missing (scripts/setup.sh --test), lints
+# the whole workspace with clippy (warnings are errors), then the Rust tests of the
+# workspace (unit, property, integration, crash, the operator files in dist/) and the
+# web page's tests (unit tests of the in-browser verifier, end-to-end tests in
+# headless Chromium against real `urne` processes). Everything builds in the dev
+# profile, into the same CARGO_TARGET_DIR as scripts/demo.sh (README command 1): the
+# RocksDB build (the longest step, see BENCHMARKS.md "First contact") is made once and
+# kept between runs.
 # Ends with one line `N passed, N failed` over every test run, where a failed clippy
 # step counts as one failure; the exit status is non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh --test
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/urne-target}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
