@@ -463,8 +463,52 @@ fn sign_draft(
     Ok(draft)
 }
 
+/// Moves the command's own options that came after the first field (where clap's
+/// trailing arguments took them) back to their place: no type has a field of these
+/// names.
+fn own_options(a: &NewArgs) -> Res<(NewArgs, Vec<(String, String)>)> {
+    let mut own = NewArgs {
+        ty: a.ty.clone(),
+        election: a.election.clone(),
+        time: a.time.clone(),
+        keys: a.keys.clone(),
+        out: a.out.clone(),
+        help: a.help,
+        source: a.source.clone(),
+        fields: Vec::new(),
+    };
+    let mut fields = Vec::new();
+    for (k, v) in field_pairs(&a.fields)? {
+        match k.as_str() {
+            "election" => own.election = Some(v),
+            "time" => own.time = Some(v),
+            "key" => own.keys.push(PathBuf::from(v)),
+            "out" => own.out = Some(PathBuf::from(v)),
+            "election-file" => own.source.election_file = Some(PathBuf::from(v)),
+            "log" => own.source.log = Some(v),
+            "log-key" => own.source.log_key = Some(v),
+            _ => fields.push((k, v)),
+        }
+    }
+    Ok((own, fields))
+}
+
 /// Runs `statement new`.
 pub fn new(a: &NewArgs) -> Res<()> {
+    if a.help || a.fields.iter().any(|f| f == "--help" || f == "-h") {
+        return match a.ty.as_deref().map(str::parse::<StatementType>) {
+            Some(Ok(ty)) => {
+                print!("{}", type_help(ty));
+                Ok(())
+            }
+            _ => {
+                print!("{}", all_types_help());
+                Ok(())
+            }
+        };
+    }
+    let (a, pairs) = own_options(a)?;
+    let a = &a;
     let ty = match &a.ty {
         None => {
             print!("{}", all_types_help());
@@ -481,10 +525,6 @@ pub fn new(a: &NewArgs) -> Res<()> {
             )
         })?,
     };
-    if a.help || a.fields.iter().any(|f| f == "--help" || f == "-h") {
-        print!("{}", type_help(ty));
-        return Ok(());
-    }
     let election = a
         .election
         .as_deref()
@@ -495,7 +535,6 @@ pub fn new(a: &NewArgs) -> Res<()> {
             .map_err(|e| Fail::new(Kind::Other, format!("--time: {e}")))?,
         None => Time::now(),
     };
-    let pairs = field_pairs(&a.fields)?;
     let st = authoring::build(ty, election, time, &pairs)
         .map_err(|e| Fail::new(Kind::Other, format!("{e}\n\n{}", type_help(ty))))?;
     let keys = a

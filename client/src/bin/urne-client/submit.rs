@@ -35,7 +35,7 @@ pub enum Outcome {
 }
 
 /// How many times a statement is sent again after pushback or a transport error.
-const RETRIES: u32 = 8;
+const RETRIES: u32 = 5;
 
 /// Posts one statement and verifies the answer. Retries 503 (pushback, storage
 /// briefly unavailable) and transport errors with a growing pause: a statement sent
