@@ -515,17 +515,23 @@ async function voterHistory(tag) {
   let cursor = 0;
   for (;;) {
     if (pages.length >= MAX_HISTORY_PAGES) {
-      throw new v.VerifyError("incomplete_history", `more than ${MAX_HISTORY_PAGES} pages of entries for this voter`);
+      throw new v.VerifyError("incomplete_history", `more than ${MAX_HISTORY_PAGES} pages of entries for this voter`, {
+        detail: `> ${MAX_HISTORY_PAGES} pages`,
+      });
     }
     const r = await getJSON(`/v1/voters/${tag}?cursor=${cursor}`);
     const page = r.body;
     pages.push(page);
     if (!("next" in page)) {
-      throw new v.VerifyError("incomplete_history", "the log does not say whether the list of entries is complete");
+      throw new v.VerifyError("incomplete_history", "the log does not say whether the list of entries is complete", {
+        detail: "no next",
+      });
     }
     if (page.next === null) break;
     if (typeof page.next !== "number" || page.next <= cursor) {
-      throw new v.VerifyError("incomplete_history", `the log's next page (${page.next}) does not move past ${cursor}`);
+      throw new v.VerifyError("incomplete_history", `the log's next page (${page.next}) does not move past ${cursor}`, {
+        detail: `next ${page.next}`,
+      });
     }
     cursor = page.next;
   }
@@ -555,10 +561,6 @@ async function voterHistory(tag) {
   const events = [];
   let lastIndex = -1;
   for (const { e, cp: pcp } of listed) {
-    if (e.index <= lastIndex) {
-      throw new v.VerifyError("incomplete_history", `entry ${e.index} listed out of order`);
-    }
-    lastIndex = e.index;
     const leaf = await v.leafHash(v.utf8(e.entry));
     const proof = e.inclusion_proof.map(v.fromBase64);
     if (!(await v.verifyInclusion(e.index, pcp.size, leaf, proof, pcp.root))) {
@@ -578,6 +580,12 @@ async function voterHistory(tag) {
     else if (!((st.type === "revoke" || st.type === "ballot") && creds.has(f.credential))) {
       throw new v.VerifyError("foreign_entry", `entry ${e.index} is not about this voter`, { index: e.index });
     }
+    // Pages follow each other: an entry listed twice or out of order is a log that
+    // does not give one complete list.
+    if (e.index <= lastIndex) {
+      throw new v.VerifyError("incomplete_history", `entry ${e.index} listed out of order`, { detail: `entry ${e.index}` });
+    }
+    lastIndex = e.index;
     const { authorities } = await provedAuthorities(f.election, cp);
     await v.verifyAuthority(st, authorities);
     events.push({ index: e.index, type: st.type, f, time: Date.parse(f.time), reissue });

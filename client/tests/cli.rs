@@ -1834,7 +1834,8 @@ fn monitor_refuses_tiles_that_do_not_match_the_signed_root() {
     let a = alerts_of(&st, "rule_violation");
     assert_eq!(a.len(), 1, "{a:?}");
     assert_eq!(a[0]["index"], 7);
-    assert_eq!(a[0]["evidence"]["code"], "bad_signature");
+    // Signed by a key the election does not name: refused from the block alone.
+    assert_eq!(a[0]["evidence"]["code"], "bad_signature_block");
 }
 
 #[test]
@@ -1912,7 +1913,11 @@ fn forged_seal_does_not_poison_the_keys_of_the_real_election() {
         .collect();
     assert_eq!(
         found,
-        vec![(0, "bad_signature".into()), (8, "bad_signature".into())],
+        // Lines by keys the election (the forged one: its own) does not name.
+        vec![
+            (0, "bad_signature_block".into()),
+            (8, "bad_signature_block".into())
+        ],
         "{v:?}"
     );
     let h = monitor_header(&state);

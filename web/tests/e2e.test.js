@@ -371,6 +371,54 @@ test("credential history: an entry about another voter slipped in by the server 
   await context.close();
 });
 
+test("credential history: every page is followed, and a list that does not say it is complete is refused", async () => {
+  const helpdesk = demo.helpdesk;
+  const whole = await (await fetch(`${log.url}/v1/voters/${helpdesk}`)).json();
+  assert.equal(whole.next, null, "one page holds the demo voter's history");
+  assert.ok(whole.entries.length >= 2);
+  // The log's answer split in two pages: the page follows `next`.
+  {
+    const { context, page } = await newPage();
+    const requested = [];
+    await page.route("**/v1/voters/**", async (route) => {
+      const url = new URL(route.request().url());
+      const cursor = Number(url.searchParams.get("cursor") || "0");
+      requested.push(cursor);
+      const response = await route.fetch();
+      const body = await response.json();
+      const split = whole.entries[1].index;
+      if (cursor < split) {
+        body.entries = body.entries.filter((e) => e.index < split);
+        body.next = split;
+      } else {
+        body.entries = body.entries.filter((e) => e.index >= split);
+      }
+      await route.fulfill({ response, json: body });
+    });
+    await page.goto(`${log.url}/#/identifiant/${helpdesk}`);
+    const v = await verdictOf(page, "#history-result");
+    // Verified (its warnings are the demo's helpdesk pattern), with every entry.
+    assert.match(v.text, new RegExp(`✔ ${whole.entries.length} entrée\\(s\\)`), v.text);
+    assert.deepEqual(requested, [0, whole.entries[1].index]);
+    await context.close();
+  }
+  // An answer without `next` (a log that does not say where its list ends).
+  {
+    const { context, page } = await newPage();
+    await page.route("**/v1/voters/**", async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      delete body.next;
+      await route.fulfill({ response, json: body });
+    });
+    await page.goto(`${log.url}/#/identifiant/${helpdesk}`);
+    const v = await verdictOf(page, "#history-result");
+    assert.equal(v.kind, "fail");
+    assert.match(v.text, /ne prouve pas que cette liste d'entrées est complète/);
+    await context.close();
+  }
+});
+
 test("the dashboard renders its charts, the suspension timeline and the witnesses", async () => {
   const { context, page, errors } = await newPage({ viewport: { width: 1200, height: 900 } });
   await page.goto(`${log.url}/#/tableau`);
