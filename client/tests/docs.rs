@@ -172,3 +172,101 @@ fn incident_sequences_run_as_written() {
     // ballot, helpdesk reissue, impostor's ballot.
     assert_eq!(s.size(), 14);
 }
+
+/// The integration guide's example: Python and `cryptography` alone sign a ballot the
+/// log accepts, check the answer, and report a refusal with its code.
+#[test]
+fn python_example_signs_and_submits_a_ballot() {
+    use urne_client::note::SignerKey;
+    use urne_client::statement::{
+        Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let board = SignerKey::from_seed("board.py.test", [1; 32]).unwrap();
+    let registrar = SignerKey::from_seed("registrar.py.test", [2; 32]).unwrap();
+    // A generated key, whose base64 may hold '+' or '/': the example splits the key
+    // file on the first four '+' only.
+    let platform = SignerKey::generate("platform.py.test").unwrap();
+    std::fs::write(d.join("platform.key"), platform.to_signer_string() + "\n").unwrap();
+    let s = Server::start(&d.join("data"), &[board.verifier().to_string()]);
+    let st = |body| Statement {
+        election: "py".into(),
+        time: Time::now(),
+        body,
+    };
+    let post = |text: String| {
+        let mut r = ureq::post(format!("{}/v1/statements", s.url))
+            .header("Content-Type", "text/plain")
+            .send(text)
+            .expect("post");
+        assert!(r.status().is_success(), "{}", r.body_mut().read_to_string().unwrap());
+    };
+    let now = Time::now().0;
+    post(st(Body::Election(ElectionBody {
+        title: "Python".into(),
+        scrutins: vec!["s1".into()],
+        authorities: vec![
+            (Role::Board, board.verifier().clone()),
+            (Role::Registrar, registrar.verifier().clone()),
+            (Role::Platform, platform.verifier().clone()),
+        ],
+        quorum: 1,
+        tolerance: Some(300),
+        opens: Time(now - 60),
+        closes: Time(now + 3600),
+        roll: None,
+    }))
+    .sign(&[&board])
+    .unwrap());
+    post(st(Body::Open).sign(&[&board]).unwrap());
+    post(st(Body::Credential {
+        voter: Tag([7; 32]),
+        credential: Tag([8; 32]),
+        channel: Channel::Mail,
+        reason: CredentialReason::Initial,
+    })
+    .sign(&[&registrar])
+    .unwrap());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/submit_ballot.py");
+    post(st(Body::Credential {
+        voter: Tag([12; 32]),
+        credential: Tag([13; 32]),
+        channel: Channel::Mail,
+        reason: CredentialReason::Initial,
+    })
+    .sign(&[&registrar])
+    .unwrap());
+    let run = |log_key: &str, credential: u8, receipt: &str| {
+        let out = Command::new("python3")
+            .arg(&script)
+            .args(["--log", &s.url, "--log-key", log_key, "--key", "platform.key"])
+            .args(["--election", "py", "--scrutin", "s1"])
+            .args(["--credential", &Tag([credential; 32]).to_string(), "--receipt", receipt])
+            .current_dir(d)
+            .output()
+            .expect("python3 (scripts/setup.sh installs it with python3-cryptography)");
+        let r = (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        eprintln!("python -> {r:?}");
+        r
+    };
+    let receipt = Tag([9; 32]).to_string();
+    let (code, out, _) = run(&s.key, 8, &receipt);
+    assert_eq!((code, out.trim()), (0, "APPENDED entry 4"));
+    // The voter's check of that receipt, with urne-client.
+    let r = support::client(d, &["verify", "--log", &s.url, "--key", &s.key, &receipt]);
+    assert_eq!(r.code, 0, "{r:?}");
+    // A second ballot of the same voter: refused, with its code.
+    let (code, out, _) = run(&s.key, 8, &Tag([10; 32]).to_string());
+    assert_eq!(code, 7);
+    assert!(out.starts_with("REFUSED already_voted: "), "{out}");
+    // Another log's key: the answer is not trusted (the statement was still sent).
+    let impostor = SignerKey::from_seed(support::ORIGIN, [3; 32]).unwrap();
+    let (code, _, err) = run(&impostor.verifier().to_string(), 13, &Tag([11; 32]).to_string());
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(s.size(), 6);
+}
