@@ -4,7 +4,9 @@
 # - clippy (scripts/test.sh lints with it);
 # - Chromium, Node.js and npm (the web page's end-to-end tests drive Debian's Chromium
 #   with playwright-core; no browser is downloaded by npm);
-# - the web tests' npm packages (web/package-lock.json, `npm ci`).
+# - the web tests' npm packages (web/package-lock.json, `npm ci`);
+# - Python 3 with `cryptography` (Debian's python3-cryptography), for the integration
+#   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +14,8 @@ cd "$(dirname "$0")/.."
 need=()
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 dpkg -s clang >/dev/null 2>&1 || need+=(clang)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import cryptography' >/dev/null 2>&1 || need+=(python3-cryptography)
 if [ "${URNE_SKIP_WEB:-0}" != 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v node >/dev/null 2>&1 || need+=(nodejs)
