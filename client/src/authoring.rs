@@ -52,9 +52,7 @@ impl Syntax {
             Syntax::Text => "text, 1 to 256 printable characters".into(),
             Syntax::Number => "decimal number".into(),
             Syntax::Time => "YYYY-MM-DDTHH:MM:SSZ (UTC)".into(),
-            Syntax::Channel => {
-                words(&Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>())
-            }
+            Syntax::Channel => words(&Channel::ALL.iter().map(|c| c.as_str()).collect::<Vec<_>>()),
             Syntax::CredentialReason => words(
                 &CredentialReason::ALL
                     .iter()
@@ -138,7 +136,11 @@ const CREDENTIAL_FIELDS: &[FieldSpec] = &[
         "the voter's pseudonymous tag (keyed hash of an identity, never the identity)",
     ),
     field("credential", Syntax::Tag, "the credential's tag (new)"),
-    field("channel", Syntax::Channel, "how the credential reached the voter"),
+    field(
+        "channel",
+        Syntax::Channel,
+        "how the credential reached the voter",
+    ),
     field(
         "reason",
         Syntax::CredentialReason,
@@ -270,13 +272,7 @@ pub fn build(
     pairs: &[(String, String)],
 ) -> Result<Statement, AuthoringError> {
     let specs = fields(ty);
-    let allowed = || {
-        specs
-            .iter()
-            .map(|f| f.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let allowed = || specs.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
     for (i, (name, _)) in pairs.iter().enumerate() {
         let Some(spec) = specs.iter().find(|f| f.name == name) else {
             return Err(AuthoringError::UnknownField {
@@ -295,9 +291,9 @@ pub fn build(
         // A value holding a line end would write another field line of its own
         // (`--voter "X\ncredential Y"`): a different statement than the one asked.
         if pairs[i].1.chars().any(char::is_control) {
-            return Err(AuthoringError::Statement(StatementError::BadField(format!(
-                "{name}: a value holds no control character (line end, tab)"
-            ))));
+            return Err(AuthoringError::Statement(StatementError::BadField(
+                format!("{name}: a value holds no control character (line end, tab)"),
+            )));
         }
     }
     // `time` goes through its own spelling; the rest in the table's order.
@@ -384,13 +380,24 @@ pub fn keys_for<'a>(
     }
 }
 
+/// One signature line of a draft, as `inspect` reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PresentLine {
+    /// The key name on the line.
+    pub name: String,
+    /// The election key it names, with its role; `None` for a foreign line.
+    pub key: Option<(Role, VerifierKey)>,
+    /// Whether its signature verifies under that key.
+    pub verifies: bool,
+}
+
 /// The signatures of a draft against its election's keys.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignatureReport {
     /// Signature lines needed (the quorum, or one).
     pub needed: usize,
-    /// Each line there: its election key (None if foreign) and whether it verifies.
-    pub present: Vec<(String, Option<(Role, VerifierKey)>, bool)>,
+    /// Each line there.
+    pub present: Vec<PresentLine>,
     /// Keys of the roles that may sign and have not: any `needed - valid` of them.
     pub missing: Vec<(Role, VerifierKey)>,
     /// The block as the log would judge it once complete: `None` if it is complete and
@@ -416,10 +423,14 @@ pub fn signature_report(
                 .iter()
                 .find(|(_, k)| k.name() == l.name && k.key_id() == l.key_id)
                 .cloned();
-            let ok = key
+            let verifies = key
                 .as_ref()
                 .is_some_and(|(_, k)| k.verify(text.as_bytes(), &l.signature));
-            (l.name.clone(), key, ok)
+            PresentLine {
+                name: l.name.clone(),
+                key,
+                verifies,
+            }
         })
         .collect();
     let missing = authorities
@@ -501,13 +512,19 @@ pub fn add_signature(
         let Some(p) = pos_of(&l.name, l.key_id) else {
             return Err(AuthoringError::Block(rules::Refusal {
                 code: RefusalCode::BadSignatureBlock,
-                detail: format!("a signature line by {:?}, which is not a key of the election", l.name),
+                detail: format!(
+                    "a signature line by {:?}, which is not a key of the election",
+                    l.name
+                ),
             }));
         };
         if !authorities[p].1.verify(text.as_bytes(), &l.signature) {
             return Err(AuthoringError::Block(rules::Refusal {
                 code: RefusalCode::BadSignature,
-                detail: format!("the signature by {} does not verify: the text changed since it was signed", l.name),
+                detail: format!(
+                    "the signature by {} does not verify: the text changed since it was signed",
+                    l.name
+                ),
             }));
         }
     }
@@ -560,8 +577,8 @@ mod tests {
                 })
                 .rev() // any order in, the table's order out
                 .collect();
-            let st = build(ty, "e", Time(1_767_225_600), &pairs)
-                .unwrap_or_else(|e| panic!("{ty}: {e}"));
+            let st =
+                build(ty, "e", Time(1_767_225_600), &pairs).unwrap_or_else(|e| panic!("{ty}: {e}"));
             let text = st.to_text();
             let names: Vec<&str> = text
                 .lines()

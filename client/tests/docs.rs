@@ -14,8 +14,12 @@ use urne_client::rules::{self, Context, MemoryState};
 use urne_client::statement::{Body, SignedStatement, StatementType};
 
 fn doc(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs").join(name))
-        .unwrap_or_else(|e| panic!("docs/{name}: {e}"))
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../docs")
+            .join(name),
+    )
+    .unwrap_or_else(|e| panic!("docs/{name}: {e}"))
 }
 
 /// The fenced blocks of `md` whose info string is `lang`, in order.
@@ -59,7 +63,10 @@ fn reference_examples_parse_verify_and_replay() {
         .collect();
     for t in StatementType::ALL {
         assert!(
-            parsed.iter().chain(&alt).any(|s| s.statement.statement_type() == *t),
+            parsed
+                .iter()
+                .chain(&alt)
+                .any(|s| s.statement.statement_type() == *t),
             "no example of {t}"
         );
     }
@@ -72,8 +79,12 @@ fn reference_examples_parse_verify_and_replay() {
             tolerance_secs: rules::DEFAULT_TOLERANCE_SECS,
             max_tolerance_secs: None,
         };
-        let fx = rules::check(&state, s, None, &ctx)
-            .unwrap_or_else(|r| panic!("example {i} ({}) refused: {r}", s.statement.statement_type()));
+        let fx = rules::check(&state, s, None, &ctx).unwrap_or_else(|r| {
+            panic!(
+                "example {i} ({}) refused: {r}",
+                s.statement.statement_type()
+            )
+        });
         rules::apply(&mut state, fx.writes);
     }
     // The alternative endings are checked for their signatures.
@@ -94,15 +105,15 @@ fn reference_types_table_is_the_library_table() {
         let Ok(t) = cells[1].trim_matches('`').parse::<StatementType>() else {
             continue;
         };
-        let names: Vec<&str> = cells[2]
-            .split('`')
-            .skip(1)
-            .step_by(2)
-            .collect();
+        let names: Vec<&str> = cells[2].split('`').skip(1).step_by(2).collect();
         let want: Vec<&str> = authoring::fields(t).iter().map(|f| f.name).collect();
         assert_eq!(names, want, "fields of {t} in docs/statements.md");
         let (roles, quorum) = rules::required_roles(t);
-        assert_eq!(cells[3].starts_with("the board quorum"), quorum, "signers of {t}");
+        assert_eq!(
+            cells[3].starts_with("the board quorum"),
+            quorum,
+            "signers of {t}"
+        );
         for r in roles {
             assert!(quorum || cells[3].contains(r.as_str()), "signers of {t}");
         }
@@ -164,7 +175,11 @@ fn incident_sequences_run_as_written() {
     );
     assert!(out.status.success(), "the incidents' commands failed");
     let read = |f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();
-    assert!(read("alerts-1.txt").contains("reissue-leak"), "{}", read("alerts-1.txt"));
+    assert!(
+        read("alerts-1.txt").contains("reissue-leak"),
+        "{}",
+        read("alerts-1.txt")
+    );
     assert!(read("refused.txt").contains("REFUSED ballot-1.txt: ballot_while_suspended:"));
     let a2 = read("alerts-2.txt");
     assert!(a2.contains("helpdesk") && a2.contains("ballot"), "{a2}");
@@ -200,49 +215,71 @@ fn python_example_signs_and_submits_a_ballot() {
             .header("Content-Type", "text/plain")
             .send(text)
             .expect("post");
-        assert!(r.status().is_success(), "{}", r.body_mut().read_to_string().unwrap());
+        assert!(
+            r.status().is_success(),
+            "{}",
+            r.body_mut().read_to_string().unwrap()
+        );
     };
     let now = Time::now().0;
-    post(st(Body::Election(ElectionBody {
-        title: "Python".into(),
-        scrutins: vec!["s1".into()],
-        authorities: vec![
-            (Role::Board, board.verifier().clone()),
-            (Role::Registrar, registrar.verifier().clone()),
-            (Role::Platform, platform.verifier().clone()),
-        ],
-        quorum: 1,
-        tolerance: Some(300),
-        opens: Time(now - 60),
-        closes: Time(now + 3600),
-        roll: None,
-    }))
-    .sign(&[&board])
-    .unwrap());
+    post(
+        st(Body::Election(ElectionBody {
+            title: "Python".into(),
+            scrutins: vec!["s1".into()],
+            authorities: vec![
+                (Role::Board, board.verifier().clone()),
+                (Role::Registrar, registrar.verifier().clone()),
+                (Role::Platform, platform.verifier().clone()),
+            ],
+            quorum: 1,
+            tolerance: Some(300),
+            opens: Time(now - 60),
+            closes: Time(now + 3600),
+            roll: None,
+        }))
+        .sign(&[&board])
+        .unwrap(),
+    );
     post(st(Body::Open).sign(&[&board]).unwrap());
-    post(st(Body::Credential {
-        voter: Tag([7; 32]),
-        credential: Tag([8; 32]),
-        channel: Channel::Mail,
-        reason: CredentialReason::Initial,
-    })
-    .sign(&[&registrar])
-    .unwrap());
+    post(
+        st(Body::Credential {
+            voter: Tag([7; 32]),
+            credential: Tag([8; 32]),
+            channel: Channel::Mail,
+            reason: CredentialReason::Initial,
+        })
+        .sign(&[&registrar])
+        .unwrap(),
+    );
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/submit_ballot.py");
-    post(st(Body::Credential {
-        voter: Tag([12; 32]),
-        credential: Tag([13; 32]),
-        channel: Channel::Mail,
-        reason: CredentialReason::Initial,
-    })
-    .sign(&[&registrar])
-    .unwrap());
+    post(
+        st(Body::Credential {
+            voter: Tag([12; 32]),
+            credential: Tag([13; 32]),
+            channel: Channel::Mail,
+            reason: CredentialReason::Initial,
+        })
+        .sign(&[&registrar])
+        .unwrap(),
+    );
     let run = |log_key: &str, credential: u8, receipt: &str| {
         let out = Command::new("python3")
             .arg(&script)
-            .args(["--log", &s.url, "--log-key", log_key, "--key", "platform.key"])
+            .args([
+                "--log",
+                &s.url,
+                "--log-key",
+                log_key,
+                "--key",
+                "platform.key",
+            ])
             .args(["--election", "py", "--scrutin", "s1"])
-            .args(["--credential", &Tag([credential; 32]).to_string(), "--receipt", receipt])
+            .args([
+                "--credential",
+                &Tag([credential; 32]).to_string(),
+                "--receipt",
+                receipt,
+            ])
             .current_dir(d)
             .output()
             .expect("python3 (scripts/setup.sh installs it with python3-cryptography)");
@@ -266,7 +303,11 @@ fn python_example_signs_and_submits_a_ballot() {
     assert!(out.starts_with("REFUSED already_voted: "), "{out}");
     // Another log's key: the answer is not trusted (the statement was still sent).
     let impostor = SignerKey::from_seed(support::ORIGIN, [3; 32]).unwrap();
-    let (code, _, err) = run(&impostor.verifier().to_string(), 13, &Tag([11; 32]).to_string());
+    let (code, _, err) = run(
+        &impostor.verifier().to_string(),
+        13,
+        &Tag([11; 32]).to_string(),
+    );
     assert_eq!(code, 3, "{err}");
     assert_eq!(s.size(), 6);
 }

@@ -48,9 +48,12 @@ impl Server {
     /// Starts `urne serve` on `data`, allowing `allow_board` to seal elections.
     pub fn start(data: &Path, allow_board: &[String]) -> Server {
         let mut cmd = Command::new(urne_bin());
-        cmd.args(["serve", "--data"])
-            .arg(data)
-            .args(["--listen", "127.0.0.1:0", "--origin", ORIGIN]);
+        cmd.args(["serve", "--data"]).arg(data).args([
+            "--listen",
+            "127.0.0.1:0",
+            "--origin",
+            ORIGIN,
+        ]);
         for k in allow_board {
             cmd.args(["--allow-board", k]);
         }

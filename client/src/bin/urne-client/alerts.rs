@@ -111,9 +111,9 @@ fn fetch(
         if let Some(e) = &a.election {
             path.push_str(&format!("&election={e}"));
         }
-        let v = log
-            .get_json(&path)?
-            .unwrap_or_else(|| serde_json::json!({"entries": [], "checkpoint": current.note, "next": null}));
+        let v = log.get_json(&path)?.unwrap_or_else(
+            || serde_json::json!({"entries": [], "checkpoint": current.note, "next": null}),
+        );
         let note = v["checkpoint"]
             .as_str()
             .unwrap_or(&current.note)
@@ -154,8 +154,7 @@ fn fetch(
             })?;
             let s = SignedStatement::parse(bytes)
                 .map_err(|err| bad(format!("entry {index}: {err}")))?;
-            if a
-                .election
+            if a.election
                 .as_ref()
                 .is_some_and(|e| *e != s.statement.election)
             {

@@ -16,7 +16,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use urne_client::authoring::{self, Draft};
 use urne_client::note::{SignerKey, VerifierKey};
-use urne_client::rules::{self, Context, ElectionState, MemoryState, RefusalCode, StateKey, StateValue};
+use urne_client::rules::{
+    self, Context, ElectionState, MemoryState, RefusalCode, StateKey, StateValue,
+};
 use urne_client::statement::{Body, Role, SignedStatement, StatementType, Time, MAX_ENTRY_SIZE};
 
 /// Largest key file read (a key line is about 100 bytes).
@@ -32,9 +34,10 @@ pub fn read_signer(path: &Path) -> Res<SignerKey> {
     ))?;
     let mut s = String::new();
     use std::io::Read as _;
-    f.take(MAX_KEY_FILE)
-        .read_to_string(&mut s)
-        .map_err(ctx(Kind::Other, format!("key file {} is not text", path.display())))?;
+    f.take(MAX_KEY_FILE).read_to_string(&mut s).map_err(ctx(
+        Kind::Other,
+        format!("key file {} is not text", path.display()),
+    ))?;
     SignerKey::parse(s.trim_end()).map_err(|_| {
         Fail::new(
             Kind::Other,
@@ -226,7 +229,8 @@ pub fn sealed_election(log: &Log, trust: &Trust, id: &str) -> Res<Sealed> {
         entry = es.pop();
         Ok(())
     })?;
-    let entry = entry.ok_or_else(|| Fail::new(Kind::ProofFailed, format!("entry {index} missing")))?;
+    let entry =
+        entry.ok_or_else(|| Fail::new(Kind::ProofFailed, format!("entry {index} missing")))?;
     let statement = SignedStatement::parse(&entry).map_err(|e| {
         Fail::new(
             Kind::ProofFailed,
@@ -268,18 +272,26 @@ fn trust_of(log: &str, key: Option<&str>) -> Res<Trust> {
     .trust()
 }
 
+/// An election's keys and quorum, and what its log serves when read from one.
+struct Known {
+    keys: Vec<(Role, VerifierKey)>,
+    quorum: u32,
+    sealed: Option<Sealed>,
+}
+
 /// The election's keys and quorum, if a source was given; and what the log serves.
-fn election_keys(
-    src: &ElectionSource,
-    id: &str,
-) -> Res<Option<(Vec<(Role, VerifierKey)>, u32, Option<(Log, Sealed)>)>> {
+fn election_keys(src: &ElectionSource, id: &str) -> Res<Option<Known>> {
     if let Some(f) = &src.election_file {
         let b = read_statement_file(f)?;
         let d = parse_draft(f, &b)?;
         let Body::Election(e) = &d.statement.body else {
             return Err(Fail::new(
                 Kind::Other,
-                format!("{} is a {} statement, not an election", f.display(), d.statement.statement_type()),
+                format!(
+                    "{} is a {} statement, not an election",
+                    f.display(),
+                    d.statement.statement_type()
+                ),
             ));
         };
         if d.statement.election != id {
@@ -292,14 +304,21 @@ fn election_keys(
                 ),
             ));
         }
-        return Ok(Some((e.authorities.clone(), e.quorum, None)));
+        return Ok(Some(Known {
+            keys: e.authorities.clone(),
+            quorum: e.quorum,
+            sealed: None,
+        }));
     }
     if let Some(url) = &src.log {
         let trust = trust_of(url, src.log_key.as_deref())?;
         let log = Log::new(url);
         let sealed = sealed_election(&log, &trust, id)?;
-        let (auth, q) = (sealed.state.authorities.clone(), sealed.state.quorum);
-        return Ok(Some((auth, q, Some((log, sealed)))));
+        return Ok(Some(Known {
+            keys: sealed.state.authorities.clone(),
+            quorum: sealed.state.quorum,
+            sealed: Some(sealed),
+        }));
     }
     Ok(None)
 }
@@ -521,7 +540,9 @@ pub fn new(a: &NewArgs) -> Res<()> {
         Some(t) => t.parse::<StatementType>().map_err(|_| {
             Fail::new(
                 Kind::Other,
-                format!("unknown statement type {t:?}; `urne-client statement new --help` lists them"),
+                format!(
+                    "unknown statement type {t:?}; `urne-client statement new --help` lists them"
+                ),
             )
         })?,
     };
@@ -548,7 +569,7 @@ pub fn new(a: &NewArgs) -> Res<()> {
     };
     if !keys.is_empty() {
         let src = election_keys(&a.source, election)?;
-        let known = src.as_ref().map(|(k, q, _)| (k.as_slice(), *q));
+        let known = src.as_ref().map(|k| (k.keys.as_slice(), k.quorum));
         draft = sign_draft(draft, &keys, known)?;
     }
     write_out(a.out.as_deref(), &draft.to_text())
@@ -581,15 +602,19 @@ pub fn sign(a: &SignArgs) -> Res<()> {
     let bytes = read_statement_file(&a.statement)?;
     let draft = parse_draft(&a.statement, &bytes)?;
     let src = election_keys(&a.source, &draft.statement.election)?;
-    let known = src.as_ref().map(|(k, q, _)| (k.as_slice(), *q));
+    let known = src.as_ref().map(|k| (k.keys.as_slice(), k.quorum));
     let known = authoring::keys_for(&draft.statement, known).map(|(a, q)| (a.to_vec(), q));
-    let signed = sign_draft(draft, std::slice::from_ref(&key), known.as_ref().map(|(a, q)| (a.as_slice(), *q)))?;
+    let signed = sign_draft(
+        draft,
+        std::slice::from_ref(&key),
+        known.as_ref().map(|(a, q)| (a.as_slice(), *q)),
+    )?;
     let out = a.out.as_deref().unwrap_or(&a.statement);
     write_out(Some(out), &signed.to_text())?;
     let status = match &known {
         Some((auth, q)) => {
             let r = authoring::signature_report(&signed, auth, *q);
-            let valid = r.present.iter().filter(|p| p.2).count();
+            let valid = r.present.iter().filter(|p| p.verifies).count();
             format!("{valid} of the {} signature(s) it needs", r.needed)
         }
         None => format!("{} signature(s)", signed.signatures.len()),
@@ -672,25 +697,32 @@ pub fn inspect(a: &InspectArgs) -> Res<String> {
     } else {
         election_keys(&src, &st.election)?
     };
-    let known = authoring::keys_for(st, fetched.as_ref().map(|(k, q, _)| (k.as_slice(), *q)));
+    let known = authoring::keys_for(st, fetched.as_ref().map(|k| (k.keys.as_slice(), k.quorum)));
     let mut kind = None;
     match known {
         None => {
-            out.push_str(&format!("signatures: {} line(s):\n", draft.signatures.len()));
+            out.push_str(&format!(
+                "signatures: {} line(s):\n",
+                draft.signatures.len()
+            ));
             for l in &draft.signatures {
-                out.push_str(&format!("  {} (key ID {:08x}): not checked\n", l.name, l.key_id));
+                out.push_str(&format!(
+                    "  {} (key ID {:08x}): not checked\n",
+                    l.name, l.key_id
+                ));
             }
             out.push_str("which keys may sign and how many are needed cannot be known without the election: give --election-file FILE or --log URL --key LOGKEY\n");
         }
         Some((auth, quorum)) => {
             let r = authoring::signature_report(&draft, auth, quorum);
-            let valid = r.present.iter().filter(|p| p.2).count();
+            let valid = r.present.iter().filter(|p| p.verifies).count();
             out.push_str(&format!(
                 "signatures: {valid} valid of the {} needed\n",
                 r.needed
             ));
-            for (name, key, ok) in &r.present {
-                out.push_str(&match (key, ok) {
+            for p in &r.present {
+                let name = &p.name;
+                out.push_str(&match (&p.key, p.verifies) {
                     (Some((role, _)), true) => format!("  {name} ({role}): verifies\n"),
                     (Some((role, _)), false) => format!("  {name} ({role}): DOES NOT VERIFY\n"),
                     (None, _) => format!("  {name}: not a key of the election\n"),
@@ -713,17 +745,24 @@ pub fn inspect(a: &InspectArgs) -> Res<String> {
                         f.code.as_str(),
                         f.detail
                     ));
-                    kind = Some(if matches!(f.code, RefusalCode::QuorumNotMet | RefusalCode::Malformed) {
-                        Kind::Incomplete
-                    } else {
-                        Kind::Refused
-                    });
+                    kind = Some(
+                        if matches!(f.code, RefusalCode::QuorumNotMet | RefusalCode::Malformed) {
+                            Kind::Incomplete
+                        } else {
+                            Kind::Refused
+                        },
+                    );
                 }
             }
         }
     }
     if let Some(url) = &a.log {
-        let verdict = log_verdict(url, a.key.as_deref(), &draft, fetched.and_then(|f| f.2))?;
+        let verdict = log_verdict(
+            url,
+            a.key.as_deref(),
+            &draft,
+            fetched.and_then(|f| f.sealed),
+        )?;
         out.push_str(&verdict.0);
         if kind.is_none() {
             kind = verdict.1;
@@ -741,7 +780,7 @@ fn log_verdict(
     url: &str,
     key: Option<&str>,
     draft: &Draft,
-    sealed: Option<(Log, Sealed)>,
+    sealed: Option<Sealed>,
 ) -> Res<(String, Option<Kind>)> {
     let st = &draft.statement;
     let Some(signed) = draft.signed() else {
@@ -753,7 +792,7 @@ fn log_verdict(
     let index;
     let mut caveat;
     match sealed {
-        Some((_, s)) => {
+        Some(s) => {
             index = s.tree_size;
             caveat = format!(
                 "; its keys and quorum are those sealed at entry {} (proved against the log's checkpoint); its phase is the log's word",
@@ -802,7 +841,9 @@ fn log_verdict(
             "; the voter's and credential's own history (already issued, revoked, voted, receipt used, initial or reissue) is checked by the log alone{caveat}"
         );
     }
-    caveat.push_str("; and whether this very text is already logged (then submit answers it as a duplicate)");
+    caveat.push_str(
+        "; and whether this very text is already logged (then submit answers it as a duplicate)",
+    );
     Ok(match rules::check(&state, &signed, None, &ctx) {
         Ok(_) => (
             format!("log: would accept it now as far as the election's state at tree size {index} shows{caveat}\n"),

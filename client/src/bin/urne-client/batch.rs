@@ -67,12 +67,30 @@ fn with_ext(p: &Path, ext: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Turns one input line into `(type, election, time, fields)`.
-fn fields_of(line: &str, n: usize) -> Res<(StatementType, String, Time, Vec<(String, String)>)> {
+/// One input line, read.
+struct Line {
+    ty: StatementType,
+    election: String,
+    time: Time,
+    pairs: Vec<(String, String)>,
+}
+
+impl Line {
+    /// Builds the statement with the library (which checks every field).
+    fn build(&self, n: usize) -> Res<urne_client::statement::Statement> {
+        authoring::build(self.ty, &self.election, self.time, &self.pairs)
+            .map_err(|e| Fail::new(Kind::Other, format!("input line {n}: {e}")))
+    }
+}
+
+/// Reads one input line: its type, election, time (now unless given) and fields.
+fn fields_of(line: &str, n: usize) -> Res<Line> {
     let bad = |m: String| Fail::new(Kind::Other, format!("input line {n}: {m}"));
     let v: serde_json::Value =
         serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-    let obj = v.as_object().ok_or_else(|| bad("not a JSON object".into()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| bad("not a JSON object".into()))?;
     let ty: StatementType = obj
         .get("type")
         .and_then(|t| t.as_str())
@@ -111,7 +129,12 @@ fn fields_of(line: &str, n: usize) -> Res<(StatementType, String, Time, Vec<(Str
             _ => pairs.push((k.clone(), one(v)?)),
         }
     }
-    Ok((ty, election, time, pairs))
+    Ok(Line {
+        ty,
+        election,
+        time,
+        pairs,
+    })
 }
 
 /// A journaled statement: its input line number and its signed bytes.
@@ -125,7 +148,12 @@ fn read_journal(path: &Path) -> Res<Vec<Journaled>> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Fail::new(Kind::Other, format!("reading {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Fail::new(
+                Kind::Other,
+                format!("reading {}: {e}", path.display()),
+            ))
+        }
     };
     let mut out = Vec::new();
     for l in std::io::BufReader::new(f).lines() {
@@ -148,7 +176,12 @@ fn read_done(path: &Path) -> Res<HashSet<usize>> {
     let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
-        Err(e) => return Err(Fail::new(Kind::Other, format!("reading {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Fail::new(
+                Kind::Other,
+                format!("reading {}: {e}", path.display()),
+            ))
+        }
     };
     let mut done = HashSet::new();
     for l in std::io::BufReader::new(f).lines() {
@@ -172,7 +205,8 @@ fn open_append(path: &Path) -> Res<std::fs::File> {
         .map_err(ctx(Kind::Other, format!("opening {}", path.display())))?;
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
     if len > 0 {
-        let b = std::fs::read(path).map_err(ctx(Kind::Other, format!("reading {}", path.display())))?;
+        let b =
+            std::fs::read(path).map_err(ctx(Kind::Other, format!("reading {}", path.display())))?;
         if b.last() != Some(&b'\n') {
             f.write_all(b"\n")
                 .map_err(ctx(Kind::Other, format!("writing {}", path.display())))?;
@@ -194,8 +228,14 @@ pub fn run(a: &BatchArgs) -> Res<String> {
     let trust = a.log.trust()?;
     let key = read_signer(&a.sign_key)?;
     let log = Log::new(&a.log.log);
-    let journal_path = a.journal.clone().unwrap_or_else(|| with_ext(&a.input, ".journal"));
-    let receipts_path = a.receipts.clone().unwrap_or_else(|| with_ext(&a.input, ".receipts"));
+    let journal_path = a
+        .journal
+        .clone()
+        .unwrap_or_else(|| with_ext(&a.input, ".journal"));
+    let receipts_path = a
+        .receipts
+        .clone()
+        .unwrap_or_else(|| with_ext(&a.input, ".receipts"));
     let input = std::fs::read_to_string(&a.input)
         .map_err(ctx(Kind::Other, format!("reading {}", a.input.display())))?;
     let lines: Vec<(usize, &str)> = input
@@ -207,9 +247,7 @@ pub fn run(a: &BatchArgs) -> Res<String> {
     // Every line is checked before anything is sent: a typo on line 9,000 stops the
     // batch before line 1 reaches the log, not halfway.
     for (n, l) in &lines {
-        let (ty, election, time, pairs) = fields_of(l, *n)?;
-        authoring::build(ty, &election, time, &pairs)
-            .map_err(|e| Fail::new(Kind::Other, format!("input line {n}: {e}")))?;
+        fields_of(l, *n)?.build(*n)?;
     }
     let journaled = read_journal(&journal_path)?;
     let done = read_done(&receipts_path)?;
@@ -244,7 +282,10 @@ pub fn run(a: &BatchArgs) -> Res<String> {
     let mut sent = 0u64;
     // The journal's statements first (their lines are before any new one), then the
     // input after the journal, a chunk at a time.
-    let mut pending: Vec<Journaled> = journaled.into_iter().filter(|j| !done.contains(&j.line)).collect();
+    let mut pending: Vec<Journaled> = journaled
+        .into_iter()
+        .filter(|j| !done.contains(&j.line))
+        .collect();
     let mut rest = lines.iter().filter(|(n, _)| *n > last_journaled).peekable();
     loop {
         if pending.is_empty() {
@@ -254,9 +295,7 @@ pub fn run(a: &BatchArgs) -> Res<String> {
             let t = Instant::now();
             let mut chunk = String::new();
             for (n, l) in rest.by_ref().take(a.chunk as usize) {
-                let (ty, election, time, pairs) = fields_of(l, *n)?;
-                let st = authoring::build(ty, &election, time, &pairs)
-                    .map_err(|e| Fail::new(Kind::Other, format!("input line {n}: {e}")))?;
+                let st = fields_of(l, *n)?.build(*n)?;
                 let signed = st
                     .sign(&[&key])
                     .map_err(|e| Fail::new(Kind::Other, format!("input line {n}: {e}")))?;
@@ -271,7 +310,10 @@ pub fn run(a: &BatchArgs) -> Res<String> {
             journal
                 .write_all(chunk.as_bytes())
                 .and_then(|()| journal.sync_data())
-                .map_err(ctx(Kind::Other, format!("writing {}", journal_path.display())))?;
+                .map_err(ctx(
+                    Kind::Other,
+                    format!("writing {}", journal_path.display()),
+                ))?;
             sign_secs += t.elapsed().as_secs_f64();
         }
         let work = std::mem::take(&mut pending);
@@ -288,7 +330,10 @@ pub fn run(a: &BatchArgs) -> Res<String> {
                 }
                 Ok(Outcome::Refused(status, code, detail)) => {
                     tally.refused += 1;
-                    eprintln!("REFUSED input line {}: {code}: {detail} (HTTP {status})", j.line);
+                    eprintln!(
+                        "REFUSED input line {}: {code}: {detail} (HTTP {status})",
+                        j.line
+                    );
                     serde_json::json!({"line": j.line, "status": "refused", "code": code, "detail": detail})
                 }
                 Err(_) => return,
@@ -302,13 +347,17 @@ pub fn run(a: &BatchArgs) -> Res<String> {
             bar.abandon();
             return Err(Fail::new(
                 f.kind,
-                format!("{} (batch stopped; run it again to resume from the journal)", f.msg),
+                format!(
+                    "{} (batch stopped; run it again to resume from the journal)",
+                    f.msg
+                ),
             ));
         }
     }
-    receipts
-        .flush()
-        .map_err(ctx(Kind::Other, format!("writing {}", receipts_path.display())))?;
+    receipts.flush().map_err(ctx(
+        Kind::Other,
+        format!("writing {}", receipts_path.display()),
+    ))?;
     bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     let acked = tally.appended + tally.duplicate;
@@ -369,7 +418,10 @@ fn send_all(
         for (i, r) in rx {
             if let Err(f) = &r {
                 if fatal.is_none() {
-                    fatal = Some(Fail::new(f.kind, format!("input line {}: {}", work[i].line, f.msg)));
+                    fatal = Some(Fail::new(
+                        f.kind,
+                        format!("input line {}: {}", work[i].line, f.msg),
+                    ));
                     stop.store(true, Ordering::Relaxed);
                 }
             }

@@ -276,7 +276,9 @@ fn main() -> ExitCode {
                 }
                 // Reports that end in a failure (inspect, batch) go to standard
                 // output like their success; submit printed its lines already.
-                Err(f) if matches!(f.kind, Kind::Refused | Kind::Incomplete) || f.msg.is_empty() => {
+                Err(f)
+                    if matches!(f.kind, Kind::Refused | Kind::Incomplete) || f.msg.is_empty() =>
+                {
                     if !f.msg.is_empty() {
                         println!("{}", f.msg);
                     }

@@ -78,7 +78,10 @@ fn check_answer(
             Kind::Network,
             format!(
                 "the log answered HTTP {status} without JSON: {}",
-                String::from_utf8_lossy(body).chars().take(200).collect::<String>()
+                String::from_utf8_lossy(body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
             ),
         )
     })?;
@@ -91,7 +94,9 @@ fn check_answer(
     let proof = v["tlog_proof"]
         .as_str()
         .ok_or_else(|| bad("the answer has no tlog_proof".into()))
-        .and_then(|p| TlogProof::parse(p.as_bytes()).map_err(|e| bad(format!("tlog_proof: {e}"))))?;
+        .and_then(|p| {
+            TlogProof::parse(p.as_bytes()).map_err(|e| bad(format!("tlog_proof: {e}")))
+        })?;
     if v["index"].as_u64() != Some(proof.index) {
         return Err(bad("the answer's index is not its receipt's".into()));
     }
@@ -102,10 +107,17 @@ fn check_answer(
     let entry = if duplicate {
         let cp = trust.open_log_only(&proof.checkpoint)?;
         let mut e = None;
-        stream_entries(log, &cp.checkpoint, proof.index, proof.index + 1, 1, |_, mut es| {
-            e = es.pop();
-            Ok(())
-        })?;
+        stream_entries(
+            log,
+            &cp.checkpoint,
+            proof.index,
+            proof.index + 1,
+            1,
+            |_, mut es| {
+                e = es.pop();
+                Ok(())
+            },
+        )?;
         let e = e.ok_or_else(|| bad(format!("entry {} missing", proof.index)))?;
         let logged = SignedStatement::parse(&e)
             .map_err(|err| bad(format!("entry {} is not a statement: {err}", proof.index)))?;
@@ -123,8 +135,17 @@ fn check_answer(
     // cosignatures come later (a receipt is handed out once durable): `verify` checks
     // them against a later checkpoint.
     proof
-        .verify(&tree::record_hash(&entry), &trust.log_key, &WitnessPolicy::none())
-        .map_err(|e| bad(format!("the receipt of entry {} does not verify: {e}", proof.index)))?;
+        .verify(
+            &tree::record_hash(&entry),
+            &trust.log_key,
+            &WitnessPolicy::none(),
+        )
+        .map_err(|e| {
+            bad(format!(
+                "the receipt of entry {} does not verify: {e}",
+                proof.index
+            ))
+        })?;
     Ok(if duplicate {
         Outcome::Duplicate(proof.index, proof)
     } else {
@@ -195,7 +216,11 @@ pub fn submit(a: &SubmitArgs) -> Res<()> {
             Ok(s) => s,
             Err(e) => {
                 let r = Refusal::from(e);
-                println!("REFUSED {shown}: {}: {} (not sent)", r.code.as_str(), r.detail);
+                println!(
+                    "REFUSED {shown}: {}: {} (not sent)",
+                    r.code.as_str(),
+                    r.detail
+                );
                 note(Fail::new(Kind::Refused, r.to_string()));
                 continue;
             }
@@ -209,8 +234,14 @@ pub fn submit(a: &SubmitArgs) -> Res<()> {
                 };
                 let rp = receipt_path(a.receipts.as_deref(), file);
                 if let Err(e) = std::fs::write(&rp, p.to_text()) {
-                    println!("FAILED {shown}: entry {i}, but writing {}: {e}", rp.display());
-                    note(Fail::new(Kind::Other, format!("writing {}: {e}", rp.display())));
+                    println!(
+                        "FAILED {shown}: entry {i}, but writing {}: {e}",
+                        rp.display()
+                    );
+                    note(Fail::new(
+                        Kind::Other,
+                        format!("writing {}: {e}", rp.display()),
+                    ));
                     continue;
                 }
                 let size = trust
@@ -241,4 +272,3 @@ pub fn submit(a: &SubmitArgs) -> Res<()> {
         }
     }
 }
-
