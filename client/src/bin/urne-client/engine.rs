@@ -105,7 +105,9 @@ pub struct ElectionReport {
 /// Settings of the pattern detectors.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Detectors {
-    /// Tolerated clock skew between statements, seconds (must match the log's).
+    /// Tolerated clock skew between statements, seconds, for elections sealed before
+    /// tolerances were (rules 1; must match the log's); the others are judged with
+    /// the tolerance they sealed.
     pub tolerance_secs: i64,
     /// Alert when an election has more reissues than this within any 60 minutes
     /// (a sliding window, not the calendar hour).
@@ -418,22 +420,23 @@ impl Auditor {
     /// least `last_time - tolerance`. Keeps the monitor's memory bounded by the issues
     /// of the last window, not by every reissue of the election.
     fn prune_helpdesk(&mut self, det: &Detectors) {
-        let reach = det
-            .reissue_vote_minutes
-            .max(0)
-            .saturating_mul(60)
-            .saturating_add(det.tolerance_secs.max(0));
+        let window = det.reissue_vote_minutes.max(0).saturating_mul(60);
         let state = &self.state;
-        let mut last: HashMap<String, Option<i64>> = HashMap::new();
+        // Per election: its latest time, and how far back a statement of it may be
+        // dated (its sealed tolerance, or the one given for rules-1 elections).
+        let mut last: HashMap<String, Option<(i64, i64)>> = HashMap::new();
         self.helpdesk.retain(|(election, _), h| {
             let latest = *last.entry(election.clone()).or_insert_with(|| {
                 match state.get(&StateKey::Election(election.clone())) {
-                    Some(StateValue::Election(e)) => Some(e.last_time.0),
+                    Some(StateValue::Election(e)) => Some((
+                        e.last_time.0,
+                        window.saturating_add(e.tolerance(det.tolerance_secs).max(0)),
+                    )),
                     _ => None,
                 }
             });
             // No such election: no ballot of it can ever be accepted.
-            latest.is_some_and(|l| h.time >= l.saturating_sub(reach))
+            latest.is_some_and(|(l, reach)| h.time >= l.saturating_sub(reach))
         });
     }
 
