@@ -568,7 +568,11 @@ pub fn new(a: &NewArgs) -> Res<()> {
         signatures: Vec::new(),
     };
     if !keys.is_empty() {
-        let src = election_keys(&a.source, election)?;
+        let src = if ty == StatementType::Election {
+            None
+        } else {
+            election_keys(&a.source, election)?
+        };
         let known = src.as_ref().map(|k| (k.keys.as_slice(), k.quorum));
         draft = sign_draft(draft, &keys, known)?;
     }
@@ -601,7 +605,13 @@ pub fn sign(a: &SignArgs) -> Res<()> {
     let key = read_signer(&a.key)?;
     let bytes = read_statement_file(&a.statement)?;
     let draft = parse_draft(&a.statement, &bytes)?;
-    let src = election_keys(&a.source, &draft.statement.election)?;
+    // An `election` statement names its own keys: nothing to read elsewhere (and the
+    // log has no such election yet).
+    let src = if matches!(draft.statement.body, Body::Election(_)) {
+        None
+    } else {
+        election_keys(&a.source, &draft.statement.election)?
+    };
     let known = src.as_ref().map(|k| (k.keys.as_slice(), k.quorum));
     let known = authoring::keys_for(&draft.statement, known).map(|(a, q)| (a.to_vec(), q));
     let signed = sign_draft(
@@ -683,8 +693,14 @@ pub fn inspect(a: &InspectArgs) -> Res<String> {
     for l in st.to_text().lines().skip(3) {
         out.push_str(&format!("  {l}\n"));
     }
+    // With --log, the election's keys are the ones sealed in that log (the verdict is
+    // that log's); else those of --election-file.
     let src = ElectionSource {
-        election_file: a.election_file.clone(),
+        election_file: if a.log.is_some() {
+            None
+        } else {
+            a.election_file.clone()
+        },
         log: a.log.clone(),
         log_key: a.key.clone(),
     };

@@ -88,6 +88,14 @@ fn check_answer(
     if !(200..300).contains(&status) {
         let code = v["error"].as_str().unwrap_or("unknown").to_string();
         let detail = v["detail"].as_str().unwrap_or("").to_string();
+        // A 5xx judged nothing (queue full, state or storage unavailable): not a
+        // refusal to record, a failure to retry later with the same bytes.
+        if status >= 500 {
+            return Err(Fail::new(
+                Kind::Network,
+                format!("the log answered HTTP {status} {code}: {detail} (still, after retries)"),
+            ));
+        }
         return Ok(Outcome::Refused(status, code, detail));
     }
     let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
