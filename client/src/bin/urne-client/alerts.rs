@@ -81,6 +81,10 @@ fn describe(index: u64, s: &SignedStatement, reissue: bool) -> String {
     format!("{} #{index} [{}] {what}", st.time, st.election)
 }
 
+/// A proved entry about the voter: its index, the statement, and whether it is a
+/// reissue (a credential for a voter who already had one in that election).
+type Proved = (u64, SignedStatement, bool);
+
 /// Fetches and proves every entry about `voter` against checkpoints consistent with
 /// `current`, following the log's pages (`next`) to the end; returns (the largest
 /// checkpoint seen, entries with the rules' reissue fact). A log that does not say
@@ -91,7 +95,7 @@ fn fetch(
     a: &AlertsArgs,
     trust: &crate::trust::Trust,
     current: &SignedCheckpoint,
-) -> Res<(SignedCheckpoint, Vec<(u64, SignedStatement, bool)>)> {
+) -> Res<(SignedCheckpoint, Vec<Proved>)> {
     let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
     let incomplete = |m: String| {
         Fail::new(
