@@ -20,8 +20,7 @@
 use crate::author::read_signer;
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
-use crate::submit::{submit_one, Outcome};
-use crate::trust::LogArgs;
+use crate::submit::{submit_one, Outcome, TargetLog};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashSet;
@@ -37,7 +36,7 @@ use urne_client::statement::{SignedStatement, StatementType, Time};
 #[derive(Args, Debug)]
 pub struct BatchArgs {
     #[command(flatten)]
-    pub log: LogArgs,
+    pub log: TargetLog,
     /// The signer key file (the registrar's, or the platform's).
     #[arg(long = "sign-key", value_name = "FILE")]
     pub sign_key: PathBuf,

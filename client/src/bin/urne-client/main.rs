@@ -57,7 +57,8 @@ Exit codes:
   8  incomplete: the statement lacks signatures its election needs (inspect)
  64  usage error (bad or missing arguments)";
 
-/// urne-client: check your ballot receipt, watch your voter tag, audit a urne log.
+/// urne-client: check your ballot receipt, watch your voter tag, audit a urne log;
+/// and, for election authorities, write, co-sign and submit statements.
 ///
 /// urne is an append-only, publicly verifiable log of an election (ballot receipts,
 /// credentials, suspensions…). This tool trusts nothing the log says that it can

@@ -165,11 +165,43 @@ fn check_answer(
 // statement submit
 // ---------------------------------------------------------------------------------------
 
+/// The log a statement goes to. Only the log key: a receipt is handed out once its
+/// statement is durable, before witnesses cosign, so no witness policy applies here
+/// (`urne-client verify` checks one later, against a checkpoint that covers it).
+#[derive(Args, Debug, Clone)]
+pub struct TargetLog {
+    /// Base URL of the log, e.g. https://urne.example/log.
+    #[arg(long, env = "URNE_LOG", value_name = "URL")]
+    pub log: String,
+    /// The log's verifier key (`<name>+<hex id>+<base64>`), as published by its
+    /// operator: every answer is checked with it.
+    #[arg(long, env = "URNE_LOG_KEY", value_name = "LOGKEY")]
+    pub key: String,
+}
+
+impl TargetLog {
+    /// Parses the log key.
+    ///
+    /// # Errors
+    /// [`Kind::Other`] for a malformed key.
+    pub fn trust(&self) -> Res<Trust> {
+        LogArgs {
+            log: self.log.clone(),
+            key: Some(self.key.clone()),
+            witnesses: Vec::new(),
+            quorum: None,
+            policy: None,
+            peers: Vec::new(),
+        }
+        .trust()
+    }
+}
+
 /// Arguments of `statement submit`.
 #[derive(Args, Debug)]
 pub struct SubmitArgs {
     #[command(flatten)]
-    pub log: LogArgs,
+    pub log: TargetLog,
     /// Directory for the receipts [default: next to each statement, as FILE.proof].
     #[arg(long, value_name = "DIR")]
     pub receipts: Option<PathBuf>,
