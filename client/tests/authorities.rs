@@ -1023,3 +1023,115 @@ fn answers_that_do_not_verify_and_logs_out_of_reach() {
     );
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+/// A batch checks every input line before sending any (a typo on a late line stops it
+/// with nothing sent), and records a refusal in its receipts with the stable code.
+#[test]
+fn batch_checks_every_line_first_and_records_refusals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let board = keygen(d, "board.cse");
+    let registrar = keygen(d, "registrar.cse");
+    let s = Server::start(&d.join("data"), std::slice::from_ref(&board));
+    let (url, lk) = (s.url.as_str(), s.key.as_str());
+    let (opens, closes) = (time_in(-60), time_in(86_400));
+    let (ab, ar) = (format!("board {board}"), format!("registrar {registrar}"));
+    client(
+        d,
+        &[
+            "statement",
+            "new",
+            "election",
+            "--election",
+            "cse-b",
+            "--title",
+            "B",
+            "--scrutin",
+            "s1",
+            "--authority",
+            &ab,
+            "--authority",
+            &ar,
+            "--quorum",
+            "1",
+            "--tolerance",
+            "300",
+            "--opens",
+            &opens,
+            "--closes",
+            &closes,
+            "--key",
+            "board.cse.key",
+            "--out",
+            "e.txt",
+        ],
+    );
+    assert_eq!(
+        client(
+            d,
+            &["statement", "submit", "--log", url, "--key", lk, "e.txt"]
+        )
+        .code,
+        0
+    );
+    let line = |v: u8, c: u8, channel: &str| {
+        format!(
+            r#"{{"type":"credential","election":"cse-b","voter":"{}","credential":"{}","channel":"{channel}","reason":"initial"}}"#,
+            Tag([v; 32]),
+            Tag([c; 32])
+        )
+    };
+    let args = [
+        "statement",
+        "batch",
+        "--log",
+        url,
+        "--key",
+        lk,
+        "--sign-key",
+        "registrar.cse.key",
+        "--input",
+        "in.jsonl",
+        "--concurrency",
+        "1", // in order: line 2 is the one refused
+    ];
+    // Line 3 names a channel that does not exist: nothing is sent.
+    let bad = [line(1, 11, "mail"), line(2, 12, "mail"), line(3, 13, "fax")].join("\n");
+    std::fs::write(d.join("in.jsonl"), bad).unwrap();
+    let r = client(d, &args);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("input line 3"), "{r:?}");
+    assert_eq!(s.size(), 1);
+    assert!(!d.join("in.jsonl.journal").exists() || lines(&d.join("in.jsonl.journal")) == 0);
+    // Line 2 reuses line 1's credential tag: refused, recorded, exit 7.
+    let good = [
+        line(1, 11, "mail"),
+        line(2, 11, "mail"),
+        line(3, 13, "postal"),
+    ]
+    .join("\n");
+    std::fs::write(d.join("in.jsonl"), good).unwrap();
+    let r = client(d, &args);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert!(
+        r.stdout.contains("2 appended, 0 already logged, 1 refused"),
+        "{r:?}"
+    );
+    assert!(
+        r.stderr
+            .contains("REFUSED input line 2: credential_exists:"),
+        "{r:?}"
+    );
+    let receipts = std::fs::read_to_string(d.join("in.jsonl.receipts")).unwrap();
+    let refused: Vec<serde_json::Value> = receipts
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v["status"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        (refused[0]["line"].as_u64(), refused[0]["code"].as_str()),
+        (Some(2), Some("credential_exists"))
+    );
+    assert_eq!(s.size(), 3);
+}
