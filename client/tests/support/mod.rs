@@ -164,6 +164,23 @@ pub fn keygen(dir: &Path, name: &str) -> String {
     let file = format!("{name}.key");
     let r = client(dir, &["keygen", "--name", name, "--out", &file]);
     assert_eq!(r.code, 0, "{r:?}");
+    // The secret is readable by its owner only; the verifier key is the one printed.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(&file))
+            .expect("key file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+    let public = std::fs::read_to_string(dir.join(format!("{file}.pub"))).expect("pub file");
+    assert_eq!(public.trim(), r.stdout.trim());
+    // Never overwritten.
+    assert_eq!(
+        client(dir, &["keygen", "--name", name, "--out", &file]).code,
+        1
+    );
     r.stdout.trim().to_string()
 }
 
