@@ -11,7 +11,9 @@
 # - systemd-analyze (Debian systemd; tests/dist.rs checks the units in dist/systemd);
 # - Chromium, Node.js and npm (the web page's end-to-end tests drive Debian's Chromium
 #   with playwright-core; no browser is downloaded by npm) and the web tests' npm
-#   packages (web/package-lock.json, `npm ci`); URNE_SKIP_WEB=1 leaves these out.
+#   packages (web/package-lock.json, `npm ci`); URNE_SKIP_WEB=1 leaves these out;
+# - Python 3 with `cryptography` (Debian's python3-cryptography), for the integration
+#   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 dpkg -s clang >/dev/null 2>&1 || need+=(clang)
 if [ "$test" = 1 ]; then
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+  command -v python3 >/dev/null 2>&1 || need+=(python3)
+  python3 -c 'import cryptography' >/dev/null 2>&1 || need+=(python3-cryptography)
 fi
 if [ "$web" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -43,6 +47,13 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 [ "$test" = 1 ] || exit 0
+
+# The `python3` first on PATH may not be Debian's (pyenv, a virtualenv): if Debian's
+# python3-cryptography did not reach it, install the package into it from PyPI.
+if ! python3 -c 'import cryptography' >/dev/null 2>&1; then
+  echo "setup: pip install cryptography (for docs/examples/submit_ballot.py)" >&2
+  python3 -m pip install --quiet cryptography
+fi
 
 # scripts/test.sh lints with clippy before testing.
 if ! cargo clippy --version >/dev/null 2>&1; then

@@ -30,10 +30,14 @@ struct Cli {
 enum Command {
     /// Run the log: RocksDB in --data, HTTP API and web page on --listen.
     Serve(ServeArgs),
-    /// Generate an authority key (board, registrar, platform) or a log key.
+    /// Generate an authority key (board, registrar, platform), or with --witness a
+    /// witness cosignature key.
     ///
     /// Writes the signer key (secret) to --out with mode 0600 and prints the verifier
-    /// key, which goes into `election` statements or `--allow-board`.
+    /// key, which goes into `election` statements or `--allow-board`. (`urne-client
+    /// keygen` makes the same authority keys without the server.) The log's own key is
+    /// not made here: `urne serve` makes it in its data directory on first start and
+    /// prints its verifier key.
     Keygen {
         /// Key name, e.g. `bureau.president.acme-cse-2026`.
         #[arg(long)]
@@ -252,7 +256,7 @@ struct MirrorArgs {
 #[derive(Args)]
 struct DemoArgs {
     /// Run against this log instead of starting one (its operator must allow the demo
-    /// board key: see --print-board-key).
+    /// board keys: see --print-board-key).
     #[arg(long)]
     log: Option<String>,
     /// Number of voters.
@@ -278,7 +282,9 @@ struct DemoArgs {
     /// stops before sending anything.
     #[arg(long)]
     hours: Option<u32>,
-    /// Print the demo board verifier key and exit.
+    /// Print the demo election's three board verifier keys (its bureau: a president
+    /// and two delegates, quorum 2), one per line, and exit. A log that hosts the demo
+    /// allows them (`--allow-board` once per key; the first two sign the seal).
     #[arg(long)]
     print_board_key: bool,
     /// Exit when the demo is done instead of serving the log.

@@ -16,11 +16,14 @@
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
+//! - [`authoring`]: fields of each statement type, building and co-signing statements
+//!   (the authorities' side).
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
 
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod authoring;
 pub mod checkpoint;
 pub mod compact;
 pub mod gossip;

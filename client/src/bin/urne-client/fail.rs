@@ -22,6 +22,10 @@ pub enum Kind {
     Network,
     /// The log holds an entry the election rules forbid (6).
     RuleViolation,
+    /// The log refused a statement submitted (or would refuse it now) (7).
+    Refused,
+    /// A statement lacks signatures its election needs (8).
+    Incomplete,
 }
 
 impl Kind {
@@ -34,6 +38,8 @@ impl Kind {
             Kind::Inconsistent => 4,
             Kind::Network => 5,
             Kind::RuleViolation => 6,
+            Kind::Refused => 7,
+            Kind::Incomplete => 8,
         }
     }
 
@@ -46,6 +52,8 @@ impl Kind {
             Kind::Inconsistent => "log_inconsistent",
             Kind::Network => "network",
             Kind::RuleViolation => "rule_violation",
+            Kind::Refused => "refused",
+            Kind::Incomplete => "incomplete",
         }
     }
 }

@@ -85,6 +85,29 @@ impl Log {
         Ok(Answer { status, body })
     }
 
+    /// Posts one signed statement to `POST /v1/statements`; returns status and body
+    /// whatever the status (the caller reads refusals' JSON).
+    ///
+    /// # Errors
+    /// [`Kind::Network`] if the log cannot be reached or the body cannot be read.
+    pub fn post_statement(&self, statement: &[u8]) -> Res<Answer> {
+        let url = format!("{}/v1/statements", self.base);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .send(statement)
+            .map_err(|e| Fail::new(Kind::Network, format!("cannot reach {url}: {e}")))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| Fail::new(Kind::Network, format!("reading {url}: {e}")))?;
+        Ok(Answer { status, body })
+    }
+
     /// Fetches `path` and requires a 200.
     ///
     /// # Errors

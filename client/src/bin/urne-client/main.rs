@@ -1,4 +1,5 @@
-//! `urne-client`: the voter's check and alerts, and the union's monitor.
+//! `urne-client`: the voter's check and alerts, the union's monitor, and the
+//! authorities' statements (keygen, new, sign, inspect, submit, batch).
 //!
 //! Owns: the command line (clap), printing, and exit codes. Every command trusts
 //! nothing the log says that it can verify itself: checkpoints are opened against the
@@ -15,12 +16,16 @@
 //! - `trust`: log key, witness policy, remembered checkpoints (XDG state dir).
 //! - `engine`: authenticated entry download and the audit (signatures, rules, tree).
 //! - `verify`, `alerts`, `monitor`, `report`: the commands.
+//! - `author`: `keygen`, `statement new|sign|inspect` (the authorities' side).
+//! - `submit`, `batch`: `statement submit` and `statement batch`.
 //! - `notify`: `--exec` and `--webhook`.
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.
 
 mod alerts;
+mod author;
+mod batch;
 mod engine;
 mod evidence;
 mod fail;
@@ -29,6 +34,7 @@ mod monitor;
 mod notify;
 mod peers;
 mod report;
+mod submit;
 mod trust;
 mod verify;
 
@@ -46,9 +52,13 @@ Exit codes:
   4  log inconsistent: rollback or fork (the log contradicts a checkpoint it signed)
   5  network: the log cannot be reached or answers an HTTP error
   6  rule violation: the log holds an entry the election rules forbid
+  7  refused: the log refused a statement (or, for inspect, would refuse it now);
+     the line printed gives the stable code and detail
+  8  incomplete: the statement lacks signatures its election needs (inspect)
  64  usage error (bad or missing arguments)";
 
-/// urne-client: check your ballot receipt, watch your voter tag, audit a urne log.
+/// urne-client: check your ballot receipt, watch your voter tag, audit a urne log;
+/// and, for election authorities, write, co-sign and submit statements.
 ///
 /// urne is an append-only, publicly verifiable log of an election (ballot receipts,
 /// credentials, suspensions…). This tool trusts nothing the log says that it can
@@ -108,6 +118,47 @@ enum Command {
         #[command(flatten)]
         args: monitor::MonitorArgs,
     },
+    /// Write, co-sign, inspect and submit statements (election authorities: board,
+    /// registrar, platform).
+    #[command(subcommand)]
+    Statement(StatementCmd),
+    /// Make an authority's Ed25519 key: the secret in FILE (mode 0600, one line
+    /// `PRIVATE+KEY+<name>+<key ID>+<base64>`), the verifier key printed and in
+    /// FILE.pub (the value of the election's `authority` line).
+    Keygen(author::KeygenArgs),
+}
+
+/// The authorities' commands: write, co-sign, check and submit statements.
+#[derive(Subcommand)]
+enum StatementCmd {
+    /// Print a statement's canonical text (time now unless --time); with --key,
+    /// signed. `statement new --help` lists the types, `statement new TYPE --help`
+    /// a type's fields in order and who signs it.
+    New(author::NewArgs),
+    /// Add your signature line in its canonical place (the order of the election's
+    /// authority lines), so board members co-sign one after another, each on their
+    /// own machine, the file passed by mail.
+    #[command(after_help = EXIT_CODES)]
+    Sign(author::SignArgs),
+    /// Say what a statement is, which signatures it carries and which are still
+    /// needed; with --log, read the sealed election from the log and say whether the
+    /// log would accept the statement now. Exit 0 complete (and acceptable), 8
+    /// signatures missing, 7 the log would refuse it.
+    #[command(after_help = EXIT_CODES)]
+    Inspect(author::InspectArgs),
+    /// Post signed statements; verify each answer (log signature, inclusion proof);
+    /// save each receipt (C2SP tlog-proof) as FILE.proof; one line per statement:
+    /// APPENDED, DUPLICATE (its text was already logged: the earlier entry's
+    /// receipt), REFUSED <code>: <detail>, FAILED. Exit code: the worst outcome (3
+    /// proof failed, 5 network, 7 refused).
+    #[command(after_help = EXIT_CODES)]
+    Submit(submit::SubmitArgs),
+    /// Sign and submit JSON lines of fields with bounded concurrency; a journal of
+    /// the signed statements makes a crashed batch resumable (re-sent statements are
+    /// duplicates, never second copies); writes one receipt line per input line and
+    /// a summary.
+    #[command(after_help = EXIT_CODES)]
+    Batch(batch::BatchArgs),
 }
 
 /// `urne-client monitor report …`, parsed on its own (see `main`).
@@ -205,6 +256,38 @@ fn main() -> ExitCode {
             ),
             false,
         ),
+        Command::Keygen(a) => match author::keygen(&a) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(f) => fail_out(&f, false),
+        },
+        Command::Statement(cmd) => {
+            let r = match cmd {
+                StatementCmd::New(a) => author::new(&a).map(|()| None),
+                StatementCmd::Sign(a) => author::sign(&a).map(|()| None),
+                StatementCmd::Inspect(a) => author::inspect(&a).map(Some),
+                StatementCmd::Submit(a) => submit::submit(&a).map(|()| None),
+                StatementCmd::Batch(a) => batch::run(&a).map(Some),
+            };
+            match r {
+                Ok(out) => {
+                    if let Some(o) = out {
+                        println!("{}", o.trim_end());
+                    }
+                    ExitCode::SUCCESS
+                }
+                // Reports that end in a failure (inspect, batch) go to standard
+                // output like their success; submit printed its lines already.
+                Err(f)
+                    if matches!(f.kind, Kind::Refused | Kind::Incomplete) || f.msg.is_empty() =>
+                {
+                    if !f.msg.is_empty() {
+                        println!("{}", f.msg);
+                    }
+                    ExitCode::from(f.kind.exit_code())
+                }
+                Err(f) => fail_out(&f, false),
+            }
+        }
         Command::Monitor { args, .. } => match monitor::run(&args) {
             Ok(m) => {
                 println!("{m}");
