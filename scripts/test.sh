@@ -7,8 +7,9 @@
 # profile, into the same CARGO_TARGET_DIR as scripts/demo.sh (README command 1): the
 # RocksDB build (the longest step, see BENCHMARKS.md "First contact") is made once and
 # kept between runs.
-# Ends with one line `N passed, N failed` over every test run, where a failed clippy
-# step counts as one failure; the exit status is non-zero if anything failed.
+# Ends with one line `N passed, N failed` over every test run, where each failed lint
+# step (clippy, `cargo fmt --check`, `cargo doc` with warnings as errors) counts as one
+# failure; the exit status is non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
@@ -23,6 +24,18 @@ cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1 | tee -a "$l
   status=$?
   lint_failed=1
   echo "clippy: FAILED (warnings are errors)" >&2
+}
+# The habits: formatted code, and documentation that builds without a warning (broken
+# intra-doc links, unclosed HTML in doc comments). Each failure counts as one.
+cargo fmt --all --check 2>&1 | tee -a "$log" || {
+  status=1
+  lint_failed=$((lint_failed + 1))
+  echo "cargo fmt --check: FAILED (run cargo fmt --all)" >&2
+}
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked 2>&1 | tee -a "$log" || {
+  status=1
+  lint_failed=$((lint_failed + 1))
+  echo "cargo doc: FAILED (warnings are errors)" >&2
 }
 cargo build --workspace --bins --locked 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?
@@ -41,7 +54,7 @@ passed=$((passed + wpassed))
 failed=$((failed + wfailed + lint_failed))
 echo
 if [ "$lint_failed" -ne 0 ]; then
-  echo "clippy failed (counted as 1 failure)"
+  echo "lint steps failed: $lint_failed (clippy, fmt, doc; each counted as 1 failure)"
 fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

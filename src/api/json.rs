@@ -107,7 +107,7 @@ pub struct EntriesAnswer {
     pub entries: Vec<ProvedEntry>,
 }
 
-/// GET /v1/receipts/<code>: the ballot carrying this receipt code.
+/// `GET /v1/receipts/<code>`: the ballot carrying this receipt code.
 pub async fn receipt(
     State(app): State<AppState>,
     Path(code): Path<String>,
@@ -182,7 +182,7 @@ pub struct VoterPage {
     pub next: Option<u64>,
 }
 
-/// GET /v1/voters/<tag>[?election=<id>][&cursor=<n>]: the entries about a voter tag
+/// `GET /v1/voters/<tag>[?election=<id>][&cursor=<n>]`: the entries about a voter tag
 /// (credentials, revocations, ballots cast with any of its credentials), oldest
 /// first, a page at a time: each page scans at most [`VOTER_PAGE`] entries filed
 /// under the tag (so another election padding the tag costs pages, never hides
@@ -360,7 +360,7 @@ pub async fn elections(State(app): State<AppState>) -> Result<Json<serde_json::V
     ))
 }
 
-/// GET /v1/elections/<id>: state, counts per type, hourly series and timeline.
+/// `GET /v1/elections/<id>`: state, counts per type, hourly series and timeline.
 pub async fn election(
     State(app): State<AppState>,
     Path(id): Path<String>,
