@@ -87,6 +87,18 @@ impl Equivocation {
         let b = open_checkpoint(self.note_b.as_bytes(), log_key, &none)
             .map_err(|e| EvidenceError(format!("note_b is not signed by the log: {e}")))?
             .checkpoint;
+        // The size-0 rule (crate::consistency): a signed empty tree with another root
+        // than the empty tree's is a fork on its own, whatever it is paired with.
+        if a.size == 0 && a.root != tree::EMPTY_HASH && self.proof.is_empty() {
+            return match &self.old_root_from_proof {
+                None => Ok(()),
+                Some(c) if tree::hash_from_base64(c).is_ok_and(|c| c == tree::EMPTY_HASH) => Ok(()),
+                Some(_) => Err(EvidenceError(
+                    "old_root_from_proof: the only root at tree size 0 is the empty-tree hash"
+                        .into(),
+                )),
+            };
+        }
         if a.size == b.size {
             if a.root == b.root {
                 return Err(EvidenceError("same size and same root".into()));

@@ -17,12 +17,15 @@
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
+//! - [`consistency`]: the one decision about a new checkpoint (consistent, quorum
+//!   not met, rollback, fork, equivocation), its evidence and dedup key.
 
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
 pub mod checkpoint;
 pub mod compact;
+pub mod consistency;
 pub mod gossip;
 pub mod note;
 pub mod rules;
