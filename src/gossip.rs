@@ -324,6 +324,7 @@ impl Gossiper {
                     proof: vec![],
                     old_root_from_proof: None,
                     source: from.to_string(),
+                    kind: Some(urne_client::consistency::ConflictKind::Fork),
                 },
             );
         }
@@ -380,6 +381,7 @@ impl Gossiper {
                 proof: proof.iter().map(tree::hash_to_base64).collect(),
                 old_root_from_proof: Some(tree::hash_to_base64(&old)),
                 source: format!("{from} (proof from {proof_from})"),
+                kind: Some(urne_client::consistency::ConflictKind::Fork),
             },
         )
     }

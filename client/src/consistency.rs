@@ -117,7 +117,9 @@ impl Shown<'_> {
 }
 
 /// What kind of contradiction a conflict is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     /// The log shows a smaller tree than one it signed before: entries were removed.
@@ -142,12 +144,15 @@ impl ConflictKind {
     }
 }
 
-/// The dedup key of a conflict: the checkpoint this party held that the log
-/// contradicted. A forked or rolled-back log goes on signing new checkpoints, each one
+/// The dedup key of a conflict: its kind and the checkpoint this party held that the
+/// log contradicted. A forked or rolled-back log goes on signing new checkpoints, each one
 /// contradicting the same held checkpoint: they are one incident, alerted and
 /// recorded once (a mirror once stored 42 records for one fork).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ForkKey {
+    /// The kind: a rollback and the fork that may follow it (the restored log grows
+    /// past the old size) are two incidents, the second one provable by anyone.
+    pub kind: ConflictKind,
     /// The log's origin.
     pub origin: String,
     /// The held checkpoint's tree size.
@@ -157,9 +162,10 @@ pub struct ForkKey {
 }
 
 impl ForkKey {
-    /// Returns the key of a held checkpoint.
-    pub fn of(held: &Checkpoint) -> Self {
+    /// Returns the key of a conflict of `kind` about a held checkpoint.
+    pub fn of(kind: ConflictKind, held: &Checkpoint) -> Self {
         ForkKey {
+            kind,
             origin: held.origin.clone(),
             size: held.size,
             root: held.root.0,
@@ -254,7 +260,7 @@ pub fn decide<E>(
     let new = policy
         .open_log_signed(new_note)
         .map_err(DecideError::NotSigned)?;
-    let conflict = |kind, message: String, a: &SignedCheckpoint, b: &SignedCheckpoint, proof: &[Hash], old_root: Option<Hash>, key: ForkKey| {
+    let conflict = |kind: ConflictKind, message: String, a: &SignedCheckpoint, b: &SignedCheckpoint, proof: &[Hash], old_root: Option<Hash>, key: ForkKey| {
         let (a, b) = if a.checkpoint.size <= b.checkpoint.size {
             (a, b)
         } else {
@@ -268,6 +274,7 @@ pub fn decide<E>(
             proof: proof.iter().map(tree::hash_to_base64).collect(),
             old_root_from_proof: old_root.map(|h| tree::hash_to_base64(&h)),
             source: shown.source().to_string(),
+            kind: Some(kind),
         };
         let verifiable = evidence.verify(&policy.log_key).is_ok();
         Ok(Decision::Conflict(Box::new(Conflict {
@@ -287,7 +294,7 @@ pub fn decide<E>(
     let n = &new.checkpoint;
     // The size-0 rule: a signed empty tree with another root is a fork on its own.
     if !empty_tree_root_is_valid(n) {
-        let key = held.map_or_else(|| ForkKey::of(n), |h| ForkKey::of(&h.checkpoint));
+        let key = ForkKey::of(fork_kind, held.map_or(n, |h| &h.checkpoint));
         let other = held.unwrap_or(&new);
         return conflict(
             fork_kind,
@@ -305,7 +312,7 @@ pub fn decide<E>(
     let mut proof = Vec::new();
     if let Some(h) = held {
         let o = &h.checkpoint;
-        let key = ForkKey::of(o);
+        let key = ForkKey::of(fork_kind, o);
         if n.size == o.size {
             if n.root != o.root {
                 return conflict(
@@ -333,7 +340,7 @@ pub fn decide<E>(
                 &new,
                 &[],
                 None,
-                key,
+                ForkKey::of(rollback_kind, o),
             );
         } else {
             let (small, large) = if n.size < o.size { (n, o) } else { (o, n) };

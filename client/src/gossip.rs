@@ -58,6 +58,10 @@ pub struct Equivocation {
     /// Where the conflicting checkpoint came from (the peer or log that showed it),
     /// and where the proof was read.
     pub source: String,
+    /// What the party that found it decided ([`crate::consistency::decide`]); absent
+    /// in records written before it was said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::consistency::ConflictKind>,
 }
 
 /// Why a piece of evidence does not prove an equivocation.

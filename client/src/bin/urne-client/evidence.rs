@@ -25,7 +25,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use urne_client::checkpoint::{Checkpoint, SignedCheckpoint};
-use urne_client::consistency::ForkKey;
+use urne_client::consistency::{ConflictKind, ForkKey};
 use urne_client::gossip::Equivocation;
 use urne_client::note::VerifierKey;
 use urne_client::tiles::TileHashVerifier;
@@ -70,8 +70,9 @@ impl Evidence {
                         serde_json::from_str(line).map_err(|e| damaged(e.to_string()))?;
                     let a = open(&e.note_a, log_key).map_err(&damaged)?;
                     let b = open(&e.note_b, log_key).map_err(&damaged)?;
-                    held.keys.insert(ForkKey::of(&a));
-                    held.keys.insert(ForkKey::of(&b));
+                    let kind = kind_of(&e, log_key);
+                    held.keys.insert(ForkKey::of(kind, &a));
+                    held.keys.insert(ForkKey::of(kind, &b));
                     held.records.push(e);
                 }
             }
@@ -110,7 +111,8 @@ impl Evidence {
         let a = open(&e.note_a, &self.log_key).map_err(|m| Fail::new(Kind::Other, m))?;
         let b = open(&e.note_b, &self.log_key).map_err(|m| Fail::new(Kind::Other, m))?;
         let mut held = self.lock();
-        let (ka, kb) = (ForkKey::of(&a), ForkKey::of(&b));
+        let kind = kind_of(e, &self.log_key);
+        let (ka, kb) = (ForkKey::of(kind, &a), ForkKey::of(kind, &b));
         if held.keys.contains(&ka) || held.keys.contains(&kb) {
             return Ok(false);
         }
@@ -141,6 +143,18 @@ impl Evidence {
     }
 }
 
+/// The kind a record is about: as it says, or (records written before it said) a
+/// rollback if it does not prove a fork.
+fn kind_of(e: &Equivocation, log_key: &VerifierKey) -> ConflictKind {
+    e.kind.unwrap_or_else(|| {
+        if e.verify(log_key).is_ok() {
+            ConflictKind::Fork
+        } else {
+            ConflictKind::Rollback
+        }
+    })
+}
+
 /// Opens a note under the log key alone.
 fn open(note: &str, key: &VerifierKey) -> Result<Checkpoint, String> {
     urne_client::checkpoint::open_checkpoint(
@@ -158,6 +172,7 @@ fn open(note: &str, key: &VerifierKey) -> Result<Checkpoint, String> {
 /// signed root, fetched from the first of `servers` that serves them (the log, a
 /// mirror); if none does, the record holds both notes and no proof.
 pub fn build(
+    kind: ConflictKind,
     x: &SignedCheckpoint,
     y: &SignedCheckpoint,
     source: &str,
@@ -177,6 +192,7 @@ pub fn build(
         proof: Vec::new(),
         old_root_from_proof: None,
         source: source.to_string(),
+        kind: Some(kind),
     };
     if ca.size == cb.size {
         e.reason = format!("two roots for tree size {}", ca.size);

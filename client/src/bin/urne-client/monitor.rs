@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::compact::CompactRange;
-use urne_client::consistency::{Decision, ForkKey, Shown};
+use urne_client::consistency::{ConflictKind, Decision, ForkKey, Shown};
 use urne_client::gossip::Equivocation;
 use urne_client::rules::{MemoryState, StateKey, StateValue};
 
@@ -259,7 +259,7 @@ impl Monitor<'_> {
     /// pair was found before (then it is only counted for the exit code).
     fn conflict(
         &mut self,
-        kind: &str,
+        kind: ConflictKind,
         ours: &SignedCheckpoint,
         theirs: &SignedCheckpoint,
         source: &str,
@@ -269,14 +269,14 @@ impl Monitor<'_> {
         self.found(Kind::Inconsistent);
         // One incident per held checkpoint contradicted (the library's `ForkKey`): a
         // forked log goes on signing checkpoints that all contradict the same one.
-        if self.evidence.holds(&ForkKey::of(&ours.checkpoint)) {
-            eprintln!("urne-client: {kind} already alerted: {}", f.msg);
+        if self.evidence.holds(&ForkKey::of(kind, &ours.checkpoint)) {
+            eprintln!("urne-client: {} already alerted: {}", kind.as_str(), f.msg);
             return Ok(());
         }
-        let ev = evidence::build(ours, theirs, source, servers);
+        let ev = evidence::build(kind, ours, theirs, source, servers);
         let verifiable = ev.verify(&self.trust.log_key).is_ok();
         self.evidence.record(&ev)?;
-        let mut a = Alert::new(kind, "critical", f.msg.clone());
+        let mut a = Alert::new(kind.as_str(), "critical", f.msg.clone());
         let mut detail = match f.evidence.clone() {
             Some(serde_json::Value::Object(m)) => m,
             Some(other) => {
@@ -469,7 +469,7 @@ impl Monitor<'_> {
                 };
                 let theirs = self.trust.open_log_only(&note)?;
                 let log = Log::new(&base);
-                self.conflict(c.kind.as_str(), &ours, &theirs, &base, &[&log], &f)?;
+                self.conflict(c.kind, &ours, &theirs, &base, &[&log], &f)?;
                 Err(f)
             }
         }
@@ -509,13 +509,19 @@ impl Monitor<'_> {
             let a = self.trust.open_log_only(&e.note_a)?;
             let b = self.trust.open_log_only(&e.note_b)?;
             self.found(Kind::Inconsistent);
-            if self.evidence.holds(&ForkKey::of(&a.checkpoint))
-                || self.evidence.holds(&ForkKey::of(&b.checkpoint))
+            let k = ConflictKind::Equivocation;
+            if self.evidence.holds(&ForkKey::of(k, &a.checkpoint))
+                || self.evidence.holds(&ForkKey::of(k, &b.checkpoint))
             {
                 return Ok(());
             }
-            self.evidence.record(&e)?;
-            let mut al = Alert::new("equivocation", "critical", f.msg.clone());
+            // Recorded as what this monitor decided: a split view shown by a peer.
+            let mut e = e;
+            e.kind = Some(k);
+            if !self.evidence.record(&e)? {
+                return Ok(());
+            }
+            let mut al = Alert::new(k.as_str(), "critical", f.msg.clone());
             al.evidence = Some(ev);
             return self.raise(al, Some(Kind::Inconsistent));
         }
@@ -527,7 +533,14 @@ impl Monitor<'_> {
         };
         let theirs = self.trust.open_log_only(note)?;
         let (log, peer_log) = (Log::new(self.log.base()), Log::new(peer));
-        self.conflict("equivocation", cp, &theirs, peer, &[&log, &peer_log], f)
+        self.conflict(
+            ConflictKind::Equivocation,
+            cp,
+            &theirs,
+            peer,
+            &[&log, &peer_log],
+            f,
+        )
     }
 
     fn check_stale(&mut self, why: &str) -> Res<()> {
