@@ -246,8 +246,10 @@ fn main() {
                                         )
                                         .unwrap();
                                     let s = SignedStatement::parse(text.as_bytes()).unwrap();
-                                    let v =
-                                        rules::verify_signatures_under(&s, &es.keys, es.quorum, es.rules).unwrap();
+                                    let v = rules::verify_signatures_under(
+                                        &s, &es.keys, es.quorum, es.rules,
+                                    )
+                                    .unwrap();
                                     (s, v)
                                 })
                                 .collect()

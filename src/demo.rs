@@ -518,7 +518,8 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     tally(&out, &mut summary);
 
     let o = one(
-        sub.post(election.board(lifecycle(0.05), Body::Open)?).await?,
+        sub.post(election.board(lifecycle(0.05), Body::Open)?)
+            .await?,
         "opening",
     )?;
     tally(&[o], &mut summary);
@@ -666,7 +667,8 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     tally(&out, &mut summary);
 
     let o = one(
-        sub.post(election.board(lifecycle(0.95), Body::Close)?).await?,
+        sub.post(election.board(lifecycle(0.95), Body::Close)?)
+            .await?,
         "closing",
     )?;
     tally(&[o], &mut summary);

@@ -99,7 +99,11 @@ async fn refused(log: &TestLog, text: &str, status: u16, code: &str) {
         (status, code),
         "{v}"
     );
-    assert_eq!(log.size().await, before, "a refused statement changes nothing");
+    assert_eq!(
+        log.size().await,
+        before,
+        "a refused statement changes nothing"
+    );
 }
 
 async fn phase(log: &TestLog, id: &str) -> String {
@@ -263,7 +267,13 @@ async fn non_canonical_blocks_and_backdated_lifecycle_are_refused() {
         "bad_signature_block",
     )
     .await;
-    refused(&log, &with_repeated_line(&fresh), 400, "bad_signature_block").await;
+    refused(
+        &log,
+        &with_repeated_line(&fresh),
+        400,
+        "bad_signature_block",
+    )
+    .await;
     // Three board signatures where the quorum is two; two in the wrong order.
     let st = Statement {
         election: "e-block".into(),
@@ -289,7 +299,9 @@ async fn non_canonical_blocks_and_backdated_lifecycle_are_refused() {
     .await;
     // An election statement whose only lines are junk: the allow-list says no first.
     let other = DemoKeys::from_seed("adv-block-other").unwrap();
-    let rogue = election(&other, "e-rogue").seal(Time::now(), "rogue").unwrap();
+    let rogue = election(&other, "e-rogue")
+        .seal(Time::now(), "rogue")
+        .unwrap();
     refused(&log, &rogue, 403, "election_not_authorized").await;
     // Lifecycle statements move forward: a suspend dated before the open.
     let opened_at = Time::now().0 - 99;
@@ -532,7 +544,11 @@ async fn tolerance_change_across_a_restart_keeps_mirrors_copying() {
     created(&log, &e.seal(now, "tolerant").unwrap()).await;
     created(&log, &e.intervention(now, "ops", "a", "now").unwrap()).await;
     let back = Time(now.0 - 3600);
-    created(&log, &e.intervention(back, "ops", "b", "an hour back").unwrap()).await;
+    created(
+        &log,
+        &e.intervention(back, "ops", "b", "an hour back").unwrap(),
+    )
+    .await;
     let dir = log.stop().await;
 
     cfg.time_tolerance_secs = 300;
@@ -640,7 +656,11 @@ async fn padded_voter_history_is_paginated_and_filtered() {
             .unwrap(),
     )
     .await;
-    created(&log, &mine.ballot(Time::now(), "s1", cred, fresh()).unwrap()).await;
+    created(
+        &log,
+        &mine.ballot(Time::now(), "s1", cred, fresh()).unwrap(),
+    )
+    .await;
 
     // Unfiltered: the first page says there is more; following `next` finds all.
     let mut all = Vec::new();
@@ -670,7 +690,9 @@ async fn padded_voter_history_is_paginated_and_filtered() {
     let mut cursor = 0u64;
     loop {
         let (_, v) = log
-            .get_json(&format!("/v1/voters/{voter}?election=e-mine&cursor={cursor}"))
+            .get_json(&format!(
+                "/v1/voters/{voter}?election=e-mine&cursor={cursor}"
+            ))
             .await;
         for e in v["entries"].as_array().unwrap() {
             mine_entries.push(e["type"].as_str().unwrap().to_string());

@@ -878,7 +878,12 @@ fn get(state: &impl StateView, key: &StateKey) -> Result<Option<StateValue>, Ref
         .map_err(|e| refuse(RefusalCode::StateUnavailable, e.to_string()))
 }
 
-fn check_time(time: Time, last: Option<Time>, tolerance: i64, ctx: &Context) -> Result<(), Refusal> {
+fn check_time(
+    time: Time,
+    last: Option<Time>,
+    tolerance: i64,
+    ctx: &Context,
+) -> Result<(), Refusal> {
     if let Some(now) = ctx.now {
         if (time.0 - now.0).abs() > tolerance {
             return Err(refuse(
@@ -1154,7 +1159,9 @@ pub fn check(
                     },
                 ));
             }
-            if v2 && reissue && (*channel == Channel::Batch || *reason == CredentialReason::ReissueLeak)
+            if v2
+                && reissue
+                && (*channel == Channel::Batch || *reason == CredentialReason::ReissueLeak)
             {
                 if es.batch_reissues_done >= es.batch_reissues_announced {
                     return Err(refuse(

@@ -850,3 +850,84 @@ fn ballots_outside_the_schedule_are_refused_while_open() {
     }
     assert_eq!(log.size, 6);
 }
+
+/// An election sealed before tolerances were (no `tolerance` line: rules 1) is
+/// re-checked by monitors and mirrors with the rules it was appended under, so an old
+/// log keeps its verdicts; a live log seals no such election and appends nothing more
+/// to one.
+#[test]
+fn elections_sealed_under_rules_1_are_judged_by_rules_1() {
+    let e = Election::new();
+    let t = e.t0;
+    let mut authorities: Vec<_> = e
+        .board
+        .iter()
+        .map(|k| (Role::Board, k.verifier().clone()))
+        .collect();
+    authorities.push((Role::Registrar, e.registrar.verifier().clone()));
+    authorities.push((Role::Platform, e.platform.verifier().clone()));
+    let legacy = e
+        .st(
+            0,
+            Body::Election(ElectionBody {
+                title: "CSE".into(),
+                scrutins: vec!["s1".into()],
+                authorities,
+                quorum: 2,
+                opens: Time(t),
+                closes: Time(t + 10_000),
+                tolerance: None,
+                roll: None,
+            }),
+        )
+        .sign(&[&e.board[0], &e.board[1]])
+        .unwrap();
+    // A live log refuses to seal it.
+    let mut live = Log {
+        state: MemoryState::new(),
+        size: 0,
+    };
+    assert_eq!(live.submit(&legacy, t), "tolerance_missing");
+
+    // History: what an older log appended is re-checked with rules 1.
+    let history = [
+        legacy.clone(),
+        e.board(1, Body::Open),
+        // One board key suspends (rules 1 needed one).
+        e.st(
+            2,
+            Body::Suspend {
+                reason: "panne".into(),
+            },
+        )
+        .sign(&[&e.board[0]])
+        .unwrap(),
+        // A second "initial" credential for voter 1 (labels were taken as given).
+        e.cred(3, 1, 10, Channel::Mail, CredentialReason::Initial),
+        e.cred(4, 1, 11, Channel::Batch, CredentialReason::Initial),
+    ];
+    let mut state = MemoryState::new();
+    for (i, text) in history.iter().enumerate() {
+        let s = SignedStatement::parse(text.as_bytes()).unwrap();
+        let ctx = Context {
+            index: i as u64,
+            now: None,
+            tolerance_secs: 300,
+            max_tolerance_secs: None,
+        };
+        let effects = check(&state, &s, None, &ctx).unwrap_or_else(|r| panic!("entry {i}: {r}"));
+        // The reissue is still a fact for the detectors, whatever its label.
+        assert_eq!(effects.reissue, i == 4, "entry {i}");
+        apply(&mut state, effects.writes);
+    }
+    let Some(StateValue::Election(es)) = state.get(&StateKey::Election("cse".into())) else {
+        panic!("election state")
+    };
+    assert_eq!(es.rules, LEGACY_RULES);
+    // A live log appends nothing more to it.
+    let mut live = Log { state, size: 5 };
+    assert_eq!(
+        live.submit(&e.board(5, Body::Resume { reason: "x".into() }), t + 5),
+        "legacy_election"
+    );
+}

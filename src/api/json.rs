@@ -117,9 +117,9 @@ pub async fn receipt(
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         // Only entries the head covers (a mirror stores some ahead of it while copying).
         let size = app2.seq.head().size;
-        let idx = app2
-            .store
-            .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 0, 1)?;
+        let idx =
+            app2.store
+                .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 0, 1)?;
         let idx: Vec<u64> = idx.into_iter().filter(|&i| i < size).collect();
         let head = app2.checkpoint_covering(idx.first().copied().unwrap_or(0));
         idx.first()

@@ -82,6 +82,10 @@ fn describe(index: u64, s: &SignedStatement, reissue: bool) -> String {
     format!("{} #{index} [{}] {what}", st.time, st.election)
 }
 
+/// A proved entry about the voter: its index, the statement, and whether it is a
+/// reissue (a credential for a voter who already had one in that election).
+type Proved = (u64, SignedStatement, bool);
+
 /// Fetches and proves every entry about `voter` against checkpoints consistent with
 /// `current`, following the log's pages (`next`) to the end; returns (the largest
 /// checkpoint seen, entries with the rules' reissue fact). A log that does not say
@@ -92,7 +96,7 @@ fn fetch(
     a: &AlertsArgs,
     trust: &crate::trust::Trust,
     current: &SignedCheckpoint,
-) -> Res<(SignedCheckpoint, Vec<(u64, SignedStatement, bool)>)> {
+) -> Res<(SignedCheckpoint, Vec<Proved>)> {
     let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
     let incomplete = |m: String| {
         Fail::new(
@@ -112,9 +116,9 @@ fn fetch(
         if let Some(e) = &a.election {
             path.push_str(&format!("&election={e}"));
         }
-        let v = log
-            .get_json(&path)?
-            .unwrap_or_else(|| serde_json::json!({"entries": [], "checkpoint": current.note, "next": null}));
+        let v = log.get_json(&path)?.unwrap_or_else(
+            || serde_json::json!({"entries": [], "checkpoint": current.note, "next": null}),
+        );
         let note = v["checkpoint"]
             .as_str()
             .unwrap_or(&current.note)
@@ -154,8 +158,7 @@ fn fetch(
             })?;
             let s = SignedStatement::parse(bytes)
                 .map_err(|err| bad(format!("entry {index}: {err}")))?;
-            if a
-                .election
+            if a.election
                 .as_ref()
                 .is_some_and(|e| *e != s.statement.election)
             {

@@ -212,10 +212,9 @@ fn authorities_of(state: &MemoryState) -> HashMap<String, Keys> {
     state
         .values()
         .filter_map(|v| match v {
-            StateValue::Election(e) => Some((
-                e.id.clone(),
-                (e.authorities.clone(), e.quorum, e.rules),
-            )),
+            StateValue::Election(e) => {
+                Some((e.id.clone(), (e.authorities.clone(), e.quorum, e.rules)))
+            }
             _ => None,
         })
         .collect()
