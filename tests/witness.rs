@@ -773,3 +773,72 @@ async fn witness_gossip_finds_a_same_size_fork() {
     w1.stop().await;
     w2.stop().await;
 }
+
+/// Issue 14: a plain restart of the log while its witnesses are down still serves the
+/// last cosigned checkpoint (kept in the data directory), never the bare head that
+/// every witness-checking client refuses; `/v1/log` says what it serves and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_with_witnesses_down_serves_the_cosigned_head() {
+    let keys = DemoKeys::from_seed("witness-restart").unwrap();
+    let (log, mut ws) = log_with_witnesses(&keys, vec![]).await;
+    let policy = WitnessPolicy {
+        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
+        quorum: 2,
+    };
+    let e = election(&keys, "e-restart");
+    assert_eq!(
+        log.post(&e.seal(Time::now(), "restart").unwrap()).await.0,
+        201
+    );
+    append_interventions(&log, &e, "before", 2).await;
+    wait_cosigned(&log, &policy, 3).await;
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["serving"], "cosigned", "{info}");
+
+    // Two witnesses go down, the log restarts on its data directory.
+    let mut down = Vec::new();
+    for _ in 0..2 {
+        down.push(ws.pop().unwrap().stop().await);
+    }
+    let cfg = {
+        let mut c = common::config_for(&keys);
+        c.witnesses = log_witness_flags(&log).await;
+        c.witness_quorum = Some(2);
+        c
+    };
+    let dir = log.stop().await;
+    let log = TestLog::start_in(dir, cfg).await;
+    let text = log.get("/checkpoint").await.text().await.unwrap();
+    let served = open_checkpoint(text.as_bytes(), &log.key, &policy)
+        .unwrap_or_else(|err| panic!("the restarted log serves an uncosigned head ({err}): {text}"));
+    assert_eq!(served.checkpoint.size, 3);
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["serving"], "cosigned", "{info}");
+    assert_eq!(info["cosigned_size"], 3, "{info}");
+    assert!(
+        info["serving_reason"].as_str().unwrap().contains("size 3"),
+        "{info}"
+    );
+    for w in ws {
+        w.stop().await;
+    }
+    drop(down);
+    log.stop().await;
+}
+
+/// The `--witness URL=KEY` flags of a running log, as its `/v1/log` announces them.
+async fn log_witness_flags(log: &TestLog) -> Vec<String> {
+    let (_, info) = log.get_json("/v1/log").await;
+    info["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{}={}",
+                w["url"].as_str().unwrap(),
+                w["vkey"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
