@@ -401,14 +401,16 @@ async fn ask(
                 // on would sign other roots for those sizes: halt instead.
                 let own = seq.head().size;
                 if size > own {
+                    // Named ROLLBACK, as every client names it: the operator reading
+                    // the log's own lines must not take it for a slow witness.
                     seq.halt(format!(
-                        "witness {} ({}) holds a checkpoint of this log of size {size}, larger than \
+                        "ROLLBACK: witness {} ({}) holds a checkpoint of this log of size {size}, larger than \
                          the log's own tree of size {own}: the log lost entries it signed (damaged \
                          storage or a restored backup)",
                         peer.key.name(),
                         peer.url
                     ));
-                    bail!("witness holds size {size}, larger than the log's {own}: log halted");
+                    bail!("ROLLBACK: witness holds size {size}, larger than the log's {own}: log halted");
                 }
                 if size == old {
                     bail!(

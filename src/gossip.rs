@@ -102,15 +102,15 @@ impl Evidence {
         self.found.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Records `e` durably unless it is known already, and raises the alert with the
+    /// Records `e` durably unless a record of the same incident is held
+    /// ([`Equivocation::same_incident`]), and raises the alert with the
     /// evidence itself (so that the log line alone proves it). Returns whether it was
     /// new.
     pub fn record(&self, e: Equivocation) -> bool {
         let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
-        if found
-            .iter()
-            .any(|x| x.note_a == e.note_a && x.note_b == e.note_b)
-        {
+        // One record per incident: a forked log's every new checkpoint contradicts the
+        // same one held (a mirror once kept 42 records of one fork).
+        if found.iter().any(|x| x.same_incident(&e)) {
             return false;
         }
         if found.len() >= MAX_EVIDENCE {
@@ -310,6 +310,24 @@ impl Gossiper {
             }
             Err(e) => return Err(anyhow!("held checkpoint: {e}")),
         };
+        // The size-0 rule of `urne_client::consistency`: a signed empty tree with
+        // another root than the empty tree's is a fork on its own.
+        if !urne_client::consistency::empty_tree_root_is_valid(&theirs) {
+            return self.found(
+                key,
+                Equivocation {
+                    origin: ours.origin.clone(),
+                    reason: "the log signed a tree of 0 entries whose root is not the empty tree's"
+                        .into(),
+                    note_a: note.to_string(),
+                    note_b: held.note.clone(),
+                    proof: vec![],
+                    old_root_from_proof: None,
+                    source: from.to_string(),
+                    kind: Some(urne_client::consistency::ConflictKind::Fork),
+                },
+            );
+        }
         if theirs.size == ours.size {
             if theirs.root == ours.root {
                 return Ok(Outcome::Consistent);
@@ -593,4 +611,84 @@ pub fn router(g: Arc<Gossiper>) -> Router {
     Router::new()
         .route("/v1/gossip/equivocations", get(equivocations))
         .with_state(g)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Issue 14: one record per incident, and the size-0 rule of the library, on the
+    //! gossip every server party runs (log, mirror, witness).
+    use super::*;
+    use urne_client::note::SignerKey;
+
+    const ORIGIN: &str = "gossip.test/log";
+
+    fn key() -> SignerKey {
+        SignerKey::from_seed(ORIGIN, [3; 32]).expect("seed key")
+    }
+
+    fn note(size: u64, root: Hash) -> String {
+        Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root,
+            extensions: vec![],
+        }
+        .sign(&key())
+    }
+
+    fn record(a: &str, b: &str) -> Equivocation {
+        Equivocation {
+            origin: ORIGIN.into(),
+            reason: "test".into(),
+            note_a: a.into(),
+            note_b: b.into(),
+            proof: vec![],
+            old_root_from_proof: None,
+            source: "test".into(),
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn a_forked_log_that_goes_on_signing_is_one_record() {
+        let ev = Evidence::memory();
+        let held = note(8, tree::record_hash(b"honest"));
+        // The forked log's checkpoints, each contradicting the same held one.
+        for i in 0..5u8 {
+            let fork = note(8 + u64::from(i), tree::record_hash(&[i]));
+            ev.record(record(&held, &fork));
+        }
+        assert_eq!(ev.count(), 1, "{:?}", ev.list());
+        // Another incident (nothing in common) is kept.
+        let other = note(12, tree::record_hash(b"other honest"));
+        ev.record(record(&other, &note(12, tree::record_hash(b"other fork"))));
+        assert_eq!(ev.count(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_signed_empty_tree_with_another_root_is_evidence() {
+        let g = Gossiper::new(
+            vec![key().verifier().clone()],
+            vec![],
+            vec![],
+            Evidence::memory(),
+        )
+        .expect("gossiper");
+        let held = Held {
+            note: note(8, tree::record_hash(b"honest")),
+            tree: None,
+            signer: false,
+        };
+        let honest_empty = note(0, tree::EMPTY_HASH);
+        assert_eq!(
+            g.check(&held, &honest_empty, "peer").await.expect("checked"),
+            Outcome::Consistent
+        );
+        let bogus = note(0, tree::record_hash(b"not empty"));
+        match g.check(&held, &bogus, "peer").await.expect("checked") {
+            Outcome::Equivocation(e) => e.verify(key().verifier()).expect("verifiable"),
+            other => panic!("not evidence: {other:?}"),
+        }
+        assert_eq!(g.equivocations().len(), 1);
+    }
 }

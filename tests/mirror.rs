@@ -526,22 +526,28 @@ async fn split_view_is_caught_by_gossip() {
         assert_eq!(log_b.post(&t).await.0, 201);
     }
     let t1 = Instant::now();
-    loop {
-        let found = ma
-            .mirror
-            .equivocations()
-            .iter()
-            .chain(mb.mirror.equivocations().iter())
-            .any(|e| e.proof.is_empty() && e.reason.contains("two roots"));
-        if found {
-            break;
+    let note_b6 = loop {
+        let cp = log_b.checkpoint().await;
+        if cp.checkpoint.size == 6 {
+            break cp.note;
         }
-        assert!(
-            t1.elapsed() < Duration::from_secs(30),
-            "same-size fork not detected"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        assert!(t1.elapsed() < Duration::from_secs(30), "log B never at 6");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let held_a6 = Held {
+        note: note_a6.clone(),
+        tree: None,
+        signer: false,
+    };
+    let out = g.check(&held_a6, &note_b6, &log_b.url).await.unwrap();
+    let Outcome::Equivocation(ev) = out else {
+        panic!("same-size fork not detected: {out:?}")
+    };
+    assert!(ev.proof.is_empty() && ev.reason.contains("two roots"), "{ev:?}");
+    ev.verify(&key).unwrap();
+    // The same split view as the evidence already kept (view A's checkpoint of 6 in
+    // common): one incident, one record (issue 14: a mirror once kept 42).
+    assert_eq!(g.equivocations().len(), 1, "{:?}", g.equivocations());
     // The evidence is durable: it survives a restart of the mirror.
     let n = ma.mirror.equivocations().len();
     let dir = ma.stop().await;
