@@ -179,7 +179,9 @@ impl Cosigning {
             .and_then(|cp| {
                 let c = cp.checkpoint;
                 let root = tree::root_from_store(c.size, &crate::storage::StoreHashReader(store))
-                    .map_err(|e| anyhow::anyhow!("the store has no tree of size {}: {e}", c.size))?;
+                    .map_err(|e| {
+                    anyhow::anyhow!("the store has no tree of size {}: {e}", c.size)
+                })?;
                 if root != c.root {
                     bail!("the store's root at size {} is another one", c.size);
                 }
@@ -240,7 +242,10 @@ impl Cosigning {
             // far rarer than appends, and the sequencer never waits for it. A failure
             // only costs the head served after a restart, so it is logged, not fatal.
             if let Err(e) = write_atomic(path, note.as_bytes()) {
-                tracing::error!("keeping the cosigned checkpoint in {}: {e:#}", path.display());
+                tracing::error!(
+                    "keeping the cosigned checkpoint in {}: {e:#}",
+                    path.display()
+                );
             }
         }
         true
@@ -557,7 +562,8 @@ fn publish_late(cos: &Cosigning, head: &TreeHead, line: &str) {
 fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(bytes).context("writing")?;
     f.sync_all().context("syncing")?;
     std::fs::rename(&tmp, path).context("renaming")?;

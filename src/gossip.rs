@@ -681,7 +681,9 @@ mod tests {
         };
         let honest_empty = note(0, tree::EMPTY_HASH);
         assert_eq!(
-            g.check(&held, &honest_empty, "peer").await.expect("checked"),
+            g.check(&held, &honest_empty, "peer")
+                .await
+                .expect("checked"),
             Outcome::Consistent
         );
         let bogus = note(0, tree::record_hash(b"not empty"));

@@ -379,9 +379,13 @@ impl Witness {
                 let Some(kept) = verified_note(text, note, log_key) else {
                     return refused(403, "no valid signature by the log key");
                 };
-                let decided = decide(&trust, Some(&held_cp), &kept, Shown::ByLog("add-checkpoint"), |_, _| {
-                    Ok::<_, std::convert::Infallible>(Some(proof.clone()))
-                });
+                let decided = decide(
+                    &trust,
+                    Some(&held_cp),
+                    &kept,
+                    Shown::ByLog("add-checkpoint"),
+                    |_, _| Ok::<_, std::convert::Infallible>(Some(proof.clone())),
+                );
                 match decided {
                     Ok(Decision::Consistent { .. } | Decision::QuorumNotMet { .. }) => {}
                     Ok(Decision::Conflict(c)) => {
@@ -416,13 +420,15 @@ impl Witness {
     /// Counts and keeps a request to cosign a smaller tree than held, and says it.
     fn rollback_attempt(&self, origin: &str, held_size: u64, shown_size: u64, note: &str) {
         let mut r = self.rollbacks.lock().unwrap_or_else(|p| p.into_inner());
-        let a = r.entry(origin.to_string()).or_insert_with(|| RollbackAttempts {
-            origin: origin.to_string(),
-            count: 0,
-            held_size,
-            shown_size,
-            checkpoint: String::new(),
-        });
+        let a = r
+            .entry(origin.to_string())
+            .or_insert_with(|| RollbackAttempts {
+                origin: origin.to_string(),
+                count: 0,
+                held_size,
+                shown_size,
+                checkpoint: String::new(),
+            });
         a.count += 1;
         a.held_size = held_size;
         a.shown_size = shown_size;

@@ -543,7 +543,10 @@ async fn split_view_is_caught_by_gossip() {
     let Outcome::Equivocation(ev) = out else {
         panic!("same-size fork not detected: {out:?}")
     };
-    assert!(ev.proof.is_empty() && ev.reason.contains("two roots"), "{ev:?}");
+    assert!(
+        ev.proof.is_empty() && ev.reason.contains("two roots"),
+        "{ev:?}"
+    );
     ev.verify(&key).unwrap();
     // The same split view as the evidence already kept (view A's checkpoint of 6 in
     // common): one incident, one record (issue 14: a mirror once kept 42).

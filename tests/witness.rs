@@ -809,8 +809,9 @@ async fn restart_with_witnesses_down_serves_the_cosigned_head() {
     let dir = log.stop().await;
     let log = TestLog::start_in(dir, cfg).await;
     let text = log.get("/checkpoint").await.text().await.unwrap();
-    let served = open_checkpoint(text.as_bytes(), &log.key, &policy)
-        .unwrap_or_else(|err| panic!("the restarted log serves an uncosigned head ({err}): {text}"));
+    let served = open_checkpoint(text.as_bytes(), &log.key, &policy).unwrap_or_else(|err| {
+        panic!("the restarted log serves an uncosigned head ({err}): {text}")
+    });
     assert_eq!(served.checkpoint.size, 3);
     let (_, info) = log.get_json("/v1/log").await;
     assert_eq!(info["serving"], "cosigned", "{info}");
@@ -884,7 +885,10 @@ async fn witness_keeps_fork_evidence_and_counts_rollbacks() {
     assert_eq!(ev.len(), 1, "{ev:?}");
     ev[0].verify(&vk).unwrap();
     assert!(ev[0].note_a.contains("\n8\n") && ev[0].note_b.contains("\n8\n"));
-    assert_eq!(metric(&metrics(w.url.clone()).await, "urne_equivocations"), 1);
+    assert_eq!(
+        metric(&metrics(w.url.clone()).await, "urne_equivocations"),
+        1
+    );
 
     // A restored backup asks to cosign 5 entries, from 0 and then from the size the
     // 409 told it: both are rollback attempts.
@@ -902,7 +906,11 @@ async fn witness_keeps_fork_evidence_and_counts_rollbacks() {
         .await
         .unwrap();
     let r = &g["rollback_attempts"][0];
-    assert_eq!((r["held_size"].as_u64(), r["shown_size"].as_u64()), (Some(8), Some(5)), "{g}");
+    assert_eq!(
+        (r["held_size"].as_u64(), r["shown_size"].as_u64()),
+        (Some(8), Some(5)),
+        "{g}"
+    );
     assert_eq!(r["checkpoint"], n5);
 
     // The evidence survives a restart.

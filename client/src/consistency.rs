@@ -260,7 +260,13 @@ pub fn decide<E>(
     let new = policy
         .open_log_signed(new_note)
         .map_err(DecideError::NotSigned)?;
-    let conflict = |kind: ConflictKind, message: String, a: &SignedCheckpoint, b: &SignedCheckpoint, proof: &[Hash], old_root: Option<Hash>, key: ForkKey| {
+    let conflict = |kind: ConflictKind,
+                    message: String,
+                    a: &SignedCheckpoint,
+                    b: &SignedCheckpoint,
+                    proof: &[Hash],
+                    old_root: Option<Hash>,
+                    key: ForkKey| {
         let (a, b) = if a.checkpoint.size <= b.checkpoint.size {
             (a, b)
         } else {

@@ -72,7 +72,9 @@ pub struct EvidenceError(String);
 impl Equivocation {
     /// Returns the two checkpoints of the record, parsed and not verified (for
     /// records already verified and kept): the dedup of kept evidence compares them.
-    pub fn checkpoints(&self) -> Option<(crate::checkpoint::Checkpoint, crate::checkpoint::Checkpoint)> {
+    pub fn checkpoints(
+        &self,
+    ) -> Option<(crate::checkpoint::Checkpoint, crate::checkpoint::Checkpoint)> {
         let parse = |note: &str| {
             let (text, _) = note.split_once("\n\n")?;
             crate::checkpoint::Checkpoint::parse_text(&format!("{text}\n")).ok()

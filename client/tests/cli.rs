@@ -2448,7 +2448,15 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
         client(
             &xdg,
             &[
-                "verify", "--log", url, "--key", &log_key, "--witness", &wkey, "--json", &code,
+                "verify",
+                "--log",
+                url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--json",
+                &code,
             ],
         )
     };
@@ -2456,8 +2464,17 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
         client(
             &xdg,
             &[
-                "monitor", "--log", url, "--key", &log_key, "--witness", &wkey, "--state", &st,
-                "--once", "--quiet",
+                "monitor",
+                "--log",
+                url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--state",
+                &st,
+                "--once",
+                "--quiet",
             ],
         )
     };
@@ -2468,7 +2485,11 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
         if r.code == 0 && r.stdout.contains("\"current_tree_size\":10") {
             break;
         }
-        assert!(Instant::now() < deadline, "never witnessed at 10: {}", r.stderr);
+        assert!(
+            Instant::now() < deadline,
+            "never witnessed at 10: {}",
+            r.stderr
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(monitor(&s.url).code, 0);
@@ -2501,8 +2522,20 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
     let r = client(
         &xdg,
         &[
-            "alerts", "--log", &s.url, "--key", &log_key, "--witness", &wkey, "--voter", &voter,
-            "--follow", "--interval", "1", "--exec", &exec,
+            "alerts",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &wkey,
+            "--voter",
+            &voter,
+            "--follow",
+            "--interval",
+            "1",
+            "--exec",
+            &exec,
         ],
     );
     assert_eq!(r.code, 4, "{}", r.stderr);

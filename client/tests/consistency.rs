@@ -48,12 +48,19 @@ fn signed_root(key: &SignerKey, size: u64, root: Hash) -> String {
 
 /// The log's checkpoint of the first `size` entries of `s`.
 fn signed(s: &MemoryHashStore, size: u64) -> String {
-    signed_root(&log_key(), size, tree_hash(size, s).expect("size within the store"))
+    signed_root(
+        &log_key(),
+        size,
+        tree_hash(size, s).expect("size within the store"),
+    )
 }
 
 /// `note` with the witness's cosignature at a fixed time.
 fn cosigned(note: &str) -> String {
-    let text = note.split_once("\n\n").map(|(t, _)| format!("{t}\n")).expect("a note");
+    let text = note
+        .split_once("\n\n")
+        .map(|(t, _)| format!("{t}\n"))
+        .expect("a note");
     add_cosignatures(note, &[witness().cosign(&text, 1_700_000_000)]).expect("cosigned")
 }
 
@@ -83,7 +90,15 @@ fn cases() -> Vec<Case> {
     let empty = signed_root(&log_key(), 0, EMPTY_HASH);
     let bogus_empty = signed_root(&log_key(), 0, tree_hash(1, &honest).expect("root"));
     let stranger = SignerKey::from_seed(ORIGIN, [9; 32]).expect("seed key");
-    let c = |name, description, witnessed, held: Option<&String>, new: &String, shown, proof, expected, verifiable| Case {
+    let c = |name,
+             description,
+             witnessed,
+             held: Option<&String>,
+             new: &String,
+             shown,
+             proof,
+             expected,
+             verifiable| Case {
         name,
         description,
         witnessed,
@@ -95,27 +110,237 @@ fn cases() -> Vec<Case> {
         verifiable,
     };
     vec![
-        c("first_run", "nothing held yet: the new checkpoint is held", false, None, &h8, "log", Value::Null, "consistent", None),
-        c("same_checkpoint", "the same checkpoint again", false, Some(&h8), &h8, "log", Value::Null, "consistent", None),
-        c("grows", "a larger tree with a valid consistency proof", false, Some(&h5), &h8, "log", proof(&honest, 5, 8), "consistent", None),
-        c("grows_cosigned", "a larger tree, cosigned by the witness quorum", true, Some(&cosigned(&h5)), &cosigned(&h8), "log", proof(&honest, 5, 8), "consistent", None),
-        c("grows_quorum_not_met", "a larger consistent tree the witnesses did not cosign: not held, nothing contradicted", true, Some(&cosigned(&h5)), &h8, "log", proof(&honest, 5, 8), "quorum_not_met", None),
-        c("same_size_two_roots", "two roots for one size: a fork anyone can check", false, Some(&h8), &f8, "log", Value::Null, "fork", Some(true)),
-        c("same_size_two_roots_uncosigned", "a fork the witnesses did not cosign is still the log's fork", true, Some(&cosigned(&h8)), &f8, "log", Value::Null, "fork", Some(true)),
-        c("not_a_prefix", "a larger tree whose proof does not lead from the held root", false, Some(&h5), &f12, "log", proof(&forked, 5, 12), "fork", Some(false)),
-        c("proof_refused", "the log refuses to prove a size it signed", false, Some(&h5), &h8, "log", Value::Null, "fork", Some(false)),
-        c("rollback", "a smaller tree shown by the log: entries were removed", false, Some(&h12), &h8, "log", Value::Null, "rollback", Some(false)),
-        c("rollback_uncosigned", "a rollback the witnesses refused to cosign is a rollback, not a quorum failure", true, Some(&cosigned(&h12)), &f8, "log", Value::Null, "rollback", Some(false)),
-        c("older_elsewhere", "an older checkpoint held by a peer, proved a prefix", false, Some(&h12), &h8, "elsewhere", proof(&honest, 8, 12), "consistent", None),
-        c("older_elsewhere_not_prefix", "a peer holds an older checkpoint that is not a prefix: a split view", false, Some(&h12), &f8, "elsewhere", proof(&honest, 8, 12), "equivocation", Some(false)),
-        c("larger_elsewhere_forked", "a peer holds a larger tree of another history", false, Some(&h8), &f12, "elsewhere", proof(&forked, 8, 12), "equivocation", Some(false)),
-        c("size0_held", "the empty tree is a prefix of every tree: no proof needed", false, Some(&empty), &h8, "log", Value::Null, "consistent", None),
-        c("size0_first_run", "the empty tree with its one root", false, None, &empty, "log", Value::Null, "consistent", None),
-        c("size0_elsewhere", "a peer holds the empty tree: consistent with everything", false, Some(&h8), &empty, "elsewhere", Value::Null, "consistent", None),
-        c("size0_by_log", "the log shows the empty tree after signing 8 entries: a rollback", false, Some(&h8), &empty, "log", Value::Null, "rollback", Some(false)),
-        c("size0_bogus_root", "a tree of size 0 with another root than the empty tree's: a fork on its own", false, Some(&h8), &bogus_empty, "elsewhere", Value::Null, "equivocation", Some(true)),
-        c("size0_bogus_root_first_run", "nothing held, and the log signs an impossible empty tree", false, None, &bogus_empty, "log", Value::Null, "fork", Some(true)),
-        c("not_signed", "a checkpoint signed by another key says nothing about the log", false, Some(&h5), &signed_root(&stranger, 8, tree_hash(8, &honest).expect("root")), "log", Value::Null, "not_signed", None),
+        c(
+            "first_run",
+            "nothing held yet: the new checkpoint is held",
+            false,
+            None,
+            &h8,
+            "log",
+            Value::Null,
+            "consistent",
+            None,
+        ),
+        c(
+            "same_checkpoint",
+            "the same checkpoint again",
+            false,
+            Some(&h8),
+            &h8,
+            "log",
+            Value::Null,
+            "consistent",
+            None,
+        ),
+        c(
+            "grows",
+            "a larger tree with a valid consistency proof",
+            false,
+            Some(&h5),
+            &h8,
+            "log",
+            proof(&honest, 5, 8),
+            "consistent",
+            None,
+        ),
+        c(
+            "grows_cosigned",
+            "a larger tree, cosigned by the witness quorum",
+            true,
+            Some(&cosigned(&h5)),
+            &cosigned(&h8),
+            "log",
+            proof(&honest, 5, 8),
+            "consistent",
+            None,
+        ),
+        c(
+            "grows_quorum_not_met",
+            "a larger consistent tree the witnesses did not cosign: not held, nothing contradicted",
+            true,
+            Some(&cosigned(&h5)),
+            &h8,
+            "log",
+            proof(&honest, 5, 8),
+            "quorum_not_met",
+            None,
+        ),
+        c(
+            "same_size_two_roots",
+            "two roots for one size: a fork anyone can check",
+            false,
+            Some(&h8),
+            &f8,
+            "log",
+            Value::Null,
+            "fork",
+            Some(true),
+        ),
+        c(
+            "same_size_two_roots_uncosigned",
+            "a fork the witnesses did not cosign is still the log's fork",
+            true,
+            Some(&cosigned(&h8)),
+            &f8,
+            "log",
+            Value::Null,
+            "fork",
+            Some(true),
+        ),
+        c(
+            "not_a_prefix",
+            "a larger tree whose proof does not lead from the held root",
+            false,
+            Some(&h5),
+            &f12,
+            "log",
+            proof(&forked, 5, 12),
+            "fork",
+            Some(false),
+        ),
+        c(
+            "proof_refused",
+            "the log refuses to prove a size it signed",
+            false,
+            Some(&h5),
+            &h8,
+            "log",
+            Value::Null,
+            "fork",
+            Some(false),
+        ),
+        c(
+            "rollback",
+            "a smaller tree shown by the log: entries were removed",
+            false,
+            Some(&h12),
+            &h8,
+            "log",
+            Value::Null,
+            "rollback",
+            Some(false),
+        ),
+        c(
+            "rollback_uncosigned",
+            "a rollback the witnesses refused to cosign is a rollback, not a quorum failure",
+            true,
+            Some(&cosigned(&h12)),
+            &f8,
+            "log",
+            Value::Null,
+            "rollback",
+            Some(false),
+        ),
+        c(
+            "older_elsewhere",
+            "an older checkpoint held by a peer, proved a prefix",
+            false,
+            Some(&h12),
+            &h8,
+            "elsewhere",
+            proof(&honest, 8, 12),
+            "consistent",
+            None,
+        ),
+        c(
+            "older_elsewhere_not_prefix",
+            "a peer holds an older checkpoint that is not a prefix: a split view",
+            false,
+            Some(&h12),
+            &f8,
+            "elsewhere",
+            proof(&honest, 8, 12),
+            "equivocation",
+            Some(false),
+        ),
+        c(
+            "larger_elsewhere_forked",
+            "a peer holds a larger tree of another history",
+            false,
+            Some(&h8),
+            &f12,
+            "elsewhere",
+            proof(&forked, 8, 12),
+            "equivocation",
+            Some(false),
+        ),
+        c(
+            "size0_held",
+            "the empty tree is a prefix of every tree: no proof needed",
+            false,
+            Some(&empty),
+            &h8,
+            "log",
+            Value::Null,
+            "consistent",
+            None,
+        ),
+        c(
+            "size0_first_run",
+            "the empty tree with its one root",
+            false,
+            None,
+            &empty,
+            "log",
+            Value::Null,
+            "consistent",
+            None,
+        ),
+        c(
+            "size0_elsewhere",
+            "a peer holds the empty tree: consistent with everything",
+            false,
+            Some(&h8),
+            &empty,
+            "elsewhere",
+            Value::Null,
+            "consistent",
+            None,
+        ),
+        c(
+            "size0_by_log",
+            "the log shows the empty tree after signing 8 entries: a rollback",
+            false,
+            Some(&h8),
+            &empty,
+            "log",
+            Value::Null,
+            "rollback",
+            Some(false),
+        ),
+        c(
+            "size0_bogus_root",
+            "a tree of size 0 with another root than the empty tree's: a fork on its own",
+            false,
+            Some(&h8),
+            &bogus_empty,
+            "elsewhere",
+            Value::Null,
+            "equivocation",
+            Some(true),
+        ),
+        c(
+            "size0_bogus_root_first_run",
+            "nothing held, and the log signs an impossible empty tree",
+            false,
+            None,
+            &bogus_empty,
+            "log",
+            Value::Null,
+            "fork",
+            Some(true),
+        ),
+        c(
+            "not_signed",
+            "a checkpoint signed by another key says nothing about the log",
+            false,
+            Some(&h5),
+            &signed_root(&stranger, 8, tree_hash(8, &honest).expect("root")),
+            "log",
+            Value::Null,
+            "not_signed",
+            None,
+        ),
     ]
 }
 
@@ -153,9 +378,11 @@ fn run(case: &Value) -> (String, Option<bool>) {
         log_key: log.clone(),
         quorum: Quorum::Simple(WitnessPolicy { witnesses, quorum }),
     };
-    let held = case["held"]
-        .as_str()
-        .map(|n| policy.open_log_signed(n).expect("held is signed by the log"));
+    let held = case["held"].as_str().map(|n| {
+        policy
+            .open_log_signed(n)
+            .expect("held is signed by the log")
+    });
     let shown = match case["shown"].as_str() {
         Some("log") => Shown::ByLog("case"),
         _ => Shown::Elsewhere("case"),
@@ -202,13 +429,23 @@ fn shared_cases_are_the_generated_ones_and_decide_as_expected() {
         if write {
             std::fs::write(&path, &text).expect("write case");
         }
-        let on_disk = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (URNE_WRITE_TESTDATA=1 writes it)", path.display()));
-        assert_eq!(on_disk, text, "{} is not the generated case", path.display());
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (URNE_WRITE_TESTDATA=1 writes it)", path.display())
+        });
+        assert_eq!(
+            on_disk,
+            text,
+            "{} is not the generated case",
+            path.display()
+        );
         let case: Value = serde_json::from_str(&on_disk).expect("case json");
         let (outcome, verifiable) = run(&case);
         assert_eq!(outcome, c.expected, "case {}: {}", c.name, c.description);
-        assert_eq!(verifiable, c.verifiable, "case {}: evidence verifiable", c.name);
+        assert_eq!(
+            verifiable, c.verifiable,
+            "case {}: evidence verifiable",
+            c.name
+        );
         names.push(format!("{}.json", c.name));
     }
     // No stale case left behind: the JS tests read every file of the directory.
@@ -232,9 +469,13 @@ fn a_forked_log_is_one_incident_whatever_it_signs_next() {
     let held = policy.open_log_signed(&signed(&honest, 8)).expect("held");
     let keys: Vec<_> = (9..=12)
         .map(|n| {
-            let d = decide(&policy, Some(&held), &signed(&forked, n), Shown::ByLog("l"), |o, n| {
-                prove_consistency(o, n, &forked).map(Some)
-            })
+            let d = decide(
+                &policy,
+                Some(&held),
+                &signed(&forked, n),
+                Shown::ByLog("l"),
+                |o, n| prove_consistency(o, n, &forked).map(Some),
+            )
             .expect("decided");
             match d {
                 Decision::Conflict(c) => c.key,

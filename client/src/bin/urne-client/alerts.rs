@@ -10,11 +10,11 @@ use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
 use crate::notify::Sinks;
 use crate::trust::{check_consistent, parse_hashes, LogArgs};
-use urne_client::consistency::Shown;
 use clap::Args;
 use std::collections::HashSet;
 use std::time::Duration;
 use urne_client::checkpoint::SignedCheckpoint;
+use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
 use urne_client::tree;
 

@@ -455,7 +455,9 @@ impl Monitor<'_> {
                     checkpoint.checkpoint.size
                 );
                 self.check_peers()?;
-                Ok(Some("the log has shown no checkpoint the witness quorum cosigned"))
+                Ok(Some(
+                    "the log has shown no checkpoint the witness quorum cosigned",
+                ))
             }
             Decision::Conflict(c) => {
                 let f = conflict_fail(&c);

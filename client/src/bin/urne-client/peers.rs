@@ -17,9 +17,9 @@
 use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
 use crate::trust::{check_consistent, Trust};
-use urne_client::consistency::Shown;
 use serde::Serialize;
 use urne_client::checkpoint::SignedCheckpoint;
+use urne_client::consistency::Shown;
 use urne_client::gossip::{Equivocation, Gossip};
 
 /// What one peer showed.

@@ -20,7 +20,6 @@ use urne_client::consistency::{
 use urne_client::note::VerifierKey;
 use urne_client::tree::{self, Hash};
 
-
 /// The log to talk to and how to trust it.
 #[derive(Args, Clone, Debug)]
 pub struct LogArgs {
@@ -346,7 +345,9 @@ pub fn fetch_consistency(log: &Log, old: u64, new: u64) -> Res<Option<Vec<Hash>>
     ))?;
     // Hashes that do not parse are the log's answer all the same: an empty proof
     // never verifies between two non-empty sizes, so the decision calls it a fork.
-    Ok(Some(parse_hashes(&v["consistency_proof"]).unwrap_or_default()))
+    Ok(Some(
+        parse_hashes(&v["consistency_proof"]).unwrap_or_default(),
+    ))
 }
 
 /// Parses a JSON array of base64 hashes.

@@ -11,9 +11,9 @@ use crate::engine::{stream_entries, Auditor, Detectors};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use crate::trust::{check_consistent, parse_hashes, LogArgs, Trust};
-use urne_client::consistency::Shown;
 use clap::Args;
 use urne_client::checkpoint::{SignedCheckpoint, TlogProof, TLOG_PROOF_HEADER};
+use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
 use urne_client::tree::{self, Hash};
 
