@@ -2515,6 +2515,54 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
     assert_eq!(monitor(&s.url).code, 4);
     assert_eq!(alerts_of(&state, "rollback").len(), 1);
 
+    // A monitor following the rolled-back log (from the state that verified 10, its
+    // alerts aside): the rollback is critical and runs its hook, and while the log
+    // goes on answering with it, no `stale_log` however short --stale-after is.
+    let followed = tmp.path().join("mon-follow");
+    std::fs::create_dir_all(&followed).unwrap();
+    std::fs::copy(state.join("monitor.state"), followed.join("monitor.state")).unwrap();
+    let hooks = tmp.path().join("monitor-hooks.jsonl");
+    let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["monitor", "--log", &s.url, "--key", &log_key, "--witness", &wkey])
+        .arg("--state")
+        .arg(&followed)
+        .args(["--interval", "1", "--stale-after", "1", "--quiet", "--exec"])
+        .arg(format!("cat >> {}; echo >> {}", hooks.display(), hooks.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = mon.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // Each later poll says the rollback is already alerted: three of them, then stop.
+    let mut repeats = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while repeats < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("rollback already alerted") => repeats += 1,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = mon.kill();
+                let _ = mon.wait();
+                panic!("the monitor never repeated the rollback: {e}");
+            }
+        }
+    }
+    let _ = mon.kill();
+    let _ = mon.wait();
+    assert_eq!(alerts_of(&followed, "rollback").len(), 1);
+    assert!(alerts_of(&followed, "stale_log").is_empty());
+    let hooked = std::fs::read_to_string(&hooks).unwrap();
+    assert!(hooked.contains("\"kind\":\"rollback\""), "{hooked}");
+
     // The voter's watch runs its hook with the rollback, then ends with exit 4.
     let hooked = tmp.path().join("hook.json");
     let exec = format!("cat > {}", hooked.display());
