@@ -562,3 +562,55 @@ async fn split_view_is_caught_by_gossip() {
     log_a.stop().await;
     log_b.stop().await;
 }
+
+/// Issue 14: the log restored from an older copy of its data directory shows a prefix
+/// of what a mirror copied. No fork to prove, but the mirror says ROLLBACK (before, it
+/// went on quietly), and keeps serving its copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_says_rollback_when_the_log_shows_a_prefix() {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let p = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &p);
+            } else {
+                std::fs::copy(e.path(), &p).unwrap();
+            }
+        }
+    }
+    let keys = DemoKeys::from_seed("mirror-rollback").unwrap();
+    let e = election(&keys, "e-rb");
+    let log = TestLog::start(&keys).await;
+    assert_eq!(log.post(&e.seal(Time::now(), "rb").unwrap()).await.0, 201);
+    let dir = log.stop().await;
+    let old = Arc::new(tempfile::tempdir().unwrap());
+    copy_dir(dir.path(), old.path());
+    let log = TestLog::start_in(dir, common::config_for(&keys)).await;
+    append_interventions(&log, &e, "later", 2).await;
+
+    let mdir = tempfile::tempdir().unwrap();
+    let key = log.key.clone();
+    let open = |of: String| {
+        let (path, key) = (mdir.path().to_path_buf(), key.clone());
+        tokio::task::spawn_blocking(move || Mirror::open(&path, &of, key, vec![]))
+    };
+    let m = open(log.url.clone()).await.unwrap().unwrap();
+    assert_eq!(m.sync_once().await.unwrap(), 3);
+    drop(m);
+    log.stop().await;
+
+    let restored = TestLog::start_in(old, common::config_for(&keys)).await;
+    assert_eq!(restored.key, key);
+    let m = open(restored.url.clone()).await.unwrap().unwrap();
+    let err = format!("{:#}", m.sync_once().await.unwrap_err());
+    assert!(err.starts_with("ROLLBACK"), "{err}");
+    assert!(
+        err.contains("shows 1 entries") && err.contains("copied 3"),
+        "{err}"
+    );
+    assert_eq!(m.head().map(|h| h.size), Some(3), "the copy is kept");
+    drop(m);
+    restored.stop().await;
+}

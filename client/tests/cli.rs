@@ -2523,11 +2523,23 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
     std::fs::copy(state.join("monitor.state"), followed.join("monitor.state")).unwrap();
     let hooks = tmp.path().join("monitor-hooks.jsonl");
     let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
-        .args(["monitor", "--log", &s.url, "--key", &log_key, "--witness", &wkey])
+        .args([
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &wkey,
+        ])
         .arg("--state")
         .arg(&followed)
         .args(["--interval", "1", "--stale-after", "1", "--quiet", "--exec"])
-        .arg(format!("cat >> {}; echo >> {}", hooks.display(), hooks.display()))
+        .arg(format!(
+            "cat >> {}; echo >> {}",
+            hooks.display(),
+            hooks.display()
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
