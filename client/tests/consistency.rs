@@ -1,6 +1,7 @@
 //! The one consistency decision (`urne_client::consistency::decide`) over the shared
-//! cases of `testdata/consistency/`, which the web page's tests run too
-//! (`web/tests/verify.test.js`, `decideConsistency`).
+//! cases of `testdata/consistency/`, and the evidence check (`Equivocation::verify`)
+//! over those of `testdata/evidence/`, which the web page's tests run too
+//! (`web/tests/verify.test.js`: `decideConsistency`, `verifyEquivocation`).
 //!
 //! The cases are generated here, deterministically (fixed Ed25519 seeds, fixed
 //! cosignature times), and compared with the files: a change of the decision or of the
@@ -348,6 +349,45 @@ fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/consistency")
 }
 
+/// Equivocation evidence, as parties exchange it, and whether it proves a fork with
+/// the log key alone (`Equivocation::verify`, `verifyEquivocation` in the page).
+fn evidence_cases() -> Vec<(&'static str, &'static str, Value, bool)> {
+    let honest = history(12, "honest");
+    let forked = history(12, "forked");
+    let ev = |a: &str, b: &str, proof: Value, old: Option<Hash>| {
+        json!({
+            "origin": ORIGIN,
+            "reason": "case",
+            "note_a": a,
+            "note_b": b,
+            "proof": proof,
+            "old_root_from_proof": old.map(|h| hash_to_base64(&h)),
+            "source": "case",
+        })
+    };
+    let (h5, h8) = (signed(&honest, 5), signed(&honest, 8));
+    let (f5, f8) = (signed(&forked, 5), signed(&forked, 8));
+    let root5 = tree_hash(5, &honest).expect("root");
+    let empty = signed_root(&log_key(), 0, EMPTY_HASH);
+    let bogus_empty = signed_root(&log_key(), 0, tree_hash(1, &honest).expect("root"));
+    let stranger = SignerKey::from_seed(ORIGIN, [9; 32]).expect("seed key");
+    let s8 = signed_root(&stranger, 8, tree_hash(8, &forked).expect("root"));
+    vec![
+        ("two_roots_one_size", "same size, two roots", ev(&h8, &f8, json!([]), None), true),
+        ("same_checkpoint", "same size, same root", ev(&h8, &h8, json!([]), None), false),
+        ("not_a_prefix", "the honest proof leads to another root at size 5 than the signed one", ev(&f5, &h8, proof(&honest, 5, 8), Some(root5)), true),
+        ("consistent_pair", "the proof leads to note_a's own root", ev(&h5, &h8, proof(&honest, 5, 8), Some(root5)), false),
+        ("proof_to_another_root", "a proof that does not lead to note_b's root proves nothing", ev(&f5, &h8, proof(&forked, 5, 8), Some(tree_hash(5, &forked).expect("root"))), false),
+        ("larger_first", "note_a must be the smaller", ev(&h8, &f5, json!([]), None), false),
+        ("other_key", "a note signed by another key is not the log's", ev(&h8, &s8, json!([]), None), false),
+        ("size0_empty_root", "the empty tree with its one root is a prefix of every tree", ev(&empty, &h8, json!([]), None), false),
+        ("size0_empty_root_claimed_other", "a claimed other root at size 0 proves nothing", ev(&empty, &h8, json!([]), Some(root5)), false),
+        ("size0_bogus_root", "a signed tree of size 0 with another root is a fork on its own", ev(&bogus_empty, &h8, json!([]), None), true),
+        ("size0_bogus_root_alone", "it needs no other checkpoint", ev(&bogus_empty, &bogus_empty, json!([]), None), true),
+        ("size0_bogus_root_with_proof", "a consistency proof from size 0 is empty", ev(&bogus_empty, &h8, proof(&honest, 1, 8), None), false),
+    ]
+}
+
 fn case_json(c: &Case) -> Value {
     json!({
         "name": c.name,
@@ -453,6 +493,45 @@ fn shared_cases_are_the_generated_ones_and_decide_as_expected() {
         .expect("read testdata")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".json"))
+        .collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(on_disk, names);
+}
+
+#[test]
+fn shared_evidence_cases_are_the_generated_ones_and_verify_as_expected() {
+    use urne_client::gossip::Equivocation;
+    let write = std::env::var_os("URNE_WRITE_TESTDATA").is_some();
+    let dir = dir().join("../evidence");
+    if write {
+        std::fs::create_dir_all(&dir).expect("mkdir testdata");
+    }
+    let log = log_key().verifier().clone();
+    let mut names = Vec::new();
+    for (name, description, evidence, proves) in evidence_cases() {
+        let case = json!({
+            "name": name,
+            "description": description,
+            "log_key": log.to_string(),
+            "evidence": evidence,
+            "proves_equivocation": proves,
+        });
+        let path = dir.join(format!("{name}.json"));
+        let text = serde_json::to_string_pretty(&case).expect("json") + "\n";
+        if write {
+            std::fs::write(&path, &text).expect("write case");
+        }
+        let on_disk = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (URNE_WRITE_TESTDATA=1 writes it)", path.display()));
+        assert_eq!(on_disk, text, "{} is not the generated case", path.display());
+        let e: Equivocation = serde_json::from_value(evidence).expect("evidence");
+        assert_eq!(e.verify(&log).is_ok(), proves, "{name}: {description}: {:?}", e.verify(&log));
+        names.push(format!("{name}.json"));
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("read testdata")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     on_disk.sort();
     names.sort();

@@ -399,3 +399,23 @@ test("the shared consistency cases (testdata/consistency) decide as in Rust", as
     assert.equal(verifiable, c.evidence_verifiable, `${f}: evidence verifiable`);
   }
 });
+
+test("the shared evidence cases (testdata/evidence) verify as in Rust, size 0 included", async () => {
+  const { readFileSync, readdirSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const dir = fileURLToPath(new URL("../../testdata/evidence/", import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  assert.ok(files.length >= 10, `only ${files.length} cases`);
+  for (const f of files) {
+    const c = JSON.parse(readFileSync(dir + f, "utf8"));
+    const logKey = await v.parseVerifierKey(c.log_key);
+    const proves = await v.verifyEquivocation(c.evidence, logKey).then(
+      () => true,
+      (e) => {
+        assert.equal(e.code, "not_evidence", `${f}: ${e.message}`);
+        return false;
+      },
+    );
+    assert.equal(proves, c.proves_equivocation, `${f}: ${c.description}`);
+  }
+});
