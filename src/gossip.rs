@@ -10,7 +10,9 @@
 //! proofs and the authentication of tiles (`urne_client::tree`, `urne_client::tiles`),
 //! what each party holds (the caller passes a [`Held`]).
 //!
-//! A peer's checkpoint and the one held, both signed by the log key, are compared so:
+//! A peer's checkpoint and the one held, both signed by the log key, are compared by
+//! the one decision of `urne_client::consistency` (shown elsewhere: any size, proved
+//! either way; the size-0 rule), with the proof fetched beforehand so:
 //! - same size: another root is evidence by itself;
 //! - other sizes: the root at the smaller size is read out of the larger tree, from the
 //!   party's own tree when it holds the larger one, else from the tiles of any source
@@ -31,6 +33,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
+use urne_client::consistency::{decide, proof_needed, Decision, Shown, TrustPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId, TILE_WIDTH};
 use urne_client::tree::{self, Hash};
@@ -299,109 +302,77 @@ impl Gossiper {
             .await
             .context("signature check task")?
         };
-        let theirs = theirs
-            .map_err(|e| anyhow!("checkpoint from {from}: {e}"))?
-            .checkpoint;
+        let theirs = theirs.map_err(|e| anyhow!("checkpoint from {from}: {e}"))?;
         let ours = match ours {
-            Ok(c) => c.checkpoint,
+            Ok(c) => c,
             // Held for another origin: nothing to compare.
             Err(urne_client::checkpoint::CheckpointError::WrongOrigin { .. }) => {
                 return Ok(Outcome::Unrelated)
             }
             Err(e) => return Err(anyhow!("held checkpoint: {e}")),
         };
-        // The size-0 rule of `urne_client::consistency`: a signed empty tree with
-        // another root than the empty tree's is a fork on its own.
-        if !urne_client::consistency::empty_tree_root_is_valid(&theirs) {
-            return self.found(
-                key,
-                Equivocation {
-                    origin: ours.origin.clone(),
-                    reason: "the log signed a tree of 0 entries whose root is not the empty tree's"
-                        .into(),
-                    note_a: note.to_string(),
-                    note_b: held.note.clone(),
-                    proof: vec![],
-                    old_root_from_proof: None,
-                    source: from.to_string(),
-                    kind: Some(urne_client::consistency::ConflictKind::Fork),
-                },
-            );
+        let (t, o) = (&theirs.checkpoint, &ours.checkpoint);
+        if held.signer && t.size > o.size {
+            self.alert_beyond(t, o.size, note, from);
         }
-        if theirs.size == ours.size {
-            if theirs.root == ours.root {
+        // The one decision of `urne_client::consistency`, on the log's signatures; a
+        // peer's checkpoint is shown elsewhere (any size, proved either way). The proof
+        // is fetched first (the decision is pure): the root at the smaller size read
+        // out of the larger tree, from the party's own tree when it holds the larger
+        // one, else from the authenticated tiles of any source.
+        let shown = Shown::Elsewhere(from);
+        let needed = proof_needed(o, t, shown);
+        let mut fetched = None;
+        let mut pair = None;
+        if let Some((small, _)) = needed {
+            let (a, b) = if o.size > t.size { (t, o) } else { (o, t) };
+            let p = (a.size, a.root.0, b.size, b.root.0);
+            if self.lock_consistent().contains(&p) {
                 return Ok(Outcome::Consistent);
             }
-            return self.found(
-                key,
-                Equivocation {
-                    origin: ours.origin.clone(),
-                    reason: format!("two roots for tree size {}", ours.size),
-                    note_a: note.to_string(),
-                    note_b: held.note.clone(),
-                    proof: vec![],
-                    old_root_from_proof: None,
-                    source: from.to_string(),
-                    kind: Some(urne_client::consistency::ConflictKind::Fork),
-                },
-            );
-        }
-        if held.signer && theirs.size > ours.size {
-            self.alert_beyond(&theirs, ours.size, note, from);
-        }
-        let ours_larger = ours.size > theirs.size;
-        let (a, a_note, b, b_note) = if ours_larger {
-            (&theirs, note, &ours, held.note.as_str())
-        } else {
-            (&ours, held.note.as_str(), &theirs, note)
-        };
-        // Every tree extends the empty one: nothing to prove.
-        if a.size == 0 {
-            return Ok(Outcome::Consistent);
-        }
-        let pair = (a.size, a.root.0, b.size, b.root.0);
-        if self.lock_consistent().contains(&pair) {
-            return Ok(Outcome::Consistent);
-        }
-        let (old, proof, proof_from) = match (&held.tree, ours_larger) {
-            (Some(store), true) => {
-                let (old, proof) = proof_from_store(store.clone(), a.size, b.size).await?;
-                (old, proof, "its own tree".to_string())
-            }
-            _ => match self.proof_from_sources(a.size, b, from).await {
-                Some(found) => found,
-                None => {
-                    return Ok(Outcome::Unknown(format!(
-                        "no source served the tree of size {} to compare with size {}",
-                        b.size, a.size
-                    )))
+            pair = Some(p);
+            fetched = match (&held.tree, o.size > t.size) {
+                (Some(store), true) => {
+                    let (old, proof) = proof_from_store(store.clone(), small, b.size).await?;
+                    Some((old, proof, "its own tree".to_string()))
                 }
-            },
-        };
-        if old == a.root {
-            let mut memo = self.lock_consistent();
-            if memo.len() >= MEMO {
-                memo.clear();
+                _ => self.proof_from_sources(small, b, from).await,
+            };
+            if fetched.is_none() {
+                return Ok(Outcome::Unknown(format!(
+                    "no source served the tree of size {} to compare with size {}",
+                    b.size, small
+                )));
             }
-            memo.insert(pair);
-            return Ok(Outcome::Consistent);
         }
-        self.found(
-            key,
-            Equivocation {
-                origin: ours.origin.clone(),
-                reason: format!(
-                    "the tree of the checkpoint of size {} has another root at size {} than the checkpoint of that size",
-                    b.size, a.size
-                ),
-                note_a: a_note.to_string(),
-                note_b: b_note.to_string(),
-                proof: proof.iter().map(tree::hash_to_base64).collect(),
-                old_root_from_proof: Some(tree::hash_to_base64(&old)),
-                source: format!("{from} (proof from {proof_from})"),
-                kind: Some(urne_client::consistency::ConflictKind::Fork),
-            },
-        )
+        let trust = TrustPolicy::log_only(key.clone());
+        let proof = fetched.as_ref().map(|f| f.1.clone());
+        let decided = decide(&trust, Some(&ours), note, shown, |_, _| {
+            Ok::<_, std::convert::Infallible>(proof)
+        })
+        .map_err(|e| anyhow!("checkpoint from {from}: {e}"))?;
+        match decided {
+            Decision::Consistent { .. } | Decision::QuorumNotMet { .. } => {
+                if let Some(p) = pair {
+                    let mut memo = self.lock_consistent();
+                    if memo.len() >= MEMO {
+                        memo.clear();
+                    }
+                    memo.insert(p);
+                }
+                Ok(Outcome::Consistent)
+            }
+            Decision::Conflict(c) => {
+                let mut e = c.evidence;
+                // The proof came from an authenticated larger tree: the root it leads
+                // to at the smaller size makes the evidence checkable by anyone.
+                if let Some((old, _, src)) = &fetched {
+                    e.old_root_from_proof = Some(tree::hash_to_base64(old));
+                    e.source = format!("{from} (proof from {src})");
+                }
+                self.found(key, e)
+            }
+        }
     }
 
     fn lock_consistent(&self) -> std::sync::MutexGuard<'_, HashSet<Pair>> {

@@ -234,6 +234,25 @@ pub fn empty_tree_root_is_valid(cp: &Checkpoint) -> bool {
     cp.size != 0 || cp.root == tree::EMPTY_HASH
 }
 
+/// Returns the consistency proof [`decide`] will ask for, as `(old, new)` sizes, or
+/// `None` if it needs none: for callers that must fetch it beforehand (an async
+/// server fetching tiles). Same sizes, the empty tree, a rollback shown by the log and
+/// the size-0 rule need no proof.
+pub fn proof_needed(held: &Checkpoint, new: &Checkpoint, shown: Shown<'_>) -> Option<(u64, u64)> {
+    if !empty_tree_root_is_valid(new) || new.size == held.size {
+        return None;
+    }
+    if new.size < held.size && matches!(shown, Shown::ByLog(_)) {
+        return None;
+    }
+    let (small, large) = if new.size < held.size {
+        (new.size, held.size)
+    } else {
+        (held.size, new.size)
+    };
+    (small > 0).then_some((small, large))
+}
+
 /// Decides whether `new_note` extends what this party holds.
 ///
 /// `held` is the largest checkpoint this party verified (`None` the first time: the
@@ -324,7 +343,7 @@ pub fn decide<E>(
                 return conflict(
                     fork_kind,
                     format!(
-                        "{}: the log signed two different trees of {} entries",
+                        "{}: the log signed two roots for tree size {}",
                         label(fork_kind),
                         n.size
                     ),
@@ -350,8 +369,9 @@ pub fn decide<E>(
             );
         } else {
             let (small, large) = if n.size < o.size { (n, o) } else { (o, n) };
-            // The empty tree is a prefix of every tree: nothing to prove.
-            if small.size > 0 {
+            // The empty tree is a prefix of every tree: nothing to prove. Asked as
+            // `proof_needed` says, so that callers fetching beforehand fetch the same.
+            if proof_needed(o, n, shown).is_some() {
                 match prove(small.size, large.size).map_err(DecideError::Proof)? {
                     None => {
                         return conflict(

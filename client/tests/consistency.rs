@@ -373,18 +373,83 @@ fn evidence_cases() -> Vec<(&'static str, &'static str, Value, bool)> {
     let stranger = SignerKey::from_seed(ORIGIN, [9; 32]).expect("seed key");
     let s8 = signed_root(&stranger, 8, tree_hash(8, &forked).expect("root"));
     vec![
-        ("two_roots_one_size", "same size, two roots", ev(&h8, &f8, json!([]), None), true),
-        ("same_checkpoint", "same size, same root", ev(&h8, &h8, json!([]), None), false),
-        ("not_a_prefix", "the honest proof leads to another root at size 5 than the signed one", ev(&f5, &h8, proof(&honest, 5, 8), Some(root5)), true),
-        ("consistent_pair", "the proof leads to note_a's own root", ev(&h5, &h8, proof(&honest, 5, 8), Some(root5)), false),
-        ("proof_to_another_root", "a proof that does not lead to note_b's root proves nothing", ev(&f5, &h8, proof(&forked, 5, 8), Some(tree_hash(5, &forked).expect("root"))), false),
-        ("larger_first", "note_a must be the smaller", ev(&h8, &f5, json!([]), None), false),
-        ("other_key", "a note signed by another key is not the log's", ev(&h8, &s8, json!([]), None), false),
-        ("size0_empty_root", "the empty tree with its one root is a prefix of every tree", ev(&empty, &h8, json!([]), None), false),
-        ("size0_empty_root_claimed_other", "a claimed other root at size 0 proves nothing", ev(&empty, &h8, json!([]), Some(root5)), false),
-        ("size0_bogus_root", "a signed tree of size 0 with another root is a fork on its own", ev(&bogus_empty, &h8, json!([]), None), true),
-        ("size0_bogus_root_alone", "it needs no other checkpoint", ev(&bogus_empty, &bogus_empty, json!([]), None), true),
-        ("size0_bogus_root_with_proof", "a consistency proof from size 0 is empty", ev(&bogus_empty, &h8, proof(&honest, 1, 8), None), false),
+        (
+            "two_roots_one_size",
+            "same size, two roots",
+            ev(&h8, &f8, json!([]), None),
+            true,
+        ),
+        (
+            "same_checkpoint",
+            "same size, same root",
+            ev(&h8, &h8, json!([]), None),
+            false,
+        ),
+        (
+            "not_a_prefix",
+            "the honest proof leads to another root at size 5 than the signed one",
+            ev(&f5, &h8, proof(&honest, 5, 8), Some(root5)),
+            true,
+        ),
+        (
+            "consistent_pair",
+            "the proof leads to note_a's own root",
+            ev(&h5, &h8, proof(&honest, 5, 8), Some(root5)),
+            false,
+        ),
+        (
+            "proof_to_another_root",
+            "a proof that does not lead to note_b's root proves nothing",
+            ev(
+                &f5,
+                &h8,
+                proof(&forked, 5, 8),
+                Some(tree_hash(5, &forked).expect("root")),
+            ),
+            false,
+        ),
+        (
+            "larger_first",
+            "note_a must be the smaller",
+            ev(&h8, &f5, json!([]), None),
+            false,
+        ),
+        (
+            "other_key",
+            "a note signed by another key is not the log's",
+            ev(&h8, &s8, json!([]), None),
+            false,
+        ),
+        (
+            "size0_empty_root",
+            "the empty tree with its one root is a prefix of every tree",
+            ev(&empty, &h8, json!([]), None),
+            false,
+        ),
+        (
+            "size0_empty_root_claimed_other",
+            "a claimed other root at size 0 proves nothing",
+            ev(&empty, &h8, json!([]), Some(root5)),
+            false,
+        ),
+        (
+            "size0_bogus_root",
+            "a signed tree of size 0 with another root is a fork on its own",
+            ev(&bogus_empty, &h8, json!([]), None),
+            true,
+        ),
+        (
+            "size0_bogus_root_alone",
+            "it needs no other checkpoint",
+            ev(&bogus_empty, &bogus_empty, json!([]), None),
+            true,
+        ),
+        (
+            "size0_bogus_root_with_proof",
+            "a consistency proof from size 0 is empty",
+            ev(&bogus_empty, &h8, proof(&honest, 1, 8), None),
+            false,
+        ),
     ]
 }
 
@@ -522,11 +587,22 @@ fn shared_evidence_cases_are_the_generated_ones_and_verify_as_expected() {
         if write {
             std::fs::write(&path, &text).expect("write case");
         }
-        let on_disk = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{}: {e} (URNE_WRITE_TESTDATA=1 writes it)", path.display()));
-        assert_eq!(on_disk, text, "{} is not the generated case", path.display());
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (URNE_WRITE_TESTDATA=1 writes it)", path.display())
+        });
+        assert_eq!(
+            on_disk,
+            text,
+            "{} is not the generated case",
+            path.display()
+        );
         let e: Equivocation = serde_json::from_value(evidence).expect("evidence");
-        assert_eq!(e.verify(&log).is_ok(), proves, "{name}: {description}: {:?}", e.verify(&log));
+        assert_eq!(
+            e.verify(&log).is_ok(),
+            proves,
+            "{name}: {description}: {:?}",
+            e.verify(&log)
+        );
         names.push(format!("{name}.json"));
     }
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
