@@ -2574,6 +2574,22 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
     assert!(alerts_of(&followed, "stale_log").is_empty());
     let hooked = std::fs::read_to_string(&hooks).unwrap();
     assert!(hooked.contains("\"kind\":\"rollback\""), "{hooked}");
+    // The union's report counts it as critical.
+    let html = tmp.path().join("report.html");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "report",
+            "--state",
+            followed.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("<b>1 critical</b>"), "{html}");
 
     // The voter's watch runs its hook with the rollback, then ends with exit 4.
     let hooked = tmp.path().join("hook.json");
