@@ -204,8 +204,14 @@ impl Cosigning {
     /// checkpoint a quorum cosigned), `uncosigned_never_witnessed` (a log with
     /// witnesses that never met its quorum: its bare head), `uncosigned_no_witness`.
     pub fn serving(&self) -> (&'static str, String) {
-        match (self.served(), self.enabled() || self.mirror_of.is_some()) {
-            (Some(s), _) => (
+        // A mirror has witnesses if its log announces some.
+        let witnessed = self.enabled() || self.relayed().is_some_and(|r| !r.0.is_empty());
+        match (self.served(), witnessed) {
+            (_, false) => (
+                "uncosigned_no_witness",
+                "no witness is configured: the log's own head".into(),
+            ),
+            (Some(s), true) => (
                 "cosigned",
                 format!(
                     "the latest checkpoint that {} of the witnesses cosigned (size {}), kept across restarts",
@@ -216,10 +222,6 @@ impl Cosigning {
             (None, true) => (
                 "uncosigned_never_witnessed",
                 "no checkpoint has met the witness quorum yet: the log's own head, without cosignatures".into(),
-            ),
-            (None, false) => (
-                "uncosigned_no_witness",
-                "no witness is configured: the log's own head".into(),
             ),
         }
     }
