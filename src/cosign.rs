@@ -19,8 +19,9 @@
 //! head is cosigned once its witnesses are back even if nothing is appended after it.
 //!
 //! The latest cosigned checkpoint is also kept in `DATA/cosigned-checkpoint` (written
-//! atomically: temporary file, fsync, rename), and read back at start ([`Cosigning::
-//! restore`]) once checked against the log key, the witness policy and the store: so a
+//! atomically: temporary file, fsync, rename), and read back at start
+//! ([`Cosigning::restore`]) once checked against the log key, the witness policy and
+//! the store: so a
 //! log restarted while its witnesses are down serves its last cosigned head, never a
 //! bare one (which every witness-checking client would refuse). Only a log that never
 //! met its quorum serves its bare head, and `/v1/log` says so ([`Cosigning::serving`]).
