@@ -819,6 +819,27 @@ fn fork_is_caught_by_verify_and_monitor() {
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("FORK"));
+    // The evidence proves the fork to anyone with the log key (issue 14): the root at
+    // the smaller size comes from the larger tree's authenticated tiles.
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &key,
+            "--json",
+            &tag(1, 0xe0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["evidence"]["kind"], "fork", "{v}");
+    assert_eq!(v["evidence"]["verifiable_by_anyone"], true, "{v}");
+    let ev: urne_client::gossip::Equivocation =
+        serde_json::from_value(v["evidence"]["equivocation"].clone()).unwrap();
+    ev.verify(&VerifierKey::parse(&key).unwrap()).unwrap();
     let r = client(
         &xdg,
         &[

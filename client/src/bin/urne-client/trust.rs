@@ -172,6 +172,32 @@ impl Trust {
     }
 }
 
+/// Makes a conflict's evidence checkable by anyone when it can: a fork between two
+/// sizes proved wrong by the log's own proof is not (the proof is the log's word),
+/// but the root at the smaller size read out of the larger tree's tiles, authenticated
+/// against its signed root, is (`evidence::build`, as the monitor records it). A
+/// rollback to a prefix stays as it is: only the order of the two is the lie.
+fn strengthen(prover: &Log, trust: &Trust, mut c: Box<Conflict>) -> Box<Conflict> {
+    if c.verifiable {
+        return c;
+    }
+    let (Ok(a), Ok(b)) = (
+        trust.open_log_only(&c.evidence.note_a),
+        trust.open_log_only(&c.evidence.note_b),
+    ) else {
+        return c;
+    };
+    if a.checkpoint.size == b.checkpoint.size {
+        return c;
+    }
+    let e = crate::evidence::build(c.kind, &a, &b, &c.evidence.source, &[prover]);
+    if e.verify(&trust.log_key).is_ok() {
+        c.evidence = e;
+        c.verifiable = true;
+    }
+    c
+}
+
 /// Turns a conflict into the failure every command reports: exit code 4, its
 /// sentence, and the evidence (the library's format) under `equivocation`.
 pub fn conflict_fail(c: &Conflict) -> Fail {
@@ -281,7 +307,7 @@ pub fn current(log: &Log, trust: &Trust) -> Res<Current> {
         previous: previous.as_ref().map(|p| p.checkpoint.size),
     };
     match trust.decide(log, previous.as_ref(), &note, Shown::ByLog(log.base()))? {
-        Decision::Conflict(c) => Err(conflict_fail(&c)),
+        Decision::Conflict(c) => Err(conflict_fail(&strengthen(log, trust, c))),
         Decision::QuorumNotMet { checkpoint, why } => Ok(Current {
             checkpoint,
             quorum_not_met: Some(why.to_string()),
@@ -317,7 +343,7 @@ pub fn check_consistent(
     shown: Shown<'_>,
 ) -> Res<()> {
     match trust.decide(prover, Some(held), &new.note, shown)? {
-        Decision::Conflict(c) => Err(conflict_fail(&c)),
+        Decision::Conflict(c) => Err(conflict_fail(&strengthen(prover, trust, c))),
         Decision::Consistent { .. } | Decision::QuorumNotMet { .. } => Ok(()),
     }
 }
