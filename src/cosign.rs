@@ -18,6 +18,14 @@
 //! backoff from [`RETRY_MIN`] to [`RETRY_MAX`] until the latest head is cosigned, so a
 //! head is cosigned once its witnesses are back even if nothing is appended after it.
 //!
+//! The latest cosigned checkpoint is also kept in `DATA/cosigned-checkpoint` (written
+//! atomically: temporary file, fsync, rename), and read back at start
+//! ([`Cosigning::restore`]) once checked against the log key, the witness policy and
+//! the store: so a
+//! log restarted while its witnesses are down serves its last cosigned head, never a
+//! bare one (which every witness-checking client would refuse). Only a log that never
+//! met its quorum serves its bare head, and `/v1/log` says so ([`Cosigning::serving`]).
+//!
 //! A mirror has a [`Cosigning`] too, in relay mode: it asks no witness but announces
 //! the witnesses and quorum its log announces (learnt from the log's `/v1/log`), so
 //! that voters and the web page reading the mirror know whose cosignatures to check.
@@ -104,7 +112,13 @@ pub struct Cosigning {
     // announces, replaced whole at each sync.
     mirror_of: Option<String>,
     relayed: RwLock<Option<Arc<Relayed>>>,
+    // Where the cosigned checkpoint is kept across restarts (a log with witnesses);
+    // set once at start, before the cosigning task runs.
+    persist: std::sync::OnceLock<std::path::PathBuf>,
 }
+
+/// The file of the data directory holding the latest cosigned checkpoint.
+pub const COSIGNED_FILE: &str = "cosigned-checkpoint";
 
 impl Cosigning {
     /// Builds the state for `peers`, requiring `quorum` cosignatures (clamped to
@@ -129,7 +143,115 @@ impl Cosigning {
             served: RwLock::new(None),
             mirror_of: None,
             relayed: RwLock::new(None),
+            persist: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Reads the cosigned checkpoint kept in `dir` (if any), and keeps every later
+    /// one there. It is served again only if it is signed by `log_key`, meets this
+    /// log's witness policy, and is a tree of `store` (same root at its size): a file
+    /// from another log, another witness set or a restored store is ignored, with a
+    /// warning, and the next quorum replaces it.
+    ///
+    /// # Errors
+    /// If the file exists but cannot be read.
+    pub fn restore(
+        &self,
+        dir: &std::path::Path,
+        log_key: &urne_client::note::VerifierKey,
+        store: &dyn Store,
+    ) -> Result<()> {
+        if !self.enabled() {
+            return Ok(());
+        }
+        let path = dir.join(COSIGNED_FILE);
+        let _ = self.persist.set(path.clone());
+        let note = match std::fs::read_to_string(&path) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let policy = urne_client::checkpoint::WitnessPolicy {
+            witnesses: self.peers.iter().map(|p| p.key.clone()).collect(),
+            quorum: self.quorum,
+        };
+        let checked = urne_client::checkpoint::open_checkpoint(note.as_bytes(), log_key, &policy)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|cp| {
+                let c = cp.checkpoint;
+                let root = tree::root_from_store(c.size, &crate::storage::StoreHashReader(store))
+                    .map_err(|e| {
+                    anyhow::anyhow!("the store has no tree of size {}: {e}", c.size)
+                })?;
+                if root != c.root {
+                    bail!("the store's root at size {} is another one", c.size);
+                }
+                Ok(c.size)
+            });
+        match checked {
+            Ok(size) => {
+                *self.served.write().unwrap_or_else(|p| p.into_inner()) =
+                    Some(Arc::new((size, note)));
+            }
+            Err(e) => tracing::warn!(
+                "{} is not served again: {e:#}; the next checkpoint the witnesses cosign replaces it",
+                path.display()
+            ),
+        }
+        Ok(())
+    }
+
+    /// Says what `/checkpoint` serves and why, for `/v1/log`: `cosigned` (the latest
+    /// checkpoint a quorum cosigned), `uncosigned_never_witnessed` (a log with
+    /// witnesses that never met its quorum: its bare head), `uncosigned_no_witness`.
+    pub fn serving(&self) -> (&'static str, String) {
+        // A mirror has witnesses if its log announces some.
+        let witnessed = self.enabled() || self.relayed().is_some_and(|r| !r.0.is_empty());
+        match (self.served(), witnessed) {
+            (_, false) => (
+                "uncosigned_no_witness",
+                "no witness is configured: the log's own head".into(),
+            ),
+            (Some(s), true) => (
+                "cosigned",
+                format!(
+                    "the latest checkpoint that {} of the witnesses cosigned (size {}), kept across restarts",
+                    self.quorum(),
+                    s.0
+                ),
+            ),
+            (None, true) => (
+                "uncosigned_never_witnessed",
+                "no checkpoint has met the witness quorum yet: the log's own head, without cosignatures".into(),
+            ),
+        }
+    }
+
+    /// Publishes a cosigned note (unless a larger one is served) and keeps it in the
+    /// data directory; returns whether it is now served.
+    fn publish(&self, size: u64, note: String, replace_same_size: bool) -> bool {
+        {
+            let mut w = self.served.write().unwrap_or_else(|p| p.into_inner());
+            let newer = w
+                .as_ref()
+                .is_none_or(|s| s.0 < size || (replace_same_size && s.0 == size));
+            if !newer {
+                return false;
+            }
+            *w = Some(Arc::new((size, note.clone())));
+        }
+        if let Some(path) = self.persist.get() {
+            // A small synchronous write on the cosigning task: once per cosigned head,
+            // far rarer than appends, and the sequencer never waits for it. A failure
+            // only costs the head served after a restart, so it is logged, not fatal.
+            if let Err(e) = write_atomic(path, note.as_bytes()) {
+                tracing::error!(
+                    "keeping the cosigned checkpoint in {}: {e:#}",
+                    path.display()
+                );
+            }
+        }
+        true
     }
 
     /// Builds the relay state of a mirror of the log at `mirror_of`: no witness is
@@ -287,14 +409,16 @@ async fn ask(
                 // on would sign other roots for those sizes: halt instead.
                 let own = seq.head().size;
                 if size > own {
+                    // Named ROLLBACK, as every client names it: the operator reading
+                    // the log's own lines must not take it for a slow witness.
                     seq.halt(format!(
-                        "witness {} ({}) holds a checkpoint of this log of size {size}, larger than \
+                        "ROLLBACK: witness {} ({}) holds a checkpoint of this log of size {size}, larger than \
                          the log's own tree of size {own}: the log lost entries it signed (damaged \
                          storage or a restored backup)",
                         peer.key.name(),
                         peer.url
                     ));
-                    bail!("witness holds size {size}, larger than the log's {own}: log halted");
+                    bail!("ROLLBACK: witness holds size {size}, larger than the log's {own}: log halted");
                 }
                 if size == old {
                     bail!(
@@ -417,10 +541,7 @@ async fn round(
     if lines.len() >= cos.quorum {
         match add_cosignatures(&head.checkpoint, &lines) {
             Ok(note) => {
-                let mut w = cos.served.write().unwrap_or_else(|p| p.into_inner());
-                if w.as_ref().is_none_or(|s| s.0 < head.size) {
-                    *w = Some(Arc::new((head.size, note)));
-                }
+                cos.publish(head.size, note, false);
             }
             Err(e) => tracing::error!("adding cosignatures: {e}"),
         }
@@ -429,13 +550,30 @@ async fn round(
 
 /// Appends a cosignature that arrived after its round ended, if its head is served.
 fn publish_late(cos: &Cosigning, head: &TreeHead, line: &str) {
-    let mut w = cos.served.write().unwrap_or_else(|p| p.into_inner());
-    let Some(cur) = w.as_ref() else { return };
+    let Some(cur) = cos.served() else { return };
     // The served note is `head.checkpoint` followed by cosignature lines.
     if cur.0 != head.size || !cur.1.starts_with(head.checkpoint.as_str()) {
         return;
     }
     if let Ok(note) = add_cosignatures(&cur.1, &[line.to_string()]) {
-        *w = Some(Arc::new((cur.0, note)));
+        cos.publish(cur.0, note, true);
     }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over it,
+/// then the directory fsynced, so a crash leaves the old note or the new one.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_extension("tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(bytes).context("writing")?;
+    f.sync_all().context("syncing")?;
+    std::fs::rename(&tmp, path).context("renaming")?;
+    if let Some(d) = path.parent() {
+        if let Ok(d) = std::fs::File::open(d) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }

@@ -10,7 +10,9 @@
 //! proofs and the authentication of tiles (`urne_client::tree`, `urne_client::tiles`),
 //! what each party holds (the caller passes a [`Held`]).
 //!
-//! A peer's checkpoint and the one held, both signed by the log key, are compared so:
+//! A peer's checkpoint and the one held, both signed by the log key, are compared by
+//! the one decision of `urne_client::consistency` (shown elsewhere: any size, proved
+//! either way; the size-0 rule), with the proof fetched beforehand so:
 //! - same size: another root is evidence by itself;
 //! - other sizes: the root at the smaller size is read out of the larger tree, from the
 //!   party's own tree when it holds the larger one, else from the tiles of any source
@@ -31,6 +33,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
+use urne_client::consistency::{decide, proof_needed, Decision, Shown, TrustPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId, TILE_WIDTH};
 use urne_client::tree::{self, Hash};
@@ -102,15 +105,15 @@ impl Evidence {
         self.found.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 
-    /// Records `e` durably unless it is known already, and raises the alert with the
+    /// Records `e` durably unless a record of the same incident is held
+    /// ([`Equivocation::same_incident`]), and raises the alert with the
     /// evidence itself (so that the log line alone proves it). Returns whether it was
     /// new.
     pub fn record(&self, e: Equivocation) -> bool {
         let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
-        if found
-            .iter()
-            .any(|x| x.note_a == e.note_a && x.note_b == e.note_b)
-        {
+        // One record per incident: a forked log's every new checkpoint contradicts the
+        // same one held (a mirror once kept 42 records of one fork).
+        if found.iter().any(|x| x.same_incident(&e)) {
             return false;
         }
         if found.len() >= MAX_EVIDENCE {
@@ -299,89 +302,77 @@ impl Gossiper {
             .await
             .context("signature check task")?
         };
-        let theirs = theirs
-            .map_err(|e| anyhow!("checkpoint from {from}: {e}"))?
-            .checkpoint;
+        let theirs = theirs.map_err(|e| anyhow!("checkpoint from {from}: {e}"))?;
         let ours = match ours {
-            Ok(c) => c.checkpoint,
+            Ok(c) => c,
             // Held for another origin: nothing to compare.
             Err(urne_client::checkpoint::CheckpointError::WrongOrigin { .. }) => {
                 return Ok(Outcome::Unrelated)
             }
             Err(e) => return Err(anyhow!("held checkpoint: {e}")),
         };
-        if theirs.size == ours.size {
-            if theirs.root == ours.root {
+        let (t, o) = (&theirs.checkpoint, &ours.checkpoint);
+        if held.signer && t.size > o.size {
+            self.alert_beyond(t, o.size, note, from);
+        }
+        // The one decision of `urne_client::consistency`, on the log's signatures; a
+        // peer's checkpoint is shown elsewhere (any size, proved either way). The proof
+        // is fetched first (the decision is pure): the root at the smaller size read
+        // out of the larger tree, from the party's own tree when it holds the larger
+        // one, else from the authenticated tiles of any source.
+        let shown = Shown::Elsewhere(from);
+        let needed = proof_needed(o, t, shown);
+        let mut fetched = None;
+        let mut pair = None;
+        if let Some((small, _)) = needed {
+            let (a, b) = if o.size > t.size { (t, o) } else { (o, t) };
+            let p = (a.size, a.root.0, b.size, b.root.0);
+            if self.lock_consistent().contains(&p) {
                 return Ok(Outcome::Consistent);
             }
-            return self.found(
-                key,
-                Equivocation {
-                    origin: ours.origin.clone(),
-                    reason: format!("two roots for tree size {}", ours.size),
-                    note_a: note.to_string(),
-                    note_b: held.note.clone(),
-                    proof: vec![],
-                    old_root_from_proof: None,
-                    source: from.to_string(),
-                },
-            );
-        }
-        if held.signer && theirs.size > ours.size {
-            self.alert_beyond(&theirs, ours.size, note, from);
-        }
-        let ours_larger = ours.size > theirs.size;
-        let (a, a_note, b, b_note) = if ours_larger {
-            (&theirs, note, &ours, held.note.as_str())
-        } else {
-            (&ours, held.note.as_str(), &theirs, note)
-        };
-        // Every tree extends the empty one: nothing to prove.
-        if a.size == 0 {
-            return Ok(Outcome::Consistent);
-        }
-        let pair = (a.size, a.root.0, b.size, b.root.0);
-        if self.lock_consistent().contains(&pair) {
-            return Ok(Outcome::Consistent);
-        }
-        let (old, proof, proof_from) = match (&held.tree, ours_larger) {
-            (Some(store), true) => {
-                let (old, proof) = proof_from_store(store.clone(), a.size, b.size).await?;
-                (old, proof, "its own tree".to_string())
-            }
-            _ => match self.proof_from_sources(a.size, b, from).await {
-                Some(found) => found,
-                None => {
-                    return Ok(Outcome::Unknown(format!(
-                        "no source served the tree of size {} to compare with size {}",
-                        b.size, a.size
-                    )))
+            pair = Some(p);
+            fetched = match (&held.tree, o.size > t.size) {
+                (Some(store), true) => {
+                    let (old, proof) = proof_from_store(store.clone(), small, b.size).await?;
+                    Some((old, proof, "its own tree".to_string()))
                 }
-            },
-        };
-        if old == a.root {
-            let mut memo = self.lock_consistent();
-            if memo.len() >= MEMO {
-                memo.clear();
+                _ => self.proof_from_sources(small, b, from).await,
+            };
+            if fetched.is_none() {
+                return Ok(Outcome::Unknown(format!(
+                    "no source served the tree of size {} to compare with size {}",
+                    b.size, small
+                )));
             }
-            memo.insert(pair);
-            return Ok(Outcome::Consistent);
         }
-        self.found(
-            key,
-            Equivocation {
-                origin: ours.origin.clone(),
-                reason: format!(
-                    "the tree of the checkpoint of size {} has another root at size {} than the checkpoint of that size",
-                    b.size, a.size
-                ),
-                note_a: a_note.to_string(),
-                note_b: b_note.to_string(),
-                proof: proof.iter().map(tree::hash_to_base64).collect(),
-                old_root_from_proof: Some(tree::hash_to_base64(&old)),
-                source: format!("{from} (proof from {proof_from})"),
-            },
-        )
+        let trust = TrustPolicy::log_only(key.clone());
+        let proof = fetched.as_ref().map(|f| f.1.clone());
+        let decided = decide(&trust, Some(&ours), note, shown, |_, _| {
+            Ok::<_, std::convert::Infallible>(proof)
+        })
+        .map_err(|e| anyhow!("checkpoint from {from}: {e}"))?;
+        match decided {
+            Decision::Consistent { .. } | Decision::QuorumNotMet { .. } => {
+                if let Some(p) = pair {
+                    let mut memo = self.lock_consistent();
+                    if memo.len() >= MEMO {
+                        memo.clear();
+                    }
+                    memo.insert(p);
+                }
+                Ok(Outcome::Consistent)
+            }
+            Decision::Conflict(c) => {
+                let mut e = c.evidence;
+                // The proof came from an authenticated larger tree: the root it leads
+                // to at the smaller size makes the evidence checkable by anyone.
+                if let Some((old, _, src)) = &fetched {
+                    e.old_root_from_proof = Some(tree::hash_to_base64(old));
+                    e.source = format!("{from} (proof from {src})");
+                }
+                self.found(key, e)
+            }
+        }
     }
 
     fn lock_consistent(&self) -> std::sync::MutexGuard<'_, HashSet<Pair>> {
@@ -591,4 +582,86 @@ pub fn router(g: Arc<Gossiper>) -> Router {
     Router::new()
         .route("/v1/gossip/equivocations", get(equivocations))
         .with_state(g)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Issue 14: one record per incident, and the size-0 rule of the library, on the
+    //! gossip every server party runs (log, mirror, witness).
+    use super::*;
+    use urne_client::note::SignerKey;
+
+    const ORIGIN: &str = "gossip.test/log";
+
+    fn key() -> SignerKey {
+        SignerKey::from_seed(ORIGIN, [3; 32]).expect("seed key")
+    }
+
+    fn note(size: u64, root: Hash) -> String {
+        Checkpoint {
+            origin: ORIGIN.into(),
+            size,
+            root,
+            extensions: vec![],
+        }
+        .sign(&key())
+    }
+
+    fn record(a: &str, b: &str) -> Equivocation {
+        Equivocation {
+            origin: ORIGIN.into(),
+            reason: "test".into(),
+            note_a: a.into(),
+            note_b: b.into(),
+            proof: vec![],
+            old_root_from_proof: None,
+            source: "test".into(),
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn a_forked_log_that_goes_on_signing_is_one_record() {
+        let ev = Evidence::memory();
+        let held = note(8, tree::record_hash(b"honest"));
+        // The forked log's checkpoints, each contradicting the same held one.
+        for i in 0..5u8 {
+            let fork = note(8 + u64::from(i), tree::record_hash(&[i]));
+            ev.record(record(&held, &fork));
+        }
+        assert_eq!(ev.count(), 1, "{:?}", ev.list());
+        // Another incident (nothing in common) is kept.
+        let other = note(12, tree::record_hash(b"other honest"));
+        ev.record(record(&other, &note(12, tree::record_hash(b"other fork"))));
+        assert_eq!(ev.count(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_signed_empty_tree_with_another_root_is_evidence() {
+        let g = Gossiper::new(
+            vec![key().verifier().clone()],
+            vec![],
+            vec![],
+            Evidence::memory(),
+        )
+        .expect("gossiper");
+        let held = Held {
+            note: note(8, tree::record_hash(b"honest")),
+            tree: None,
+            signer: false,
+        };
+        let honest_empty = note(0, tree::EMPTY_HASH);
+        assert_eq!(
+            g.check(&held, &honest_empty, "peer")
+                .await
+                .expect("checked"),
+            Outcome::Consistent
+        );
+        let bogus = note(0, tree::record_hash(b"not empty"));
+        match g.check(&held, &bogus, "peer").await.expect("checked") {
+            Outcome::Equivocation(e) => e.verify(key().verifier()).expect("verifiable"),
+            other => panic!("not evidence: {other:?}"),
+        }
+        assert_eq!(g.equivocations().len(), 1);
+    }
 }

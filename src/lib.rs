@@ -113,6 +113,11 @@ impl Log {
             evidence,
             Some(mark.clone()),
         )?;
+        // The last checkpoint the witnesses cosigned, served again after a restart
+        // (never the bare head while witnesses are down).
+        log.state
+            .cosign
+            .restore(&config.data, &log.state.log_key, &*log.state.store)?;
         if held.is_none() {
             // A new log, or one from before the mark existed: start the mark here.
             mark.record(&log.state.seq.head())?;

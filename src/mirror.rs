@@ -450,6 +450,15 @@ impl Mirror {
                 if cp.size == h.size && cp.root == h.root && note != h.checkpoint {
                     self.take_cosignatures(h, note).await?;
                 }
+                if cp.size < h.size {
+                    // A prefix of the copy (gossip found no fork): the log took back
+                    // entries it signed. Said as such; the mirror keeps its copy.
+                    bail!(
+                        "ROLLBACK: the log now shows {} entries after this mirror copied {} entries it signed; the mirror keeps serving its copy",
+                        cp.size,
+                        h.size
+                    );
+                }
                 return Ok(h.size);
             }
         }
@@ -584,7 +593,11 @@ pub async fn follow(m: Arc<Mirror>) {
             Err(e) => {
                 let s = format!("{e:#}");
                 if s != last_err {
-                    tracing::warn!("mirror: {s}");
+                    if s.starts_with("ROLLBACK") {
+                        tracing::error!("mirror: {s}");
+                    } else {
+                        tracing::warn!("mirror: {s}");
+                    }
                     last_err = s;
                 }
             }

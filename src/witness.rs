@@ -15,6 +15,13 @@
 //! `old` is not the size it holds, or the sizes are equal and the roots differ; 422 when
 //! the consistency proof does not verify; 200 with one `cosignature/v1` line otherwise.
 //!
+//! Evidence of its own: a log that asks to cosign two roots for one size leaves both
+//! log-signed notes here (served at `/v1/gossip/equivocations`, counted as
+//! `urne_equivocations`); one that asks to cosign a smaller tree than held (a restored
+//! backup) is counted (`urne_witness_rollback_attempts`), its latest such checkpoint
+//! shown in `/v1/gossip` (`rollback_attempts`), and logged as ROLLBACK. Consistency is
+//! judged by the one decision of `urne_client::consistency`.
+//!
 //! Gossip: `--peer URL` makes the witness pull peers' `/v1/gossip` and compare each
 //! checkpoint of a log it follows with the one it holds ([`crate::gossip`]: proofs for
 //! other sizes come from the tiles of the logs and mirrors among its peers); evidence
@@ -34,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use urne_client::checkpoint::{
     open_checkpoint, Checkpoint, CheckpointError, CosignerKey, WitnessPolicy,
 };
+use urne_client::consistency::{decide, Decision, Shown, TrustPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::tree;
 
@@ -125,6 +133,24 @@ pub struct Witness {
     update: Mutex<()>,
     // Peers pulled and equivocations found (kept in `store` under EVIDENCE_PREFIX).
     gossip: Arc<Gossiper>,
+    // Rollback attempts per origin since start (a std mutex: held for one update).
+    rollbacks: Mutex<std::collections::BTreeMap<String, RollbackAttempts>>,
+}
+
+/// The requests of one log to cosign a smaller tree than the witness holds (a log
+/// restored from a backup), as `GET /v1/gossip` shows them and `/metrics` counts them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RollbackAttempts {
+    /// The log origin.
+    pub origin: String,
+    /// How many requests since the witness started.
+    pub count: u64,
+    /// The size the witness holds (cosigned before).
+    pub held_size: u64,
+    /// The size of the latest smaller checkpoint the log asked to cosign.
+    pub shown_size: u64,
+    /// That checkpoint, as the log signed it (anyone can check the signature).
+    pub checkpoint: String,
 }
 
 /// The key prefix of equivocation evidence in the witness store (a NUL byte: no
@@ -197,6 +223,7 @@ impl Witness {
             store,
             update: Mutex::new(()),
             gossip: Arc::new(gossip),
+            rollbacks: Mutex::new(Default::default()),
         })
     }
 
@@ -302,6 +329,13 @@ impl Witness {
             Err(e) => return refused(400, format!("checkpoint: {e}")),
         }
         if old > cp.size {
+            // A log restored from a backup asks from the size it learnt from a 409:
+            // that request is a rollback attempt too.
+            if let Ok(Some(h)) = self.held_checkpoint(&cp.origin) {
+                if cp.size < h.size {
+                    self.rollback_attempt(&cp.origin, h.size, cp.size, note);
+                }
+            }
             return refused(
                 400,
                 format!("old size {old} exceeds checkpoint size {}", cp.size),
@@ -313,6 +347,11 @@ impl Witness {
             Err(e) => return refused(500, format!("{e:#}")),
         };
         let held_size = held.as_ref().map_or(0, |h| h.size);
+        if cp.size < held_size {
+            // The log asks to cosign a smaller tree than one it signed before: a
+            // rollback (a restored backup). Counted and kept, served and alerted.
+            self.rollback_attempt(&cp.origin, held_size, cp.size, note);
+        }
         if old != held_size {
             return AddOutcome::Conflict(held_size);
         }
@@ -322,19 +361,47 @@ impl Witness {
                     return refused(422, "the proof from size 0 must be empty");
                 }
             }
-            Some(h) if h.size == cp.size => {
-                if h.root != cp.root || !proof.is_empty() {
-                    tracing::warn!(origin = %cp.origin, size = cp.size,
-                        "ALERT: log signed two roots for one size (equivocation)");
+            Some(h) if h.size == cp.size && h.root == cp.root => {
+                if !proof.is_empty() {
                     return AddOutcome::Conflict(held_size);
                 }
             }
-            Some(h) => {
-                if let Err(e) = tree::verify_consistency(h.size, cp.size, &h.root, &cp.root, &proof)
-                {
-                    tracing::warn!(origin = %cp.origin, old = h.size, new = cp.size,
-                        "ALERT: inconsistent checkpoint refused: {e}");
-                    return refused(422, format!("consistency proof: {e}"));
+            Some(_) => {
+                // The one decision of urne-client, on the log's signatures: the
+                // witness holds its last cosigned note, the request brings the proof.
+                let Ok(Some(held_note)) = self.store.latest(&cp.origin) else {
+                    return refused(500, "the held checkpoint cannot be read");
+                };
+                let trust = TrustPolicy::log_only(log_key.clone());
+                let Ok(held_cp) = trust.open_log_signed(&held_note) else {
+                    return refused(500, "the held checkpoint does not verify");
+                };
+                let Some(kept) = verified_note(text, note, log_key) else {
+                    return refused(403, "no valid signature by the log key");
+                };
+                let decided = decide(
+                    &trust,
+                    Some(&held_cp),
+                    &kept,
+                    Shown::ByLog("add-checkpoint"),
+                    |_, _| Ok::<_, std::convert::Infallible>(Some(proof.clone())),
+                );
+                match decided {
+                    Ok(Decision::Consistent { .. } | Decision::QuorumNotMet { .. }) => {}
+                    Ok(Decision::Conflict(c)) => {
+                        tracing::error!(origin = %cp.origin, held = held_size, shown = cp.size,
+                            "{} (this witness keeps the evidence)", c.message);
+                        let same_size = cp.size == held_size;
+                        if c.verifiable && self.gossip.evidence().record(c.evidence.clone()) {
+                            tracing::info!(origin = %cp.origin, "equivocation evidence kept");
+                        }
+                        return if same_size {
+                            AddOutcome::Conflict(held_size)
+                        } else {
+                            refused(422, format!("consistency proof: {}", c.message))
+                        };
+                    }
+                    Err(e) => return refused(403, format!("{e}")),
                 }
             }
         }
@@ -348,6 +415,39 @@ impl Witness {
             return refused(500, format!("{e:#}"));
         }
         AddOutcome::Cosigned(self.key.cosign(text, now))
+    }
+
+    /// Counts and keeps a request to cosign a smaller tree than held, and says it.
+    fn rollback_attempt(&self, origin: &str, held_size: u64, shown_size: u64, note: &str) {
+        let mut r = self.rollbacks.lock().unwrap_or_else(|p| p.into_inner());
+        let a = r
+            .entry(origin.to_string())
+            .or_insert_with(|| RollbackAttempts {
+                origin: origin.to_string(),
+                count: 0,
+                held_size,
+                shown_size,
+                checkpoint: String::new(),
+            });
+        a.count += 1;
+        a.held_size = held_size;
+        a.shown_size = shown_size;
+        a.checkpoint = note.to_string();
+        if a.count == 1 || a.count.is_power_of_two() {
+            // Said at the first request and then more and more rarely: the log retries.
+            tracing::error!(origin, held_size, shown_size, attempts = a.count,
+                "ROLLBACK: the log asks to cosign a tree of {shown_size} entries after this witness cosigned {held_size}; refused");
+        }
+    }
+
+    /// Returns the rollback attempts seen since start, per origin.
+    pub fn rollback_attempts(&self) -> Vec<RollbackAttempts> {
+        self.rollbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     fn held_checkpoint(&self, origin: &str) -> Result<Option<Checkpoint>> {
@@ -465,7 +565,10 @@ async fn add_checkpoint(
 
 /// GET /v1/gossip: the checkpoints this witness holds.
 async fn gossip(State(w): State<Arc<Witness>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "checkpoints": w.gossip() }))
+    Json(serde_json::json!({
+        "checkpoints": w.gossip(),
+        "rollback_attempts": w.rollback_attempts(),
+    }))
 }
 
 /// GET /metrics: the witness's gauges (Prometheus text).
@@ -475,7 +578,11 @@ async fn metrics(State(w): State<Arc<Witness>>) -> Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        w.gossip.metrics_text(),
+        format!(
+            "{}# HELP urne_witness_rollback_attempts Requests to cosign a smaller tree than held, since start.\n# TYPE urne_witness_rollback_attempts counter\nurne_witness_rollback_attempts {}\n",
+            w.gossip.metrics_text(),
+            w.rollback_attempts().iter().map(|a| a.count).sum::<u64>()
+        ),
     )
         .into_response()
 }

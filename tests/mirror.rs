@@ -526,22 +526,31 @@ async fn split_view_is_caught_by_gossip() {
         assert_eq!(log_b.post(&t).await.0, 201);
     }
     let t1 = Instant::now();
-    loop {
-        let found = ma
-            .mirror
-            .equivocations()
-            .iter()
-            .chain(mb.mirror.equivocations().iter())
-            .any(|e| e.proof.is_empty() && e.reason.contains("two roots"));
-        if found {
-            break;
+    let note_b6 = loop {
+        let cp = log_b.checkpoint().await;
+        if cp.checkpoint.size == 6 {
+            break cp.note;
         }
-        assert!(
-            t1.elapsed() < Duration::from_secs(30),
-            "same-size fork not detected"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        assert!(t1.elapsed() < Duration::from_secs(30), "log B never at 6");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let held_a6 = Held {
+        note: note_a6.clone(),
+        tree: None,
+        signer: false,
+    };
+    let out = g.check(&held_a6, &note_b6, &log_b.url).await.unwrap();
+    let Outcome::Equivocation(ev) = out else {
+        panic!("same-size fork not detected: {out:?}")
+    };
+    assert!(
+        ev.proof.is_empty() && ev.reason.contains("two roots"),
+        "{ev:?}"
+    );
+    ev.verify(&key).unwrap();
+    // The same split view as the evidence already kept (view A's checkpoint of 6 in
+    // common): one incident, one record (issue 14: a mirror once kept 42).
+    assert_eq!(g.equivocations().len(), 1, "{:?}", g.equivocations());
     // The evidence is durable: it survives a restart of the mirror.
     let n = ma.mirror.equivocations().len();
     let dir = ma.stop().await;
@@ -552,4 +561,56 @@ async fn split_view_is_caught_by_gossip() {
     mb.stop().await;
     log_a.stop().await;
     log_b.stop().await;
+}
+
+/// Issue 14: the log restored from an older copy of its data directory shows a prefix
+/// of what a mirror copied. No fork to prove, but the mirror says ROLLBACK (before, it
+/// went on quietly), and keeps serving its copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_says_rollback_when_the_log_shows_a_prefix() {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let p = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &p);
+            } else {
+                std::fs::copy(e.path(), &p).unwrap();
+            }
+        }
+    }
+    let keys = DemoKeys::from_seed("mirror-rollback").unwrap();
+    let e = election(&keys, "e-rb");
+    let log = TestLog::start(&keys).await;
+    assert_eq!(log.post(&e.seal(Time::now(), "rb").unwrap()).await.0, 201);
+    let dir = log.stop().await;
+    let old = Arc::new(tempfile::tempdir().unwrap());
+    copy_dir(dir.path(), old.path());
+    let log = TestLog::start_in(dir, common::config_for(&keys)).await;
+    append_interventions(&log, &e, "later", 2).await;
+
+    let mdir = tempfile::tempdir().unwrap();
+    let key = log.key.clone();
+    let open = |of: String| {
+        let (path, key) = (mdir.path().to_path_buf(), key.clone());
+        tokio::task::spawn_blocking(move || Mirror::open(&path, &of, key, vec![]))
+    };
+    let m = open(log.url.clone()).await.unwrap().unwrap();
+    assert_eq!(m.sync_once().await.unwrap(), 3);
+    drop(m);
+    log.stop().await;
+
+    let restored = TestLog::start_in(old, common::config_for(&keys)).await;
+    assert_eq!(restored.key, key);
+    let m = open(restored.url.clone()).await.unwrap().unwrap();
+    let err = format!("{:#}", m.sync_once().await.unwrap_err());
+    assert!(err.starts_with("ROLLBACK"), "{err}");
+    assert!(
+        err.contains("shows 1 entries") && err.contains("copied 3"),
+        "{err}"
+    );
+    assert_eq!(m.head().map(|h| h.size), Some(3), "the copy is kept");
+    drop(m);
+    restored.stop().await;
 }

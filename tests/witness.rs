@@ -773,3 +773,149 @@ async fn witness_gossip_finds_a_same_size_fork() {
     w1.stop().await;
     w2.stop().await;
 }
+
+/// Issue 14: a plain restart of the log while its witnesses are down still serves the
+/// last cosigned checkpoint (kept in the data directory), never the bare head that
+/// every witness-checking client refuses; `/v1/log` says what it serves and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_with_witnesses_down_serves_the_cosigned_head() {
+    let keys = DemoKeys::from_seed("witness-restart").unwrap();
+    let (log, mut ws) = log_with_witnesses(&keys, vec![]).await;
+    let policy = WitnessPolicy {
+        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
+        quorum: 2,
+    };
+    let e = election(&keys, "e-restart");
+    assert_eq!(
+        log.post(&e.seal(Time::now(), "restart").unwrap()).await.0,
+        201
+    );
+    append_interventions(&log, &e, "before", 2).await;
+    wait_cosigned(&log, &policy, 3).await;
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["serving"], "cosigned", "{info}");
+
+    // Two witnesses go down, the log restarts on its data directory.
+    let mut down = Vec::new();
+    for _ in 0..2 {
+        down.push(ws.pop().unwrap().stop().await);
+    }
+    let cfg = {
+        let mut c = common::config_for(&keys);
+        c.witnesses = log_witness_flags(&log).await;
+        c.witness_quorum = Some(2);
+        c
+    };
+    let dir = log.stop().await;
+    let log = TestLog::start_in(dir, cfg).await;
+    let text = log.get("/checkpoint").await.text().await.unwrap();
+    let served = open_checkpoint(text.as_bytes(), &log.key, &policy).unwrap_or_else(|err| {
+        panic!("the restarted log serves an uncosigned head ({err}): {text}")
+    });
+    assert_eq!(served.checkpoint.size, 3);
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["serving"], "cosigned", "{info}");
+    assert_eq!(info["cosigned_size"], 3, "{info}");
+    assert!(
+        info["serving_reason"].as_str().unwrap().contains("size 3"),
+        "{info}"
+    );
+    for w in ws {
+        w.stop().await;
+    }
+    drop(down);
+    log.stop().await;
+}
+
+/// The `--witness URL=KEY` flags of a running log, as its `/v1/log` announces them.
+async fn log_witness_flags(log: &TestLog) -> Vec<String> {
+    let (_, info) = log.get_json("/v1/log").await;
+    info["witnesses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{}={}",
+                w["url"].as_str().unwrap(),
+                w["vkey"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Issue 14: a witness keeps what the log's misbehaviour leaves. Two roots for one size:
+/// both log-signed notes are kept (once, however often the log retries), served at
+/// `/v1/gossip/equivocations` and counted in `/metrics`, across a restart. A smaller
+/// tree than held (a restored backup): counted, and its checkpoint shown in
+/// `/v1/gossip`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn witness_keeps_fork_evidence_and_counts_rollbacks() {
+    let log_key = SignerKey::generate(ORIGIN).unwrap();
+    let vk = log_key.verifier().clone();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let w = TestWitness::start("w1.test", dir, vec![vk.clone()]).await;
+    let t8 = tree_of(8, "a");
+    let (s, _, _) = w.add(&body(0, &[], &signed(&log_key, &t8))).await;
+    assert_eq!(s, 200);
+    let metric = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let metrics = |url: String| async move {
+        reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+
+    // Two roots for size 8, asked three times: one piece of evidence.
+    let f8 = signed(&log_key, &tree_of(8, "fork"));
+    for _ in 0..3 {
+        let (s, _, a) = w.add(&body(8, &[], &f8)).await;
+        assert_eq!((s, a.as_str()), (409, "8\n"));
+    }
+    let ev = equivocations_at(&w.url).await;
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    ev[0].verify(&vk).unwrap();
+    assert!(ev[0].note_a.contains("\n8\n") && ev[0].note_b.contains("\n8\n"));
+    assert_eq!(
+        metric(&metrics(w.url.clone()).await, "urne_equivocations"),
+        1
+    );
+
+    // A restored backup asks to cosign 5 entries, from 0 and then from the size the
+    // 409 told it: both are rollback attempts.
+    let n5 = signed(&log_key, &tree_of(5, "a"));
+    let (s, _, _) = w.add(&body(0, &[], &n5)).await;
+    assert_eq!(s, 409);
+    let (s, _, _) = w.add(&body(8, &[], &n5)).await;
+    assert_eq!(s, 400);
+    let m = metrics(w.url.clone()).await;
+    assert_eq!(metric(&m, "urne_witness_rollback_attempts"), 2, "{m}");
+    let g: serde_json::Value = reqwest::get(format!("{}/v1/gossip", w.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = &g["rollback_attempts"][0];
+    assert_eq!(
+        (r["held_size"].as_u64(), r["shown_size"].as_u64()),
+        (Some(8), Some(5)),
+        "{g}"
+    );
+    assert_eq!(r["checkpoint"], n5);
+
+    // The evidence survives a restart.
+    let dir = w.stop().await;
+    let w = TestWitness::start("w1.test", dir, vec![vk.clone()]).await;
+    assert_eq!(equivocations_at(&w.url).await.len(), 1);
+    w.stop().await;
+}

@@ -240,10 +240,11 @@ async function authorityStep(st, cp) {
 
 /**
  * Checks that `cp` (verified) is consistent with the last checkpoint this browser
- * saw of the same log, by an RFC 9162 consistency proof; remembers the larger.
+ * saw of the same log, by the one decision of urne-client (`v.decideConsistency`,
+ * pinned by testdata/consistency); remembers the larger.
  * Returns {status: first|same|consistent|inconsistent|unverified, previous, detail}.
  */
-async function checkSeen(cp) {
+async function checkSeen(cp, trust) {
   const seen = readStore(SEEN_KEY);
   const remember = () =>
     writeStore(SEEN_KEY, {
@@ -253,42 +254,44 @@ async function checkSeen(cp) {
       note: cp.note,
       at: new Date().toISOString(),
     });
-  if (!seen || seen.origin !== cp.origin) {
+  if (!seen || seen.origin !== cp.origin || !seen.note) {
     remember();
     return { status: "first" };
   }
   const prevSize = BigInt(seen.size);
-  const prevRoot = v.fromBase64(seen.root);
-  const evidence = (detail) => {
-    writeStore(EVIDENCE_KEY, { at: new Date().toISOString(), detail, seen: seen.note, shown: cp.note });
+  const evidence = (detail, ev) => {
+    writeStore(EVIDENCE_KEY, { at: new Date().toISOString(), detail, seen: seen.note, shown: cp.note, evidence: ev });
     return { status: "inconsistent", previous: seen, detail };
   };
-  if (prevSize === cp.size) {
-    if (v.equalBytes(prevRoot, cp.root)) return { status: "same", previous: seen };
-    return evidence("fork_same_size");
-  }
-  const [small, large] = prevSize < cp.size ? [[prevSize, prevRoot], [cp.size, cp.root]] : [[cp.size, cp.root], [prevSize, prevRoot]];
-  let r;
+  let refused = false;
+  let d;
   try {
-    r = await getJSON(`/v1/proof/consistency?old=${small[0]}&new=${large[0]}`, { allow: [400] });
+    // "elsewhere": a mirror may lag behind the log this browser saw, so a smaller
+    // tree is judged by a proof that it is a prefix, which a rolled-back log cannot
+    // give. The cosignatures were checked when `cp` was opened.
+    d = await v.decideConsistency({ logKey: trust.logKey, witnessKeys: [], policy: null }, seen.note, cp.note, "elsewhere", async (o, n) => {
+      const r = await getJSON(`/v1/proof/consistency?old=${o}&new=${n}`, { allow: [400] });
+      if (r.status === 400) {
+        refused = true;
+        return null;
+      }
+      try {
+        return r.body.consistency_proof.map(v.fromBase64);
+      } catch {
+        return [];
+      }
+    });
   } catch (e) {
     return { status: "unverified", previous: seen, detail: e.code };
   }
-  if (r.status === 400) {
-    // The log no longer has the larger tree this browser saw: it rolled back.
-    return evidence("rollback");
+  if (d.outcome === "consistent" || d.outcome === "quorum_not_met") {
+    if (cp.size > prevSize) remember();
+    return { status: cp.size === prevSize ? "same" : "consistent", previous: seen };
   }
-  let proof;
-  try {
-    proof = r.body.consistency_proof.map(v.fromBase64);
-  } catch {
-    return evidence("bad_consistency_proof");
-  }
-  if (!(await v.verifyConsistency(small[0], large[0], proof, small[1], large[1]))) {
-    return evidence("bad_consistency_proof");
-  }
-  if (cp.size > prevSize) remember();
-  return { status: "consistent", previous: seen };
+  // The log no longer has the larger tree this browser saw: it rolled back.
+  if (refused) return evidence("rollback", d.evidence);
+  if (cp.size === prevSize) return evidence("fork_same_size", d.evidence);
+  return evidence("bad_consistency_proof", d.evidence);
 }
 
 // ---------------------------------------------------------------------------------
@@ -420,7 +423,7 @@ async function verifyReceipt(code) {
   // 4. Signed by the voting platform's key that the sealed election names.
   steps.push(await authorityStep(st, cp));
   // 5. Consistent with what this browser saw before.
-  const seen = await checkSeen(cp);
+  const seen = await checkSeen(cp, trust);
   steps.push(seenStep(seen));
   return { kind: "found", trust, cp, steps, seen, index: a.index, st, tlogProof: a.tlog_proof, code };
 }
@@ -620,7 +623,7 @@ async function voterHistory(tag) {
       }
     }
   }
-  const seen = await checkSeen(cp);
+  const seen = await checkSeen(cp, trust);
   steps.push(seenStep(seen));
   return { trust, cp, steps, events, warnings, seen, tag };
 }
@@ -752,7 +755,7 @@ async function loadDashboard() {
     getJSON("/v1/gossip/equivocations", { allow: [404] }).then((r) => (r.status === 404 ? null : r.body)),
   ]);
   const cp = await openWithTrust(trust, note);
-  const seen = await checkSeen(cp);
+  const seen = await checkSeen(cp, trust);
   const alerts = [];
   if (trust.keyChanged) alerts.push({ kind: "fail", text: t("trust.changed.text", { key: trust.keyChanged }) });
   if (seen.status === "inconsistent") {

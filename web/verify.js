@@ -488,13 +488,24 @@ export async function verifyEquivocation(ev, logKey) {
   } catch (e) {
     bad(`a note is not signed by the log: ${e.message}`);
   }
+  if (a.size === 0n && b.size === 0n && !equalBytes(a.root, await sha256(new Uint8Array(0)))) {
+    return { a, b };
+  }
   if (a.size === b.size) {
     if (equalBytes(a.root, b.root)) bad("same size and same root");
     return { a, b };
   }
   if (a.size > b.size) bad("note_a must be the smaller");
-  // The empty tree is a prefix of every tree: a "proof" from size 0 proves nothing.
-  if (a.size === 0n) bad("a size-0 checkpoint is consistent with every tree");
+  // The size-0 rule (client/src/consistency.rs): the empty tree has one root, SHA-256
+  // of nothing (RFC 9162 §2.1.1). A signed size-0 checkpoint with another root is a
+  // fork on its own; with that root, it is a prefix of every tree and proves nothing.
+  if (a.size === 0n) {
+    if (!equalBytes(a.root, await sha256(new Uint8Array(0)))) {
+      if ((ev.proof || []).length > 0) bad("a consistency proof from tree size 0 is empty");
+      return { a, b };
+    }
+    bad("a size-0 checkpoint with the empty-tree root is consistent with every tree");
+  }
   let proof;
   let old;
   try {
@@ -508,6 +519,76 @@ export async function verifyEquivocation(ev, logKey) {
   }
   if (equalBytes(old, a.root)) bad("the proof leads to note_a's root: consistent");
   return { a, b };
+}
+
+// ---------------------------------------------------------------------------------
+// The consistency decision (client/src/consistency.rs, `decide`), pinned for both by
+// the shared cases of testdata/consistency/
+
+/**
+ * Decides whether `newNote` extends the checkpoint this party holds (`heldNote`, or
+ * null the first time). `trust` = {logKey, witnessKeys, policy} (policy: a tree from
+ * `thresholdPolicy` or `parsePolicy`, null for none). `shown` is "log" (the log's
+ * current checkpoint: a smaller tree is a rollback) or "elsewhere" (a peer, a receipt:
+ * it must only be consistent, either way). `prove(old, new)` resolves to the
+ * consistency proof (array of 32-byte hashes) or null if the source refuses.
+ *
+ * Consistency is judged on the log's signature first, then the quorum: a rolled-back
+ * log is exactly one the witnesses refuse to cosign. Resolves to {outcome, checkpoint,
+ * evidence?} with outcome "consistent", "quorum_not_met", "rollback", "fork" or
+ * "equivocation"; evidence = {note_a, note_b, proof, old_root_from_proof, reason}.
+ * Throws `not_signed` if the log did not sign `newNote`.
+ */
+export async function decideConsistency(trust, heldNote, newNote, shown, prove) {
+  let cp;
+  try {
+    cp = await openCheckpoint(newNote, trust.logKey, []);
+  } catch (e) {
+    fail("not_signed", `the checkpoint is not signed by the log: ${e.message}`);
+  }
+  const held = heldNote ? await openCheckpoint(heldNote, trust.logKey, []) : null;
+  const elsewhere = shown !== "log";
+  const forkKind = elsewhere ? "equivocation" : "fork";
+  const conflict = (outcome, reason, proof = []) => {
+    const [a, b] = !held || cp.size <= held.size ? [cp, held || cp] : [held, cp];
+    return {
+      outcome,
+      checkpoint: cp,
+      evidence: { origin: a.origin, reason, note_a: a.note, note_b: b.note, proof: proof.map(toBase64), old_root_from_proof: null },
+    };
+  };
+  const emptyRoot = await sha256(new Uint8Array(0));
+  if (cp.size === 0n && !equalBytes(cp.root, emptyRoot)) {
+    return conflict(forkKind, "the log signed a tree of 0 entries whose root is not the empty tree's");
+  }
+  let proof = [];
+  if (held) {
+    if (cp.size === held.size) {
+      if (!equalBytes(cp.root, held.root)) return conflict(forkKind, `two roots for tree size ${cp.size}`);
+    } else if (cp.size < held.size && !elsewhere) {
+      return conflict("rollback", `the log shows ${cp.size} entries after signing ${held.size}`);
+    } else {
+      const [small, large] = cp.size < held.size ? [cp, held] : [held, cp];
+      if (small.size > 0n) {
+        const p = await prove(small.size, large.size);
+        if (p === null) return conflict(forkKind, `the log refuses to prove ${small.size} → ${large.size}`);
+        if (!(await verifyConsistency(small.size, large.size, p, small.root, large.root))) {
+          return conflict(forkKind, `the tree of ${large.size} entries does not extend the one of ${small.size}`, p);
+        }
+        proof = p;
+      }
+    }
+  }
+  let opened;
+  try {
+    opened = await openCheckpoint(newNote, trust.logKey, trust.witnessKeys || []);
+  } catch {
+    return { outcome: "quorum_not_met", checkpoint: cp };
+  }
+  if (!quorumMet(trust.policy ?? null, opened.cosigners.map((c) => c.name))) {
+    return { outcome: "quorum_not_met", checkpoint: cp };
+  }
+  return { outcome: "consistent", checkpoint: opened, proof };
 }
 
 // ---------------------------------------------------------------------------------

@@ -58,6 +58,10 @@ pub struct Equivocation {
     /// Where the conflicting checkpoint came from (the peer or log that showed it),
     /// and where the proof was read.
     pub source: String,
+    /// What the party that found it decided ([`crate::consistency::decide`]); absent
+    /// in records written before it was said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<crate::consistency::ConflictKind>,
 }
 
 /// Why a piece of evidence does not prove an equivocation.
@@ -66,6 +70,32 @@ pub struct Equivocation {
 pub struct EvidenceError(String);
 
 impl Equivocation {
+    /// Returns the two checkpoints of the record, parsed and not verified (for
+    /// records already verified and kept): the dedup of kept evidence compares them.
+    pub fn checkpoints(
+        &self,
+    ) -> Option<(crate::checkpoint::Checkpoint, crate::checkpoint::Checkpoint)> {
+        let parse = |note: &str| {
+            let (text, _) = note.split_once("\n\n")?;
+            crate::checkpoint::Checkpoint::parse_text(&format!("{text}\n")).ok()
+        };
+        Some((parse(&self.note_a)?, parse(&self.note_b)?))
+    }
+
+    /// Reports whether this record is about the same incident as `other`: the same
+    /// log, and a checkpoint (size and root) in common. A forked or rolled-back log
+    /// goes on signing checkpoints that contradict the same one a party held: each is
+    /// a new pair, but one incident, kept once (the dedup rule of
+    /// [`crate::consistency::ForkKey`], for records whose holder is not said).
+    pub fn same_incident(&self, other: &Equivocation) -> bool {
+        let (Some((a, b)), Some((c, d))) = (self.checkpoints(), other.checkpoints()) else {
+            return self.note_a == other.note_a && self.note_b == other.note_b;
+        };
+        let id = |x: &crate::checkpoint::Checkpoint| (x.origin.clone(), x.size, x.root.0);
+        let mine = [id(&a), id(&b)];
+        self.origin == other.origin && [id(&c), id(&d)].iter().any(|k| mine.contains(k))
+    }
+
     /// Checks the evidence with the log key alone: both notes are signed by the log,
     /// and either they name two roots for one size, or the consistency proof leads
     /// from `note_b`'s root to a root at `note_a`'s size other than `note_a`'s, or
@@ -87,6 +117,18 @@ impl Equivocation {
         let b = open_checkpoint(self.note_b.as_bytes(), log_key, &none)
             .map_err(|e| EvidenceError(format!("note_b is not signed by the log: {e}")))?
             .checkpoint;
+        // The size-0 rule (crate::consistency): a signed empty tree with another root
+        // than the empty tree's is a fork on its own, whatever it is paired with.
+        if a.size == 0 && a.root != tree::EMPTY_HASH && self.proof.is_empty() {
+            return match &self.old_root_from_proof {
+                None => Ok(()),
+                Some(c) if tree::hash_from_base64(c).is_ok_and(|c| c == tree::EMPTY_HASH) => Ok(()),
+                Some(_) => Err(EvidenceError(
+                    "old_root_from_proof: the only root at tree size 0 is the empty-tree hash"
+                        .into(),
+                )),
+            };
+        }
         if a.size == b.size {
             if a.root == b.root {
                 return Err(EvidenceError("same size and same root".into()));

@@ -19,6 +19,8 @@
 //! - [`authoring`]: fields of each statement type, building and co-signing statements
 //!   (the authorities' side).
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
+//! - [`consistency`]: the one decision about a new checkpoint (consistent, quorum
+//!   not met, rollback, fork, equivocation), its evidence and dedup key.
 
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
@@ -26,6 +28,7 @@
 pub mod authoring;
 pub mod checkpoint;
 pub mod compact;
+pub mod consistency;
 pub mod gossip;
 pub mod note;
 pub mod rules;

@@ -754,7 +754,7 @@ fn rollback_is_caught_by_verify_and_monitor() {
     let alerts = std::fs::read_to_string(state.join("alerts.jsonl")).unwrap();
     assert!(alerts.contains("\"kind\":\"rollback\""), "{alerts}");
     assert!(
-        alerts.contains("old_checkpoint"),
+        alerts.contains("note_a") && alerts.contains("note_b"),
         "evidence: both checkpoints"
     );
 }
@@ -819,6 +819,27 @@ fn fork_is_caught_by_verify_and_monitor() {
     );
     assert_eq!(r.code, 4, "{}", r.stderr);
     assert!(r.stderr.contains("FORK"));
+    // The evidence proves the fork to anyone with the log key (issue 14): the root at
+    // the smaller size comes from the larger tree's authenticated tiles.
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &key,
+            "--json",
+            &tag(1, 0xe0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["evidence"]["kind"], "fork", "{v}");
+    assert_eq!(v["evidence"]["verifiable_by_anyone"], true, "{v}");
+    let ev: urne_client::gossip::Equivocation =
+        serde_json::from_value(v["evidence"]["equivocation"].clone()).unwrap();
+    ev.verify(&VerifierKey::parse(&key).unwrap()).unwrap();
     let r = client(
         &xdg,
         &[
@@ -1692,7 +1713,7 @@ fn alerts_every_failure_exit_code() {
     let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
     assert_eq!(v["error"], "log_inconsistent");
     assert!(v["message"].as_str().unwrap().contains("ROLLBACK"), "{v}");
-    assert!(v["evidence"]["old_checkpoint"].is_string(), "{v}");
+    assert!(v["evidence"]["equivocation"]["note_b"].is_string(), "{v}");
 
     // 4 while following: the log behind the URL is swapped for the old backup.
     let xdg2 = tmp.path().join("xdg2");
@@ -2393,6 +2414,235 @@ fn rules_are_rechecked_with_the_elections_sealed_tolerance() {
     let r = monitor(&pinned, &["--tolerance", "300"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(alerts_of(&pinned, "rule_violation").is_empty());
+}
+
+/// Issue 14: a rolled-back log the witness refuses to cosign. Every client run with
+/// `--witness` must say ROLLBACK with exit 4 (before, `verify` said "quorum not met"
+/// with exit 3, the monitor only printed it, `alerts --follow` never ran its hook).
+#[test]
+fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let state = tmp.path().join("mon");
+    let (data, old) = (tmp.path().join("data"), tmp.path().join("data-old"));
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    let log_key = s.key.clone();
+    s.stop();
+    let keyfile = tmp.path().join("w.key");
+    let out = Command::new(urne_bin())
+        .args(["keygen", "--witness", "--name", "witness-r.test", "--out"])
+        .arg(&keyfile)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let wkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let wdata = tmp.path().join("w");
+    let (mut witness, wurl) = start_urne(&[
+        "witness",
+        "--data",
+        wdata.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        keyfile.to_str().unwrap(),
+        "--log",
+        &log_key,
+    ]);
+    let flags = [
+        "--witness".to_string(),
+        format!("{wurl}={wkey}"),
+        "--witness-quorum".to_string(),
+        "1".to_string(),
+    ];
+    let s = Server::start_with(&data, &k, &flags);
+    fill(&s, &k, "Witnessed election", 4, 1);
+    s.stop();
+    copy_dir(&data, &old);
+    let s = Server::start_with(&data, &k, &flags);
+    for v in 2..=4 {
+        s.ok(&k.ballot(tag(v, 0xc0), tag(v, 0xe0)));
+    }
+    let code = tag(1, 0xe0).to_string();
+    let st = state.to_str().unwrap().to_string();
+    let verify = |url: &str| {
+        client(
+            &xdg,
+            &[
+                "verify",
+                "--log",
+                url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--json",
+                &code,
+            ],
+        )
+    };
+    let monitor = |url: &str| {
+        client(
+            &xdg,
+            &[
+                "monitor",
+                "--log",
+                url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--state",
+                &st,
+                "--once",
+                "--quiet",
+            ],
+        )
+    };
+    // The voter and the monitor see the witnessed tree of 10 entries.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = verify(&s.url);
+        if r.code == 0 && r.stdout.contains("\"current_tree_size\":10") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never witnessed at 10: {}",
+            r.stderr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(monitor(&s.url).code, 0);
+    s.stop();
+
+    // The operator restores the older copy: the witness holds 10 and refuses 7.
+    let s = Server::start_with(&old, &k, &flags);
+    let r = verify(&s.url);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(v["message"].as_str().unwrap().contains("ROLLBACK"), "{v}");
+    assert_eq!(v["evidence"]["kind"], "rollback", "{v}");
+    let r = monitor(&s.url);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let rb = alerts_of(&state, "rollback");
+    assert_eq!(rb.len(), 1, "{}", r.stderr);
+    assert_eq!(rb[0]["severity"], "critical");
+    assert!(rb[0]["evidence"]["equivocation"]["note_b"]
+        .as_str()
+        .unwrap()
+        .contains("\n10\n"));
+    // Polled again: the same incident, not a second alert.
+    assert_eq!(monitor(&s.url).code, 4);
+    assert_eq!(alerts_of(&state, "rollback").len(), 1);
+
+    // A monitor following the rolled-back log (from the state that verified 10, its
+    // alerts aside): the rollback is critical and runs its hook, and while the log
+    // goes on answering with it, no `stale_log` however short --stale-after is.
+    let followed = tmp.path().join("mon-follow");
+    std::fs::create_dir_all(&followed).unwrap();
+    std::fs::copy(state.join("monitor.state"), followed.join("monitor.state")).unwrap();
+    let hooks = tmp.path().join("monitor-hooks.jsonl");
+    let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args([
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &wkey,
+        ])
+        .arg("--state")
+        .arg(&followed)
+        .args(["--interval", "1", "--stale-after", "1", "--quiet", "--exec"])
+        .arg(format!(
+            "cat >> {}; echo >> {}",
+            hooks.display(),
+            hooks.display()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = mon.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // Each later poll says the rollback is already alerted: three of them, then stop.
+    let mut repeats = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while repeats < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("rollback already alerted") => repeats += 1,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = mon.kill();
+                let _ = mon.wait();
+                panic!("the monitor never repeated the rollback: {e}");
+            }
+        }
+    }
+    let _ = mon.kill();
+    let _ = mon.wait();
+    assert_eq!(alerts_of(&followed, "rollback").len(), 1);
+    assert!(alerts_of(&followed, "stale_log").is_empty());
+    let hooked = std::fs::read_to_string(&hooks).unwrap();
+    assert!(hooked.contains("\"kind\":\"rollback\""), "{hooked}");
+    // The union's report counts it as critical.
+    let html = tmp.path().join("report.html");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "report",
+            "--state",
+            followed.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("<b>1 critical</b>"), "{html}");
+
+    // The voter's watch runs its hook with the rollback, then ends with exit 4.
+    let hooked = tmp.path().join("hook.json");
+    let exec = format!("cat > {}", hooked.display());
+    let voter = tag(1, 0xa0).to_string();
+    let r = client(
+        &xdg,
+        &[
+            "alerts",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &wkey,
+            "--voter",
+            &voter,
+            "--follow",
+            "--interval",
+            "1",
+            "--exec",
+            &exec,
+        ],
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let hook: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&hooked).unwrap()).unwrap();
+    assert_eq!(hook["kind"], "rollback", "{hook}");
+    assert_eq!(hook["severity"], "critical");
+    s.stop();
+    let _ = witness.kill();
+    let _ = witness.wait();
 }
 
 /// Monitors re-run the same rules as the log: a log that appended a replay of a

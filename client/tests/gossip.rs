@@ -44,6 +44,7 @@ fn evidence(note_a: String, note_b: String, proof: &[Hash], old: Option<Hash>) -
         proof: proof.iter().map(hash_to_base64).collect(),
         old_root_from_proof: old.as_ref().map(hash_to_base64),
         source: "test".into(),
+        kind: None,
     }
 }
 

@@ -81,6 +81,9 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         "witnesses": app.cosign.statuses(),
         "witness_quorum": app.cosign.quorum(),
         "cosigned": app.cosign.served().is_some(),
+        // What `/checkpoint` serves and why (the cosigned head survives restarts).
+        "serving": app.cosign.serving().0,
+        "serving_reason": app.cosign.serving().1,
         "cosigned_size": app.cosign.served().map(|s| s.0),
         "mirror_of": app.cosign.mirrored_log(),
         "version": env!("CARGO_PKG_VERSION"),

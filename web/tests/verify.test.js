@@ -322,6 +322,13 @@ test("equivocation evidence: verified with the log key alone", async () => {
     v.verifyEquivocation({ note_a: signed(0, CT_ROOTS[0]), note_b: note8, proof: [], old_root_from_proof: v.toBase64(hex(fake)) }, logKey),
     (e) => e.code === "not_evidence",
   );
+  // A signed empty tree with another root is a fork on its own (the size-0 rule of
+  // client/src/consistency.rs, pinned by testdata/consistency/size0_*.json).
+  await v.verifyEquivocation({ note_a: signed(0, fake), note_b: note8, proof: [] }, logKey);
+  await assert.rejects(
+    v.verifyEquivocation({ note_a: signed(0, fake), note_b: note8, proof: [v.toBase64(hex(fake))] }, logKey),
+    (e) => e.code === "not_evidence",
+  );
   // Notes signed by another key are not this log's evidence.
   const other = await v.parseVerifierKey((await noteKeys("example.com/log")).vkey);
   await assert.rejects(v.verifyEquivocation(ev, other), (e) => e.code === "not_evidence");
@@ -361,4 +368,54 @@ test("authority signatures: the role the statement type needs, from the sealed e
   const forged = signedBy(platform, "platform.example");
   forged.note.textBytes = v.utf8(text.replace("10:00:00", "10:00:01"));
   await assert.rejects(v.verifyAuthority(forged, authorities), (e) => e.code === "bad_signature");
+});
+
+test("the shared consistency cases (testdata/consistency) decide as in Rust", async () => {
+  const { readFileSync, readdirSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const dir = fileURLToPath(new URL("../../testdata/consistency/", import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  assert.ok(files.length >= 20, `only ${files.length} cases`);
+  assert.ok(files.some((f) => f.startsWith("size0_")), "the size-0 cases are there");
+  for (const f of files) {
+    const c = JSON.parse(readFileSync(dir + f, "utf8"));
+    const logKey = await v.parseVerifierKey(c.log_key);
+    const witnessKeys = await Promise.all(c.witnesses.map((w) => v.parseVerifierKey(w)));
+    const trust = { logKey, witnessKeys, policy: v.thresholdPolicy(witnessKeys.map((w) => w.name), c.quorum) };
+    const prove = async () => (c.proof === null ? null : c.proof.map(v.fromBase64));
+    let outcome;
+    let verifiable = null;
+    try {
+      const d = await v.decideConsistency(trust, c.held, c.new, c.shown, prove);
+      outcome = d.outcome;
+      if (d.evidence) {
+        verifiable = await v.verifyEquivocation(d.evidence, logKey).then(() => true, () => false);
+      }
+    } catch (e) {
+      if (e.code !== "not_signed") throw e;
+      outcome = "not_signed";
+    }
+    assert.equal(outcome, c.expected, `${f}: ${c.description}`);
+    assert.equal(verifiable, c.evidence_verifiable, `${f}: evidence verifiable`);
+  }
+});
+
+test("the shared evidence cases (testdata/evidence) verify as in Rust, size 0 included", async () => {
+  const { readFileSync, readdirSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const dir = fileURLToPath(new URL("../../testdata/evidence/", import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  assert.ok(files.length >= 10, `only ${files.length} cases`);
+  for (const f of files) {
+    const c = JSON.parse(readFileSync(dir + f, "utf8"));
+    const logKey = await v.parseVerifierKey(c.log_key);
+    const proves = await v.verifyEquivocation(c.evidence, logKey).then(
+      () => true,
+      (e) => {
+        assert.equal(e.code, "not_evidence", `${f}: ${e.message}`);
+        return false;
+      },
+    );
+    assert.equal(proves, c.proves_equivocation, `${f}: ${c.description}`);
+  }
 });

@@ -9,11 +9,12 @@
 use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
 use crate::notify::Sinks;
-use crate::trust::{check_and_remember, check_consistent, parse_hashes, LogArgs};
+use crate::trust::{check_consistent, parse_hashes, LogArgs};
 use clap::Args;
 use std::collections::HashSet;
 use std::time::Duration;
 use urne_client::checkpoint::SignedCheckpoint;
+use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
 use urne_client::tree;
 
@@ -122,12 +123,11 @@ fn fetch(
             .as_str()
             .unwrap_or(&current.note)
             .to_string();
+        // Consistency first, on the log's signature: a page's checkpoint that
+        // contradicts the one held is the log's lie whatever the witnesses say.
+        let cp = trust.open_log_only(&note)?;
+        check_consistent(log, trust, &best, &cp, Shown::Elsewhere(log.base()))?;
         let cp = trust.open(&note)?;
-        if cp.checkpoint.size >= best.checkpoint.size {
-            check_consistent(log, &best, &cp)?;
-        } else {
-            check_consistent(log, &cp, &best)?;
-        }
         let empty = Vec::new();
         for e in v["entries"].as_array().unwrap_or(&empty) {
             let index = e["index"]
@@ -257,6 +257,32 @@ fn entry_json(index: u64, s: &SignedStatement, reissue: bool, voter: &Tag) -> se
     v
 }
 
+/// Delivers a rollback, fork or split view to the `--follow` hooks (`--exec`,
+/// `--webhook`) as a critical alert, before the run ends with it (exit 4). Any
+/// other failure is returned untouched.
+fn hook(sinks: &Sinks, a: &AlertsArgs, f: Fail) -> Fail {
+    if f.kind == Kind::Inconsistent && a.follow {
+        let kind = f
+            .evidence
+            .as_ref()
+            .and_then(|e| e["kind"].as_str())
+            .unwrap_or("equivocation")
+            .to_string();
+        let v = serde_json::json!({
+            "kind": kind,
+            "severity": "critical",
+            "voter": a.voter.to_string(),
+            "message": f.msg,
+            "evidence": f.evidence,
+        });
+        if a.json {
+            println!("{v}");
+        }
+        sinks.deliver(&v);
+    }
+    f
+}
+
 /// Runs `alerts`; returns only on error or (without --follow) when done.
 ///
 /// # Errors
@@ -269,27 +295,38 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
         exec: a.exec.clone(),
         webhook: a.webhook.clone(),
     };
-    let mut current = trust.open(&log.checkpoint()?)?;
-    check_and_remember(&log, &trust, &current)?;
-    crate::peers::check(&log, &trust, &current, &a.log.peers)?;
+    // A rollback or fork is decided before the quorum (`trust::current`), so that it
+    // ends the run with exit 4 and its evidence, not a "quorum not met".
+    let first = crate::trust::current(&log, &trust).map_err(|f| hook(&sinks, a, f))?;
+    let mut current = first.witnessed()?.clone();
+    crate::peers::check(&log, &trust, &current, &a.log.peers).map_err(|f| hook(&sinks, a, f))?;
     // The highest index already printed; `None` before the first listing.
     let mut shown: Option<u64> = None;
     loop {
         if shown.is_some() {
             std::thread::sleep(Duration::from_secs(a.interval));
-            // A log that cannot be reached is reported and polled again; a log that
-            // contradicts itself ends the watch with its evidence.
-            let next = match log.checkpoint().and_then(|n| trust.open(&n)) {
+            // A log that cannot be reached, or whose new checkpoint lacks the witness
+            // quorum, is reported and polled again; a log that contradicts itself runs
+            // the hooks and ends the watch with its evidence (exit 4).
+            let next = match crate::trust::current(&log, &trust) {
                 Ok(n) => n,
                 Err(f) if f.kind == Kind::Network => {
                     eprintln!("urne-client: {f}");
                     continue;
                 }
-                Err(f) => return Err(f),
+                Err(f) => return Err(hook(&sinks, a, f)),
             };
-            check_consistent(&log, &current, &next)?;
-            check_and_remember(&log, &trust, &next)?;
-            crate::peers::check(&log, &trust, &next, &a.log.peers)?;
+            let next = match next.witnessed() {
+                Ok(n) => n.clone(),
+                Err(f) => {
+                    eprintln!("urne-client: {f}");
+                    continue;
+                }
+            };
+            check_consistent(&log, &trust, &current, &next, Shown::ByLog(log.base()))
+                .map_err(|f| hook(&sinks, a, f))?;
+            crate::peers::check(&log, &trust, &next, &a.log.peers)
+                .map_err(|f| hook(&sinks, a, f))?;
             current = next;
         }
         let (cp, entries) = match fetch(&log, a, &trust, &current) {
@@ -298,7 +335,7 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
                 eprintln!("urne-client: {f}");
                 continue;
             }
-            Err(f) => return Err(f),
+            Err(f) => return Err(hook(&sinks, a, f)),
         };
         for (index, s, reissue) in &entries {
             if shown.is_some_and(|m| *index <= m) {

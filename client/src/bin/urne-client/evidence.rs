@@ -4,8 +4,8 @@
 //! and witnesses serve) from two checkpoints signed by the log that contradict each
 //! other, with a consistency proof this monitor computes itself from authenticated
 //! tiles of the larger tree (never the proof the log offered: that is the one that
-//! failed); `DIR/evidence.jsonl`, one record per line, appended once per pair of
-//! checkpoints and read back at start (so an alert is raised once, across restarts);
+//! failed); `DIR/evidence.jsonl`, one record per line, appended once per incident
+//! (the library's `ForkKey`: the held checkpoint contradicted) and read back at start (so an alert is raised once, across restarts);
 //! and the list served at `GET /v1/gossip/equivocations`.
 //!
 //! What anyone can check: a fork (two roots for one size, or a smaller checkpoint
@@ -25,28 +25,19 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use urne_client::checkpoint::{Checkpoint, SignedCheckpoint};
+use urne_client::consistency::{ConflictKind, ForkKey};
 use urne_client::gossip::Equivocation;
 use urne_client::note::VerifierKey;
 use urne_client::tiles::TileHashVerifier;
 use urne_client::tree;
 
-/// A checkpoint's identity for deduplication: size and root.
-type Id = (u64, [u8; 32]);
-
-/// The unordered pair of checkpoints a record is about.
-fn pair(a: &Checkpoint, b: &Checkpoint) -> (Id, Id) {
-    let (x, y) = ((a.size, a.root.0), (b.size, b.root.0));
-    if x <= y {
-        (x, y)
-    } else {
-        (y, x)
-    }
-}
-
 #[derive(Default)]
 struct Held {
     records: Vec<Equivocation>,
-    pairs: HashSet<(Id, Id)>,
+    /// The dedup keys ([`ForkKey`]) of both checkpoints of every record: a record
+    /// does not say which of its two the monitor held, and a later conflict about
+    /// either is the same incident.
+    keys: HashSet<ForkKey>,
 }
 
 /// The evidence file of a state directory, shared with the gossip server.
@@ -79,7 +70,9 @@ impl Evidence {
                         serde_json::from_str(line).map_err(|e| damaged(e.to_string()))?;
                     let a = open(&e.note_a, log_key).map_err(&damaged)?;
                     let b = open(&e.note_b, log_key).map_err(&damaged)?;
-                    held.pairs.insert(pair(&a, &b));
+                    let kind = kind_of(&e, log_key);
+                    held.keys.insert(ForkKey::of(kind, &a));
+                    held.keys.insert(ForkKey::of(kind, &b));
                     held.records.push(e);
                 }
             }
@@ -102,12 +95,13 @@ impl Evidence {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Reports whether a record about these two checkpoints is held.
-    pub fn holds(&self, a: &Checkpoint, b: &Checkpoint) -> bool {
-        self.lock().pairs.contains(&pair(a, b))
+    /// Reports whether a record about this held checkpoint (the library's dedup key
+    /// of a conflict) is held.
+    pub fn holds(&self, key: &ForkKey) -> bool {
+        self.lock().keys.contains(key)
     }
 
-    /// Appends `e` to the file (fsynced) unless a record about the same two
+    /// Appends `e` to the file (fsynced) unless a record about either of its
     /// checkpoints is held; returns whether it was new.
     ///
     /// # Errors
@@ -117,9 +111,13 @@ impl Evidence {
         let a = open(&e.note_a, &self.log_key).map_err(|m| Fail::new(Kind::Other, m))?;
         let b = open(&e.note_b, &self.log_key).map_err(|m| Fail::new(Kind::Other, m))?;
         let mut held = self.lock();
-        if !held.pairs.insert(pair(&a, &b)) {
+        let kind = kind_of(e, &self.log_key);
+        let (ka, kb) = (ForkKey::of(kind, &a), ForkKey::of(kind, &b));
+        if held.keys.contains(&ka) || held.keys.contains(&kb) {
             return Ok(false);
         }
+        held.keys.insert(ka);
+        held.keys.insert(kb);
         let line = serde_json::to_string(e).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
         let mut f = std::fs::OpenOptions::new()
             .create(true)
@@ -145,6 +143,18 @@ impl Evidence {
     }
 }
 
+/// The kind a record is about: as it says, or (records written before it said) a
+/// rollback if it does not prove a fork.
+fn kind_of(e: &Equivocation, log_key: &VerifierKey) -> ConflictKind {
+    e.kind.unwrap_or_else(|| {
+        if e.verify(log_key).is_ok() {
+            ConflictKind::Fork
+        } else {
+            ConflictKind::Rollback
+        }
+    })
+}
+
 /// Opens a note under the log key alone.
 fn open(note: &str, key: &VerifierKey) -> Result<Checkpoint, String> {
     urne_client::checkpoint::open_checkpoint(
@@ -162,6 +172,7 @@ fn open(note: &str, key: &VerifierKey) -> Result<Checkpoint, String> {
 /// signed root, fetched from the first of `servers` that serves them (the log, a
 /// mirror); if none does, the record holds both notes and no proof.
 pub fn build(
+    kind: ConflictKind,
     x: &SignedCheckpoint,
     y: &SignedCheckpoint,
     source: &str,
@@ -181,6 +192,7 @@ pub fn build(
         proof: Vec::new(),
         old_root_from_proof: None,
         source: source.to_string(),
+        kind: Some(kind),
     };
     if ca.size == cb.size {
         e.reason = format!("two roots for tree size {}", ca.size);

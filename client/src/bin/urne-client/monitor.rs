@@ -22,7 +22,7 @@ use crate::evidence::{self, Evidence};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use crate::notify::Sinks;
-use crate::trust::{check_consistent, LogArgs, Trust};
+use crate::trust::{conflict_fail, LogArgs, Trust};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -32,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::compact::CompactRange;
+use urne_client::consistency::{ConflictKind, Decision, ForkKey, Shown};
 use urne_client::gossip::Equivocation;
 use urne_client::rules::{MemoryState, StateKey, StateValue};
 
@@ -258,7 +259,7 @@ impl Monitor<'_> {
     /// pair was found before (then it is only counted for the exit code).
     fn conflict(
         &mut self,
-        kind: &str,
+        kind: ConflictKind,
         ours: &SignedCheckpoint,
         theirs: &SignedCheckpoint,
         source: &str,
@@ -266,14 +267,16 @@ impl Monitor<'_> {
         f: &Fail,
     ) -> Res<()> {
         self.found(Kind::Inconsistent);
-        if self.evidence.holds(&ours.checkpoint, &theirs.checkpoint) {
-            eprintln!("urne-client: {kind} already alerted: {}", f.msg);
+        // One incident per held checkpoint contradicted (the library's `ForkKey`): a
+        // forked log goes on signing checkpoints that all contradict the same one.
+        if self.evidence.holds(&ForkKey::of(kind, &ours.checkpoint)) {
+            eprintln!("urne-client: {} already alerted: {}", kind.as_str(), f.msg);
             return Ok(());
         }
-        let ev = evidence::build(ours, theirs, source, servers);
+        let ev = evidence::build(kind, ours, theirs, source, servers);
         let verifiable = ev.verify(&self.trust.log_key).is_ok();
         self.evidence.record(&ev)?;
-        let mut a = Alert::new(kind, "critical", f.msg.clone());
+        let mut a = Alert::new(kind.as_str(), "critical", f.msg.clone());
         let mut detail = match f.evidence.clone() {
             Some(serde_json::Value::Object(m)) => m,
             Some(other) => {
@@ -322,26 +325,15 @@ impl Monitor<'_> {
         save(&self.args.state, &self.header(), &self.aud.state)
     }
 
-    /// Checks a new checkpoint against the last one and catches up to it.
+    /// Catches up to a new checkpoint, which [`Monitor::poll`] decided consistent
+    /// with the last one verified and witnessed.
     fn step(&mut self, new: SignedCheckpoint) -> Res<()> {
-        if let Some(old) = self.checkpoint.clone() {
-            if old.note == new.note || (old.checkpoint == new.checkpoint) {
-                return Ok(());
-            }
-            if let Err(f) = check_consistent(&self.log, &old, &new) {
-                if f.kind != Kind::Inconsistent {
-                    return Err(f);
-                }
-                let kind = if new.checkpoint.size < old.checkpoint.size {
-                    "rollback"
-                } else {
-                    "fork"
-                };
-                let log = Log::new(self.log.base());
-                let source = self.log.base().to_string();
-                self.conflict(kind, &old, &new, &source, &[&log], &f)?;
-                return Err(f);
-            }
+        if self
+            .checkpoint
+            .as_ref()
+            .is_some_and(|old| old.note == new.note || old.checkpoint == new.checkpoint)
+        {
+            return Ok(());
         }
         let cp = new.checkpoint.clone();
         let start = self.aud.compact.size();
@@ -428,6 +420,63 @@ impl Monitor<'_> {
         self.save()
     }
 
+    /// Fetches the log's checkpoint and runs the one decision of the library against
+    /// the last one verified: consistent and witnessed, it is caught up to; a
+    /// rollback or fork is alerted (critical, once per held checkpoint), whatever the
+    /// witnesses say; consistent but not witnessed, it is reported and waited on.
+    /// Returns why the log would be stale if it stays so (`None`: it lied, and the
+    /// critical alert says more than a stale one would).
+    ///
+    /// # Errors
+    /// As [`Monitor::step`]; [`Kind::Inconsistent`] after alerting a conflict.
+    fn poll(&mut self) -> Res<Option<&'static str>> {
+        let note = match self.log.checkpoint() {
+            Ok(n) => n,
+            Err(f) if f.kind == Kind::Network && !self.args.once => {
+                eprintln!("urne-client: {f}");
+                return Ok(Some("the log has not answered"));
+            }
+            Err(f) => return Err(f),
+        };
+        let held = self.checkpoint.clone();
+        let base = self.log.base().to_string();
+        match self
+            .trust
+            .decide(&self.log, held.as_ref(), &note, Shown::ByLog(&base))?
+        {
+            Decision::Consistent { checkpoint, .. } => {
+                self.step(checkpoint)?;
+                self.check_peers()?;
+                Ok(Some("the log has signed no new checkpoint"))
+            }
+            Decision::QuorumNotMet { checkpoint, why } => {
+                eprintln!(
+                    "urne-client: the log's checkpoint of {} entries is consistent with the one verified here but not witnessed ({why}); waiting for the witnesses",
+                    checkpoint.checkpoint.size
+                );
+                self.check_peers()?;
+                Ok(Some(
+                    "the log has shown no checkpoint the witness quorum cosigned",
+                ))
+            }
+            Decision::Conflict(c) => {
+                let f = conflict_fail(&c);
+                let Some(ours) = held else {
+                    // Nothing held: the size-0 rule alone (an impossible empty tree).
+                    self.found(Kind::Inconsistent);
+                    let mut a = Alert::new(c.kind.as_str(), "critical", f.msg.clone());
+                    a.evidence = f.evidence.clone();
+                    self.raise(a, Some(Kind::Inconsistent))?;
+                    return Err(f);
+                };
+                let theirs = self.trust.open_log_only(&note)?;
+                let log = Log::new(&base);
+                self.conflict(c.kind, &ours, &theirs, &base, &[&log], &f)?;
+                Err(f)
+            }
+        }
+    }
+
     /// Compares the verified checkpoint with what each `--peer` holds; a split view
     /// raises `equivocation` (critical), once per pair of checkpoints.
     fn check_peers(&mut self) -> Res<()> {
@@ -462,11 +511,19 @@ impl Monitor<'_> {
             let a = self.trust.open_log_only(&e.note_a)?;
             let b = self.trust.open_log_only(&e.note_b)?;
             self.found(Kind::Inconsistent);
-            if self.evidence.holds(&a.checkpoint, &b.checkpoint) {
+            let k = ConflictKind::Equivocation;
+            if self.evidence.holds(&ForkKey::of(k, &a.checkpoint))
+                || self.evidence.holds(&ForkKey::of(k, &b.checkpoint))
+            {
                 return Ok(());
             }
-            self.evidence.record(&e)?;
-            let mut al = Alert::new("equivocation", "critical", f.msg.clone());
+            // Recorded as what this monitor decided: a split view shown by a peer.
+            let mut e = e;
+            e.kind = Some(k);
+            if !self.evidence.record(&e)? {
+                return Ok(());
+            }
+            let mut al = Alert::new(k.as_str(), "critical", f.msg.clone());
             al.evidence = Some(ev);
             return self.raise(al, Some(Kind::Inconsistent));
         }
@@ -478,7 +535,14 @@ impl Monitor<'_> {
         };
         let theirs = self.trust.open_log_only(note)?;
         let (log, peer_log) = (Log::new(self.log.base()), Log::new(peer));
-        self.conflict("equivocation", cp, &theirs, peer, &[&log, &peer_log], f)
+        self.conflict(
+            ConflictKind::Equivocation,
+            cp,
+            &theirs,
+            peer,
+            &[&log, &peer_log],
+            f,
+        )
     }
 
     fn check_stale(&mut self, why: &str) -> Res<()> {
@@ -575,28 +639,33 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         );
     }
     loop {
-        let fetched = m.log.checkpoint().and_then(|n| m.trust.open(&n));
-        match fetched {
-            Ok(cp) => match m.step(cp).and_then(|()| m.check_peers()) {
-                Ok(()) => {}
-                Err(f) if args.once => return Err(f),
-                Err(f) if f.kind == Kind::Network => eprintln!("urne-client: {f}"),
-                Err(f) if f.kind == Kind::Inconsistent => {
-                    // Keep watching from the last good state: the alert is raised.
-                    eprintln!("urne-client: {f}");
-                }
-                Err(f) => return Err(f),
-            },
+        let stale = match m.poll() {
+            Ok(why) => why,
             Err(f) if args.once => return Err(f),
-            Err(f) => {
+            Err(f) if f.kind == Kind::Network => {
                 eprintln!("urne-client: {f}");
-                m.check_stale("the log has not answered")?;
+                Some("the log has not answered")
             }
-        }
+            Err(f) if f.kind == Kind::Inconsistent => {
+                // Keep watching from the last good state: the alert is raised, and a
+                // log that answers with lies is not "stale".
+                eprintln!("urne-client: {f}");
+                None
+            }
+            Err(f) if f.kind == Kind::ProofFailed => {
+                // Bad tiles (alerted in `step`) or a checkpoint the log did not sign:
+                // the log answered, wrongly; polled again.
+                eprintln!("urne-client: {f}");
+                Some("the log has shown no checkpoint that verifies")
+            }
+            Err(f) => return Err(f),
+        };
         if args.once {
             break;
         }
-        m.check_stale("the log has signed no new checkpoint")?;
+        if let Some(why) = stale {
+            m.check_stale(why)?;
+        }
         std::thread::sleep(Duration::from_secs(args.interval));
     }
     let size = m.aud.compact.size();

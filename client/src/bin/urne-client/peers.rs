@@ -12,13 +12,14 @@
 //! that mirrors, witnesses and other monitors can compare with what this monitor
 //! verified and check the evidence it found. Does not own: the evidence check
 //! (`urne_client::gossip`), the evidence file (`evidence.rs`), the consistency
-//! algorithm (`trust::check_consistent`).
+//! decision (`urne_client::consistency::decide`, through `trust::check_consistent`).
 
 use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
 use crate::trust::{check_consistent, Trust};
 use serde::Serialize;
 use urne_client::checkpoint::SignedCheckpoint;
+use urne_client::consistency::Shown;
 use urne_client::gossip::{Equivocation, Gossip};
 
 /// What one peer showed.
@@ -104,13 +105,14 @@ fn check_one(log: &Log, trust: &Trust, current: &SignedCheckpoint, p: &str) -> R
         let Ok(theirs) = trust.open_log_only(&g.checkpoint) else {
             continue;
         };
+        let shown = Shown::Elsewhere(peer.base());
         let r = if theirs.checkpoint.size <= current.checkpoint.size {
-            check_consistent(log, &theirs, current)
+            check_consistent(log, trust, current, &theirs, shown)
         } else {
             // The peer saw more: it (a mirror, or the log) proves the extension; the
             // log is asked if the peer serves no proofs (a witness).
-            check_consistent(&peer, current, &theirs).or_else(|f| match f.kind {
-                Kind::Network => check_consistent(log, current, &theirs),
+            check_consistent(&peer, trust, current, &theirs, shown).or_else(|f| match f.kind {
+                Kind::Network => check_consistent(log, trust, current, &theirs, shown),
                 _ => Err(f),
             })
         };
@@ -128,6 +130,7 @@ fn check_one(log: &Log, trust: &Trust, current: &SignedCheckpoint, p: &str) -> R
                     ),
                 )
                 .with_evidence(serde_json::json!({
+                    "kind": "equivocation",
                     "peer": peer.base(),
                     "peer_checkpoint": theirs.note,
                     "log_checkpoint": current.note,

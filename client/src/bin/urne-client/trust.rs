@@ -3,18 +3,19 @@
 //!
 //! Owns: opening checkpoints against `--key`/`--witness`/`--quorum` or a C2SP
 //! tlog-policy file, the XDG state directory where `verify` and `alerts` remember the
-//! latest checkpoint of each log, and the consistency check between a remembered
-//! checkpoint and a new one (the check that catches a rollback or a fork shown to this
-//! user). Does not own: the proof algorithms (`urne_client::tree`).
+//! latest checkpoint of each log, and fetching the consistency proofs the decision
+//! needs. Does not own: the decision itself (is a new checkpoint consistent, a
+//! rollback, a fork: `urne_client::consistency::decide`, the one every party runs),
+//! the proof algorithms (`urne_client::tree`).
 
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use clap::Args;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use urne_client::checkpoint::{
-    open_checkpoint, open_checkpoint_with_policy, SignedCheckpoint, TlogPolicy, WitnessKey,
-    WitnessPolicy,
+use urne_client::checkpoint::{SignedCheckpoint, TlogPolicy, WitnessKey, WitnessPolicy};
+use urne_client::consistency::{
+    decide, Conflict, DecideError, Decision, Quorum, Shown, TrustPolicy,
 };
 use urne_client::note::VerifierKey;
 use urne_client::tree::{self, Hash};
@@ -50,12 +51,8 @@ pub struct LogArgs {
 pub struct Trust {
     /// The log key.
     pub log_key: VerifierKey,
-    policy: Policy,
-}
-
-enum Policy {
-    Simple(WitnessPolicy),
-    File(TlogPolicy),
+    /// The log key and the witness quorum, as the library's decision takes them.
+    pub policy: TrustPolicy,
 }
 
 impl LogArgs {
@@ -82,8 +79,11 @@ impl LogArgs {
                 },
             };
             return Ok(Trust {
+                policy: TrustPolicy {
+                    log_key: log_key.clone(),
+                    quorum: Quorum::File(pol),
+                },
                 log_key,
-                policy: Policy::File(pol),
             });
         }
         let key = self.key.as_deref().ok_or_else(|| {
@@ -109,8 +109,11 @@ impl LogArgs {
             ));
         }
         Ok(Trust {
+            policy: TrustPolicy {
+                log_key: log_key.clone(),
+                quorum: Quorum::Simple(WitnessPolicy { witnesses, quorum }),
+            },
             log_key,
-            policy: Policy::Simple(WitnessPolicy { witnesses, quorum }),
         })
     }
 }
@@ -121,20 +124,7 @@ impl Trust {
     /// # Errors
     /// [`Kind::ProofFailed`] naming what does not verify.
     pub fn open(&self, note: &str) -> Res<SignedCheckpoint> {
-        let r = match &self.policy {
-            Policy::Simple(p) => open_checkpoint(note.as_bytes(), &self.log_key, p),
-            Policy::File(p) => open_checkpoint_with_policy(note.as_bytes(), p).and_then(|s| {
-                if s.checkpoint.origin == self.log_key.name() {
-                    Ok(s)
-                } else {
-                    Err(urne_client::checkpoint::CheckpointError::WrongOrigin {
-                        origin: s.checkpoint.origin,
-                        expected: self.log_key.name().to_string(),
-                    })
-                }
-            }),
-        };
-        r.map_err(|e| {
+        self.policy.open(note).map_err(|e| {
             Fail::new(
                 Kind::ProofFailed,
                 format!("the log's checkpoint does not verify: {e}"),
@@ -148,13 +138,74 @@ impl Trust {
     /// # Errors
     /// [`Kind::ProofFailed`].
     pub fn open_log_only(&self, note: &str) -> Res<SignedCheckpoint> {
-        open_checkpoint(note.as_bytes(), &self.log_key, &WitnessPolicy::none()).map_err(|e| {
+        self.policy.open_log_signed(note).map_err(|e| {
             Fail::new(
                 Kind::ProofFailed,
                 format!("checkpoint does not verify under the log key: {e}"),
             )
         })
     }
+
+    /// Runs the one decision of the library (`urne_client::consistency::decide`) on
+    /// `note` against `held`, with consistency proofs fetched from `prover`.
+    ///
+    /// # Errors
+    /// [`Kind::ProofFailed`] if the log did not sign `note`; [`Kind::Network`] if a
+    /// needed proof cannot be fetched.
+    pub fn decide(
+        &self,
+        prover: &Log,
+        held: Option<&SignedCheckpoint>,
+        note: &str,
+        shown: Shown<'_>,
+    ) -> Res<Decision> {
+        decide(&self.policy, held, note, shown, |old, new| {
+            fetch_consistency(prover, old, new)
+        })
+        .map_err(|e| match e {
+            DecideError::NotSigned(e) => Fail::new(
+                Kind::ProofFailed,
+                format!("the log's checkpoint does not verify: {e}"),
+            ),
+            DecideError::Proof(f) => f,
+        })
+    }
+}
+
+/// Makes a conflict's evidence checkable by anyone when it can: a fork between two
+/// sizes proved wrong by the log's own proof is not (the proof is the log's word),
+/// but the root at the smaller size read out of the larger tree's tiles, authenticated
+/// against its signed root, is (`evidence::build`, as the monitor records it). A
+/// rollback to a prefix stays as it is: only the order of the two is the lie.
+fn strengthen(prover: &Log, trust: &Trust, mut c: Box<Conflict>) -> Box<Conflict> {
+    if c.verifiable {
+        return c;
+    }
+    let (Ok(a), Ok(b)) = (
+        trust.open_log_only(&c.evidence.note_a),
+        trust.open_log_only(&c.evidence.note_b),
+    ) else {
+        return c;
+    };
+    if a.checkpoint.size == b.checkpoint.size {
+        return c;
+    }
+    let e = crate::evidence::build(c.kind, &a, &b, &c.evidence.source, &[prover]);
+    if e.verify(&trust.log_key).is_ok() {
+        c.evidence = e;
+        c.verifiable = true;
+    }
+    c
+}
+
+/// Turns a conflict into the failure every command reports: exit code 4, its
+/// sentence, and the evidence (the library's format) under `equivocation`.
+pub fn conflict_fail(c: &Conflict) -> Fail {
+    Fail::new(Kind::Inconsistent, c.message.clone()).with_evidence(serde_json::json!({
+        "kind": c.kind.as_str(),
+        "equivocation": c.evidence,
+        "verifiable_by_anyone": c.verifiable,
+    }))
 }
 
 /// Returns the state directory of `urne-client`: `$XDG_STATE_HOME/urne-client`, or
@@ -191,15 +242,46 @@ pub struct Continuity {
     pub previous: Option<u64>,
 }
 
-/// Checks that `new` is consistent with the checkpoint remembered for this log (a
-/// consistency proof fetched from the log when it grew), then remembers `new` if it is
-/// larger. The first run only remembers.
+/// The log's current checkpoint, decided against the one remembered for this log.
+pub struct Current {
+    /// The checkpoint, opened with the log key (and with the quorum if `witnessed`).
+    pub checkpoint: SignedCheckpoint,
+    /// Whether it met the witness quorum; `Some(why)` if not.
+    pub quorum_not_met: Option<String>,
+    /// The remembered checkpoint it was compared with.
+    pub continuity: Continuity,
+}
+
+impl Current {
+    /// Returns the checkpoint if it met the witness quorum.
+    ///
+    /// # Errors
+    /// [`Kind::ProofFailed`] naming why the quorum is not met.
+    pub fn witnessed(&self) -> Res<&SignedCheckpoint> {
+        match &self.quorum_not_met {
+            None => Ok(&self.checkpoint),
+            Some(why) => Err(Fail::new(
+                Kind::ProofFailed,
+                format!(
+                    "the log's checkpoint of {} entries is signed by the log and consistent with what you saw before, but does not meet the witness policy: {why}",
+                    self.checkpoint.checkpoint.size
+                ),
+            )),
+        }
+    }
+}
+
+/// Fetches the log's checkpoint and decides it against the checkpoint remembered for
+/// this log (the largest one verified with the witness quorum, in the state
+/// directory); remembers it if it is larger and met the quorum. The first run only
+/// remembers. A rollback or fork is decided on the log's signature, before the quorum
+/// (a rolled-back log is one the witnesses refuse to cosign).
 ///
 /// # Errors
-/// [`Kind::Inconsistent`] for a rollback (smaller tree), a fork (same size, another
-/// root, or a consistency proof that does not verify), with both checkpoints as
-/// evidence; [`Kind::Network`] if the proof cannot be fetched.
-pub fn check_and_remember(log: &Log, trust: &Trust, new: &SignedCheckpoint) -> Res<Continuity> {
+/// [`Kind::Inconsistent`] for a rollback or fork, with both checkpoints as evidence;
+/// [`Kind::Network`]; [`Kind::ProofFailed`] if the log did not sign it.
+pub fn current(log: &Log, trust: &Trust) -> Res<Current> {
+    let note = log.checkpoint()?;
     let dir = state_dir()?;
     let path = remembered_path(&dir, &trust.log_key);
     let previous = match std::fs::read_to_string(&path) {
@@ -221,88 +303,61 @@ pub fn check_and_remember(log: &Log, trust: &Trust, new: &SignedCheckpoint) -> R
             ))
         }
     };
-    let Some(old) = previous else {
-        remember(&path, &new.note)?;
-        return Ok(Continuity { previous: None });
+    let continuity = Continuity {
+        previous: previous.as_ref().map(|p| p.checkpoint.size),
     };
-    check_consistent(log, &old, new)?;
-    if new.checkpoint.size > old.checkpoint.size {
-        remember(&path, &new.note)?;
-    }
-    Ok(Continuity {
-        previous: Some(old.checkpoint.size),
-    })
-}
-
-/// Checks that `new` extends `old`: equal roots at equal size, or a verified
-/// consistency proof from the log.
-///
-/// # Errors
-/// [`Kind::Inconsistent`] with both notes as evidence; [`Kind::Network`].
-pub fn check_consistent(log: &Log, old: &SignedCheckpoint, new: &SignedCheckpoint) -> Res<()> {
-    let (o, n) = (&old.checkpoint, &new.checkpoint);
-    let evidence = |proof: &[String]| {
-        serde_json::json!({
-            "old_checkpoint": old.note,
-            "new_checkpoint": new.note,
-            "consistency_proof": proof,
-        })
-    };
-    if n.size < o.size {
-        return Err(Fail::new(
-            Kind::Inconsistent,
-            format!(
-                "ROLLBACK: the log now shows {} entries but it signed a checkpoint of {} entries before; entries were removed",
-                n.size, o.size
-            ),
-        )
-        .with_evidence(evidence(&[])));
-    }
-    if n.size == o.size {
-        if n.root != o.root {
-            return Err(Fail::new(
-                Kind::Inconsistent,
-                format!(
-                    "FORK: the log signed two different trees of {} entries",
-                    n.size
-                ),
-            )
-            .with_evidence(evidence(&[])));
+    match trust.decide(log, previous.as_ref(), &note, Shown::ByLog(log.base()))? {
+        Decision::Conflict(c) => Err(conflict_fail(&strengthen(log, trust, c))),
+        Decision::QuorumNotMet { checkpoint, why } => Ok(Current {
+            checkpoint,
+            quorum_not_met: Some(why.to_string()),
+            continuity,
+        }),
+        Decision::Consistent { checkpoint, .. } => {
+            if previous
+                .as_ref()
+                .is_none_or(|p| checkpoint.checkpoint.size > p.checkpoint.size)
+            {
+                remember(&path, &checkpoint.note)?;
+            }
+            Ok(Current {
+                checkpoint,
+                quorum_not_met: None,
+                continuity,
+            })
         }
-        return Ok(());
     }
-    let proof = fetch_consistency(log, o.size, n.size)?;
-    let hashes: Vec<String> = proof.iter().map(tree::hash_to_base64).collect();
-    tree::verify_consistency(o.size, n.size, &o.root, &n.root, &proof).map_err(|e| {
-        Fail::new(
-            Kind::Inconsistent,
-            format!(
-                "FORK: the log's tree of {} entries does not extend the tree of {} entries it signed before ({e})",
-                n.size, o.size
-            ),
-        )
-        .with_evidence(evidence(&hashes))
-    })
 }
 
-/// Fetches a consistency proof between two sizes.
+/// Checks that `new` does not contradict `held` (any order of sizes when `shown` is
+/// elsewhere; a smaller `new` shown by the log is a rollback), with proofs from
+/// `prover`. The witness quorum is not asked: both are judged on the log's signature.
 ///
 /// # Errors
-/// [`Kind::Network`] if unavailable; [`Kind::Inconsistent`] if the log refuses to
-/// prove a size it signed.
-pub fn fetch_consistency(log: &Log, old: u64, new: u64) -> Res<Vec<Hash>> {
-    if old == 0 {
-        return Ok(Vec::new());
+/// [`Kind::Inconsistent`] with the evidence; [`Kind::Network`].
+pub fn check_consistent(
+    prover: &Log,
+    trust: &Trust,
+    held: &SignedCheckpoint,
+    new: &SignedCheckpoint,
+    shown: Shown<'_>,
+) -> Res<()> {
+    match trust.decide(prover, Some(held), &new.note, shown)? {
+        Decision::Conflict(c) => Err(conflict_fail(&strengthen(prover, trust, c))),
+        Decision::Consistent { .. } | Decision::QuorumNotMet { .. } => Ok(()),
     }
+}
+
+/// Fetches a consistency proof between two sizes; `None` if the log refuses (HTTP
+/// 400) to prove sizes it signed.
+///
+/// # Errors
+/// [`Kind::Network`] if unavailable or unreadable.
+pub fn fetch_consistency(log: &Log, old: u64, new: u64) -> Res<Option<Vec<Hash>>> {
     let path = format!("v1/proof/consistency?old={old}&new={new}");
     let a = log.get(&path)?;
     if a.status == 400 {
-        return Err(Fail::new(
-            Kind::Inconsistent,
-            format!(
-                "the log refuses to prove that its tree of {new} entries extends the one of {old} entries it signed before"
-            ),
-        ));
+        return Ok(None);
     }
     if a.status != 200 {
         return Err(Fail::new(
@@ -314,8 +369,11 @@ pub fn fetch_consistency(log: &Log, old: u64, new: u64) -> Res<Vec<Hash>> {
         Kind::Network,
         format!("{}/{path} is not JSON", log.base()),
     ))?;
-    parse_hashes(&v["consistency_proof"])
-        .map_err(|m| Fail::new(Kind::ProofFailed, format!("consistency proof: {m}")))
+    // Hashes that do not parse are the log's answer all the same: an empty proof
+    // never verifies between two non-empty sizes, so the decision calls it a fork.
+    Ok(Some(
+        parse_hashes(&v["consistency_proof"]).unwrap_or_default(),
+    ))
 }
 
 /// Parses a JSON array of base64 hashes.

@@ -10,9 +10,10 @@
 use crate::engine::{stream_entries, Auditor, Detectors};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
-use crate::trust::{check_and_remember, check_consistent, parse_hashes, LogArgs, Trust};
+use crate::trust::{check_consistent, parse_hashes, LogArgs, Trust};
 use clap::Args;
 use urne_client::checkpoint::{SignedCheckpoint, TlogProof, TLOG_PROOF_HEADER};
+use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
 use urne_client::tree::{self, Hash};
 
@@ -161,11 +162,13 @@ fn prove_in_current(log: &Log, current: &SignedCheckpoint, index: u64, leaf: &Ha
 pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
     let trust: Trust = a.log.trust()?;
     let log = Log::new(&a.log.log);
-    // The log's current checkpoint first: a rollback must be reported as such, even
-    // when it removed the very receipt asked for.
-    let current = trust.open(&log.checkpoint()?)?;
-    let continuity = check_and_remember(&log, &trust, &current)?;
-    let peers = crate::peers::check(&log, &trust, &current, &a.log.peers)?;
+    // The log's current checkpoint first, decided on the log's signature against the
+    // one remembered: a rollback must be reported as such (exit 4), even when it
+    // removed the very receipt asked for, and even when the witnesses refused to
+    // cosign the rolled-back tree (they do: that is their job).
+    let now = crate::trust::current(&log, &trust)?;
+    let continuity = &now.continuity;
+    let peers = crate::peers::check(&log, &trust, &now.checkpoint, &a.log.peers)?;
     let claim = read_claim(&a.receipt, &log)?;
     // A receipt is handed out the moment its batch is durable, before witnesses
     // cosign: its checkpoint must be signed by the log, and the witness policy is then
@@ -177,13 +180,24 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
             Err(_) => return Err(f),
         },
     };
-    // The receipt's checkpoint and the current one must be one history.
-    let (older, newer) = if receipt_cp.checkpoint.size <= current.checkpoint.size {
-        (&receipt_cp, &current)
+    // The receipt's checkpoint is one the voter held, and the two must be one
+    // history. Not `ByLog`: the log's served checkpoint (the last one the witnesses
+    // cosigned) may lag behind a fresh receipt's, so a smaller one must be proved a
+    // prefix, which a rolled-back log cannot do.
+    check_consistent(
+        &log,
+        &trust,
+        &receipt_cp,
+        &now.checkpoint,
+        Shown::Elsewhere(log.base()),
+    )?;
+    // Only now the quorum: consistency is the log's own word, the quorum is trust.
+    let current = now.witnessed()?.clone();
+    let newer = if receipt_cp.checkpoint.size <= current.checkpoint.size {
+        &current
     } else {
-        (&current, &receipt_cp)
+        &receipt_cp
     };
-    check_consistent(&log, older, newer)?;
     let cp = &receipt_cp.checkpoint;
     if claim.index >= cp.size {
         return Err(Fail::new(
