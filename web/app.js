@@ -17,10 +17,6 @@ import { t, lang, setLang, applyStatic, formatTime, formatNumber } from "./i18n.
 const TRUST_KEY = "urne.trust.v1";
 const SEEN_KEY = "urne.seen.v1";
 const EVIDENCE_KEY = "urne.evidence.v1";
-/** A ballot this soon after a reissue of the voter's credential is flagged. */
-const REISSUE_THEN_VOTE_MINUTES = 30;
-/** More reissues than this in one hour of one election is flagged (as the monitor). */
-const REISSUE_BURST_PER_HOUR = 300;
 /** How often the dashboard refreshes. */
 const DASHBOARD_REFRESH_MS = 5000;
 
@@ -594,35 +590,28 @@ async function voterHistory(tag) {
     events.push({ index: e.index, type: st.type, f, time: Date.parse(f.time), reissue });
   }
   steps.push({ ok: true, text: t("step.history_proofs", { n: events.length }) });
-  // Warnings: what the voter may not have done.
+  // Warnings: what the voter may not have done, read as urne-client reads them
+  // (verify.js readVoterHistory, checked against testdata/voter/).
   const warnings = [];
-  let lastReissue = null;
-  for (const ev of events) {
-    if (ev.type === "credential" && (ev.reissue || ev.f.reason !== "initial")) {
-      lastReissue = ev;
-      warnings.push({
-        kind: ev.f.channel === "helpdesk" ? "fail" : "warn",
-        text: t(ev.f.channel === "helpdesk" ? "history.warn.helpdesk" : "history.warn.reissue", {
-          time: formatTime(ev.f.time),
-          channel: t(`channel.${ev.f.channel}`),
-          reason: t(`reason.${ev.f.reason}`),
-        }),
-      });
-    }
-    if (ev.type === "ballot" && lastReissue && ev.f.credential === lastReissue.f.credential) {
-      const minutes = (ev.time - lastReissue.time) / 60000;
-      if (minutes >= 0 && minutes <= REISSUE_THEN_VOTE_MINUTES) {
-        warnings.push({
-          kind: "fail",
-          text: t("history.warn.vote_after_reissue", {
-            minutes: Math.round(minutes),
-            time: formatTime(ev.f.time),
-            scrutin: ev.f.scrutin,
-          }),
-        });
-      }
-    }
-  }
+  const history = events.map((ev) => ({ ...ev.f, index: ev.index, time: ev.f.time, type: ev.type, reissue: ev.reissue }));
+  const reads = v.readVoterHistory(history);
+  reads.forEach((r, i) => {
+    const key = v.VOTER_WARNING_WORDS[r.meaning];
+    if (!key) return;
+    const f = events[i].f;
+    const urgent = r.meaning === "helpdesk_reissue" || r.meaning === "reissue_then_vote";
+    warnings.push({
+      kind: urgent ? "fail" : "warn",
+      meaning: r.meaning,
+      text: t(key, {
+        time: formatTime(f.time),
+        channel: t(`channel.${f.channel}`),
+        reason: r.meaning === "revocation" ? f.reason : t(`reason.${f.reason}`),
+        minutes: r.minutes,
+        scrutin: f.scrutin,
+      }),
+    });
+  });
   const seen = await checkSeen(cp, trust);
   steps.push(seenStep(seen));
   return { trust, cp, steps, events, warnings, seen, tag };
@@ -776,7 +765,7 @@ async function loadDashboard() {
   const elections = (list.elections || []).map((e) => electionSummary(e));
   for (const e of elections) {
     for (const [hour, n] of e.reissueHours) {
-      if (n > REISSUE_BURST_PER_HOUR) {
+      if (n > v.REISSUE_BURST_PER_HOUR) {
         alerts.push({ kind: "warn", text: t("alert.burst", { election: e.id, n, hour: formatTime(new Date(hour * 1000)) }) });
       }
     }

@@ -75,6 +75,8 @@ const STRINGS = {
     "history.warn.helpdesk": "Le {time}, un nouvel identifiant a été émis par l'assistance ({channel}, motif : {reason}). Si vous ne l'avez pas demandé, quelqu'un a pu l'obtenir à votre place.",
     "history.warn.reissue": "Le {time}, un nouvel identifiant a été émis ({channel}, motif : {reason}) ; l'ancien ne vaut plus.",
     "history.warn.vote_after_reissue": "Un bulletin a été déposé {minutes} min après cette réémission ({time}, scrutin {scrutin}). Si ce n'est pas vous, quelqu'un a peut-être voté à votre place.",
+    "history.warn.batch": "Le {time}, un nouvel identifiant a été émis lors d'un envoi groupé (motif : {reason}) ; l'ancien ne vaut plus. Le bureau de vote électronique annonce un tel envoi dans le registre.",
+    "history.warn.revoke": "Le {time}, un identifiant émis à votre nom a été révoqué (motif : {reason}) ; il ne permet plus de voter.",
     "history.warn.advice": "Si vous n'êtes pas à l'origine de ces évènements, signalez-le sans attendre au bureau de vote électronique et à votre organisation syndicale, avec cette page.",
     "history.table.title": "Évènements",
     "history.table.caption": "Évènements du registre concernant cette étiquette, du plus ancien au plus récent",
@@ -101,6 +103,7 @@ const STRINGS = {
     "reason.reissue-lost": "identifiant perdu",
     "reason.reissue-leak": "fuite d'identifiants",
     "reason.reissue-helpdesk": "demande à l'assistance",
+    "reason.reissue-other": "autre réémission",
 
     "dashboard.title": "Tableau de bord",
     "dashboard.intro": "L'état public de chaque élection, mis à jour en direct : taille du registre, dernier point de contrôle et ses témoins, suspensions, bulletins et réémissions d'identifiants par heure.",
@@ -262,6 +265,8 @@ const STRINGS = {
     "history.warn.helpdesk": "On {time}, a new credential was issued by the helpdesk ({channel}, reason: {reason}). If you did not ask for it, someone may have obtained it in your place.",
     "history.warn.reissue": "On {time}, a new credential was issued ({channel}, reason: {reason}); the old one no longer works.",
     "history.warn.vote_after_reissue": "A ballot was cast {minutes} min after that reissue ({time}, scrutin {scrutin}). If it was not you, someone may have voted in your place.",
+    "history.warn.batch": "On {time}, a new credential was issued in a batch (reason: {reason}); the old one no longer works. The electoral board announces such a batch in the log.",
+    "history.warn.revoke": "On {time}, a credential issued in your name was revoked (reason: {reason}); it can no longer be used to vote.",
     "history.warn.advice": "If you did not do this, report it at once to the electoral board and to your union, with this page.",
     "history.table.title": "Events",
     "history.table.caption": "Log events about this tag, oldest first",
@@ -288,6 +293,7 @@ const STRINGS = {
     "reason.reissue-lost": "credential lost",
     "reason.reissue-leak": "credential leak",
     "reason.reissue-helpdesk": "helpdesk request",
+    "reason.reissue-other": "other reissue",
 
     "dashboard.title": "Dashboard",
     "dashboard.intro": "The public state of every election, live: log size, latest checkpoint and its witnesses, suspensions, ballots and credential reissues per hour.",

@@ -638,3 +638,59 @@ export async function verifyAuthority(statement, authorities) {
   }
   return signers.filter((s) => roles.includes(s.role));
 }
+
+// ---------------------------------------------------------------------------------
+// What a voter's history means (as urne-client's `voter` module, on the same cases:
+// testdata/voter/) and the alarm thresholds (as urne-client's `thresholds`, checked
+// against testdata/thresholds.json).
+
+/** More reissues than this in one hour of one election is flagged (as the monitor). */
+export const REISSUE_BURST_PER_HOUR = 50;
+/** A ballot this many minutes or less after a watched issue of its credential is flagged. */
+export const REISSUE_THEN_VOTE_MINUTES = 30;
+
+/**
+ * Whether a ballot soon after this credential issue is flagged: an issue by the
+ * helpdesk (channel or stated reason), and any reissue but a batch one.
+ */
+export function watchedBeforeVote(channel, reason, reissue) {
+  return channel === "helpdesk" || reason === "reissue-helpdesk" || (channel !== "batch" && (reissue || reason !== "initial"));
+}
+
+/**
+ * Reads a voter's proved history, in log order: entries {index, time (RFC 3339), type
+ * (`credential`, `revoke`, `ballot`), credential, channel, reason, reissue, scrutin};
+ * returns one {index, meaning, minutes?, after?} per entry. Meanings:
+ * `credential_issued`, `helpdesk_reissue`, `batch_reissue`, `reissue`, `revocation`,
+ * `ballot`, `reissue_then_vote` (all but the first and `ballot` are warnings).
+ */
+export function readVoterHistory(history) {
+  const watched = new Map();
+  return history.map((e) => {
+    const t = Math.floor(Date.parse(e.time) / 1000);
+    if (e.type === "credential") {
+      if (watchedBeforeVote(e.channel, e.reason, e.reissue)) watched.set(e.credential, { t, index: e.index });
+      let meaning;
+      if (!e.reissue && e.reason === "initial") meaning = "credential_issued";
+      else if (e.channel === "batch") meaning = "batch_reissue";
+      else if (e.channel === "helpdesk" || e.reason === "reissue-helpdesk") meaning = "helpdesk_reissue";
+      else meaning = "reissue";
+      return { index: e.index, meaning };
+    }
+    if (e.type === "revoke") return { index: e.index, meaning: "revocation" };
+    const w = watched.get(e.credential);
+    if (w && t - w.t <= REISSUE_THEN_VOTE_MINUTES * 60) {
+      return { index: e.index, meaning: "reissue_then_vote", minutes: Math.floor(Math.max(0, t - w.t) / 60), after: w.index };
+    }
+    return { index: e.index, meaning: "ballot" };
+  });
+}
+
+/** The i18n key of a warning's words, by meaning (as urne-client's `Read::words_key`). */
+export const VOTER_WARNING_WORDS = {
+  helpdesk_reissue: "history.warn.helpdesk",
+  batch_reissue: "history.warn.batch",
+  reissue: "history.warn.reissue",
+  revocation: "history.warn.revoke",
+  reissue_then_vote: "history.warn.vote_after_reissue",
+};

@@ -21,6 +21,10 @@
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
 //! - [`consistency`]: the one decision about a new checkpoint (consistent, quorum
 //!   not met, rollback, fork, equivocation), its evidence and dedup key.
+//! - [`thresholds`]: the alarm thresholds (reissue bursts, a ballot soon after a
+//!   reissue), defined once for the monitor, `alerts` and the web page.
+//! - [`voter`]: what a voter's history means (helpdesk, batch and other reissues,
+//!   revocations, a ballot soon after a reissue) and its French words.
 
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
@@ -33,5 +37,7 @@ pub mod gossip;
 pub mod note;
 pub mod rules;
 pub mod statement;
+pub mod thresholds;
 pub mod tiles;
 pub mod tree;
+pub mod voter;

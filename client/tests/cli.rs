@@ -565,6 +565,133 @@ fn alerts_lists_and_follows_a_voter() {
 }
 
 #[test]
+fn alerts_marks_reissues_revocations_and_quick_votes_as_warnings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let k = Keys::new();
+    let s = Server::start(&tmp.path().join("data"), &k);
+    fill(&s, &k, "Test election", 2, 0);
+    let voter = tag(1, 0xa0);
+    let revoke = s.ok(&k.stmt(Body::Revoke {
+        credential: tag(1, 0xc0),
+        reason: "perdu".into(),
+    }));
+    let helpdesk = s.ok(&k.credential(
+        voter,
+        tag(21, 0xc0),
+        Channel::Helpdesk,
+        CredentialReason::ReissueHelpdesk,
+    ));
+    let ballot = s.ok(&k.ballot(tag(21, 0xc0), tag(21, 0xe0)));
+    s.ok(&k.stmt(Body::Intervention {
+        actor: "bureau".into(),
+        action: "réémission groupée".into(),
+        reason: "fuite".into(),
+        reissues: Some(1),
+    }));
+    let batch = s.ok(&k.credential(
+        voter,
+        tag(31, 0xc0),
+        Channel::Batch,
+        CredentialReason::ReissueLeak,
+    ));
+    // Another voter's plain history: no warning.
+    s.ok(&k.ballot(tag(2, 0xc0), tag(2, 0xe0)));
+    let (url, key) = (s.url.as_str(), s.key.as_str());
+    let r = client(
+        &xdg,
+        &[
+            "alerts",
+            "--log",
+            url,
+            "--key",
+            key,
+            "--json",
+            "--voter",
+            &voter.to_string(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = lines.iter().map(|l| l["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "credential_issued",
+            "revocation",
+            "helpdesk_reissue",
+            "reissue_then_vote",
+            "batch_reissue"
+        ]
+    );
+    let severities: Vec<&str> = lines
+        .iter()
+        .map(|l| l["severity"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        severities,
+        ["info", "warning", "warning", "warning", "warning"]
+    );
+    assert!(lines[0].get("warning").is_none());
+    assert_eq!(lines[1]["index"], revoke["index"]);
+    assert!(lines[1]["warning"]
+        .as_str()
+        .unwrap()
+        .contains("un identifiant émis à votre nom a été révoqué (motif : perdu)"));
+    assert_eq!(lines[2]["index"], helpdesk["index"]);
+    assert!(lines[2]["warning"].as_str().unwrap().contains(
+        "émis par l'assistance (assistance téléphonique, motif : demande à l'assistance)"
+    ));
+    assert_eq!(lines[3]["index"], ballot["index"]);
+    assert_eq!(lines[3]["after"], helpdesk["index"]);
+    assert!(lines[3]["warning"]
+        .as_str()
+        .unwrap()
+        .starts_with("Un bulletin a été déposé"));
+    assert_eq!(lines[4]["index"], batch["index"]);
+    assert!(lines[4]["warning"]
+        .as_str()
+        .unwrap()
+        .contains("envoi groupé (motif : fuite d'identifiants)"));
+    // In sentences: each warning under its entry.
+    let r = client(
+        &xdg,
+        &[
+            "alerts",
+            "--log",
+            url,
+            "--key",
+            key,
+            "--voter",
+            &voter.to_string(),
+        ],
+    );
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout.matches("  WARNING (").count(), 4, "{}", r.stdout);
+    assert!(r
+        .stdout
+        .contains("  WARNING (reissue_then_vote): Un bulletin"));
+    let r = client(
+        &xdg,
+        &[
+            "alerts",
+            "--log",
+            url,
+            "--key",
+            key,
+            "--voter",
+            &tag(2, 0xa0).to_string(),
+        ],
+    );
+    assert_eq!(r.code, 0);
+    assert!(!r.stdout.contains("WARNING"), "{}", r.stdout);
+}
+
+#[test]
 fn monitor_catches_up_resumes_and_reports() {
     let tmp = tempfile::tempdir().unwrap();
     let xdg = tmp.path().join("xdg");
@@ -1795,13 +1922,16 @@ fn alerts_follow_posts_each_new_entry_to_a_webhook() {
     assert_eq!(got.len(), 2, "{got:?}");
     assert!(extra.is_none(), "unexpected post: {extra:?}");
     let (a, b) = (&got[0], &got[1]);
-    assert_eq!(a["kind"], "voter_entry");
+    assert_eq!(a["kind"], "helpdesk_reissue");
+    assert_eq!(a["severity"], "warning");
     assert_eq!(a["voter"], voter);
     assert_eq!(a["type"], "credential");
     assert_eq!(a["channel"], "helpdesk");
     assert_eq!(a["reason"], "reissue-helpdesk");
     assert_eq!(a["index"], reissue["index"]);
     assert_eq!(b["type"], "ballot");
+    assert_eq!(b["kind"], "reissue_then_vote");
+    assert_eq!(b["after"], reissue["index"]);
     assert_eq!(b["receipt"], tag(12, 0xe0).to_string());
     assert_eq!(b["index"], ballot["index"]);
 }

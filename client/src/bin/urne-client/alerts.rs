@@ -2,9 +2,11 @@
 //!
 //! Owns: the voter's view: credentials issued (channel, reason), revocations, ballots
 //! cast with any of the voter's credentials, each verified by its inclusion proof in a
-//! checkpoint consistent with what was seen before; `--follow` polls and delivers each
-//! new entry. Does not own: the HTTP lookups' trust (nothing the log says is believed
-//! unproved).
+//! checkpoint consistent with what was seen before, each with its meaning (a helpdesk,
+//! batch or other reissue, a revocation, a ballot soon after a reissue are warnings,
+//! worded as the web page words them: [`urne_client::voter`]); `--follow` polls and
+//! delivers each new entry. Does not own: the HTTP lookups' trust (nothing the log
+//! says is believed unproved).
 
 use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
@@ -17,6 +19,7 @@ use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
 use urne_client::tree;
+use urne_client::voter::{self, HistoryEntry, Read, What};
 
 /// Arguments of `alerts`.
 #[derive(Args, Debug)]
@@ -216,10 +219,73 @@ fn fetch(
     }
 }
 
-fn entry_json(index: u64, s: &SignedStatement, reissue: bool, voter: &Tag) -> serde_json::Value {
+/// The part of a proved entry its meaning is read from (`None`: not a voter's entry).
+fn history_entry(index: u64, s: &SignedStatement, reissue: bool) -> Option<HistoryEntry> {
+    let what = match &s.statement.body {
+        Body::Credential {
+            credential,
+            channel,
+            reason,
+            ..
+        } => What::Credential {
+            credential: *credential,
+            channel: *channel,
+            reason: *reason,
+            reissue,
+        },
+        Body::Revoke { credential, reason } => What::Revoke {
+            credential: *credential,
+            reason: reason.clone(),
+        },
+        Body::Ballot {
+            scrutin,
+            credential,
+            ..
+        } => What::Ballot {
+            credential: *credential,
+            scrutin: scrutin.clone(),
+        },
+        _ => return None,
+    };
+    Some(HistoryEntry {
+        index,
+        time: s.statement.time,
+        what,
+    })
+}
+
+/// Reads the voter's history (in log order): each entry's meaning and, for a warning,
+/// its French words.
+fn meanings(entries: &[Proved]) -> Vec<Option<(Read, Option<String>)>> {
+    let history: Vec<HistoryEntry> = entries
+        .iter()
+        .filter_map(|(i, s, r)| history_entry(*i, s, *r))
+        .collect();
+    let reads = voter::read(&history);
+    entries
+        .iter()
+        .map(|(i, _, _)| {
+            let at = history.iter().position(|h| h.index == *i)?;
+            let words = reads[at].french(&history[at]);
+            Some((reads[at].clone(), words))
+        })
+        .collect()
+}
+
+fn entry_json(
+    index: u64,
+    s: &SignedStatement,
+    reissue: bool,
+    voter: &Tag,
+    meaning: Option<&(Read, Option<String>)>,
+) -> serde_json::Value {
     let st = &s.statement;
+    let (kind, severity) = meaning.map_or(("voter_entry", "info"), |(r, _)| {
+        (r.meaning.as_str(), r.meaning.severity())
+    });
     let mut v = serde_json::json!({
-        "kind": "voter_entry",
+        "kind": kind,
+        "severity": severity,
         "voter": voter.to_string(),
         "index": index,
         "type": st.statement_type().as_str(),
@@ -227,6 +293,15 @@ fn entry_json(index: u64, s: &SignedStatement, reissue: bool, voter: &Tag) -> se
         "time": st.time.to_string(),
         "message": describe(index, s, reissue),
     });
+    if let Some((r, words)) = meaning {
+        if let Some(w) = words {
+            v["warning"] = w.clone().into();
+        }
+        if let (Some(m), Some(a)) = (r.minutes, r.after) {
+            v["minutes"] = m.into();
+            v["after"] = a.into();
+        }
+    }
     match &st.body {
         Body::Credential {
             credential,
@@ -337,15 +412,19 @@ pub fn run(a: &AlertsArgs) -> Res<()> {
             }
             Err(f) => return Err(hook(&sinks, a, f)),
         };
-        for (index, s, reissue) in &entries {
+        let read = meanings(&entries);
+        for ((index, s, reissue), m) in entries.iter().zip(&read) {
             if shown.is_some_and(|m| *index <= m) {
                 continue;
             }
-            let v = entry_json(*index, s, *reissue, &a.voter);
+            let v = entry_json(*index, s, *reissue, &a.voter, m.as_ref());
             if a.json {
                 println!("{v}");
             } else {
                 println!("{}", describe(*index, s, *reissue));
+                if let Some((r, Some(w))) = m {
+                    println!("  WARNING ({}): {w}", r.meaning.as_str());
+                }
             }
             // The first listing is history; each later entry is news.
             if shown.is_some() {

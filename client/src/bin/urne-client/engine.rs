@@ -18,7 +18,7 @@ use urne_client::checkpoint::Checkpoint;
 use urne_client::compact::CompactRange;
 use urne_client::note::VerifierKey;
 use urne_client::rules::{self, Context, MemoryState, Refusal, StateKey, StateValue, Verified};
-use urne_client::statement::{Body, Channel, CredentialReason, Role, SignedStatement, Tag, Time};
+use urne_client::statement::{Body, Role, SignedStatement, Tag, Time};
 use urne_client::tiles::{decode_entry_bundle_for, TileHashVerifier, TileId, TileKind, TILE_WIDTH};
 use urne_client::tree;
 
@@ -514,9 +514,7 @@ impl Auditor {
                 // Watched for a ballot soon after: a helpdesk issue, and any reissue
                 // but the board-announced batch ones, whatever its label says.
                 if det.reissue_vote_minutes >= 0
-                    && (*channel == Channel::Helpdesk
-                        || *reason == CredentialReason::ReissueHelpdesk
-                        || (reissue && *channel != Channel::Batch))
+                    && urne_client::voter::watched_before_vote(*channel, *reason, reissue)
                 {
                     self.helpdesk.insert(
                         (id.clone(), *credential),

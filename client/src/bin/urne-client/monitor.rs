@@ -56,11 +56,11 @@ pub struct MonitorArgs {
     pub stale_after: u64,
     /// Raise `reissue_burst` when an election has more credential reissues than this
     /// within 60 minutes (a sliding window over statement times).
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = urne_client::thresholds::REISSUE_BURST_PER_HOUR)]
     pub burst_per_hour: u64,
     /// Raise `reissue_then_vote` when a ballot comes this many minutes or less after
-    /// a helpdesk reissue of its credential.
-    #[arg(long, default_value_t = 30)]
+    /// a helpdesk issue or a reissue (but a batch one) of its credential.
+    #[arg(long, default_value_t = urne_client::thresholds::REISSUE_THEN_VOTE_MINUTES)]
     pub reissue_vote_minutes: i64,
     /// Tolerated clock skew between statements, seconds, when re-checking the rules
     /// of elections sealed before tolerances were (rules 1); an election that sealed
