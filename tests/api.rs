@@ -60,6 +60,8 @@ fn check_tlog_proof(log: &TestLog, text: &str, index: u64, v: &serde_json::Value
     let receipt = TlogProof::parse(v["tlog_proof"].as_str().expect("tlog_proof").as_bytes())
         .expect("tlog_proof parses");
     assert_eq!(receipt.index, index, "{v}");
+    // An urne receipt carries its entry, for checks without the log.
+    assert_eq!(receipt.entry(), Some(text.as_bytes()), "{v}");
     let signed = receipt
         .verify(
             &tree::record_hash(text.as_bytes()),

@@ -1151,6 +1151,26 @@ impl TlogProof {
         })
     }
 
+    /// An urne receipt: the proof of the entry at `index`, carrying the entry itself
+    /// in the `extra` line (its application-specific data), so that the receipt is
+    /// checked without the log: the entry's leaf hash must then lead to the signed
+    /// root ([`TlogProof::entry`]).
+    pub fn with_entry(index: u64, proof: Vec<Hash>, checkpoint: String, entry: Vec<u8>) -> Self {
+        TlogProof {
+            extra: (!entry.is_empty()).then_some(entry),
+            index,
+            proof,
+            checkpoint,
+        }
+    }
+
+    /// The entry an urne receipt carries (its `extra` line), unauthenticated until its
+    /// leaf hash is proved in the checkpoint ([`TlogProof::verify`] with
+    /// [`crate::tree::record_hash`] of it).
+    pub fn entry(&self) -> Option<&[u8]> {
+        self.extra.as_deref()
+    }
+
     /// Formats the proof; [`TlogProof::parse`] reads it back to an equal value.
     pub fn to_text(&self) -> String {
         let mut out = String::from(TLOG_PROOF_HEADER);

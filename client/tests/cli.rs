@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use urne_client::checkpoint::{TlogPolicy, WitnessPolicy};
+use urne_client::checkpoint::{TlogPolicy, TlogProof, WitnessPolicy};
 use urne_client::note::{SignerKey, VerifierKey};
 use urne_client::statement::{
     Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
@@ -479,6 +479,195 @@ fn verify_every_exit_code() {
     let r = client(&xdg, &["--help"]);
     assert_eq!(r.code, 0);
     assert!(r.stdout.contains("Exit codes"));
+}
+
+/// Rewrites a receipt through the library (the attacker's tool is as good as ours).
+fn rewrite(text: &str, f: impl FnOnce(&mut TlogProof)) -> String {
+    let mut p = TlogProof::parse(text.as_bytes()).unwrap();
+    f(&mut p);
+    p.to_text()
+}
+
+#[test]
+fn verify_offline_checks_a_receipt_file_without_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let k = Keys::new();
+    let s = Server::start(&tmp.path().join("data"), &k);
+    let ballots = fill(&s, &k, "Test election", 2, 2);
+    let key = s.key.clone();
+    // The receipt of POST /v1/statements, and the one of GET /v1/receipts/<code> (what
+    // the page offers to download); the online verify remembers the log's checkpoint.
+    let submitted = ballots[1]["tlog_proof"].as_str().unwrap().to_string();
+    let code = tag(2, 0xe0).to_string();
+    let fetched = get_json(&format!("{}/v1/receipts/{code}", s.url)).unwrap();
+    let fetched = fetched["tlog_proof"].as_str().unwrap().to_string();
+    let r = client(&xdg, &["verify", "--log", &s.url, "--key", &key, &code]);
+    assert_eq!(r.code, 0);
+    let remembered = ballots[1]["tree_size"].as_u64().unwrap();
+    let cred = s.ok(&k.credential(
+        tag(7, 0xa0),
+        tag(7, 0xc0),
+        Channel::Mail,
+        CredentialReason::Initial,
+    ));
+    // No log from here on: every check below asks no one.
+    let url = s.url.clone();
+    s.stop();
+    let file = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_string_lossy().into_owned()
+    };
+    let good = file("good.tlog-proof", &submitted);
+    let r = client(&xdg, &["verify", "--offline", "--key", &key, &good]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("OK (offline"), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("receipt {}", tag(2, 0xe0))));
+    assert!(r.stdout.contains(
+        "Not checked without the log: that the log still shows a tree extending this one"
+    ));
+    // The receipt's tree is the one remembered: compared with it, no proof needed.
+    assert!(
+        r.stdout.contains(&format!(
+            "agrees with the checkpoint of {remembered} entries remembered"
+        )),
+        "{}",
+        r.stdout
+    );
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--offline",
+            "--key",
+            &key,
+            "--json",
+            &file("fetched.tlog-proof", &fetched),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["offline"], true);
+    assert_eq!(v["receipt"], code);
+    assert_eq!(v["remembered_tree_size"], remembered);
+    assert_eq!(
+        v["not_checked"],
+        serde_json::json!([
+            "consistency_with_later_checkpoints",
+            "authority_signature",
+            "election_rules"
+        ])
+    );
+    // A receipt of the remembered size is compared with it, with no proof needed.
+    assert_eq!(
+        v["consistent_with_remembered"],
+        v["tree_size"] == remembered,
+        "{v}"
+    );
+    // Offline means offline: the log is down, yet the check needs no --log.
+    assert!(get_json(&format!("{url}/checkpoint")).is_none());
+
+    // The attacker's receipts: each fails with exit 3 and says why.
+    let entry_of = |t: &str| TlogProof::parse(t.as_bytes()).unwrap().extra.unwrap();
+    assert!(!TlogProof::parse(submitted.as_bytes())
+        .unwrap()
+        .proof
+        .is_empty());
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "flipped proof byte",
+            rewrite(&submitted, |p| {
+                let mut h = p.proof[0].0;
+                h[7] ^= 1;
+                p.proof[0] = urne_client::tree::Hash(h);
+            }),
+            "the receipt was altered",
+        ),
+        (
+            "other receipt code in the entry",
+            rewrite(&submitted, |p| {
+                let e = String::from_utf8(entry_of(&submitted)).unwrap();
+                let e = e.replace(&code, &tag(9, 0xe0).to_string());
+                p.extra = Some(e.into_bytes());
+            }),
+            "the receipt was altered",
+        ),
+        (
+            "truncated proof",
+            rewrite(&submitted, |p| {
+                p.proof.pop();
+            }),
+            "the receipt was altered",
+        ),
+        (
+            "another index",
+            rewrite(&submitted, |p| p.index -= 1),
+            "the receipt was altered",
+        ),
+        (
+            "no entry",
+            rewrite(&submitted, |p| p.extra = None),
+            "carries no entry",
+        ),
+        (
+            "truncated file",
+            submitted[..submitted.len() - 40].to_string(),
+            "PROOF FAILED",
+        ),
+        (
+            "not a ballot",
+            cred["tlog_proof"].as_str().unwrap().to_string(),
+            "not a ballot",
+        ),
+    ];
+    for (what, text, says) in &cases {
+        let f = file("bad.tlog-proof", text);
+        let r = client(&xdg, &["verify", "--offline", "--key", &key, &f]);
+        assert_eq!(r.code, 3, "{what}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{what}: {}", r.stderr);
+    }
+    // A receipt signed by another key than the one given.
+    let other = SignerKey::from_seed(ORIGIN, [42; 32]).unwrap();
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--offline",
+            "--key",
+            &other.verifier().to_string(),
+            &good,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("does not verify"), "{}", r.stderr);
+    // A witness policy the receipt's checkpoint does not meet.
+    let w = urne_client::checkpoint::CosignerKey::from_seed("witness.test", [8; 32]).unwrap();
+    let r = client(
+        &xdg,
+        &[
+            "verify",
+            "--offline",
+            "--key",
+            &key,
+            "--witness",
+            &w.verifier().to_string(),
+            &good,
+        ],
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("NOT WITNESSED"), "{}", r.stderr);
+    // Not a tlog-proof, a --peer (which needs the network), no --log without --offline.
+    let json = file("receipt.json", "{}");
+    let r = client(&xdg, &["verify", "--offline", "--key", &key, &json]);
+    assert_eq!(r.code, 1);
+    let r = client(
+        &xdg,
+        &["verify", "--offline", "--key", &key, "--peer", &url, &good],
+    );
+    assert_eq!(r.code, 1);
+    let r = client(&xdg, &["verify", "--key", &key, &good]);
+    assert_eq!(r.code, 64);
 }
 
 #[test]

@@ -143,12 +143,12 @@ pub async fn receipt(
             "inclusion_proof": e.inclusion_proof,
             "tree_size": head.0,
             "checkpoint": head.1,
-            "tlog_proof": urne_client::checkpoint::TlogProof {
-                extra: None,
-                index: e.index,
-                proof: e.inclusion_proof.iter().filter_map(|h| tree::hash_from_base64(h).ok()).collect(),
-                checkpoint: head.1.clone(),
-            }
+            "tlog_proof": urne_client::checkpoint::TlogProof::with_entry(
+                e.index,
+                e.inclusion_proof.iter().filter_map(|h| tree::hash_from_base64(h).ok()).collect(),
+                head.1.clone(),
+                e.entry.clone().into_bytes(),
+            )
             .to_text(),
         }))),
         (None, _) => Err(ApiError::new(

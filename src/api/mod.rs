@@ -190,8 +190,9 @@ pub struct SubmitResponse {
     pub inclusion_proof: Vec<String>,
     /// True if this statement (its signed text) was already logged (at `index`).
     pub duplicate: bool,
-    /// The same proof as an offline receipt (C2SP tlog-proof): a voter can keep it
-    /// and check it later without asking the log anything.
+    /// The same proof as an offline receipt (C2SP tlog-proof, the entry in its
+    /// `extra` line): a voter can keep it and check it later without asking the log
+    /// anything (`urne-client verify --offline`).
     pub tlog_proof: String,
 }
 
@@ -256,6 +257,13 @@ fn answer(
 ) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
     let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
         .map_err(|e| ApiError::internal(format!("inclusion proof: {e}")))?;
+    // The entry as stored (a duplicate's may carry other signature lines than the
+    // body just sent): the receipt carries it, so it is checkable without the log.
+    let entry = app
+        .store
+        .entries(index, index + 1)?
+        .pop()
+        .ok_or_else(|| ApiError::internal(format!("entry {index} missing")))?;
     let status = if duplicate {
         StatusCode::OK
     } else {
@@ -270,13 +278,8 @@ fn answer(
             checkpoint: head.checkpoint.clone(),
             inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
             duplicate,
-            tlog_proof: TlogProof {
-                extra: None,
-                index,
-                proof,
-                checkpoint: head.checkpoint.clone(),
-            }
-            .to_text(),
+            tlog_proof: TlogProof::with_entry(index, proof, head.checkpoint.clone(), entry)
+                .to_text(),
         }),
     ))
 }

@@ -365,7 +365,7 @@ fn hook(sinks: &Sinks, a: &AlertsArgs, f: Fail) -> Fail {
 /// about the voter (without --follow).
 pub fn run(a: &AlertsArgs) -> Res<()> {
     let trust = a.log.trust()?;
-    let log = Log::new(&a.log.log);
+    let log = Log::new(a.log.url());
     let sinks = Sinks {
         exec: a.exec.clone(),
         webhook: a.webhook.clone(),

@@ -262,7 +262,7 @@ pub fn sealed_election(log: &Log, trust: &Trust, id: &str) -> Res<Sealed> {
 
 fn trust_of(log: &str, key: Option<&str>) -> Res<Trust> {
     LogArgs {
-        log: log.to_string(),
+        log: Some(log.to_string()),
         key: key.map(str::to_string),
         witnesses: Vec::new(),
         quorum: None,

@@ -16,6 +16,7 @@
 //! - `trust`: log key, witness policy, remembered checkpoints (XDG state dir).
 //! - `engine`: authenticated entry download and the audit (signatures, rules, tree).
 //! - `verify`, `alerts`, `monitor`, `report`: the commands.
+//! - `offline`: `verify --offline`, a receipt file checked with no network.
 //! - `author`: `keygen`, `statement new|sign|inspect` (the authorities' side).
 //! - `submit`, `batch`: `statement submit` and `statement batch`.
 //! - `notify`: `--exec` and `--webhook`.
@@ -32,6 +33,7 @@ mod fail;
 mod http;
 mod monitor;
 mod notify;
+mod offline;
 mod peers;
 mod report;
 mod submit;
@@ -233,6 +235,21 @@ fn main() -> ExitCode {
             };
         }
     };
+    // `--log` is required by every command that reads a log, but `verify --offline`.
+    let log_args = match &cli.command {
+        Command::Verify(a) if !a.offline => Some(&a.log),
+        Command::Alerts(a) => Some(&a.log),
+        Command::Monitor { sub: None, args } => Some(&args.log),
+        _ => None,
+    };
+    if log_args.is_some_and(|l| l.log.is_none()) {
+        let _ = clap::Error::raw(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "the following required argument was not provided: --log <URL>\n",
+        )
+        .print();
+        return ExitCode::from(64);
+    }
     match cli.command {
         Command::Verify(a) => match verify::run(&a) {
             Ok((sentence, json)) => {

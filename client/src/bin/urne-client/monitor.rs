@@ -575,7 +575,7 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         format!("creating {}", args.state.display()),
     ))?;
     let det = Detectors {
-        tolerance_secs: Log::new(&args.log.log).rules_tolerance(args.tolerance),
+        tolerance_secs: Log::new(args.log.url()).rules_tolerance(args.tolerance),
         burst_per_hour: args.burst_per_hour,
         reissue_vote_minutes: args.reissue_vote_minutes,
     };
@@ -607,7 +607,7 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
     let evidence = Evidence::load(&args.state, &trust.log_key)?;
     let mut m = Monitor {
         args,
-        log: Log::new(&args.log.log),
+        log: Log::new(args.log.url()),
         trust,
         det,
         sinks: Sinks {

@@ -186,7 +186,7 @@ impl TargetLog {
     /// [`Kind::Other`] for a malformed key.
     pub fn trust(&self) -> Res<Trust> {
         LogArgs {
-            log: self.log.clone(),
+            log: Some(self.log.clone()),
             key: Some(self.key.clone()),
             witnesses: Vec::new(),
             quorum: None,

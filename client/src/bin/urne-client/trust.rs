@@ -23,9 +23,10 @@ use urne_client::tree::{self, Hash};
 /// The log to talk to and how to trust it.
 #[derive(Args, Clone, Debug)]
 pub struct LogArgs {
-    /// Base URL of the log, e.g. https://urne.example/log.
+    /// Base URL of the log, e.g. https://urne.example/log (required but with
+    /// `verify --offline`).
     #[arg(long, env = "URNE_LOG", value_name = "URL")]
-    pub log: String,
+    pub log: Option<String>,
     /// The log's verifier key (`<name>+<hex id>+<base64>`), as published by its
     /// operator. Not needed with --policy.
     #[arg(long, env = "URNE_LOG_KEY", value_name = "LOGKEY")]
@@ -56,6 +57,11 @@ pub struct Trust {
 }
 
 impl LogArgs {
+    /// The log's base URL (`main` refuses a command that needs one without it).
+    pub fn url(&self) -> &str {
+        self.log.as_deref().unwrap_or_default()
+    }
+
     /// Parses the keys and the policy.
     ///
     /// # Errors
@@ -271,17 +277,12 @@ impl Current {
     }
 }
 
-/// Fetches the log's checkpoint and decides it against the checkpoint remembered for
-/// this log (the largest one verified with the witness quorum, in the state
-/// directory); remembers it if it is larger and met the quorum. The first run only
-/// remembers. A rollback or fork is decided on the log's signature, before the quorum
-/// (a rolled-back log is one the witnesses refuse to cosign).
+/// The checkpoint remembered for this log (the largest one verified with the witness
+/// quorum, in the state directory), opened with the log key, and its path. No network.
 ///
 /// # Errors
-/// [`Kind::Inconsistent`] for a rollback or fork, with both checkpoints as evidence;
-/// [`Kind::Network`]; [`Kind::ProofFailed`] if the log did not sign it.
-pub fn current(log: &Log, trust: &Trust) -> Res<Current> {
-    let note = log.checkpoint()?;
+/// [`Kind::Other`] if it cannot be read or is damaged.
+pub fn remembered(trust: &Trust) -> Res<(PathBuf, Option<SignedCheckpoint>)> {
     let dir = state_dir()?;
     let path = remembered_path(&dir, &trust.log_key);
     let previous = match std::fs::read_to_string(&path) {
@@ -303,6 +304,21 @@ pub fn current(log: &Log, trust: &Trust) -> Res<Current> {
             ))
         }
     };
+    Ok((path, previous))
+}
+
+/// Fetches the log's checkpoint and decides it against the checkpoint remembered for
+/// this log (the largest one verified with the witness quorum, in the state
+/// directory); remembers it if it is larger and met the quorum. The first run only
+/// remembers. A rollback or fork is decided on the log's signature, before the quorum
+/// (a rolled-back log is one the witnesses refuse to cosign).
+///
+/// # Errors
+/// [`Kind::Inconsistent`] for a rollback or fork, with both checkpoints as evidence;
+/// [`Kind::Network`]; [`Kind::ProofFailed`] if the log did not sign it.
+pub fn current(log: &Log, trust: &Trust) -> Res<Current> {
+    let note = log.checkpoint()?;
+    let (path, previous) = remembered(trust)?;
     let continuity = Continuity {
         previous: previous.as_ref().map(|p| p.checkpoint.size),
     };

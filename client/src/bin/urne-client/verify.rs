@@ -5,7 +5,7 @@
 //! the log, that the log still shows a tree that extends the one the voter saw before,
 //! and (unless `--no-audit`) that the election rules allowed the ballot when it was
 //! appended. Does not own: the proofs (library), the remembered checkpoints
-//! (`trust.rs`), the rule replay (`engine.rs`).
+//! (`trust.rs`), the rule replay (`engine.rs`), `--offline` (`offline.rs`).
 
 use crate::engine::{stream_entries, Auditor, Detectors};
 use crate::fail::{ctx, Fail, Kind, Res};
@@ -36,6 +36,11 @@ pub struct VerifyArgs {
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     pub json: bool,
+    /// Check a receipt file (C2SP tlog-proof carrying its entry) with no network: the
+    /// log's signature, the witness policy given, the inclusion proof, the ballot.
+    /// Says what it could not check without the log. --log is not needed.
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// What a receipt gives before anything is checked.
@@ -160,8 +165,11 @@ fn prove_in_current(log: &Log, current: &SignedCheckpoint, index: u64, leaf: &Ha
 /// # Errors
 /// A [`Fail`] whose kind gives the exit code.
 pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
+    if a.offline {
+        return crate::offline::run(a);
+    }
     let trust: Trust = a.log.trust()?;
-    let log = Log::new(&a.log.log);
+    let log = Log::new(a.log.url());
     // The log's current checkpoint first, decided on the log's signature against the
     // one remembered: a rollback must be reported as such (exit 4), even when it
     // removed the very receipt asked for, and even when the witnesses refused to
