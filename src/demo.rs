@@ -915,21 +915,16 @@ pub async fn run_proof_load(
             let root = cp.root;
             async move {
                 let t = Instant::now();
-                let v: serde_json::Value = http.get(url).send().await?.json().await?;
+                let v: urne_client::api::InclusionAnswer =
+                    http.get(url).send().await?.json().await?;
                 let lat = t.elapsed();
                 // Verify one in sixteen so the generator does not become the bottleneck.
                 let ok = if k % 16 == 0 {
-                    let leaf = v["leaf_hash"]
-                        .as_str()
+                    let leaf = v
+                        .leaf_hash
+                        .as_deref()
                         .and_then(|h| urne_client::tree::hash_from_hex(h).ok());
-                    let proof: Option<Vec<_>> = v["inclusion_proof"].as_array().map(|a| {
-                        a.iter()
-                            .filter_map(|h| {
-                                h.as_str()
-                                    .and_then(|s| urne_client::tree::hash_from_base64(s).ok())
-                            })
-                            .collect()
-                    });
+                    let proof = urne_client::api::hashes_from_base64(&v.inclusion_proof).ok();
                     match (leaf, proof) {
                         (Some(l), Some(p)) => {
                             urne_client::tree::verify_inclusion(i, size, &l, &p, &root).is_ok()

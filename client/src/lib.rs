@@ -6,6 +6,8 @@
 //!
 //! # Layout
 //!
+//! - [`api`]: the JSON bodies of the log's HTTP API, typed once (server writes,
+//!   clients read).
 //! - [`note`]: C2SP signed notes with Ed25519 (keys, key IDs, signing, opening).
 //! - [`checkpoint`]: C2SP tlog-checkpoint, tlog-cosignature (`cosignature/v1`),
 //!   witness policies ("k of these n witness keys", and C2SP tlog-policy files),
@@ -29,6 +31,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod authoring;
 pub mod checkpoint;
 pub mod compact;

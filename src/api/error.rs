@@ -103,7 +103,10 @@ impl From<SubmitError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "detail": self.detail });
+        let body = urne_client::api::ErrorBody {
+            error: self.code.to_string(),
+            detail: self.detail,
+        };
         let mut resp = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()

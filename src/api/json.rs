@@ -14,6 +14,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
+use urne_client::api::{
+    hashes_to_base64, ConsistencyAnswer, InclusionAnswer, ProvedEntry, ReceiptAnswer, VoterPage,
+};
 use urne_client::rules::{StateKey, StateValue, StateView, Subject};
 use urne_client::statement::{SignedStatement, Tag};
 use urne_client::tree;
@@ -21,24 +24,6 @@ use urne_client::tree;
 /// Most lookup rows a page of `/v1/voters/<tag>` scans (and so the most entries it
 /// lists): a client follows `next` for the rest.
 pub const VOTER_PAGE: usize = 1000;
-
-/// An entry with its inclusion proof in a checkpoint.
-#[derive(Serialize, Debug)]
-pub struct ProvedEntry {
-    /// Leaf index.
-    pub index: u64,
-    /// Statement type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Statement time.
-    pub time: String,
-    /// The entry bytes (a signed statement, UTF-8).
-    pub entry: String,
-    /// Leaf hash (hex).
-    pub leaf_hash: String,
-    /// Inclusion proof to `tree_size` of the answer (base64).
-    pub inclusion_proof: Vec<String>,
-}
 
 fn prove_entry(app: &AppState, size: u64, index: u64) -> Result<ProvedEntry, ApiError> {
     let bytes = app
@@ -61,7 +46,7 @@ fn prove_entry(app: &AppState, size: u64, index: u64) -> Result<ProvedEntry, Api
         time,
         leaf_hash: tree::hash_to_hex(&tree::record_hash(&bytes)),
         entry: String::from_utf8_lossy(&bytes).into_owned(),
-        inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
+        inclusion_proof: hashes_to_base64(&proof),
     })
 }
 
@@ -114,7 +99,7 @@ pub struct EntriesAnswer {
 pub async fn receipt(
     State(app): State<AppState>,
     Path(code): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ReceiptAnswer>, ApiError> {
     let tag = parse_tag(&code)?;
     let app2 = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
@@ -133,24 +118,27 @@ pub async fn receipt(
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
     match found {
-        (Some(e), head) => Ok(Json(serde_json::json!({
-            "receipt": code,
-            "index": e.index,
-            "type": e.kind,
-            "time": e.time,
-            "entry": e.entry,
-            "leaf_hash": e.leaf_hash,
-            "inclusion_proof": e.inclusion_proof,
-            "tree_size": head.0,
-            "checkpoint": head.1,
-            "tlog_proof": urne_client::checkpoint::TlogProof::with_entry(
+        (Some(e), head) => {
+            let proof = e
+                .inclusion_proof
+                .iter()
+                .filter_map(|h| tree::hash_from_base64(h).ok())
+                .collect();
+            let tlog_proof = urne_client::checkpoint::TlogProof::with_entry(
                 e.index,
-                e.inclusion_proof.iter().filter_map(|h| tree::hash_from_base64(h).ok()).collect(),
+                proof,
                 head.1.clone(),
                 e.entry.clone().into_bytes(),
             )
-            .to_text(),
-        }))),
+            .to_text();
+            Ok(Json(ReceiptAnswer {
+                receipt: code,
+                entry: e,
+                tree_size: head.0,
+                checkpoint: head.1,
+                tlog_proof,
+            }))
+        }
         (None, _) => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "receipt_not_found",
@@ -166,23 +154,6 @@ pub struct VoterQuery {
     election: Option<String>,
     /// Where the page starts: the `next` of the previous page (a leaf index).
     cursor: Option<u64>,
-}
-
-/// A page of a voter's history.
-#[derive(Serialize, Debug)]
-pub struct VoterPage {
-    /// Tree size the proofs are for.
-    pub tree_size: u64,
-    /// The signed checkpoint of that size.
-    pub checkpoint: String,
-    /// The election the entries were filtered by, if any.
-    pub election: Option<String>,
-    /// The entries of this page, oldest first.
-    pub entries: Vec<ProvedEntry>,
-    /// The cursor of the next page, or `null` when this page ends the history (as of
-    /// the log's head when it was read): a client shows a history as complete only
-    /// after a page with `next: null`.
-    pub next: Option<u64>,
 }
 
 /// `GET /v1/voters/<tag>[?election=<id>][&cursor=<n>]`: the entries about a voter tag
@@ -237,7 +208,7 @@ pub async fn voter(
             checkpoint,
             election: q.election,
             entries,
-            next,
+            next: Some(next),
         }))
     })
     .await
@@ -256,7 +227,7 @@ pub struct InclusionQuery {
 pub async fn inclusion(
     State(app): State<AppState>,
     Query(q): Query<InclusionQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<InclusionAnswer>, ApiError> {
     let head = app.seq.head();
     let size = q.size.unwrap_or(head.size);
     if size > head.size || q.index >= size {
@@ -280,13 +251,13 @@ pub async fn inclusion(
     let proof = tree::prove_inclusion(index, size, &StoreHashReader(store))
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let leaf = store.read_hashes(&[tree::stored_hash_index(0, index)])?;
-    Ok(Json(serde_json::json!({
-        "index": index,
-        "tree_size": size,
-        "leaf_hash": leaf.first().map(tree::hash_to_hex),
-        "inclusion_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
-        "checkpoint": store.checkpoint_at(size)?,
-    })))
+    Ok(Json(InclusionAnswer {
+        index,
+        tree_size: size,
+        leaf_hash: leaf.first().map(tree::hash_to_hex),
+        inclusion_proof: hashes_to_base64(&proof),
+        checkpoint: store.checkpoint_at(size)?,
+    }))
 }
 
 /// Query of `/v1/proof/consistency`.
@@ -301,7 +272,7 @@ pub struct ConsistencyQuery {
 pub async fn consistency(
     State(app): State<AppState>,
     Query(q): Query<ConsistencyQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ConsistencyAnswer>, ApiError> {
     let head = app.seq.head();
     let new = q.new.unwrap_or(head.size);
     if new > head.size || q.old > new {
@@ -322,13 +293,13 @@ pub async fn consistency(
         tree::prove_consistency(old, new, &StoreHashReader(store))
             .map_err(|e| ApiError::internal(e.to_string()))?
     };
-    Ok(Json(serde_json::json!({
-        "old": old,
-        "new": new,
-        "consistency_proof": proof.iter().map(tree::hash_to_base64).collect::<Vec<_>>(),
-        "old_checkpoint": store.checkpoint_at(old)?,
-        "new_checkpoint": store.checkpoint_at(new)?,
-    })))
+    Ok(Json(ConsistencyAnswer {
+        old,
+        new,
+        consistency_proof: hashes_to_base64(&proof),
+        old_checkpoint: store.checkpoint_at(old)?,
+        new_checkpoint: store.checkpoint_at(new)?,
+    }))
 }
 
 fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, ApiError> {

@@ -21,10 +21,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
+use urne_client::api::SubmitAnswer;
 use urne_client::checkpoint::TlogProof;
 use urne_client::note::VerifierKey;
 use urne_client::rules::{self, StateKey, StateValue, StateView, Verified};
@@ -175,33 +175,12 @@ pub async fn gossip(State(app): State<AppState>) -> Json<crate::mirror::Gossip> 
     })
 }
 
-/// The answer to an appended statement.
-#[derive(Serialize, Debug)]
-pub struct SubmitResponse {
-    /// Leaf index of the entry.
-    pub index: u64,
-    /// Leaf hash (hex).
-    pub leaf_hash: String,
-    /// Tree size of the checkpoint.
-    pub tree_size: u64,
-    /// The signed checkpoint covering the entry.
-    pub checkpoint: String,
-    /// Inclusion proof of the entry in that checkpoint (base64 hashes).
-    pub inclusion_proof: Vec<String>,
-    /// True if this statement (its signed text) was already logged (at `index`).
-    pub duplicate: bool,
-    /// The same proof as an offline receipt (C2SP tlog-proof, the entry in its
-    /// `extra` line): a voter can keep it and check it later without asking the log
-    /// anything (`urne-client verify --offline`).
-    pub tlog_proof: String,
-}
-
 /// POST /v1/statements: append one signed statement.
 pub async fn submit(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
     let body = body::read_limited(&headers, body, MAX_ENTRY_SIZE)
         .await
         .map_err(body_error)?;
@@ -254,7 +233,7 @@ fn answer(
     leaf_hash: tree::Hash,
     head: &crate::storage::TreeHead,
     duplicate: bool,
-) -> Result<(StatusCode, Json<SubmitResponse>), ApiError> {
+) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
     let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
         .map_err(|e| ApiError::internal(format!("inclusion proof: {e}")))?;
     // The entry as stored (a duplicate's may carry other signature lines than the
@@ -271,12 +250,12 @@ fn answer(
     };
     Ok((
         status,
-        Json(SubmitResponse {
+        Json(SubmitAnswer {
             index,
             leaf_hash: tree::hash_to_hex(&leaf_hash),
             tree_size: head.size,
             checkpoint: head.checkpoint.clone(),
-            inclusion_proof: proof.iter().map(tree::hash_to_base64).collect(),
+            inclusion_proof: urne_client::api::hashes_to_base64(&proof),
             duplicate,
             tlog_proof: TlogProof::with_entry(index, proof, head.checkpoint.clone(), entry)
                 .to_text(),

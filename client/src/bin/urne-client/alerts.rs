@@ -11,10 +11,11 @@
 use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
 use crate::notify::Sinks;
-use crate::trust::{check_consistent, parse_hashes, LogArgs};
+use crate::trust::{check_consistent, LogArgs};
 use clap::Args;
 use std::collections::HashSet;
 use std::time::Duration;
+use urne_client::api::{hashes_from_base64, VoterPage};
 use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
@@ -119,33 +120,31 @@ fn fetch(
         if let Some(e) = &a.election {
             path.push_str(&format!("&election={e}"));
         }
-        let v = log.get_json(&path)?.unwrap_or_else(
-            || serde_json::json!({"entries": [], "checkpoint": current.note, "next": null}),
-        );
-        let note = v["checkpoint"]
-            .as_str()
-            .unwrap_or(&current.note)
-            .to_string();
+        let page: VoterPage = match log.get_json(&path)? {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| bad(format!("the log's page of entries is malformed: {e}")))?,
+            None => VoterPage {
+                tree_size: current.checkpoint.size,
+                checkpoint: current.note.clone(),
+                election: a.election.clone(),
+                entries: Vec::new(),
+                next: Some(None),
+            },
+        };
         // Consistency first, on the log's signature: a page's checkpoint that
         // contradicts the one held is the log's lie whatever the witnesses say.
-        let cp = trust.open_log_only(&note)?;
+        let cp = trust.open_log_only(&page.checkpoint)?;
         check_consistent(log, trust, &best, &cp, Shown::Elsewhere(log.base()))?;
-        let cp = trust.open(&note)?;
-        let empty = Vec::new();
-        for e in v["entries"].as_array().unwrap_or(&empty) {
-            let index = e["index"]
-                .as_u64()
-                .ok_or_else(|| bad("an entry has no index".into()))?;
+        let cp = trust.open(&page.checkpoint)?;
+        for e in &page.entries {
+            let index = e.index;
             if index < cursor || out.last().is_some_and(|(i, _, _)| *i >= index) {
                 return Err(incomplete(format!(
                     "the log lists entry {index} out of order (page from {cursor})"
                 )));
             }
-            let bytes = e["entry"]
-                .as_str()
-                .ok_or_else(|| bad(format!("entry {index} has no bytes")))?
-                .as_bytes();
-            let proof = parse_hashes(&e["inclusion_proof"])
+            let bytes = e.entry.as_bytes();
+            let proof = hashes_from_base64(&e.inclusion_proof)
                 .map_err(|m| bad(format!("entry {index}: {m}")))?;
             tree::verify_inclusion(
                 index,
@@ -196,12 +195,9 @@ fn fetch(
         if cp.checkpoint.size > best.checkpoint.size {
             best = cp;
         }
-        match v.get("next") {
-            Some(serde_json::Value::Null) => return Ok((best, out)),
-            Some(n) => {
-                let next = n
-                    .as_u64()
-                    .ok_or_else(|| incomplete(format!("the log's `next` is {n}")))?;
+        match page.next {
+            Some(None) => return Ok((best, out)),
+            Some(Some(next)) => {
                 if next <= cursor {
                     return Err(incomplete(format!(
                         "the log's next page ({next}) does not move past {cursor}"

@@ -18,6 +18,7 @@ use crate::trust::{LogArgs, Trust};
 use clap::Args;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use urne_client::api::{ErrorBody, SubmitAnswer};
 use urne_client::checkpoint::{TlogProof, WitnessPolicy};
 use urne_client::rules::Refusal;
 use urne_client::statement::SignedStatement;
@@ -86,8 +87,13 @@ fn check_answer(
         )
     })?;
     if !(200..300).contains(&status) {
-        let code = v["error"].as_str().unwrap_or("unknown").to_string();
-        let detail = v["detail"].as_str().unwrap_or("").to_string();
+        let ErrorBody {
+            error: code,
+            detail,
+        } = serde_json::from_value(v).unwrap_or_else(|_| ErrorBody {
+            error: "unknown".into(),
+            detail: String::new(),
+        });
         // A 5xx judged nothing (queue full, state or storage unavailable): not a
         // refusal to record, a failure to retry later with the same bytes.
         if status >= 500 {
@@ -99,16 +105,14 @@ fn check_answer(
         return Ok(Outcome::Refused(status, code, detail));
     }
     let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
-    let proof = v["tlog_proof"]
-        .as_str()
-        .ok_or_else(|| bad("the answer has no tlog_proof".into()))
-        .and_then(|p| {
-            TlogProof::parse(p.as_bytes()).map_err(|e| bad(format!("tlog_proof: {e}")))
-        })?;
-    if v["index"].as_u64() != Some(proof.index) {
+    let answer: SubmitAnswer =
+        serde_json::from_value(v).map_err(|e| bad(format!("the answer is malformed: {e}")))?;
+    let proof = TlogProof::parse(answer.tlog_proof.as_bytes())
+        .map_err(|e| bad(format!("tlog_proof: {e}")))?;
+    if answer.index != proof.index {
         return Err(bad("the answer's index is not its receipt's".into()));
     }
-    let duplicate = v["duplicate"].as_bool().unwrap_or(false);
+    let duplicate = answer.duplicate;
     // A duplicate's entry is the earlier copy, whose signature lines may differ:
     // read it through the tiles (authenticated against the receipt's checkpoint) and
     // compare signed texts.

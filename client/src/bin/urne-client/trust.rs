@@ -18,7 +18,7 @@ use urne_client::consistency::{
     decide, Conflict, DecideError, Decision, Quorum, Shown, TrustPolicy,
 };
 use urne_client::note::VerifierKey;
-use urne_client::tree::{self, Hash};
+use urne_client::tree::Hash;
 
 /// The log to talk to and how to trust it.
 #[derive(Args, Clone, Debug)]
@@ -385,26 +385,15 @@ pub fn fetch_consistency(log: &Log, old: u64, new: u64) -> Res<Option<Vec<Hash>>
         Kind::Network,
         format!("{}/{path} is not JSON", log.base()),
     ))?;
-    // Hashes that do not parse are the log's answer all the same: an empty proof
-    // never verifies between two non-empty sizes, so the decision calls it a fork.
+    // An answer of another shape, or hashes that do not parse, are the log's answer
+    // all the same: an empty proof never verifies between two non-empty sizes, so the
+    // decision calls it a fork.
     Ok(Some(
-        parse_hashes(&v["consistency_proof"]).unwrap_or_default(),
+        serde_json::from_value::<urne_client::api::ConsistencyAnswer>(v)
+            .ok()
+            .and_then(|a| urne_client::api::hashes_from_base64(&a.consistency_proof).ok())
+            .unwrap_or_default(),
     ))
-}
-
-/// Parses a JSON array of base64 hashes.
-///
-/// # Errors
-/// A message if it is not an array of 32-byte base64 hashes.
-pub fn parse_hashes(v: &serde_json::Value) -> Result<Vec<Hash>, String> {
-    let arr = v.as_array().ok_or("not a list of hashes")?;
-    arr.iter()
-        .map(|h| {
-            h.as_str()
-                .ok_or_else(|| "a hash is not a string".to_string())
-                .and_then(|s| tree::hash_from_base64(s).map_err(|e| e.to_string()))
-        })
-        .collect()
 }
 
 /// Writes a file atomically (temporary file, then rename).

@@ -10,8 +10,9 @@
 use crate::engine::{stream_entries, Auditor, Detectors};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
-use crate::trust::{check_consistent, parse_hashes, LogArgs, Trust};
+use crate::trust::{check_consistent, LogArgs, Trust};
 use clap::Args;
+use urne_client::api::{hashes_from_base64, InclusionAnswer, ReceiptAnswer, SubmitAnswer};
 use urne_client::checkpoint::{SignedCheckpoint, TlogProof, TLOG_PROOF_HEADER};
 use urne_client::consistency::Shown;
 use urne_client::statement::{Body, SignedStatement, Tag};
@@ -66,7 +67,13 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
                     ),
                 )
             })?;
-        return claim_from_json(&v, Some(code));
+        let a: ReceiptAnswer = serde_json::from_value(v).map_err(|e| {
+            Fail::new(
+                Kind::ProofFailed,
+                format!("the log's receipt answer is malformed: {e}"),
+            )
+        })?;
+        return claim_from_receipt(a, Some(code));
     }
     let bytes = std::fs::read(arg).map_err(ctx(
         Kind::Other,
@@ -77,7 +84,7 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
         return Ok(Claim {
             code: None,
             index: p.index,
-            entry: None,
+            entry: p.entry().map(<[u8]>::to_vec),
             leaf_hash: None,
             proof: p.proof,
             checkpoint: p.checkpoint,
@@ -87,30 +94,47 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
         Kind::Other,
         format!("{arg} is neither JSON nor a C2SP tlog-proof"),
     ))?;
-    let code = v["receipt"].as_str().and_then(|s| s.parse::<Tag>().ok());
-    claim_from_json(&v, code)
+    // The JSON answer of `GET /v1/receipts/<code>`, or of `POST /v1/statements`.
+    if let Ok(a) = serde_json::from_value::<ReceiptAnswer>(v.clone()) {
+        let code = a.receipt.parse::<Tag>().ok();
+        return claim_from_receipt(a, code);
+    }
+    let a: SubmitAnswer = serde_json::from_value(v).map_err(|e| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!("receipt {arg}: neither the log's receipt nor its answer to a ballot: {e}"),
+        )
+    })?;
+    Ok(Claim {
+        code: None,
+        index: a.index,
+        entry: None,
+        leaf_hash: Some(leaf_hash(&a.leaf_hash)?),
+        proof: proof_hashes(&a.inclusion_proof)?,
+        checkpoint: a.checkpoint,
+    })
 }
 
-fn claim_from_json(v: &serde_json::Value, code: Option<Tag>) -> Res<Claim> {
-    let bad = |m: &str| Fail::new(Kind::ProofFailed, format!("receipt: {m}"));
-    let index = v["index"].as_u64().ok_or_else(|| bad("no index"))?;
-    let checkpoint = v["checkpoint"]
-        .as_str()
-        .ok_or_else(|| bad("no checkpoint"))?
-        .to_string();
-    let proof =
-        parse_hashes(&v["inclusion_proof"]).map_err(|m| bad(&format!("inclusion_proof: {m}")))?;
-    let leaf_hash = match v["leaf_hash"].as_str() {
-        Some(h) => Some(tree::hash_from_hex(h).map_err(|e| bad(&format!("leaf_hash: {e}")))?),
-        None => None,
-    };
+fn bad_receipt(m: &str) -> Fail {
+    Fail::new(Kind::ProofFailed, format!("receipt: {m}"))
+}
+
+fn leaf_hash(h: &str) -> Res<Hash> {
+    tree::hash_from_hex(h).map_err(|e| bad_receipt(&format!("leaf_hash: {e}")))
+}
+
+fn proof_hashes(p: &[String]) -> Res<Vec<Hash>> {
+    hashes_from_base64(p).map_err(|m| bad_receipt(&format!("inclusion_proof: {m}")))
+}
+
+fn claim_from_receipt(a: ReceiptAnswer, code: Option<Tag>) -> Res<Claim> {
     Ok(Claim {
         code,
-        index,
-        entry: v["entry"].as_str().map(|s| s.as_bytes().to_vec()),
-        leaf_hash,
-        proof,
-        checkpoint,
+        index: a.entry.index,
+        leaf_hash: Some(leaf_hash(&a.entry.leaf_hash)?),
+        proof: proof_hashes(&a.entry.inclusion_proof)?,
+        entry: Some(a.entry.entry.into_bytes()),
+        checkpoint: a.checkpoint,
     })
 }
 
@@ -148,7 +172,13 @@ fn prove_in_current(log: &Log, current: &SignedCheckpoint, index: u64, leaf: &Ha
                 format!("the log has no inclusion proof for entry {index} in its tree of {size} entries"),
             )
         })?;
-    let proof = parse_hashes(&v["inclusion_proof"])
+    let a: InclusionAnswer = serde_json::from_value(v).map_err(|e| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!("the log's inclusion proof answer is malformed: {e}"),
+        )
+    })?;
+    let proof = hashes_from_base64(&a.inclusion_proof)
         .map_err(|m| Fail::new(Kind::ProofFailed, format!("inclusion proof: {m}")))?;
     tree::verify_inclusion(index, size, leaf, &proof, &current.checkpoint.root).map_err(|e| {
         Fail::new(
