@@ -33,7 +33,6 @@
 use crate::sequencer::SequencerHandle;
 use crate::storage::{Store, StoreHashReader, TreeHead};
 use anyhow::{bail, Context as _, Result};
-use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use urne_client::checkpoint::{add_cosignatures, WitnessKey};
@@ -78,23 +77,8 @@ pub fn parse_witness_arg(s: &str) -> Result<WitnessPeer> {
     })
 }
 
-/// What `/v1/log` says about one witness.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct WitnessStatus {
-    /// Witness key name.
-    pub name: String,
-    /// Witness verifier key.
-    pub vkey: String,
-    /// Submission URL prefix.
-    pub url: String,
-    /// The size the witness last cosigned (or told us it holds).
-    pub last_size: Option<u64>,
-    /// The last error, cleared by a success.
-    pub last_error: Option<String>,
-    /// A request is in flight.
-    pub busy: bool,
-}
+/// What `/v1/log` says about one witness (typed in `urne_client::api`).
+pub use urne_client::api::WitnessStatus;
 
 /// What a mirror relays: its log's announced witnesses and quorum.
 type Relayed = (Vec<WitnessStatus>, usize);
@@ -346,10 +330,15 @@ async fn ask(
     let mut old = cos.with_status(i, |s| s.last_size).unwrap_or(0);
     for _attempt in 0..2 {
         if old > head.size {
-            bail!(
-                "witness holds size {old}, larger than the log's {}",
-                head.size
-            );
+            // Learnt from its earlier 409: still a refusal, not silence.
+            return Err(Refused {
+                status: 409,
+                why: format!(
+                    "witness holds size {old}, larger than the log's {}",
+                    head.size
+                ),
+            }
+            .into());
         }
         let proof = {
             let store = store.clone();
@@ -418,21 +407,54 @@ async fn ask(
                         peer.key.name(),
                         peer.url
                     ));
-                    bail!("ROLLBACK: witness holds size {size}, larger than the log's {own}: log halted");
+                    return Err(Refused {
+                        status,
+                        why: format!(
+                            "ROLLBACK: witness holds size {size}, larger than the log's {own}: log halted"
+                        ),
+                    }
+                    .into());
                 }
                 if size == old {
-                    bail!(
-                        "witness refused size {} (409 at its own size: fork?)",
-                        head.size
-                    );
+                    return Err(Refused {
+                        status,
+                        why: format!(
+                            "witness refused size {} (409 at its own size: fork?)",
+                            head.size
+                        ),
+                    }
+                    .into());
                 }
                 old = size;
+            }
+            400..=499 => {
+                return Err(Refused {
+                    status,
+                    why: format!("witness answered {status}: {}", answer.trim()),
+                }
+                .into())
             }
             _ => bail!("witness answered {status}: {}", answer.trim()),
         }
     }
     bail!("witness size kept changing")
 }
+
+/// A witness that answered and said no (HTTP 4xx): it is up, and refuses this
+/// checkpoint (a 409 names the size it holds), unlike one that does not answer.
+#[derive(Debug)]
+struct Refused {
+    status: u16,
+    why: String,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// Follows the sequencer's heads and gathers cosignatures until the sequencer stops.
 pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store>) {
@@ -504,8 +526,14 @@ async fn round(
             cos.with_status(i, |s| {
                 s.busy = false;
                 match &r {
-                    Ok(_) => s.last_error = None,
-                    Err(e) => s.last_error = Some(format!("{e:#}")),
+                    Ok(_) => {
+                        s.last_error = None;
+                        s.refused = None;
+                    }
+                    Err(e) => {
+                        s.last_error = Some(format!("{e:#}"));
+                        s.refused = e.downcast_ref::<Refused>().map(|r| r.status);
+                    }
                 }
             });
             if let Err(e) = &r {

@@ -396,7 +396,9 @@ pub async fn log_time_tolerance(base: &str) -> Result<Option<i64>> {
     if status != 200 {
         bail!("{base}/v1/log answered {status}: is it an urne log?");
     }
-    Ok(info["time_tolerance_secs"].as_i64())
+    let info: urne_client::api::LogInfo =
+        serde_json::from_value(info).context("the log's /v1/log")?;
+    Ok(info.time_tolerance_secs)
 }
 
 /// Returns `wanted` if the log has no election of that id, else the first free
@@ -879,15 +881,14 @@ pub async fn run_proof_load(
         .pool_max_idle_per_host(1024)
         .build()?;
     let base = base.trim_end_matches('/').to_string();
-    let info: serde_json::Value = http
+    let info: urne_client::api::LogInfo = http
         .get(format!("{base}/v1/log"))
         .send()
         .await?
         .json()
         .await?;
-    let key =
-        urne_client::note::VerifierKey::parse(info["verifier_key"].as_str().unwrap_or_default())
-            .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+    let key = urne_client::note::VerifierKey::parse(&info.verifier_key)
+        .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
     let cp_text = http
         .get(format!("{base}/checkpoint"))
         .send()

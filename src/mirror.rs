@@ -22,7 +22,7 @@
 //! covers them, and a restart resumes after them rather than running the election
 //! rules over them twice.
 
-use crate::cosign::{Cosigning, WitnessStatus};
+use crate::cosign::Cosigning;
 use crate::gossip::{Evidence, Gossiper, Held};
 use crate::sequencer::StoreStateView;
 use crate::stats::ElectionStats;
@@ -39,6 +39,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
+use urne_client::api::LogInfo;
 use urne_client::checkpoint::{open_checkpoint, SignedCheckpoint, WitnessKey, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::rules::{Context, Overlay, Subject};
@@ -104,17 +105,6 @@ impl HashReader for Pending<'_> {
             })
             .collect()
     }
-}
-
-/// The part of the log's `/v1/log` a mirror relays.
-#[derive(serde::Deserialize)]
-struct LogInfo {
-    #[serde(default)]
-    witnesses: Vec<WitnessStatus>,
-    #[serde(default)]
-    witness_quorum: usize,
-    #[serde(default)]
-    time_tolerance_secs: Option<i64>,
 }
 
 /// Runs the election rules over `entries` (leaves `from..`) on top of the store, and

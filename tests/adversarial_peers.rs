@@ -801,6 +801,20 @@ async fn witness_holding_a_larger_checkpoint_halts_the_log() {
     );
     let m = log.get("/metrics").await.text().await.unwrap();
     assert!(m.contains("urne_halted 1"), "{m}");
+    // `/v1/log` says the witness refused (409), not that it does not answer: the
+    // dashboard words the two apart.
+    let mut info = serde_json::Value::Null;
+    for _ in 0..600 {
+        info = log.get_json("/v1/log").await.1;
+        if info["witnesses"][0]["refused"] == 409 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(info["witnesses"][0]["refused"], 409, "{info}");
+    assert!(info["witnesses"][0]["last_error"]
+        .as_str()
+        .is_some_and(|e| e.contains("ROLLBACK")));
     let dir = log.stop().await;
     let mut cfg2 = cfg.clone();
     cfg2.data = dir.path().to_path_buf();

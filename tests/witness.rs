@@ -459,6 +459,10 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
         info["witnesses"][0]["last_error"].is_string(),
         "the dead witness's error is reported: {info}"
     );
+    assert!(
+        info["witnesses"][0]["refused"].is_null(),
+        "a witness that does not answer did not refuse: {info}"
+    );
     check_log(&log).await;
     for w in ws {
         w.stop().await;

@@ -752,14 +752,28 @@ async function loadDashboard() {
   }
   for (const ev of equivocations || []) {
     try {
-      await v.verifyEquivocation(ev, trust.logKey);
-      alerts.push({ kind: "fail", text: t("alert.equivocation", { reason: ev.reason, source: ev.source }), evidence: ev });
+      const { a, b } = await v.verifyEquivocation(ev, trust.logKey);
+      // Worded from the verified notes, in the page's language (the evidence's own
+      // `reason` is the finder's sentence, in English).
+      const what =
+        a.size === b.size
+          ? t("evidence.two_roots", { size: formatNumber(a.size) })
+          : a.size === 0n
+            ? t("evidence.empty_root")
+            : t("evidence.not_prefix", { small: formatNumber(a.size), large: formatNumber(b.size) });
+      alerts.push({ kind: "fail", text: t("alert.equivocation", { reason: what, source: ev.source }), evidence: ev });
     } catch {
       alerts.push({ kind: "warn", text: t("alert.bad_evidence", { source: ev.source || "?" }) });
     }
   }
   for (const w of info.witnesses || []) {
-    if (w.last_error) alerts.push({ kind: "warn", text: t("alert.witness_down", { name: w.name, error: w.last_error }) });
+    // A witness that answered no (4xx, e.g. 409: it holds a checkpoint this one does
+    // not extend) is not one that does not answer.
+    if (w.last_error && w.refused) {
+      alerts.push({ kind: "fail", text: t("alert.witness_refused", { name: w.name, status: w.refused, error: w.last_error }) });
+    } else if (w.last_error) {
+      alerts.push({ kind: "warn", text: t("alert.witness_down", { name: w.name, error: w.last_error }) });
+    }
   }
   if (!cp.quorumMet) alerts.push({ kind: "warn", text: t("alert.quorum", { n: cp.cosigners.length, required: cp.required }) });
   const elections = (list.elections || []).map((e) => electionSummary(e));

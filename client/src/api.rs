@@ -136,6 +136,66 @@ pub struct ConsistencyAnswer {
     pub new_checkpoint: Option<String>,
 }
 
+/// What `/v1/log` says about one witness.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WitnessStatus {
+    /// Witness key name.
+    pub name: String,
+    /// Witness verifier key.
+    pub vkey: String,
+    /// Submission URL prefix.
+    pub url: String,
+    /// The size the witness last cosigned (or told us it holds).
+    pub last_size: Option<u64>,
+    /// The last error, cleared by a success.
+    pub last_error: Option<String>,
+    /// The HTTP status (4xx) if that error was the witness's refusal: it answered
+    /// and said no (409: it holds a checkpoint this one does not extend), which is
+    /// not a witness that does not answer. Cleared by a success.
+    pub refused: Option<u16>,
+    /// A request is in flight.
+    pub busy: bool,
+}
+
+/// `GET /v1/log`: who this log (or mirror) is, what `/checkpoint` serves and why, and
+/// its public parameters. Fields a newer log added are read as absent by default, so a
+/// client or mirror still reads an older log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogInfo {
+    /// The log's origin (its key name).
+    pub origin: String,
+    /// The log's verifier key.
+    pub verifier_key: String,
+    /// Entries in the log's latest tree.
+    pub tree_size: u64,
+    /// The witnesses it asks to cosign (a mirror: those its log announces).
+    pub witnesses: Vec<WitnessStatus>,
+    /// Cosignatures its checkpoints need.
+    pub witness_quorum: usize,
+    /// Whether `/checkpoint` serves a checkpoint that met the quorum.
+    pub cosigned: bool,
+    /// What `/checkpoint` serves (`cosigned`, `uncosigned_no_witness`, …).
+    pub serving: String,
+    /// Why, in a sentence.
+    pub serving_reason: String,
+    /// The size of the latest cosigned checkpoint, if any.
+    pub cosigned_size: Option<u64>,
+    /// For a mirror: the log it copies.
+    pub mirror_of: Option<String>,
+    /// The server's version.
+    pub version: String,
+    /// The largest entry accepted, in bytes.
+    pub max_entry_size: usize,
+    /// How far from the log's clock a statement's time may be, seconds.
+    pub time_tolerance_secs: Option<i64>,
+    /// The largest tolerance an election may seal here, seconds.
+    pub max_time_tolerance_secs: Option<i64>,
+    /// The version of the election rules the log applies.
+    pub rules_version: u32,
+}
+
 /// Encodes hashes as the API writes them (base64).
 pub fn hashes_to_base64(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(tree::hash_to_base64).collect()

@@ -15,7 +15,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use urne_client::api::{
-    hashes_to_base64, ConsistencyAnswer, InclusionAnswer, ProvedEntry, ReceiptAnswer, VoterPage,
+    hashes_to_base64, ConsistencyAnswer, InclusionAnswer, LogInfo, ProvedEntry, ReceiptAnswer,
+    VoterPage,
 };
 use urne_client::rules::{StateKey, StateValue, StateView, Subject};
 use urne_client::statement::{SignedStatement, Tag};
@@ -57,31 +58,32 @@ fn parse_tag(s: &str) -> Result<Tag, ApiError> {
 }
 
 /// GET /v1/log: who this log is.
-pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
+pub async fn log_info(State(app): State<AppState>) -> Json<LogInfo> {
     let head = app.seq.head();
-    Json(serde_json::json!({
-        "origin": app.log_key.name(),
-        "verifier_key": app.log_key.to_string(),
-        "tree_size": head.size,
-        "witnesses": app.cosign.statuses(),
-        "witness_quorum": app.cosign.quorum(),
-        "cosigned": app.cosign.served().is_some(),
+    let (serving, serving_reason) = app.cosign.serving();
+    Json(LogInfo {
+        origin: app.log_key.name().to_string(),
+        verifier_key: app.log_key.to_string(),
+        tree_size: head.size,
+        witnesses: app.cosign.statuses(),
+        witness_quorum: app.cosign.quorum(),
+        cosigned: app.cosign.served().is_some(),
         // What `/checkpoint` serves and why (the cosigned head survives restarts).
-        "serving": app.cosign.serving().0,
-        "serving_reason": app.cosign.serving().1,
-        "cosigned_size": app.cosign.served().map(|s| s.0),
-        "mirror_of": app.cosign.mirrored_log(),
-        "version": env!("CARGO_PKG_VERSION"),
-        "max_entry_size": urne_client::statement::MAX_ENTRY_SIZE,
+        serving: serving.to_string(),
+        serving_reason,
+        cosigned_size: app.cosign.served().map(|s| s.0),
+        mirror_of: app.cosign.mirrored_log().map(str::to_string),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        max_entry_size: urne_client::statement::MAX_ENTRY_SIZE,
         // How far from the log's clock a statement's time may be (`urne demo --log
         // --hours` reads it to spread an election over past hours).
-        "time_tolerance_secs": app.seq.time_tolerance_secs(),
+        time_tolerance_secs: app.seq.time_tolerance_secs(),
         // The largest tolerance an election may seal here. Each election's statements
         // are judged with the tolerance sealed in its `election` statement; the one
         // above only judges elections sealed before tolerances were (rules 1).
-        "max_time_tolerance_secs": app.seq.time_tolerance_secs(),
-        "rules_version": urne_client::rules::RULES_VERSION,
-    }))
+        max_time_tolerance_secs: app.seq.time_tolerance_secs(),
+        rules_version: urne_client::rules::RULES_VERSION,
+    })
 }
 
 /// An answer listing entries with proofs to one checkpoint.

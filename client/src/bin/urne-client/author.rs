@@ -803,7 +803,11 @@ fn log_verdict(
         return Ok(("log: not asked (no signature yet)\n".into(), None));
     };
     let log = Log::new(url);
-    let info = log.get_json("v1/log")?.unwrap_or_default();
+    // A log that does not say (or not in this shape) gets the rules' defaults.
+    let info: urne_client::api::LogInfo = log
+        .get_json("v1/log")?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
     let mut state = MemoryState::new();
     let index;
     let mut caveat;
@@ -843,10 +847,10 @@ fn log_verdict(
     let ctx = Context {
         index,
         now: Some(Time::now()),
-        tolerance_secs: info["time_tolerance_secs"]
-            .as_i64()
+        tolerance_secs: info
+            .time_tolerance_secs
             .unwrap_or(rules::DEFAULT_TOLERANCE_SECS),
-        max_tolerance_secs: info["max_time_tolerance_secs"].as_i64(),
+        max_tolerance_secs: info.max_time_tolerance_secs,
     };
     let per_voter_type = matches!(
         st.statement_type(),
