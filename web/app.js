@@ -390,7 +390,18 @@ async function verifyReceipt(code) {
   const steps = [];
   const trust = await loadTrust();
   const r = await getJSON(`/v1/receipts/${code}`, { allow: [404] });
-  if (r.status === 404) return { kind: "not_found", trust };
+  if (r.status === 404) {
+    // Not found: still judge the log's current checkpoint against the one this
+    // browser saw. A log rolled back behind a tree this browser saw (where this
+    // ballot may have been proved) is said as such, not as a plain "not found".
+    let seen = null;
+    try {
+      seen = await checkSeen(await openWithTrust(trust, await getText("/checkpoint")), trust);
+    } catch {
+      seen = null;
+    }
+    return { kind: "not_found", trust, seen };
+  }
   const a = r.body;
   // 1. The checkpoint: the log's signature and the witnesses' cosignatures.
   const cp = await openWithTrust(trust, a.checkpoint);
@@ -432,7 +443,13 @@ function renderReceipt(res) {
   if (res.kind === "invalid") {
     out.append(verdictBox("fail", t("verify.invalid.title"), t("verify.invalid.text")));
   } else if (res.kind === "not_found") {
-    out.append(verdictBox("fail", t("verify.not_found.title"), t("verify.not_found.text", { code: res.code })));
+    if (res.seen && res.seen.status === "inconsistent") {
+      out.append(
+        verdictBox("fail", t("verify.erased.title"), t("verify.erased.text", { code: res.code }), [seenStep(res.seen)]),
+      );
+    } else {
+      out.append(verdictBox("fail", t("verify.not_found.title"), t("verify.not_found.text", { code: res.code })));
+    }
   } else if (res.kind === "error") {
     out.append(verdictBox("fail", t("verify.failed.title"), errorText(res.error), res.steps || []));
   } else {

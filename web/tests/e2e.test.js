@@ -12,7 +12,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, cpSync, renameSync } from "node:fs";
 import { tmpdir, homedir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -557,4 +557,43 @@ test("the trust page loads a union's tlog-policy and refuses a bad one", async (
   assert.match(bad.text, /Politique refusée/);
   await page.screenshot({ path: join(SHOTS, "confiance.png"), fullPage: true });
   await context.close();
+});
+
+test("reset: a browser that proved a receipt on the larger tree says the restored log contradicts it", async () => {
+  // A log of its own: a first demo election, then a copy of its data directory (the
+  // operator's "backup"), then a second election whose receipt this browser proves.
+  const data = join(dir, "reset");
+  const backup = join(dir, "reset-backup");
+  const first = await start(["demo", "--data", data, "--listen", "127.0.0.1:0", "--voters", "10", "--exit"], /receipt: +\S+\/v1\/receipts\/[0-9a-f]{64}/s, { timeoutMs: 300_000 });
+  await new Promise((resolve) => (first.proc.exitCode !== null ? resolve() : first.proc.on("exit", resolve)));
+  cpSync(data, backup, { recursive: true });
+  const second = await start(["demo", "--data", data, "--listen", "127.0.0.1:0", "--voters", "10"], /The log keeps running at (http:\/\/\S+?)\/ /, { timeoutMs: 300_000 });
+  const url = second.match[1];
+  const receipt = /receipt: +\S+\/v1\/receipts\/([0-9a-f]{64})/.exec(second.output())[1];
+  const { context, page, errors } = await newPage();
+  let v = await checkReceipt(page, url, receipt);
+  assert.equal(v.kind, "ok", v.text);
+
+  // The restore: the log stops, the older copy replaces its data, it starts again on
+  // the same address (the browser's memory is per origin).
+  await stop(second.proc);
+  rmSync(data, { recursive: true, force: true });
+  renameSync(backup, data);
+  await start(["serve", "--data", data, "--listen", url.replace(/^http:\/\//, "")], /serving on:/);
+
+  // This browser proved the ballot on the larger tree: the log contradicts it.
+  v = await checkReceipt(page, url, receipt);
+  assert.equal(v.kind, "fail", v.text);
+  assert.match(v.text, /Registre incohérent : ce reçu a pu être effacé/);
+  assert.match(v.text, /remis en arrière/);
+  await page.screenshot({ path: join(SHOTS, "reset-contradicted.png"), fullPage: true });
+  assert.deepEqual(errors, []);
+  await context.close();
+
+  // A fresh browser has nothing to compare with: the receipt is simply not there.
+  const fresh = await newPage();
+  v = await checkReceipt(fresh.page, url, receipt);
+  assert.equal(v.kind, "fail", v.text);
+  assert.match(v.text, /Ce reçu n'est pas dans le registre/);
+  await fresh.context.close();
 });
