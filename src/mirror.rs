@@ -478,10 +478,20 @@ impl Mirror {
             };
             let store = self.store.clone();
             let tolerance = self.time_tolerance_secs();
-            let (mut commit, root) =
+            let applied =
                 tokio::task::spawn_blocking(move || apply_chunk(&*store, done, entries, tolerance))
                     .await
-                    .context("mirror task")??;
+                    .context("mirror task")?;
+            let (mut commit, root) = match applied {
+                Ok(x) => x,
+                Err(e) => {
+                    // Entries that break the rules on top of the copy may be another
+                    // history (a restored log reusing an erased election's id): compared
+                    // as gossip would, the evidence recorded if it is a fork.
+                    self.fork_check(&note).await;
+                    return Err(e);
+                }
+            };
             let last = end == cp.size;
             let want = if last {
                 cp.root

@@ -381,6 +381,41 @@ function trustBanner(trust) {
   return null;
 }
 
+/**
+ * What verified equivocation evidence shows, worded from its two notes in the page's
+ * language (the evidence's own `reason` is the finder's sentence, in English).
+ */
+function evidenceWhat(a, b) {
+  if (a.size === b.size) return t("evidence.two_roots", { size: formatNumber(a.size) });
+  if (a.size === 0n) return t("evidence.empty_root");
+  return t("evidence.not_prefix", { small: formatNumber(a.size), large: formatNumber(b.size) });
+}
+
+/**
+ * The equivocation evidence this server publishes (a mirror or witness that caught
+ * the log signing two histories), each verified here with the log key; evidence that
+ * does not verify is left out (the dashboard reports it).
+ */
+async function provedEquivocations(trust) {
+  let list = [];
+  try {
+    const r = await getJSON("/v1/gossip/equivocations", { allow: [404] });
+    list = r.status === 404 || !Array.isArray(r.body) ? [] : r.body;
+  } catch {
+    return [];
+  }
+  const out = [];
+  for (const ev of list) {
+    try {
+      const { a, b } = await v.verifyEquivocation(ev, trust.logKey);
+      out.push({ ev, what: evidenceWhat(a, b) });
+    } catch {
+      // Not evidence: proves nothing.
+    }
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------
 // View: check my receipt
 
@@ -432,7 +467,11 @@ async function verifyReceipt(code) {
   // 5. Consistent with what this browser saw before.
   const seen = await checkSeen(cp, trust);
   steps.push(seenStep(seen));
-  return { kind: "found", trust, cp, steps, seen, index: a.index, st, tlogProof: a.tlog_proof, code };
+  // 6. Not contradicted by proof, held by this server (a mirror), that the log
+  // signed two histories: the ballot is in one of them, the log shows another.
+  const forks = await provedEquivocations(trust);
+  for (const f of forks) steps.push({ ok: false, text: t("step.equivocation", { reason: f.what, source: f.ev.source || "?" }) });
+  return { kind: "found", trust, cp, steps, seen, forks, index: a.index, st, tlogProof: a.tlog_proof, code };
 }
 
 function renderReceipt(res) {
@@ -454,7 +493,7 @@ function renderReceipt(res) {
     out.append(verdictBox("fail", t("verify.failed.title"), errorText(res.error), res.steps || []));
   } else {
     const witnessed = res.cp.quorumMet;
-    const inconsistent = res.seen.status === "inconsistent";
+    const inconsistent = res.seen.status === "inconsistent" || res.forks.length > 0;
     const kind = inconsistent ? "fail" : witnessed ? "ok" : "warn";
     const title = inconsistent
       ? t("verify.inconsistent.title")
@@ -770,15 +809,7 @@ async function loadDashboard() {
   for (const ev of equivocations || []) {
     try {
       const { a, b } = await v.verifyEquivocation(ev, trust.logKey);
-      // Worded from the verified notes, in the page's language (the evidence's own
-      // `reason` is the finder's sentence, in English).
-      const what =
-        a.size === b.size
-          ? t("evidence.two_roots", { size: formatNumber(a.size) })
-          : a.size === 0n
-            ? t("evidence.empty_root")
-            : t("evidence.not_prefix", { small: formatNumber(a.size), large: formatNumber(b.size) });
-      alerts.push({ kind: "fail", text: t("alert.equivocation", { reason: what, source: ev.source }), evidence: ev });
+      alerts.push({ kind: "fail", text: t("alert.equivocation", { reason: evidenceWhat(a, b), source: ev.source }), evidence: ev });
     } catch {
       alerts.push({ kind: "warn", text: t("alert.bad_evidence", { source: ev.source || "?" }) });
     }

@@ -559,9 +559,10 @@ test("the trust page loads a union's tlog-policy and refuses a bad one", async (
   await context.close();
 });
 
-test("reset: a browser that proved a receipt on the larger tree says the restored log contradicts it", async () => {
+test("reset: a browser that proved a receipt on the larger tree says the restored log contradicts it; the mirror too", async () => {
   // A log of its own: a first demo election, then a copy of its data directory (the
-  // operator's "backup"), then a second election whose receipt this browser proves.
+  // operator's "backup"), then a second election whose receipt this browser proves,
+  // on the log and on a mirror that copies it.
   const data = join(dir, "reset");
   const backup = join(dir, "reset-backup");
   const first = await start(["demo", "--data", data, "--listen", "127.0.0.1:0", "--voters", "10", "--exit"], /receipt: +\S+\/v1\/receipts\/[0-9a-f]{64}/s, { timeoutMs: 300_000 });
@@ -570,8 +571,16 @@ test("reset: a browser that proved a receipt on the larger tree says the restore
   const second = await start(["demo", "--data", data, "--listen", "127.0.0.1:0", "--voters", "10"], /The log keeps running at (http:\/\/\S+?)\/ /, { timeoutMs: 300_000 });
   const url = second.match[1];
   const receipt = /receipt: +\S+\/v1\/receipts\/([0-9a-f]{64})/.exec(second.output())[1];
+  const logKey = (await (await fetch(`${url}/v1/log`)).json()).verifier_key;
+  const m = await start(["mirror", "--of", url, "--key", logKey, "--data", join(dir, "reset-mirror"), "--listen", "127.0.0.1:0"], /serving on: (http:\/\/\S+?)\//);
+  const mirrorUrl = m.match[1];
+  const sizeAt = async (base) => (await (await fetch(`${base}/checkpoint`)).text()).split("\n")[1];
+  await waitFor(async () => (await sizeAt(mirrorUrl)) === (await sizeAt(url)), "the mirror's copy of the log", 120_000);
   const { context, page, errors } = await newPage();
   let v = await checkReceipt(page, url, receipt);
+  assert.equal(v.kind, "ok", v.text);
+  const onMirror = await newPage();
+  v = await checkReceipt(onMirror.page, mirrorUrl, receipt);
   assert.equal(v.kind, "ok", v.text);
 
   // The restore: the log stops, the older copy replaces its data, it starts again on
@@ -579,7 +588,8 @@ test("reset: a browser that proved a receipt on the larger tree says the restore
   await stop(second.proc);
   rmSync(data, { recursive: true, force: true });
   renameSync(backup, data);
-  await start(["serve", "--data", data, "--listen", url.replace(/^http:\/\//, "")], /serving on:/);
+  const board = execFileSync(URNE, ["demo", "--print-board-key"]).toString().trim().split("\n");
+  await start(["serve", "--data", data, "--listen", url.replace(/^http:\/\//, ""), ...board.flatMap((k) => ["--allow-board", k])], /serving on:/);
 
   // This browser proved the ballot on the larger tree: the log contradicts it.
   v = await checkReceipt(page, url, receipt);
@@ -587,8 +597,6 @@ test("reset: a browser that proved a receipt on the larger tree says the restore
   assert.match(v.text, /Registre incohérent : ce reçu a pu être effacé/);
   assert.match(v.text, /remis en arrière/);
   await page.screenshot({ path: join(SHOTS, "reset-contradicted.png"), fullPage: true });
-  assert.deepEqual(errors, []);
-  await context.close();
 
   // A fresh browser has nothing to compare with: the receipt is simply not there.
   const fresh = await newPage();
@@ -596,4 +604,25 @@ test("reset: a browser that proved a receipt on the larger tree says the restore
   assert.equal(v.kind, "fail", v.text);
   assert.match(v.text, /Ce reçu n'est pas dans le registre/);
   await fresh.context.close();
+
+  // The operator keeps appending, past the old size: another history than the one
+  // the mirror copied. The mirror keeps its copy and holds one proof of the fork;
+  // its page, which holds the ballot, says the log contradicts it.
+  execFileSync(URNE, ["demo", "--log", url, "--voters", "100"], { stdio: "ignore" });
+  const evidence = await waitFor(async () => {
+    const list = await (await fetch(`${mirrorUrl}/v1/gossip/equivocations`)).json();
+    return list.length > 0 ? list : null;
+  }, "the mirror's evidence of the fork", 120_000);
+  assert.equal(evidence.length, 1, JSON.stringify(evidence));
+  v = await checkReceipt(onMirror.page, mirrorUrl, receipt);
+  assert.equal(v.kind, "fail", v.text);
+  assert.match(v.text, /le registre a signé deux historiques incompatibles \(l'arbre de [\d\s\u202f]+ entrées ne prolonge pas celui de [\d\s\u202f]+ entrées/);
+  await onMirror.page.screenshot({ path: join(SHOTS, "reset-mirror-contradicted.png"), fullPage: true });
+  // And the browser that proved it on the log, before and after: still contradicted.
+  v = await checkReceipt(page, url, receipt);
+  assert.equal(v.kind, "fail", v.text);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(onMirror.errors, []);
+  await context.close();
+  await onMirror.context.close();
 });
