@@ -652,6 +652,7 @@ pub fn router(m: Arc<Mirror>) -> Router {
         web: Arc::new(crate::web::Web::new(None)),
         cosign: m.cosign.clone(),
         gossip: m.gossip.clone(),
+        role: None,
     };
     let tiles = Router::new()
         .route("/tile/{*path}", get(crate::api::tiles::tile))

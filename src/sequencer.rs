@@ -63,6 +63,10 @@ pub enum SubmitError {
     /// The log halted on proof that it lost signed entries (the reason inside).
     #[error("log halted: {0}")]
     Halted(String),
+    /// This instance is a follower (several instances on one database): the leader
+    /// sequences (the HTTP layer forwards to it, see [`crate::leader`]).
+    #[error("this instance is not the sequencer")]
+    NotLeader,
 }
 
 /// The acknowledgement of an appended statement.
@@ -119,7 +123,8 @@ pub struct SequencerConfig {
 /// The handle HTTP handlers use to submit statements. Cheap to clone.
 #[derive(Clone)]
 pub struct SequencerHandle {
-    tx: SyncSender<Submission>,
+    // Set when the sequencer runs: at start, or when a standby is promoted.
+    tx: Arc<std::sync::OnceLock<SyncSender<Submission>>>,
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
     head: watch::Receiver<Arc<TreeHead>>,
@@ -169,13 +174,16 @@ impl SequencerHandle {
                 "the sequencer stopped after a storage failure".into(),
             ));
         }
+        let Some(tx) = self.tx.get() else {
+            return Err(SubmitError::NotLeader);
+        };
         let (reply, rx) = oneshot::channel();
         // Count the statement in before it can be taken out: the sequencer may receive
         // it and subtract before `try_send` even returns here. The channel orders the
         // two updates, so the gauge never goes below zero (it may over-count by the
         // submissions being refused right now).
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
-        let sent = self.tx.try_send(Submission {
+        let sent = tx.try_send(Submission {
             stmt,
             verified,
             reply,
@@ -222,6 +230,12 @@ impl SequencerHandle {
     /// Reports whether the sequencer stopped after a storage failure.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// Reports whether this handle's sequencer runs (false for a standby not yet
+    /// promoted and for a read-only handle).
+    pub fn is_running(&self) -> bool {
+        self.tx.get().is_some()
     }
 
     /// Halts sequencing for good on proof that the log lost entries it signed (see
@@ -316,43 +330,111 @@ pub fn start_with_watermark(
     cfg: SequencerConfig,
     watermark: Option<Arc<Watermark>>,
 ) -> Result<SequencerHandle, StorageError> {
+    let (handle, standby) = standby(store, key, cfg, watermark)?;
+    standby.promote()?;
+    Ok(handle)
+}
+
+/// A sequencer that does not run yet: the handle serves the heads it is given
+/// ([`Standby::refresh`]) and answers submissions with [`SubmitError::NotLeader`],
+/// until [`Standby::promote`] starts the sequencer from the store's head. A follower
+/// of a log on PostgreSQL holds one ([`crate::leader`]).
+pub struct Standby {
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+    head_tx: Arc<watch::Sender<Arc<TreeHead>>>,
+    handle: SequencerHandle,
+}
+
+/// Builds a [`Standby`] on `store`, which must hold a tree head (see [`init_log`]),
+/// and the handle that will submit to it once promoted.
+///
+/// # Errors
+/// If the store cannot be read.
+pub fn standby(
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+    watermark: Option<Arc<Watermark>>,
+) -> Result<(SequencerHandle, Standby), StorageError> {
     let head = store.head()?.ok_or_else(|| StorageError::Corrupt {
         what: "tree head".into(),
         detail: "log not initialised".into(),
     })?;
-    let (tx, rx) = sync_channel(cfg.queue);
     let time_tolerance_secs = Some(Arc::new(std::sync::atomic::AtomicI64::new(
         cfg.time_tolerance_secs,
     )));
     let (head_tx, head_rx) = watch::channel(Arc::new(head));
-    let metrics = Arc::new(SequencerMetrics::default());
-    let failed = Arc::new(AtomicBool::new(false));
-    let halted: Arc<std::sync::OnceLock<String>> = Arc::default();
-    let seq = Sequencer {
+    let handle = SequencerHandle {
+        tx: Arc::default(),
+        metrics: Arc::new(SequencerMetrics::default()),
+        failed: Arc::new(AtomicBool::new(false)),
+        head: head_rx,
+        time_tolerance_secs,
+        thread: Arc::default(),
+        halted: Arc::default(),
+        watermark,
+    };
+    let standby = Standby {
         store,
         key,
         cfg,
-        head_tx,
-        metrics: metrics.clone(),
-        failed: failed.clone(),
-        elections: Default::default(),
-        watermark: watermark.clone(),
-        halted: halted.clone(),
+        head_tx: Arc::new(head_tx),
+        handle: handle.clone(),
     };
-    let thread = std::thread::Builder::new()
-        .name("sequencer".into())
-        .spawn(move || seq.run(rx))
-        .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
-    Ok(SequencerHandle {
-        tx,
-        metrics,
-        failed,
-        head: head_rx,
-        time_tolerance_secs,
-        thread: Arc::new(std::sync::Mutex::new(Some(thread))),
-        halted,
-        watermark,
-    })
+    Ok((handle, standby))
+}
+
+impl Standby {
+    /// Publishes the store's head if it is larger than the one served (a follower
+    /// following the leader's commits).
+    ///
+    /// # Errors
+    /// If the store cannot be read.
+    pub fn refresh(&self) -> Result<(), StorageError> {
+        if let Some(h) = self.store.head()? {
+            if h.size > self.head_tx.borrow().size {
+                self.head_tx.send_replace(Arc::new(h));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the sequencer: rereads the head from the store (the caller holds the
+    /// lead, so nothing moves it any more but this sequencer), serves it, and opens
+    /// the handle to submissions. The rule state is read from the store as needed
+    /// (the sequencer's cache starts empty).
+    ///
+    /// # Errors
+    /// If the store cannot be read or the thread cannot start.
+    pub fn promote(self) -> Result<(), StorageError> {
+        let head = self.store.head()?.ok_or_else(|| StorageError::Corrupt {
+            what: "tree head".into(),
+            detail: "log not initialised".into(),
+        })?;
+        self.head_tx.send_replace(Arc::new(head));
+        let (tx, rx) = sync_channel(self.cfg.queue);
+        let h = &self.handle;
+        let seq = Sequencer {
+            store: self.store,
+            key: self.key,
+            cfg: self.cfg,
+            head_tx: self.head_tx,
+            metrics: h.metrics.clone(),
+            failed: h.failed.clone(),
+            elections: Default::default(),
+            watermark: h.watermark.clone(),
+            halted: h.halted.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || seq.run(rx))
+            .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
+        *h.thread.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(thread);
+        let _ = h.tx.set(tx);
+        Ok(())
+    }
 }
 
 /// Builds a handle with no sequencer behind it, whose heads come from `head` (a
@@ -362,9 +444,8 @@ pub fn read_only(
     head: watch::Receiver<Arc<TreeHead>>,
     time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
 ) -> SequencerHandle {
-    let (tx, _rx) = sync_channel(1);
     SequencerHandle {
-        tx,
+        tx: Arc::default(),
         metrics: Arc::new(SequencerMetrics::default()),
         failed: Arc::new(AtomicBool::new(true)),
         head,
@@ -408,7 +489,7 @@ struct Sequencer {
     store: Arc<dyn Store>,
     key: SignerKey,
     cfg: SequencerConfig,
-    head_tx: watch::Sender<Arc<TreeHead>>,
+    head_tx: Arc<watch::Sender<Arc<TreeHead>>>,
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
     /// Election states as last committed (see [`CachedStateView`]).
@@ -627,6 +708,8 @@ impl Sequencer {
             checkpoint,
         });
         commit.head = Some((*new_head).clone());
+        // The fence: this batch applies only on the head it was built on.
+        commit.extends = Some((head.size, head.root));
 
         let t = Instant::now();
         let committed = self
