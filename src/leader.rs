@@ -59,6 +59,7 @@ pub struct Role {
     url: OnceLock<String>,
     leading: AtomicBool,
     epoch: AtomicU64,
+    led_from: AtomicU64,
     leader_url: RwLock<Option<String>>,
     http: reqwest::Client,
 }
@@ -73,6 +74,7 @@ impl Role {
             url: OnceLock::new(),
             leading: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
+            led_from: AtomicU64::new(0),
             leader_url: RwLock::new(None),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
@@ -102,6 +104,12 @@ impl Role {
     /// The lease epoch this instance holds (0 while it follows).
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The tree size this instance took the lead at (0 while it follows): its own
+    /// entries start there.
+    pub fn led_from(&self) -> u64 {
+        self.led_from.load(Ordering::Acquire)
     }
 
     fn set_leader_url(&self, url: Option<String>) {
@@ -164,6 +172,7 @@ pub async fn run(
         Err(e) => return format!("starting the sequencer: {e}"),
     }
     role.epoch.store(epoch, Ordering::Release);
+    role.led_from.store(seq.head().size, Ordering::Release);
     role.set_leader_url(Some(url));
     role.leading.store(true, Ordering::Release);
     tracing::warn!(

@@ -104,6 +104,7 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
             "url": r.url(),
             "leader_url": r.leader_url(),
             "lease_epoch": r.epoch(),
+            "led_from_size": r.led_from(),
             "lease_ms": r.lease.as_millis() as u64,
         })),
     }))

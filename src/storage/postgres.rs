@@ -74,6 +74,10 @@ CREATE TABLE urne_leader (one boolean PRIMARY KEY DEFAULT true CHECK (one),
     expires timestamptz NOT NULL);
 "#];
 
+/// Set on every connection (see `connect`): milliseconds.
+const SESSION_SETTINGS: &str =
+    "SET idle_in_transaction_session_timeout = 2000; SET lock_timeout = 5000";
+
 /// Readers' connections: queries are pipelined on each, so a few suffice.
 const READERS: usize = 4;
 
@@ -177,6 +181,13 @@ impl PgStore {
                     tracing::warn!("PostgreSQL connection closed: {e}");
                 }
             });
+            // A paused instance (SIGSTOP, a frozen VM) must not hold the lease row's
+            // lock, taken by its commit, for longer than this: the server ends its
+            // transaction and a follower can take over. Nothing waits on a lock
+            // forever either.
+            client
+                .batch_execute(SESSION_SETTINGS)
+                .await?;
             Ok::<_, tokio_postgres::Error>(client)
         });
         self.wait(task)
