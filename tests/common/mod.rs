@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod faulty;
+pub mod cluster;
 pub mod postgres;
 
 use std::net::SocketAddr;

@@ -241,6 +241,13 @@ impl Postgres {
         // Its backends notice the postmaster's death and exit on their own.
     }
 
+    /// Rereads the configuration (`pg_ctl reload`).
+    pub fn reload(&self) {
+        let mut c = self.cmd("pg_ctl");
+        c.args(["reload", "-D"]).arg(&self.data);
+        self.run(c, "pg_ctl reload");
+    }
+
     /// Promotes a standby to primary (`pg_ctl promote -w`).
     pub fn promote(&self) {
         let mut c = self.cmd("pg_ctl");
