@@ -190,7 +190,9 @@ pub async fn run(
         let (s, lease) = (store.clone(), role.lease);
         match tokio::task::spawn_blocking(move || s.renew_lead(epoch, lease)).await {
             Ok(Ok(true)) => renewed = sent,
-            Ok(Ok(false)) => return format!("another instance took the lease over (epoch {epoch} is gone)"),
+            Ok(Ok(false)) => {
+                return format!("another instance took the lease over (epoch {epoch} is gone)")
+            }
             Ok(Err(e)) if renewed.elapsed() > role.lease => {
                 return format!("the lease could not be renewed within its length: {e}")
             }
@@ -211,8 +213,8 @@ pub fn release(role: &Role, store: &PgStore) {
 }
 
 fn unavailable(code: &'static str, detail: String) -> Response {
-    let mut r = crate::api::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
-        .into_response();
+    let mut r =
+        crate::api::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, detail).into_response();
     r.headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     r

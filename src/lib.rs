@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod append;
 pub mod config;
 pub mod cosign;
 pub mod demo;
@@ -151,10 +152,10 @@ impl Log {
     /// instance's evidence.
     fn open_postgres(config: &Config, url: &str, allow: Vec<VerifierKey>) -> anyhow::Result<Log> {
         let (key, new_key) = keys::load_or_create(&config.data, &config.origin)?;
-        let pg = Arc::new(
-            storage::PgStore::open(url)
-                .with_context(|| format!("opening the log's PostgreSQL database ({})", redact(url)))?,
-        );
+        let pg =
+            Arc::new(storage::PgStore::open(url).with_context(|| {
+                format!("opening the log's PostgreSQL database ({})", redact(url))
+            })?);
         let store: Arc<dyn Store> = pg.clone();
         // An instance with another key must never lead this log: it would sign its
         // tree under another name.
@@ -175,8 +176,12 @@ impl Log {
         sequencer::init_log(&*store, &key)?;
         let evidence_db = Arc::new(witness::WitnessStore::open(&config.data.join("gossip-db"))?);
         let evidence = gossip::Evidence::open(evidence_db, "equivocation/")?;
-        let (seq, standby) =
-            sequencer::standby(store.clone(), key.clone(), Self::sequencer_config(config), None)?;
+        let (seq, standby) = sequencer::standby(
+            store.clone(),
+            key.clone(),
+            Self::sequencer_config(config),
+            None,
+        )?;
         let role = Arc::new(leader::Role::new(std::time::Duration::from_millis(
             config.lease_ms,
         )));
@@ -324,10 +329,13 @@ pub async fn run(
     // A log on PostgreSQL: the lease loop decides whether this instance sequences.
     // Losing the lead ends the process (crash-only, see `leader`).
     let lease = log.ha.take().map(|ha| {
-        let url = ha.url.clone().unwrap_or_else(|| match listener.local_addr() {
-            Ok(a) => format!("http://{a}"),
-            Err(_) => String::new(),
-        });
+        let url = ha
+            .url
+            .clone()
+            .unwrap_or_else(|| match listener.local_addr() {
+                Ok(a) => format!("http://{a}"),
+                Err(_) => String::new(),
+            });
         let task = tokio::spawn(leader::run(
             ha.role.clone(),
             ha.store.clone(),
@@ -337,7 +345,9 @@ pub async fn run(
         ));
         (task, ha.role, ha.store)
     });
-    let lost = lease.as_ref().map(|(_, role, store)| (role.clone(), store.clone()));
+    let lost = lease
+        .as_ref()
+        .map(|(_, role, store)| (role.clone(), store.clone()));
     let lease_task = lease.map(|(task, _, _)| {
         tokio::spawn(async move {
             if let Ok(why) = task.await {

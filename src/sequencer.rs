@@ -31,8 +31,7 @@
 //! the log lost entries it signed, going on would fork. Submissions then get
 //! [`SubmitError::Halted`] with the reason.
 
-use crate::stats::ElectionStats;
-use crate::storage::{Commit, StorageError, Store, StoreHashReader, TreeHead};
+use crate::storage::{Commit, StorageError, Store, TreeHead};
 use crate::watermark::Watermark;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -46,7 +45,7 @@ use urne_client::rules::{
     Context, Overlay, Refusal, StateError, StateKey, StateValue, StateView, Subject, Verified,
 };
 use urne_client::statement::{SignedStatement, Time};
-use urne_client::tree::{self, Hash, HashReader};
+use urne_client::tree::{self, Hash};
 
 /// Why a submission was not appended.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -431,7 +430,9 @@ impl Standby {
             .name("sequencer".into())
             .spawn(move || seq.run(rx))
             .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
-        *h.thread.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(thread);
+        *h.thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(thread);
         let _ = h.tx.set(tx);
         Ok(())
     }
@@ -500,35 +501,6 @@ struct Sequencer {
     halted: Arc<std::sync::OnceLock<String>>,
 }
 
-/// Stored hashes of the batch being built, in front of the committed ones.
-struct PendingHashes<'a> {
-    store: &'a dyn Store,
-    pending: HashMap<u64, Hash>,
-}
-
-impl HashReader for PendingHashes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let missing: Vec<u64> = indexes
-            .iter()
-            .copied()
-            .filter(|i| !self.pending.contains_key(i))
-            .collect();
-        let from_store = if missing.is_empty() {
-            Vec::new()
-        } else {
-            StoreHashReader(self.store).read_hashes(&missing)?
-        };
-        let mut it = from_store.into_iter();
-        indexes
-            .iter()
-            .map(|i| match self.pending.get(i) {
-                Some(h) => Ok(*h),
-                None => it.next().ok_or(tlog_tiles::Error::IndexesNotInTree),
-            })
-            .collect()
-    }
-}
-
 impl Sequencer {
     fn run(self, rx: Receiver<Submission>) {
         while let Ok(first) = rx.recv() {
@@ -585,7 +557,10 @@ impl Sequencer {
         };
         let mut overlay = Overlay::new(&view);
         let now = Time::now();
-        let mut accepted: Vec<(Submission, Vec<Subject>, bool)> = Vec::with_capacity(batch.len());
+        // Each accepted statement with its leaf hash (computed once, here), the
+        // subjects the rules filed it under, and whether it is a reissue.
+        let mut accepted: Vec<(Submission, Hash, Vec<Subject>, bool)> =
+            Vec::with_capacity(batch.len());
         let mut duplicates: Vec<(Submission, u64)> = Vec::new();
         let mut batch_leaves: HashMap<[u8; 32], u64> = HashMap::new();
         for sub in batch {
@@ -628,7 +603,7 @@ impl Sequencer {
             match overlay.check_and_apply(&sub.stmt, sub.verified.as_ref(), &ctx) {
                 Ok(effects) => {
                     batch_leaves.insert(leaf.0, index);
-                    accepted.push((sub, effects.subjects, effects.reissue));
+                    accepted.push((sub, leaf, effects.subjects, effects.reissue));
                 }
                 Err(refusal) => {
                     self.metrics.refused.fetch_add(1, Ordering::Relaxed);
@@ -642,59 +617,25 @@ impl Sequencer {
         }
         let writes = overlay.into_writes();
 
-        let mut commit = Commit {
-            state: writes
+        // One append path (crate::append): hashes, lookups, statistics, root.
+        let mut appender = crate::append::Appender::new(store, head.size);
+        for (sub, leaf, subjects, reissue) in &accepted {
+            appender.push(
+                sub.stmt.bytes.clone(),
+                *leaf,
+                &sub.stmt.statement,
+                subjects,
+                *reissue,
+            )?;
+        }
+        let size = appender.size();
+        let root = appender.root()?;
+        let mut commit = appender.into_commit(
+            writes
                 .iter()
                 .map(|(k, v)| (k.encode(), v.encode()))
                 .collect(),
-            ..Commit::default()
-        };
-        let mut hashes = PendingHashes {
-            store,
-            pending: HashMap::new(),
-        };
-        let mut stats: HashMap<String, ElectionStats> = HashMap::new();
-        for (i, (sub, subjects, reissue)) in accepted.iter().enumerate() {
-            let index = head.size + i as u64;
-            let bytes = &sub.stmt.bytes;
-            let new =
-                tree::stored_hashes(index, bytes, &hashes).map_err(|e| StorageError::Corrupt {
-                    what: format!("stored hashes for entry {index}"),
-                    detail: e.to_string(),
-                })?;
-            let first = tree::stored_hash_index(0, index);
-            for (j, h) in new.into_iter().enumerate() {
-                hashes.pending.insert(first + j as u64, h);
-                commit.hashes.push((first + j as u64, h));
-            }
-            commit.entries.push((index, bytes.clone()));
-            commit.leaves.push((tree::record_hash(bytes), index));
-            for s in subjects {
-                if !matches!(s, Subject::Election(_)) {
-                    commit.lookups.push((subject_key(s), index));
-                }
-            }
-            let election = &sub.stmt.statement.election;
-            if !stats.contains_key(election) {
-                let old = match store.stats(election)? {
-                    Some(b) => ElectionStats::decode(&b).map_err(|e| StorageError::Corrupt {
-                        what: format!("statistics of {election}"),
-                        detail: e.to_string(),
-                    })?,
-                    None => ElectionStats::default(),
-                };
-                stats.insert(election.clone(), old);
-            }
-            if let Some(s) = stats.get_mut(election) {
-                s.record(index, &sub.stmt.statement, *reissue);
-            }
-        }
-        commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
-        let size = head.size + accepted.len() as u64;
-        let root = tree::tree_hash(size, &hashes).map_err(|e| StorageError::Corrupt {
-            what: format!("root of tree size {size}"),
-            detail: e.to_string(),
-        })?;
+        );
         let checkpoint = Checkpoint {
             origin: self.key.name().to_string(),
             size,
@@ -728,7 +669,7 @@ impl Sequencer {
             self.elections.borrow_mut().clear();
             let detail =
                 format!("durable commit failed, nothing of this batch is acknowledged: {e}");
-            for (sub, _, _) in accepted {
+            for (sub, _, _, _) in accepted {
                 let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
             }
             for (sub, _) in duplicates {
@@ -753,8 +694,7 @@ impl Sequencer {
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
         self.head_tx.send_replace(new_head.clone());
 
-        for (i, (sub, _, _)) in accepted.into_iter().enumerate() {
-            let leaf_hash = tree::record_hash(&sub.stmt.bytes);
+        for (i, (sub, leaf_hash, _, _)) in accepted.into_iter().enumerate() {
             let _ = sub.reply.send(Ok(Ack {
                 index: head.size + i as u64,
                 leaf_hash,

@@ -60,7 +60,9 @@ async fn primary_killed_standby_promoted_nothing_lost() {
             stop.clone(),
             key.clone(),
         );
-        let texts: Vec<String> = (0..1500).map(|_| new_credential(&e, Channel::Mail)).collect();
+        let texts: Vec<String> = (0..1500)
+            .map(|_| new_credential(&e, Channel::Mail))
+            .collect();
         tasks.push(tokio::spawn(async move {
             let mut attempt = s;
             'texts: for text in texts {
@@ -103,9 +105,15 @@ async fn primary_killed_standby_promoted_nothing_lost() {
             let v = retry_post(&http, &urls, &probe).await;
             let (index, cp) = check_ack(&v, &probe, &key);
             handed.lock().unwrap().add(&cp, "probe");
-            acked.lock().unwrap().push(Acked { index, bytes: probe });
+            acked.lock().unwrap().push(Acked {
+                index,
+                bytes: probe,
+            });
         }
-        assert!(killed_at.elapsed() < PATIENCE, "the log did not go on after the failover");
+        assert!(
+            killed_at.elapsed() < PATIENCE,
+            "the log did not go on after the failover"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let recovered = killed_at.elapsed();

@@ -42,7 +42,10 @@ fn postgres_lease_fences_a_former_leader() {
     let a = PgStore::open(&url).unwrap();
     let b = PgStore::open(&url).unwrap();
     let lease = Duration::from_millis(300);
-    let ea = a.try_lead("a", "http://a", lease).unwrap().expect("free lease");
+    let ea = a
+        .try_lead("a", "http://a", lease)
+        .unwrap()
+        .expect("free lease");
     assert_eq!(b.try_lead("b", "http://b", lease).unwrap(), None, "held");
     assert!(a.renew_lead(ea, lease).unwrap());
     let row = b.leader().unwrap().unwrap();
@@ -59,7 +62,10 @@ fn postgres_lease_fences_a_former_leader() {
     .unwrap();
     // a stops renewing; after the expiry b takes over (polling, no deadline).
     let eb = loop {
-        if let Some(e) = b.try_lead("b", "http://b", Duration::from_secs(60)).unwrap() {
+        if let Some(e) = b
+            .try_lead("b", "http://b", Duration::from_secs(60))
+            .unwrap()
+        {
             break e;
         }
         std::thread::sleep(Duration::from_millis(50));

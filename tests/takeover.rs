@@ -76,7 +76,9 @@ async fn leader_killed_follower_takes_over_nothing_lost() {
                 stop.clone(),
                 key.clone(),
             );
-            let texts: Vec<String> = (0..400).map(|_| new_credential(&e, Channel::Mail)).collect();
+            let texts: Vec<String> = (0..400)
+                .map(|_| new_credential(&e, Channel::Mail))
+                .collect();
             tasks.push(tokio::spawn(async move {
                 let mut attempt = s;
                 'texts: for text in texts {
@@ -107,7 +109,10 @@ async fn leader_killed_follower_takes_over_nothing_lost() {
                     if let Ok(r) = http.get(format!("{url}/checkpoint")).send().await {
                         if let Ok(text) = r.text().await {
                             if text.starts_with(ORIGIN) {
-                                handed.lock().unwrap().add(&open(&text, &key), "/checkpoint");
+                                handed
+                                    .lock()
+                                    .unwrap()
+                                    .add(&open(&text, &key), "/checkpoint");
                             }
                         }
                     }
@@ -120,9 +125,7 @@ async fn leader_killed_follower_takes_over_nothing_lost() {
         let killed_at = Instant::now();
         {
             let slot = live_slot(&cluster, &urls[leader]);
-            let inst = cluster.live[slot]
-                .as_mut()
-                .unwrap();
+            let inst = cluster.live[slot].as_mut().unwrap();
             inst.child.kill().unwrap(); // SIGKILL
             inst.child.wait().unwrap();
         }
@@ -152,7 +155,16 @@ async fn leader_killed_follower_takes_over_nothing_lost() {
         cluster.respawn(&keys);
         let urls = cluster.urls();
         let leader = wait_leader(&http, &urls).await;
-        verify(&http, &urls, leader, &key, &acked, &handed, round + 1 == rounds).await;
+        verify(
+            &http,
+            &urls,
+            leader,
+            &key,
+            &acked,
+            &handed,
+            round + 1 == rounds,
+        )
+        .await;
         eprintln!(
             "round {round}: leader killed after {delay} ms, takeover (kill to the next acknowledgement) {took:?}; {} acknowledged",
             acked.lock().unwrap().len()
@@ -194,7 +206,11 @@ async fn paused_leader_cannot_append(
     // Statements sent to the paused leader itself: they wait in its socket buffers.
     let stuck: Vec<_> = (0..8)
         .map(|_| {
-            let (http, url, text) = (http.clone(), urls[leader].clone(), new_credential(e, Channel::Mail));
+            let (http, url, text) = (
+                http.clone(),
+                urls[leader].clone(),
+                new_credential(e, Channel::Mail),
+            );
             tokio::spawn(async move {
                 let r = http
                     .post(format!("{url}/v1/statements"))
@@ -202,7 +218,11 @@ async fn paused_leader_cannot_append(
                     .send()
                     .await;
                 match r {
-                    Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default(), text),
+                    Ok(r) => (
+                        r.status().as_u16(),
+                        r.text().await.unwrap_or_default(),
+                        text,
+                    ),
                     Err(e) => (0, e.to_string(), text),
                 }
             })
@@ -227,7 +247,10 @@ async fn paused_leader_cannot_append(
         if let Some(u) = found {
             break u;
         }
-        assert!(stopped_at.elapsed() < PATIENCE, "no takeover of a paused leader");
+        assert!(
+            stopped_at.elapsed() < PATIENCE,
+            "no takeover of a paused leader"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     for _ in 0..20 {
@@ -246,13 +269,23 @@ async fn paused_leader_cannot_append(
     // It exits by itself, having lost the lead.
     let start = Instant::now();
     let status = loop {
-        if let Some(s) = cluster.live[slot].as_mut().unwrap().child.try_wait().unwrap() {
+        if let Some(s) = cluster.live[slot]
+            .as_mut()
+            .unwrap()
+            .child
+            .try_wait()
+            .unwrap()
+        {
             break s;
         }
         assert!(start.elapsed() < PATIENCE, "the former leader did not stop");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(status.code(), Some(urne::leader::EXIT_LOST_LEAD), "{status}");
+    assert_eq!(
+        status.code(),
+        Some(urne::leader::EXIT_LOST_LEAD),
+        "{status}"
+    );
     for t in stuck {
         let (status, body, text) = t.await.unwrap();
         // Whatever it answered, it is no acknowledgement of an append by the former
@@ -263,7 +296,10 @@ async fn paused_leader_cannot_append(
             handed.lock().unwrap().add(&cp, "paused leader");
             acked.lock().unwrap().push(Acked { index, bytes: text });
         }
-        eprintln!("statement sent to the paused leader: {status} {}", body.chars().take(160).collect::<String>());
+        eprintln!(
+            "statement sent to the paused leader: {status} {}",
+            body.chars().take(160).collect::<String>()
+        );
     }
     cluster.respawn(keys);
     let urls = cluster.urls();

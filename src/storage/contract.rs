@@ -31,8 +31,12 @@ fn batch(from: u64, n: u64, extends: Option<(u64, Hash)>, root: u8) -> Commit {
         c.lookups.push((b"vsubject".to_vec(), i));
         c.lookups.push((format!("r{i}").into_bytes(), i));
     }
-    c.state.push((b"state-key".to_vec(), format!("after {}", from + n).into_bytes()));
-    c.stats.push(("e1".into(), format!("{}", from + n).into_bytes()));
+    c.state.push((
+        b"state-key".to_vec(),
+        format!("after {}", from + n).into_bytes(),
+    ));
+    c.stats
+        .push(("e1".into(), format!("{}", from + n).into_bytes()));
     c.head = Some(head(from + n, root));
     c
 }
@@ -60,7 +64,10 @@ pub fn check(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(store.head().unwrap(), Some(empty.clone()));
-    assert_eq!(store.checkpoint_at(0).unwrap(), Some(empty.checkpoint.clone()));
+    assert_eq!(
+        store.checkpoint_at(0).unwrap(),
+        Some(empty.checkpoint.clone())
+    );
 
     // A batch extending it: everything visible together.
     store.commit(batch(0, 3, Some((0, h(0))), 7)).unwrap();
@@ -68,10 +75,17 @@ pub fn check(store: &dyn Store) {
     assert_eq!((h3.size, h3.root), (3, h(7)));
     assert_eq!(
         store.entries(0, 3).unwrap(),
-        vec![b"entry 0".to_vec(), b"entry 1".to_vec(), b"entry 2".to_vec()]
+        vec![
+            b"entry 0".to_vec(),
+            b"entry 1".to_vec(),
+            b"entry 2".to_vec()
+        ]
     );
     assert_eq!(store.entries(1, 2).unwrap(), vec![b"entry 1".to_vec()]);
-    assert_eq!(store.read_hashes(&[4, 0, 2]).unwrap(), vec![h(2), h(0), h(1)]);
+    assert_eq!(
+        store.read_hashes(&[4, 0, 2]).unwrap(),
+        vec![h(2), h(0), h(1)]
+    );
     assert_eq!(store.leaf_index(&h(101)).unwrap(), Some(1));
     assert_eq!(store.lookup(b"vsubject", 0, 10).unwrap(), vec![0, 1, 2]);
     // A page: from an index, at most `limit`; a subject that is a prefix of another
@@ -79,7 +93,10 @@ pub fn check(store: &dyn Store) {
     assert_eq!(store.lookup(b"vsubject", 1, 1).unwrap(), vec![1]);
     assert_eq!(store.lookup(b"vsub", 0, 10).unwrap(), Vec::<u64>::new());
     assert_eq!(store.lookup(b"r2", 0, 10).unwrap(), vec![2]);
-    assert_eq!(store.state(b"state-key").unwrap(), Some(b"after 3".to_vec()));
+    assert_eq!(
+        store.state(b"state-key").unwrap(),
+        Some(b"after 3".to_vec())
+    );
     assert_eq!(store.stats("e1").unwrap(), Some(b"3".to_vec()));
     assert_eq!(store.elections().unwrap(), vec!["e1".to_string()]);
     assert_eq!(store.checkpoint_at(3).unwrap(), Some(h3.checkpoint.clone()));
@@ -106,7 +123,10 @@ pub fn check(store: &dyn Store) {
         assert_eq!(store.head().unwrap(), Some(h3.clone()));
         assert_eq!(store.leaf_index(&h(103)).unwrap(), None);
         assert_eq!(store.checkpoint_at(5).unwrap(), None);
-        assert_eq!(store.state(b"state-key").unwrap(), Some(b"after 3".to_vec()));
+        assert_eq!(
+            store.state(b"state-key").unwrap(),
+            Some(b"after 3".to_vec())
+        );
         assert_eq!(store.lookup(b"vsubject", 0, 10).unwrap(), vec![0, 1, 2]);
         assert!(store.entries(3, 4).is_err());
     }
@@ -116,7 +136,10 @@ pub fn check(store: &dyn Store) {
     assert_eq!(store.head().unwrap().map(|h| h.size), Some(5));
     assert_eq!(store.entries(0, 5).unwrap().len(), 5);
     assert_eq!(store.lookup(b"vsubject", 2, 10).unwrap(), vec![2, 3, 4]);
-    assert_eq!(store.state(b"state-key").unwrap(), Some(b"after 5".to_vec()));
+    assert_eq!(
+        store.state(b"state-key").unwrap(),
+        Some(b"after 5".to_vec())
+    );
     assert_eq!(store.stats("e1").unwrap(), Some(b"5".to_vec()));
 
     // A mirror's staged size, without a head.

@@ -185,9 +185,7 @@ impl PgStore {
             // lock, taken by its commit, for longer than this: the server ends its
             // transaction and a follower can take over. Nothing waits on a lock
             // forever either.
-            client
-                .batch_execute(SESSION_SETTINGS)
-                .await?;
+            client.batch_execute(SESSION_SETTINGS).await?;
             Ok::<_, tokio_postgres::Error>(client)
         });
         self.wait(task)
@@ -376,10 +374,7 @@ impl PgStore {
             // Lock the lease row: a takeover waits for this commit, or this commit
             // sees the new epoch and writes nothing.
             let rows = tx
-                .query(
-                    "SELECT epoch FROM urne_leader WHERE one FOR UPDATE",
-                    &[],
-                )
+                .query("SELECT epoch FROM urne_leader WHERE one FOR UPDATE", &[])
                 .await?;
             let now: Option<i64> = rows.first().map(|r| r.get(0));
             if now != Some(idx(fence)) {
@@ -424,18 +419,36 @@ impl PgStore {
                 )));
             }
         }
-        let (ei, eb): (Vec<i64>, Vec<&[u8]>) =
-            c.entries.iter().map(|(i, b)| (idx(*i), b.as_slice())).unzip();
-        let (hi, hh): (Vec<i64>, Vec<&[u8]>) =
-            c.hashes.iter().map(|(i, h)| (idx(*i), h.0.as_slice())).unzip();
-        let (ls, li): (Vec<&[u8]>, Vec<i64>) =
-            c.lookups.iter().map(|(s, i)| (s.as_slice(), idx(*i))).unzip();
-        let (fh, fi): (Vec<&[u8]>, Vec<i64>) =
-            c.leaves.iter().map(|(h, i)| (h.0.as_slice(), idx(*i))).unzip();
-        let (sk, sv): (Vec<&[u8]>, Vec<&[u8]>) =
-            c.state.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).unzip();
-        let (tk, tv): (Vec<&str>, Vec<&[u8]>) =
-            c.stats.iter().map(|(k, v)| (k.as_str(), v.as_slice())).unzip();
+        let (ei, eb): (Vec<i64>, Vec<&[u8]>) = c
+            .entries
+            .iter()
+            .map(|(i, b)| (idx(*i), b.as_slice()))
+            .unzip();
+        let (hi, hh): (Vec<i64>, Vec<&[u8]>) = c
+            .hashes
+            .iter()
+            .map(|(i, h)| (idx(*i), h.0.as_slice()))
+            .unzip();
+        let (ls, li): (Vec<&[u8]>, Vec<i64>) = c
+            .lookups
+            .iter()
+            .map(|(s, i)| (s.as_slice(), idx(*i)))
+            .unzip();
+        let (fh, fi): (Vec<&[u8]>, Vec<i64>) = c
+            .leaves
+            .iter()
+            .map(|(h, i)| (h.0.as_slice(), idx(*i)))
+            .unzip();
+        let (sk, sv): (Vec<&[u8]>, Vec<&[u8]>) = c
+            .state
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .unzip();
+        let (tk, tv): (Vec<&str>, Vec<&[u8]>) = c
+            .stats
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .unzip();
         let staged = c.staged.map(idx);
         let head_size = c.head.as_ref().map(|h| idx(h.size));
         type Params<'p> = Vec<&'p (dyn ToSql + Sync)>;
@@ -620,7 +633,9 @@ impl Store for PgStore {
             "SELECT idx FROM urne_lookups WHERE subject = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
             &[&subject, &idx(from), &limit],
         )?;
-        rows.iter().map(|r| uidx("lookup index", r.get(0))).collect()
+        rows.iter()
+            .map(|r| uidx("lookup index", r.get(0)))
+            .collect()
     }
 
     fn stats(&self, election: &str) -> Result<Option<Vec<u8>>, StorageError> {

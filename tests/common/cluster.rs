@@ -171,7 +171,10 @@ pub async fn wait_leader(http: &reqwest::Client, urls: &[String]) -> usize {
         if leading.len() == 1 {
             return leading[0];
         }
-        assert!(leading.len() <= 1, "two instances lead at once: {leading:?}");
+        assert!(
+            leading.len() <= 1,
+            "two instances lead at once: {leading:?}"
+        );
         assert!(start.elapsed() < PATIENCE, "no leader after {PATIENCE:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -241,7 +244,10 @@ pub async fn retry_post(http: &reqwest::Client, urls: &[String], text: &str) -> 
         if let Some(v) = try_post(http, &urls[attempt % urls.len()], text).await {
             return v;
         }
-        assert!(start.elapsed() < PATIENCE, "no instance took a statement for {PATIENCE:?}");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "no instance took a statement for {PATIENCE:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     unreachable!()
@@ -272,7 +278,10 @@ pub async fn verify(
                 .await
                 .unwrap();
             let cp = open(&text, key);
-            assert!(cp.size <= head.size, "{u} serves a tree larger than the head");
+            assert!(
+                cp.size <= head.size,
+                "{u} serves a tree larger than the head"
+            );
             if cp.size == head.size {
                 assert_eq!(cp.root, head.root, "{u}: another root for size {}", cp.size);
                 break;
@@ -296,9 +305,19 @@ pub async fn verify(
             a.index
         );
     }
-    let handed: Vec<(u64, Hash)> = handed.lock().unwrap().0.iter().map(|(s, r)| (*s, *r)).collect();
+    let handed: Vec<(u64, Hash)> = handed
+        .lock()
+        .unwrap()
+        .0
+        .iter()
+        .map(|(s, r)| (*s, *r))
+        .collect();
     for (size, _) in &handed {
-        assert!(*size <= head.size, "checkpoint of size {size} handed out, log has {}: rollback", head.size);
+        assert!(
+            *size <= head.size,
+            "checkpoint of size {size} handed out, log has {}: rollback",
+            head.size
+        );
     }
     let roots = prefix_roots(&entries, handed.iter().map(|h| h.0));
     for (size, root) in &handed {
@@ -321,7 +340,9 @@ pub async fn verify(
                         &head.root,
                         &hashes(&v, "consistency_proof"),
                     )
-                    .unwrap_or_else(|e| panic!("checkpoint {size} not consistent with {}: {e}", head.size));
+                    .unwrap_or_else(|e| {
+                        panic!("checkpoint {size} not consistent with {}: {e}", head.size)
+                    });
                 }
             })
             .buffer_unordered(16)
@@ -329,4 +350,3 @@ pub async fn verify(
             .await;
     }
 }
-

@@ -4,8 +4,8 @@
 //! and rs_merkle, trusting nothing the server says.
 #![allow(dead_code)]
 
-pub mod faulty;
 pub mod cluster;
+pub mod faulty;
 pub mod postgres;
 
 use std::net::SocketAddr;

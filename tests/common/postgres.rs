@@ -136,10 +136,19 @@ impl Postgres {
             running: false,
         };
         let mut bb = sb.cmd("pg_basebackup");
-        bb.args(["-h", "127.0.0.1", "-U", "postgres", "-R", "-X", "stream", "-p"])
-            .arg(self.port.to_string())
-            .arg("-D")
-            .arg(&sb.data);
+        bb.args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "-p",
+        ])
+        .arg(self.port.to_string())
+        .arg("-D")
+        .arg(&sb.data);
         sb.run(bb, "pg_basebackup");
         sb.append_conf("hot_standby = on\n");
         sb.start();
