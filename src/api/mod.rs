@@ -210,7 +210,7 @@ pub async fn submit(
         .map_err(body_error)?;
     // A follower hands the statement to the leader as it came and relays the answer.
     if let Some(role) = app.role.as_ref().filter(|r| !r.is_leader()) {
-        return Ok(crate::leader::forward(role, &headers, body.into()).await);
+        return Ok(crate::leader::forward(role, &headers, body).await);
     }
     let stmt = SignedStatement::parse(&body)?;
     // A statement already in the log is answered as such before anything else is
