@@ -13,7 +13,9 @@
 #   with playwright-core; no browser is downloaded by npm) and the web tests' npm
 #   packages (web/package-lock.json, `npm ci`); URNE_SKIP_WEB=1 leaves these out;
 # - Python 3 with `cryptography` (Debian's python3-cryptography), for the integration
-#   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs).
+#   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs);
+# - PostgreSQL (Debian's postgresql: tests/storage.rs, takeover.rs and db_failover.rs
+#   start their own servers with initdb and pg_ctl; the machine's service is not used).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,9 @@ if [ "$test" = 1 ]; then
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import cryptography' >/dev/null 2>&1 || need+=(python3-cryptography)
+  # PostgreSQL's binaries (initdb, pg_ctl, pg_basebackup, psql): the storage, takeover
+  # and database failover tests start their own servers in temporary directories.
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 fi
 if [ "$web" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -72,6 +72,18 @@ pub struct Config {
     /// Table files RocksDB keeps open, at most a quarter of the descriptor limit.
     /// Default 256.
     pub rocksdb_max_open_files: i32,
+    /// PostgreSQL connection string (`postgres://user@host:port/db`, several hosts
+    /// allowed): the log lives there instead of RocksDB in `data`, and several
+    /// instances may share it, one of them sequencing ([`crate::leader`]). The data
+    /// directory then only holds the log key (the same file on every instance) and
+    /// the evidence. Default none (RocksDB).
+    pub database: Option<String>,
+    /// With `database`: the leader's lease, in milliseconds. A follower takes over
+    /// this long after the leader's last renewal. Default 3000.
+    pub lease_ms: u64,
+    /// With `database`: the URL other instances reach this one's API at (followers
+    /// forward writes to the leader's). Default `http://` and the address listened on.
+    pub instance_url: Option<String>,
 }
 
 impl Default for Config {
@@ -96,6 +108,9 @@ impl Default for Config {
             body_timeout_secs: 30,
             shutdown_timeout_secs: 10,
             rocksdb_max_open_files: crate::storage::rocks::DEFAULT_MAX_OPEN_FILES,
+            database: None,
+            lease_ms: 3000,
+            instance_url: None,
         }
     }
 }
@@ -163,6 +178,12 @@ impl Config {
             return Err(ConfigError::Bound(
                 "timeouts and connection limits must be at least 1".into(),
             ));
+        }
+        if !(100..=600_000).contains(&self.lease_ms) {
+            return Err(ConfigError::Bound(format!(
+                "lease_ms {} must be in 100..=600000",
+                self.lease_ms
+            )));
         }
         if self.time_tolerance_secs < 0 {
             return Err(ConfigError::Bound(

@@ -9,9 +9,10 @@
 //! Does not own: anything a real log does. Never use it on a real log; the server
 //! must be stopped while it runs (RocksDB allows one process per directory).
 
+use crate::append::Appender;
 use crate::keys;
-use crate::sequencer::{subject_key, StoreStateView};
-use crate::storage::{Commit, RocksStore, Store, StoreHashReader, TreeHead};
+use crate::sequencer::StoreStateView;
+use crate::storage::{RocksStore, Store, TreeHead};
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::path::Path;
 use urne_client::checkpoint::Checkpoint;
@@ -44,16 +45,6 @@ pub fn forge_append(data: &Path, entry_file: &Path) -> Result<u64> {
         .head()?
         .ok_or_else(|| anyhow!("log in {} is not initialised", data.display()))?;
     let index = head.size;
-    let reader = StoreHashReader(&store);
-    let new = tree::stored_hashes(index, &bytes, &reader)
-        .map_err(|e| anyhow!("stored hashes of entry {index}: {e}"))?;
-    let first = tree::stored_hash_index(0, index);
-    let mut commit = Commit::default();
-    for (j, h) in new.iter().enumerate() {
-        commit.hashes.push((first + j as u64, *h));
-    }
-    commit.entries.push((index, bytes.clone()));
-    commit.leaves.push((tree::record_hash(&bytes), index));
     // File the entry under the lookups a real one would have, so that the voter's
     // and receipt lookups find it.
     let election = stmt.statement.election.clone();
@@ -82,17 +73,18 @@ pub fn forge_append(data: &Path, entry_file: &Path) -> Result<u64> {
         }
         _ => {}
     }
-    for s in &subjects {
-        commit.lookups.push((subject_key(s), index));
-    }
-    // The new root, from the stored hashes on disk and the ones of this entry.
-    let size = index + 1;
-    let pending = Pending {
-        store: &store,
-        first,
-        new: &new,
-    };
-    let root = tree::tree_hash(size, &pending).map_err(|e| anyhow!("root of size {size}: {e}"))?;
+    // The log's own append path (crate::append), without its rules.
+    let mut appender = Appender::new(&store, index);
+    appender.push(
+        bytes.clone(),
+        tree::record_hash(&bytes),
+        &stmt.statement,
+        &subjects,
+        false,
+    )?;
+    let size = appender.size();
+    let root = appender.root()?;
+    let mut commit = appender.into_commit(Vec::new());
     let checkpoint = Checkpoint {
         origin: key.name().to_string(),
         size,
@@ -107,32 +99,4 @@ pub fn forge_append(data: &Path, entry_file: &Path) -> Result<u64> {
     });
     store.commit(commit)?;
     Ok(index)
-}
-
-/// Stored hashes on disk, with the forged entry's new ones in front.
-struct Pending<'a> {
-    store: &'a RocksStore,
-    first: u64,
-    new: &'a [tree::Hash],
-}
-
-impl tree::HashReader for Pending<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<tree::Hash>, tlog_tiles::Error> {
-        indexes
-            .iter()
-            .map(|&i| {
-                if i >= self.first {
-                    self.new
-                        .get((i - self.first) as usize)
-                        .copied()
-                        .ok_or(tlog_tiles::Error::IndexesNotInTree)
-                } else {
-                    StoreHashReader(self.store)
-                        .read_hashes(&[i])?
-                        .pop()
-                        .ok_or(tlog_tiles::Error::IndexesNotInTree)
-                }
-            })
-            .collect()
-    }
 }

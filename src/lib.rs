@@ -11,7 +11,10 @@
 //!
 //! - [`config`]: the one `Config` struct, its defaults and validation.
 //! - [`keys`]: the log's signing key file (created on first start, mode 0600).
-//! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]) and memory.
+//! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
+//!   ([`storage::PgStore`]) and memory.
+//! - [`leader`]: several instances on one PostgreSQL database: the lease, exactly
+//!   one sequencer, takeover, followers forwarding writes.
 //! - [`sequencer`]: the single writer: batches, rules, hashes, checkpoint, one durable
 //!   commit per batch.
 //! - [`stats`]: per-election statistics for the dashboard.
@@ -37,12 +40,14 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod append;
 pub mod config;
 pub mod cosign;
 pub mod demo;
 pub mod forge;
 pub mod gossip;
 pub mod keys;
+pub mod leader;
 pub mod mirror;
 pub mod peer_body;
 pub mod sequencer;
@@ -68,6 +73,17 @@ pub struct Log {
     pub new_key: bool,
     /// The HTTP server's connection caps and deadlines.
     pub limits: serve::Limits,
+    // A log on PostgreSQL: what its lease loop needs (started by [`run`]).
+    ha: Option<Ha>,
+}
+
+/// An instance of a log on PostgreSQL before it serves: a follower until the lease
+/// loop promotes its standby sequencer.
+struct Ha {
+    store: Arc<storage::PgStore>,
+    standby: sequencer::Standby,
+    role: Arc<leader::Role>,
+    url: Option<String>,
 }
 
 impl Log {
@@ -81,6 +97,9 @@ impl Log {
     pub fn open(config: &Config) -> anyhow::Result<Log> {
         let allow = config.validate()?;
         serve::raise_nofile_limit();
+        if let Some(url) = &config.database {
+            return Self::open_postgres(config, url, allow);
+        }
         let (key, new_key) = keys::load_or_create(&config.data, &config.origin)?;
         // The mark first: a halted log does not even open its database.
         let (mark, held) = watermark::Watermark::open(&config.data, key.verifier())?;
@@ -105,14 +124,15 @@ impl Log {
         let evidence_db = Arc::new(witness::WitnessStore::open(&config.data.join("gossip-db"))?);
         let evidence = gossip::Evidence::open(evidence_db, "equivocation/")?;
         let mark = Arc::new(mark);
-        let mut log = Self::build(
-            Arc::new(store),
-            key,
-            config,
-            allow,
-            evidence,
+        let store: Arc<dyn Store> = Arc::new(store);
+        sequencer::init_log(&*store, &key)?;
+        let seq = sequencer::start_with_watermark(
+            store.clone(),
+            key.clone(),
+            Self::sequencer_config(config),
             Some(mark.clone()),
         )?;
+        let mut log = Self::build(store, key, config, allow, evidence, seq, None)?;
         // The last checkpoint the witnesses cosigned, served again after a restart
         // (never the bare head while witnesses are down).
         log.state
@@ -126,6 +146,68 @@ impl Log {
         Ok(log)
     }
 
+    /// Opens an instance of the log in the PostgreSQL database at `url`: a follower
+    /// until [`run`]'s lease loop makes it the leader ([`leader`]). The data
+    /// directory holds the log key, which every instance of the log shares, and this
+    /// instance's evidence.
+    fn open_postgres(config: &Config, url: &str, allow: Vec<VerifierKey>) -> anyhow::Result<Log> {
+        let (key, new_key) = keys::load_or_create(&config.data, &config.origin)?;
+        let pg =
+            Arc::new(storage::PgStore::open(url).with_context(|| {
+                format!("opening the log's PostgreSQL database ({})", redact(url))
+            })?);
+        let store: Arc<dyn Store> = pg.clone();
+        // An instance with another key must never lead this log: it would sign its
+        // tree under another name.
+        if let Some(h) = store.head()? {
+            urne_client::checkpoint::open_checkpoint(
+                h.checkpoint.as_bytes(),
+                key.verifier(),
+                &urne_client::checkpoint::WitnessPolicy::none(),
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the log in this database is not signed by the key in {} ({e}): every \
+                     instance of a log needs the same log key file",
+                    config.data.display()
+                )
+            })?;
+        }
+        sequencer::init_log(&*store, &key)?;
+        let evidence_db = Arc::new(witness::WitnessStore::open(&config.data.join("gossip-db"))?);
+        let evidence = gossip::Evidence::open(evidence_db, "equivocation/")?;
+        let (seq, standby) = sequencer::standby(
+            store.clone(),
+            key.clone(),
+            Self::sequencer_config(config),
+            None,
+        )?;
+        let role = Arc::new(leader::Role::new(std::time::Duration::from_millis(
+            config.lease_ms,
+        )));
+        let mut log = Self::build(store, key, config, allow, evidence, seq, Some(role.clone()))?;
+        log.state
+            .cosign
+            .restore(&config.data, &log.state.log_key, &*log.state.store)?;
+        log.ha = Some(Ha {
+            store: pg,
+            standby,
+            role,
+            url: config.instance_url.clone(),
+        });
+        log.new_key = new_key;
+        Ok(log)
+    }
+
+    fn sequencer_config(config: &Config) -> sequencer::SequencerConfig {
+        sequencer::SequencerConfig {
+            batch_max: config.batch_max,
+            batch_timeout: config.batch_timeout(),
+            queue: config.queue,
+            time_tolerance_secs: config.time_tolerance_secs,
+        }
+    }
+
     /// Builds a log over any store (tests and benchmarks use the memory store).
     ///
     /// # Errors
@@ -136,12 +218,15 @@ impl Log {
         config: &Config,
         allow_board: Vec<VerifierKey>,
     ) -> anyhow::Result<Log> {
+        sequencer::init_log(&*store, &key)?;
+        let seq = sequencer::start(store.clone(), key.clone(), Self::sequencer_config(config))?;
         Self::build(
             store,
             key,
             config,
             allow_board,
             gossip::Evidence::memory(),
+            seq,
             None,
         )
     }
@@ -152,20 +237,9 @@ impl Log {
         config: &Config,
         allow_board: Vec<VerifierKey>,
         evidence: gossip::Evidence,
-        mark: Option<Arc<watermark::Watermark>>,
+        seq: sequencer::SequencerHandle,
+        role: Option<Arc<leader::Role>>,
     ) -> anyhow::Result<Log> {
-        sequencer::init_log(&*store, &key)?;
-        let seq = sequencer::start_with_watermark(
-            store.clone(),
-            key.clone(),
-            sequencer::SequencerConfig {
-                batch_max: config.batch_max,
-                batch_timeout: config.batch_timeout(),
-                queue: config.queue,
-                time_tolerance_secs: config.time_tolerance_secs,
-            },
-            mark,
-        )?;
         let peers = config
             .witnesses
             .iter()
@@ -188,11 +262,13 @@ impl Log {
             started: std::time::Instant::now(),
             web: Arc::new(web::Web::new(config.web_dir.clone())),
             gossip,
+            role,
         };
         Ok(Log {
             state,
             new_key: false,
             limits: config.limits(),
+            ha: None,
         })
     }
 
@@ -222,6 +298,18 @@ impl Log {
     }
 }
 
+/// The connection string without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let user = &url[s + 3..at];
+            let user = user.split(':').next().unwrap_or("");
+            format!("{}{user}{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// Serves `log` on `listener` until `shutdown` resolves, then stops: returns once the
 /// sequencer thread has ended and the store is closed (so the directory can be
 /// reopened and the process can exit). A caller that holds a handle on the store of
@@ -237,6 +325,39 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     // One handle on the store and the sequencer thread, kept to the end: see below.
     let store = log.state.store.clone();
+    let mut log = log;
+    // A log on PostgreSQL: the lease loop decides whether this instance sequences.
+    // Losing the lead ends the process (crash-only, see `leader`).
+    let lease = log.ha.take().map(|ha| {
+        let url = ha
+            .url
+            .clone()
+            .unwrap_or_else(|| match listener.local_addr() {
+                Ok(a) => format!("http://{a}"),
+                Err(_) => String::new(),
+            });
+        let task = tokio::spawn(leader::run(
+            ha.role.clone(),
+            ha.store.clone(),
+            ha.standby,
+            log.state.seq.clone(),
+            url,
+        ));
+        (task, ha.role, ha.store)
+    });
+    let lost = lease
+        .as_ref()
+        .map(|(_, role, store)| (role.clone(), store.clone()));
+    let lease_task = lease.map(|(task, _, _)| {
+        tokio::spawn(async move {
+            if let Ok(why) = task.await {
+                tracing::error!(
+                    "this instance lost the lead and exits so that its supervisor restarts it as a follower: {why}"
+                );
+                std::process::exit(leader::EXIT_LOST_LEAD);
+            }
+        })
+    });
     let sequencer = log.state.seq.take_thread();
     // The cosigning task only reads committed heads; it is stopped with the server.
     let cosigner = tokio::spawn(cosign::run(
@@ -261,6 +382,16 @@ pub async fn run(
     }
     cosigner.abort();
     let _ = cosigner.await;
+    if let Some(t) = lease_task {
+        t.abort();
+        let _ = t.await;
+    }
+    if let Some((role, pg)) = lost {
+        // A clean stop: hand over at once rather than after the lease.
+        let _ = tokio::task::spawn_blocking(move || leader::release(&role, &pg)).await;
+    }
+    // A standby promoted while serving: its thread is joined like the one at start.
+    let sequencer = sequencer.or_else(|| log.state.seq.take_thread());
     // With every other handle gone, the sequencer thread finishes its batch and exits;
     // join it, then close RocksDB here, before returning. A process that exits while
     // another thread is closing RocksDB, or running its thread-local destructors, can

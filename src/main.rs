@@ -146,6 +146,17 @@ struct ServeArgs {
     /// Seconds a stop waits for requests in flight [default: 10].
     #[arg(long, value_name = "SECS")]
     shutdown_timeout: Option<u64>,
+    /// Keep the log in PostgreSQL (`postgres://user@host:port/db`, several hosts
+    /// allowed) instead of RocksDB; several instances may share it.
+    #[arg(long, env = "URNE_DATABASE", value_name = "URL")]
+    database: Option<String>,
+    /// With --database: the leader's lease, ms [default: 3000].
+    #[arg(long, value_name = "MS")]
+    lease_ms: Option<u64>,
+    /// With --database: the URL other instances reach this one at [default:
+    /// http:// and the listen address].
+    #[arg(long, value_name = "URL")]
+    instance_url: Option<String>,
 }
 
 impl ServeArgs {
@@ -204,6 +215,15 @@ impl ServeArgs {
         }
         if let Some(v) = self.shutdown_timeout {
             c.shutdown_timeout_secs = v;
+        }
+        if self.database.is_some() {
+            c.database = self.database;
+        }
+        if let Some(v) = self.lease_ms {
+            c.lease_ms = v;
+        }
+        if self.instance_url.is_some() {
+            c.instance_url = self.instance_url;
         }
         Ok(c)
     }

@@ -25,8 +25,7 @@
 use crate::cosign::Cosigning;
 use crate::gossip::{Evidence, Gossiper, Held};
 use crate::sequencer::StoreStateView;
-use crate::stats::ElectionStats;
-use crate::storage::{Commit, RocksStore, Store, StoreHashReader, TreeHead};
+use crate::storage::{Commit, RocksStore, Store, TreeHead};
 use crate::witness::WitnessStore;
 use anyhow::{bail, Context as _, Result};
 use axum::extract::State;
@@ -35,17 +34,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::{StreamExt as _, TryStreamExt as _};
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use urne_client::api::LogInfo;
 use urne_client::checkpoint::{open_checkpoint, SignedCheckpoint, WitnessKey, WitnessPolicy};
 use urne_client::note::VerifierKey;
-use urne_client::rules::{Context, Overlay, Subject};
+use urne_client::rules::{Context, Overlay};
 use urne_client::statement::SignedStatement;
 use urne_client::tiles::{self, TileId, TileKind, TILE_WIDTH};
-use urne_client::tree::{self, Hash, HashReader};
+use urne_client::tree::{self, Hash};
 
 pub use crate::gossip::{Equivocation, Gossip, GossipCheckpoint, POLL};
 
@@ -86,27 +84,6 @@ pub struct Mirror {
     tolerance_fixed: bool,
 }
 
-/// Stored hashes of the entries being added, in front of the committed ones.
-struct Pending<'a> {
-    store: &'a dyn Store,
-    pending: HashMap<u64, Hash>,
-}
-
-impl HashReader for Pending<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        indexes
-            .iter()
-            .map(|i| match self.pending.get(i) {
-                Some(h) => Ok(*h),
-                None => StoreHashReader(self.store)
-                    .read_hashes(&[*i])?
-                    .pop()
-                    .ok_or(tlog_tiles::Error::IndexesNotInTree),
-            })
-            .collect()
-    }
-}
-
 /// Runs the election rules over `entries` (leaves `from..`) on top of the store, and
 /// computes their stored hashes: the commit that adds them (without a head), and the
 /// root of the tree they end.
@@ -118,13 +95,8 @@ fn apply_chunk(
 ) -> Result<(Commit, Hash)> {
     let view = StoreStateView(store);
     let mut overlay = Overlay::new(&view);
-    let mut stats: HashMap<String, ElectionStats> = HashMap::new();
-    let mut commit = Commit::default();
-    let mut pending = Pending {
-        store,
-        pending: HashMap::new(),
-    };
-    let end = from + entries.len() as u64;
+    // One append path (crate::append), as the log's sequencer builds its commits.
+    let mut appender = crate::append::Appender::new(store, from);
     for (i, e) in entries.into_iter().enumerate() {
         let index = from + i as u64;
         let stmt = SignedStatement::parse(&e)
@@ -139,43 +111,19 @@ fn apply_chunk(
         let effects = overlay.check_and_apply(&stmt, None, &ctx).map_err(|r| {
             anyhow::anyhow!("ALERT: entry {index} breaks the election rules: {r:?}")
         })?;
-        for s in &effects.subjects {
-            if !matches!(s, Subject::Election(_)) {
-                commit
-                    .lookups
-                    .push((crate::sequencer::subject_key(s), index));
-            }
-        }
-        let election = &stmt.statement.election;
-        if !stats.contains_key(election) {
-            let old = match store.stats(election)? {
-                Some(b) => ElectionStats::decode(&b)
-                    .with_context(|| format!("statistics of {election}"))?,
-                None => ElectionStats::default(),
-            };
-            stats.insert(election.clone(), old);
-        }
-        if let Some(s) = stats.get_mut(election) {
-            s.record(index, &stmt.statement, effects.reissue);
-        }
-        let new = tree::stored_hashes(index, &e, &pending)
-            .map_err(|err| anyhow::anyhow!("hashes of entry {index}: {err}"))?;
-        let first = tree::stored_hash_index(0, index);
-        for (j, h) in new.into_iter().enumerate() {
-            pending.pending.insert(first + j as u64, h);
-            commit.hashes.push((first + j as u64, h));
-        }
-        commit.leaves.push((tree::record_hash(&e), index));
-        commit.entries.push((index, e));
+        let leaf = tree::record_hash(&e);
+        appender
+            .push(e, leaf, &stmt.statement, &effects.subjects, effects.reissue)
+            .with_context(|| format!("entry {index}"))?;
     }
-    commit.state = overlay
-        .into_writes()
-        .iter()
-        .map(|(k, v)| (k.encode(), v.encode()))
-        .collect();
-    commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
-    let root = tree::root_from_store(end, &pending)
-        .map_err(|e| anyhow::anyhow!("root at size {end}: {e}"))?;
+    let root = appender.root()?;
+    let commit = appender.into_commit(
+        overlay
+            .into_writes()
+            .iter()
+            .map(|(k, v)| (k.encode(), v.encode()))
+            .collect(),
+    );
     Ok((commit, root))
 }
 
@@ -652,6 +600,7 @@ pub fn router(m: Arc<Mirror>) -> Router {
         web: Arc::new(crate::web::Web::new(None)),
         cosign: m.cosign.clone(),
         gossip: m.gossip.clone(),
+        role: None,
     };
     let tiles = Router::new()
         .route("/tile/{*path}", get(crate::api::tiles::tile))

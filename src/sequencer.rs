@@ -31,8 +31,7 @@
 //! the log lost entries it signed, going on would fork. Submissions then get
 //! [`SubmitError::Halted`] with the reason.
 
-use crate::stats::ElectionStats;
-use crate::storage::{Commit, StorageError, Store, StoreHashReader, TreeHead};
+use crate::storage::{Commit, StorageError, Store, TreeHead};
 use crate::watermark::Watermark;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -46,7 +45,7 @@ use urne_client::rules::{
     Context, Overlay, Refusal, StateError, StateKey, StateValue, StateView, Subject, Verified,
 };
 use urne_client::statement::{SignedStatement, Time};
-use urne_client::tree::{self, Hash, HashReader};
+use urne_client::tree::{self, Hash};
 
 /// Why a submission was not appended.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,6 +62,10 @@ pub enum SubmitError {
     /// The log halted on proof that it lost signed entries (the reason inside).
     #[error("log halted: {0}")]
     Halted(String),
+    /// This instance is a follower (several instances on one database): the leader
+    /// sequences (the HTTP layer forwards to it, see [`crate::leader`]).
+    #[error("this instance is not the sequencer")]
+    NotLeader,
 }
 
 /// The acknowledgement of an appended statement.
@@ -119,7 +122,8 @@ pub struct SequencerConfig {
 /// The handle HTTP handlers use to submit statements. Cheap to clone.
 #[derive(Clone)]
 pub struct SequencerHandle {
-    tx: SyncSender<Submission>,
+    // Set when the sequencer runs: at start, or when a standby is promoted.
+    tx: Arc<std::sync::OnceLock<SyncSender<Submission>>>,
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
     head: watch::Receiver<Arc<TreeHead>>,
@@ -169,13 +173,16 @@ impl SequencerHandle {
                 "the sequencer stopped after a storage failure".into(),
             ));
         }
+        let Some(tx) = self.tx.get() else {
+            return Err(SubmitError::NotLeader);
+        };
         let (reply, rx) = oneshot::channel();
         // Count the statement in before it can be taken out: the sequencer may receive
         // it and subtract before `try_send` even returns here. The channel orders the
         // two updates, so the gauge never goes below zero (it may over-count by the
         // submissions being refused right now).
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
-        let sent = self.tx.try_send(Submission {
+        let sent = tx.try_send(Submission {
             stmt,
             verified,
             reply,
@@ -222,6 +229,12 @@ impl SequencerHandle {
     /// Reports whether the sequencer stopped after a storage failure.
     pub fn failed(&self) -> bool {
         self.failed.load(Ordering::Acquire)
+    }
+
+    /// Reports whether this handle's sequencer runs (false for a standby not yet
+    /// promoted and for a read-only handle).
+    pub fn is_running(&self) -> bool {
+        self.tx.get().is_some()
     }
 
     /// Halts sequencing for good on proof that the log lost entries it signed (see
@@ -316,43 +329,113 @@ pub fn start_with_watermark(
     cfg: SequencerConfig,
     watermark: Option<Arc<Watermark>>,
 ) -> Result<SequencerHandle, StorageError> {
+    let (handle, standby) = standby(store, key, cfg, watermark)?;
+    standby.promote()?;
+    Ok(handle)
+}
+
+/// A sequencer that does not run yet: the handle serves the heads it is given
+/// ([`Standby::refresh`]) and answers submissions with [`SubmitError::NotLeader`],
+/// until [`Standby::promote`] starts the sequencer from the store's head. A follower
+/// of a log on PostgreSQL holds one ([`crate::leader`]).
+pub struct Standby {
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+    head_tx: Arc<watch::Sender<Arc<TreeHead>>>,
+    handle: SequencerHandle,
+}
+
+/// Builds a [`Standby`] on `store`, which must hold a tree head (see [`init_log`]),
+/// and the handle that will submit to it once promoted.
+///
+/// # Errors
+/// If the store cannot be read.
+pub fn standby(
+    store: Arc<dyn Store>,
+    key: SignerKey,
+    cfg: SequencerConfig,
+    watermark: Option<Arc<Watermark>>,
+) -> Result<(SequencerHandle, Standby), StorageError> {
     let head = store.head()?.ok_or_else(|| StorageError::Corrupt {
         what: "tree head".into(),
         detail: "log not initialised".into(),
     })?;
-    let (tx, rx) = sync_channel(cfg.queue);
     let time_tolerance_secs = Some(Arc::new(std::sync::atomic::AtomicI64::new(
         cfg.time_tolerance_secs,
     )));
     let (head_tx, head_rx) = watch::channel(Arc::new(head));
-    let metrics = Arc::new(SequencerMetrics::default());
-    let failed = Arc::new(AtomicBool::new(false));
-    let halted: Arc<std::sync::OnceLock<String>> = Arc::default();
-    let seq = Sequencer {
+    let handle = SequencerHandle {
+        tx: Arc::default(),
+        metrics: Arc::new(SequencerMetrics::default()),
+        failed: Arc::new(AtomicBool::new(false)),
+        head: head_rx,
+        time_tolerance_secs,
+        thread: Arc::default(),
+        halted: Arc::default(),
+        watermark,
+    };
+    let standby = Standby {
         store,
         key,
         cfg,
-        head_tx,
-        metrics: metrics.clone(),
-        failed: failed.clone(),
-        elections: Default::default(),
-        watermark: watermark.clone(),
-        halted: halted.clone(),
+        head_tx: Arc::new(head_tx),
+        handle: handle.clone(),
     };
-    let thread = std::thread::Builder::new()
-        .name("sequencer".into())
-        .spawn(move || seq.run(rx))
-        .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
-    Ok(SequencerHandle {
-        tx,
-        metrics,
-        failed,
-        head: head_rx,
-        time_tolerance_secs,
-        thread: Arc::new(std::sync::Mutex::new(Some(thread))),
-        halted,
-        watermark,
-    })
+    Ok((handle, standby))
+}
+
+impl Standby {
+    /// Publishes the store's head if it is larger than the one served (a follower
+    /// following the leader's commits).
+    ///
+    /// # Errors
+    /// If the store cannot be read.
+    pub fn refresh(&self) -> Result<(), StorageError> {
+        if let Some(h) = self.store.head()? {
+            if h.size > self.head_tx.borrow().size {
+                self.head_tx.send_replace(Arc::new(h));
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the sequencer: rereads the head from the store (the caller holds the
+    /// lead, so nothing moves it any more but this sequencer), serves it, and opens
+    /// the handle to submissions. The rule state is read from the store as needed
+    /// (the sequencer's cache starts empty).
+    ///
+    /// # Errors
+    /// If the store cannot be read or the thread cannot start.
+    pub fn promote(self) -> Result<(), StorageError> {
+        let head = self.store.head()?.ok_or_else(|| StorageError::Corrupt {
+            what: "tree head".into(),
+            detail: "log not initialised".into(),
+        })?;
+        self.head_tx.send_replace(Arc::new(head));
+        let (tx, rx) = sync_channel(self.cfg.queue);
+        let h = &self.handle;
+        let seq = Sequencer {
+            store: self.store,
+            key: self.key,
+            cfg: self.cfg,
+            head_tx: self.head_tx,
+            metrics: h.metrics.clone(),
+            failed: h.failed.clone(),
+            elections: Default::default(),
+            watermark: h.watermark.clone(),
+            halted: h.halted.clone(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("sequencer".into())
+            .spawn(move || seq.run(rx))
+            .map_err(|e| StorageError::Engine(format!("spawning sequencer: {e}")))?;
+        *h.thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(thread);
+        let _ = h.tx.set(tx);
+        Ok(())
+    }
 }
 
 /// Builds a handle with no sequencer behind it, whose heads come from `head` (a
@@ -362,9 +445,8 @@ pub fn read_only(
     head: watch::Receiver<Arc<TreeHead>>,
     time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
 ) -> SequencerHandle {
-    let (tx, _rx) = sync_channel(1);
     SequencerHandle {
-        tx,
+        tx: Arc::default(),
         metrics: Arc::new(SequencerMetrics::default()),
         failed: Arc::new(AtomicBool::new(true)),
         head,
@@ -408,7 +490,7 @@ struct Sequencer {
     store: Arc<dyn Store>,
     key: SignerKey,
     cfg: SequencerConfig,
-    head_tx: watch::Sender<Arc<TreeHead>>,
+    head_tx: Arc<watch::Sender<Arc<TreeHead>>>,
     metrics: Arc<SequencerMetrics>,
     failed: Arc<AtomicBool>,
     /// Election states as last committed (see [`CachedStateView`]).
@@ -417,35 +499,6 @@ struct Sequencer {
     watermark: Option<Arc<Watermark>>,
     /// Set by [`SequencerHandle::halt`]: nothing is committed after it.
     halted: Arc<std::sync::OnceLock<String>>,
-}
-
-/// Stored hashes of the batch being built, in front of the committed ones.
-struct PendingHashes<'a> {
-    store: &'a dyn Store,
-    pending: HashMap<u64, Hash>,
-}
-
-impl HashReader for PendingHashes<'_> {
-    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, tlog_tiles::Error> {
-        let missing: Vec<u64> = indexes
-            .iter()
-            .copied()
-            .filter(|i| !self.pending.contains_key(i))
-            .collect();
-        let from_store = if missing.is_empty() {
-            Vec::new()
-        } else {
-            StoreHashReader(self.store).read_hashes(&missing)?
-        };
-        let mut it = from_store.into_iter();
-        indexes
-            .iter()
-            .map(|i| match self.pending.get(i) {
-                Some(h) => Ok(*h),
-                None => it.next().ok_or(tlog_tiles::Error::IndexesNotInTree),
-            })
-            .collect()
-    }
 }
 
 impl Sequencer {
@@ -504,7 +557,10 @@ impl Sequencer {
         };
         let mut overlay = Overlay::new(&view);
         let now = Time::now();
-        let mut accepted: Vec<(Submission, Vec<Subject>, bool)> = Vec::with_capacity(batch.len());
+        // Each accepted statement with its leaf hash (computed once, here), the
+        // subjects the rules filed it under, and whether it is a reissue.
+        let mut accepted: Vec<(Submission, Hash, Vec<Subject>, bool)> =
+            Vec::with_capacity(batch.len());
         let mut duplicates: Vec<(Submission, u64)> = Vec::new();
         let mut batch_leaves: HashMap<[u8; 32], u64> = HashMap::new();
         for sub in batch {
@@ -547,7 +603,7 @@ impl Sequencer {
             match overlay.check_and_apply(&sub.stmt, sub.verified.as_ref(), &ctx) {
                 Ok(effects) => {
                     batch_leaves.insert(leaf.0, index);
-                    accepted.push((sub, effects.subjects, effects.reissue));
+                    accepted.push((sub, leaf, effects.subjects, effects.reissue));
                 }
                 Err(refusal) => {
                     self.metrics.refused.fetch_add(1, Ordering::Relaxed);
@@ -561,59 +617,25 @@ impl Sequencer {
         }
         let writes = overlay.into_writes();
 
-        let mut commit = Commit {
-            state: writes
+        // One append path (crate::append): hashes, lookups, statistics, root.
+        let mut appender = crate::append::Appender::new(store, head.size);
+        for (sub, leaf, subjects, reissue) in &accepted {
+            appender.push(
+                sub.stmt.bytes.clone(),
+                *leaf,
+                &sub.stmt.statement,
+                subjects,
+                *reissue,
+            )?;
+        }
+        let size = appender.size();
+        let root = appender.root()?;
+        let mut commit = appender.into_commit(
+            writes
                 .iter()
                 .map(|(k, v)| (k.encode(), v.encode()))
                 .collect(),
-            ..Commit::default()
-        };
-        let mut hashes = PendingHashes {
-            store,
-            pending: HashMap::new(),
-        };
-        let mut stats: HashMap<String, ElectionStats> = HashMap::new();
-        for (i, (sub, subjects, reissue)) in accepted.iter().enumerate() {
-            let index = head.size + i as u64;
-            let bytes = &sub.stmt.bytes;
-            let new =
-                tree::stored_hashes(index, bytes, &hashes).map_err(|e| StorageError::Corrupt {
-                    what: format!("stored hashes for entry {index}"),
-                    detail: e.to_string(),
-                })?;
-            let first = tree::stored_hash_index(0, index);
-            for (j, h) in new.into_iter().enumerate() {
-                hashes.pending.insert(first + j as u64, h);
-                commit.hashes.push((first + j as u64, h));
-            }
-            commit.entries.push((index, bytes.clone()));
-            commit.leaves.push((tree::record_hash(bytes), index));
-            for s in subjects {
-                if !matches!(s, Subject::Election(_)) {
-                    commit.lookups.push((subject_key(s), index));
-                }
-            }
-            let election = &sub.stmt.statement.election;
-            if !stats.contains_key(election) {
-                let old = match store.stats(election)? {
-                    Some(b) => ElectionStats::decode(&b).map_err(|e| StorageError::Corrupt {
-                        what: format!("statistics of {election}"),
-                        detail: e.to_string(),
-                    })?,
-                    None => ElectionStats::default(),
-                };
-                stats.insert(election.clone(), old);
-            }
-            if let Some(s) = stats.get_mut(election) {
-                s.record(index, &sub.stmt.statement, *reissue);
-            }
-        }
-        commit.stats = stats.into_iter().map(|(k, v)| (k, v.encode())).collect();
-        let size = head.size + accepted.len() as u64;
-        let root = tree::tree_hash(size, &hashes).map_err(|e| StorageError::Corrupt {
-            what: format!("root of tree size {size}"),
-            detail: e.to_string(),
-        })?;
+        );
         let checkpoint = Checkpoint {
             origin: self.key.name().to_string(),
             size,
@@ -627,6 +649,8 @@ impl Sequencer {
             checkpoint,
         });
         commit.head = Some((*new_head).clone());
+        // The fence: this batch applies only on the head it was built on.
+        commit.extends = Some((head.size, head.root));
 
         let t = Instant::now();
         let committed = self
@@ -645,7 +669,7 @@ impl Sequencer {
             self.elections.borrow_mut().clear();
             let detail =
                 format!("durable commit failed, nothing of this batch is acknowledged: {e}");
-            for (sub, _, _) in accepted {
+            for (sub, _, _, _) in accepted {
                 let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
             }
             for (sub, _) in duplicates {
@@ -670,8 +694,7 @@ impl Sequencer {
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
         self.head_tx.send_replace(new_head.clone());
 
-        for (i, (sub, _, _)) in accepted.into_iter().enumerate() {
-            let leaf_hash = tree::record_hash(&sub.stmt.bytes);
+        for (i, (sub, leaf_hash, _, _)) in accepted.into_iter().enumerate() {
             let _ = sub.reply.send(Ok(Ack {
                 index: head.size + i as u64,
                 leaf_hash,

@@ -194,6 +194,29 @@ pub struct LogInfo {
     pub max_time_tolerance_secs: Option<i64>,
     /// The version of the election rules the log applies.
     pub rules_version: u32,
+    /// Whether this instance sequences (several instances on one database: the
+    /// others forward writes to it). An instance alone always leads.
+    pub leading: bool,
+    /// Several instances on one database: this one and the leader it knows.
+    pub instance: Option<InstanceInfo>,
+}
+
+/// One of several `urne serve` on one database, in `GET /v1/log`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstanceInfo {
+    /// This instance's name.
+    pub id: String,
+    /// The URL other instances forward writes to when this one leads.
+    pub url: Option<String>,
+    /// The leader's URL, as the lease in the database names it.
+    pub leader_url: Option<String>,
+    /// The lease's epoch: it grows at each takeover and fences every commit.
+    pub lease_epoch: u64,
+    /// The tree size at which this instance's lease began.
+    pub led_from_size: u64,
+    /// The lease's length, milliseconds.
+    pub lease_ms: u64,
 }
 
 /// Encodes hashes as the API writes them (base64).

@@ -97,6 +97,11 @@ impl From<SubmitError> for ApiError {
                 "log_halted",
                 format!("the log halted and appends nothing until an operator intervenes: {d}"),
             ),
+            SubmitError::NotLeader => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_leader",
+                "this instance is a follower and no leader could take the statement: retry",
+            ),
         }
     }
 }

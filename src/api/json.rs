@@ -83,6 +83,17 @@ pub async fn log_info(State(app): State<AppState>) -> Json<LogInfo> {
         // above only judges elections sealed before tolerances were (rules 1).
         max_time_tolerance_secs: app.seq.time_tolerance_secs(),
         rules_version: urne_client::rules::RULES_VERSION,
+        // Several instances on one database: whether this one sequences, and which
+        // one does (followers forward writes there). Alone, it always leads.
+        leading: app.role.as_ref().is_none_or(|r| r.is_leader()),
+        instance: app.role.as_ref().map(|r| urne_client::api::InstanceInfo {
+            id: r.instance.clone(),
+            url: r.url().map(str::to_string),
+            leader_url: r.leader_url(),
+            lease_epoch: r.epoch(),
+            led_from_size: r.led_from(),
+            lease_ms: r.lease.as_millis() as u64,
+        }),
     })
 }
 
@@ -378,6 +389,20 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         ));
     };
     metric("urne_tree_size", "gauge", "Entries in the log.", head.size);
+    metric(
+        "urne_leader",
+        "gauge",
+        "1 if this instance is the sequencer (always, for a log alone on RocksDB).",
+        u64::from(app.role.as_ref().is_none_or(|r| r.is_leader())),
+    );
+    if let Some(r) = &app.role {
+        metric(
+            "urne_lease_epoch",
+            "gauge",
+            "The lease epoch this instance holds (0 while it follows).",
+            r.epoch(),
+        );
+    }
     metric(
         "urne_appended_total",
         "counter",

@@ -65,6 +65,9 @@ pub struct AppState {
     /// Checkpoint gossip with peers and the equivocation evidence it found
     /// ([`crate::gossip`]): counted in `/metrics`.
     pub gossip: Arc<crate::gossip::Gossiper>,
+    /// With several instances on one database: this instance's role. A follower
+    /// forwards writes to the leader ([`crate::leader`]). `None`: the only instance.
+    pub role: Option<Arc<crate::leader::Role>>,
 }
 
 impl AppState {
@@ -180,10 +183,15 @@ pub async fn submit(
     State(app): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
     let body = body::read_limited(&headers, body, MAX_ENTRY_SIZE)
         .await
         .map_err(body_error)?;
+    // A follower hands the statement to the leader as it came and relays the answer.
+    if let Some(role) = app.role.as_ref().filter(|r| !r.is_leader()) {
+        return Ok(crate::leader::forward(role, &headers, body).await);
+    }
     let stmt = SignedStatement::parse(&body)?;
     // A statement already in the log is answered as such before anything else is
     // looked at: its identity is its text, so a replay with other signature lines
@@ -196,11 +204,11 @@ pub async fn submit(
             .read_hashes(&[tree::stored_hash_index(0, index)])?
             .pop()
             .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
-        return answer(&app, index, leaf, &head, true);
+        return answer(&app, index, leaf, &head, true).map(|a| a.into_response());
     }
     let verified = pre_verify(&app, &stmt)?;
     let ack = app.seq.submit(stmt, verified).await?;
-    answer(&app, ack.index, ack.leaf_hash, &ack.head, ack.duplicate)
+    answer(&app, ack.index, ack.leaf_hash, &ack.head, ack.duplicate).map(|a| a.into_response())
 }
 
 /// Returns the index of the entry holding this statement's signed text, and the head

@@ -112,6 +112,7 @@ impl Store for MemoryStore {
 
     fn commit(&self, c: Commit) -> Result<(), StorageError> {
         let mut g = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        super::check_extends(&c, g.head.as_ref())?;
         if c.staged.is_some() {
             g.staged = c.staged;
         }

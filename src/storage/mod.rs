@@ -14,6 +14,12 @@
 //!   acknowledge anything in it.
 //! - **Ordering.** Commits are applied in the order they are made; there is exactly one
 //!   writer (the sequencer), so no two commits race.
+//! - **Fence.** A commit with [`Commit::extends`] applies only if the store's head is
+//!   still exactly that (size, root), checked in the same atomic write; otherwise
+//!   nothing is written and the answer is [`StorageError::Fenced`]. Several log
+//!   instances on one database (PostgreSQL) rely on it, with the lease epoch that
+//!   [`PgStore`] checks in the same transaction, so that a paused or cut-off former
+//!   leader can never append: the log never signs two trees of one size.
 //! - **Concurrency.** Reads may run on any thread at any time, concurrently with a
 //!   commit; a reader sees either all or none of a commit. Readers must read the tree
 //!   head first and only ask for what it covers.
@@ -21,12 +27,16 @@
 //!   corruption.
 //! - **Memory.** Nothing proportional to the log size is held in RAM.
 
+#[doc(hidden)]
+pub mod contract;
 pub mod memory;
+pub mod postgres;
 pub mod rocks;
 
 use urne_client::tree::Hash;
 
 pub use memory::MemoryStore;
+pub use postgres::PgStore;
 pub use rocks::RocksStore;
 
 /// Errors of the storage layer: I/O or corruption, never "not found".
@@ -43,6 +53,10 @@ pub enum StorageError {
         /// What is wrong with it.
         detail: String,
     },
+    /// The commit was refused because the head it extends is no longer the head, or
+    /// this instance no longer holds the lease: another sequencer took over.
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 /// The signed head of the tree as last committed.
@@ -79,6 +93,10 @@ pub struct Commit {
     /// restart resumes there rather than applying the election rules twice. A value
     /// not above the head's size means nothing is staged.
     pub staged: Option<u64>,
+    /// The head this commit extends, as (size, root): the store applies the commit
+    /// only if that still is its head (see "Fence"). `None`: no check (a new log's
+    /// empty tree, a mirror's copy, the forge: single writers by construction).
+    pub extends: Option<(u64, Hash)>,
 }
 
 /// The storage of a log. See the module documentation for the contract.
@@ -109,6 +127,19 @@ pub trait Store: Send + Sync + 'static {
     /// Approximate bytes used on disk (for `/v1/stats` and benchmarks).
     fn disk_usage(&self) -> u64 {
         0
+    }
+}
+
+/// Checks [`Commit::extends`] against `head` for the stores that keep one writer per
+/// process (RocksDB, memory): the same refusal as PostgreSQL's compare-and-swap.
+pub(crate) fn check_extends(c: &Commit, head: Option<&TreeHead>) -> Result<(), StorageError> {
+    match (c.extends, head) {
+        (None, _) => Ok(()),
+        (Some((size, root)), Some(h)) if h.size == size && h.root == root => Ok(()),
+        (Some((size, _)), h) => Err(StorageError::Fenced(format!(
+            "the head moved: this batch extends size {size}, the head is {:?}",
+            h.map(|h| h.size)
+        ))),
     }
 }
 

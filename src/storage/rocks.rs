@@ -292,6 +292,9 @@ impl Store for RocksStore {
     }
 
     fn commit(&self, c: Commit) -> Result<(), StorageError> {
+        // One writer per directory (RocksDB's lock) and per process (the sequencer):
+        // reading the head here is the compare of the compare-and-swap.
+        super::check_extends(&c, self.head()?.as_ref())?;
         let mut wb = WriteBatch::default();
         if let Some(n) = c.staged {
             wb.put_cf(self.cf(CF_META), KEY_STAGED, be(n));

@@ -4,7 +4,9 @@
 //! and rs_merkle, trusting nothing the server says.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod faulty;
+pub mod postgres;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Appends/s and latency of one `urne serve` on RocksDB and on PostgreSQL, then proofs/s
+# from PostgreSQL, in one run on this machine (BENCHMARKS.md, "PostgreSQL").
+#
+#   cargo build --release && bash scripts/bench_postgres.sh [BALLOTS] [PROOFS]
+#
+# PostgreSQL is started here, in a temporary directory on a free port (initdb and
+# pg_ctl from /usr/lib/postgresql/*/bin, as the `postgres` user when run as root),
+# with its defaults (fsync on, synchronous_commit on), and stopped at the end.
+set -euo pipefail
+ballots=${1:-30000}
+proofs=${2:-100000}
+B=${URNE_BIN:-${CARGO_TARGET_DIR:-target}/release/urne}
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+tmp=$(mktemp -d)
+as=()
+if [ "$(id -u)" -eq 0 ]; then
+  chown postgres "$tmp"
+  as=(runuser -u postgres --)
+fi
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  "${as[@]}" "$PGBIN/pg_ctl" stop -m immediate -D "$tmp/pg" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+"${as[@]}" "$PGBIN/initdb" -U postgres --auth=trust -D "$tmp/pg" >/dev/null
+"${as[@]}" "$PGBIN/pg_ctl" start -w -D "$tmp/pg" -l "$tmp/pg.log" \
+  -o "-p $port -k $tmp -c listen_addresses=127.0.0.1" >/dev/null
+"${as[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres urne
+board=$($B demo --print-board-key)
+
+serve() { # name, extra args...
+  local name=$1; shift
+  local out="$tmp/$name.out"
+  "$B" serve --listen 127.0.0.1:0 --data "$tmp/$name" --allow-board "$board" "$@" >"$out" 2>"$tmp/$name.err" &
+  pids+=($!)
+  for _ in $(seq 1 600); do
+    grep -q 'serving on' "$out" 2>/dev/null && break
+    sleep 0.1
+  done
+  url=$(sed -n 's/.*serving on: *\(http[^ ]*\)\/ .*/\1/p' "$out")
+  # A log on PostgreSQL appends once its instance leads (the first lease).
+  for _ in $(seq 1 600); do
+    curl -fs "$url/v1/log" | grep -q '"leading":true' && break
+    sleep 0.1
+  done
+  echo "$url"
+}
+
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), load $(cut -d' ' -f1-3 /proc/loadavg)"
+rocks=$(serve rocks)
+echo "== RocksDB: $ballots ballots, 256 in flight"
+$B load --log "$rocks" --ballots "$ballots" --concurrency 256
+kill "${pids[0]}"
+pg=$(serve pg --database "postgres://postgres@127.0.0.1:$port/urne")
+echo "== PostgreSQL: $ballots ballots, 256 in flight"
+$B load --log "$pg" --ballots "$ballots" --concurrency 256
+echo "== PostgreSQL: $proofs inclusion proofs, 128 in flight"
+$B load --log "$pg" --proofs "$proofs" --concurrency 128
+echo "== PostgreSQL database size: $("${as[@]}" "$PGBIN/psql" -h 127.0.0.1 -p "$port" -U postgres -At -d urne -c "SELECT pg_size_pretty(pg_database_size('urne'))")"

@@ -1,0 +1,154 @@
+//! The storage contract as executable checks, run against every [`Store`]: memory,
+//! RocksDB and PostgreSQL (`tests/storage.rs`).
+//!
+//! Owns: what every store must answer, after which commits, including the fence.
+//! Hidden from the documentation: a test helper shared by the integration tests.
+
+use super::{Commit, StorageError, Store, TreeHead};
+use urne_client::tree::Hash;
+
+fn h(n: u8) -> Hash {
+    Hash([n; 32])
+}
+
+fn head(size: u64, n: u8) -> TreeHead {
+    TreeHead {
+        size,
+        root: h(n),
+        checkpoint: format!("contract.test/log\n{size}\nroot-{n}\n\n— sig\n"),
+    }
+}
+
+fn batch(from: u64, n: u64, extends: Option<(u64, Hash)>, root: u8) -> Commit {
+    let mut c = Commit {
+        extends,
+        ..Commit::default()
+    };
+    for i in from..from + n {
+        c.entries.push((i, format!("entry {i}").into_bytes()));
+        c.hashes.push((i * 2, h(i as u8)));
+        c.leaves.push((h(100 + i as u8), i));
+        c.lookups.push((b"vsubject".to_vec(), i));
+        c.lookups.push((format!("r{i}").into_bytes(), i));
+    }
+    c.state.push((
+        b"state-key".to_vec(),
+        format!("after {}", from + n).into_bytes(),
+    ));
+    c.stats
+        .push(("e1".into(), format!("{}", from + n).into_bytes()));
+    c.head = Some(head(from + n, root));
+    c
+}
+
+/// Runs every check on `store`, which must be empty. Panics with the check that
+/// failed.
+pub fn check(store: &dyn Store) {
+    // An empty store: not found is empty, never an error.
+    assert_eq!(store.head().unwrap(), None);
+    assert!(store.entries(0, 0).unwrap().is_empty());
+    assert_eq!(store.leaf_index(&h(1)).unwrap(), None);
+    assert_eq!(store.state(b"nothing").unwrap(), None);
+    assert!(store.lookup(b"vsubject", 0, 10).unwrap().is_empty());
+    assert_eq!(store.stats("e1").unwrap(), None);
+    assert!(store.elections().unwrap().is_empty());
+    assert_eq!(store.checkpoint_at(0).unwrap(), None);
+    assert_eq!(store.staged().unwrap(), None);
+
+    // The empty tree, unfenced (a new log).
+    let empty = head(0, 0);
+    store
+        .commit(Commit {
+            head: Some(empty.clone()),
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(store.head().unwrap(), Some(empty.clone()));
+    assert_eq!(
+        store.checkpoint_at(0).unwrap(),
+        Some(empty.checkpoint.clone())
+    );
+
+    // A batch extending it: everything visible together.
+    store.commit(batch(0, 3, Some((0, h(0))), 7)).unwrap();
+    let h3 = store.head().unwrap().unwrap();
+    assert_eq!((h3.size, h3.root), (3, h(7)));
+    assert_eq!(
+        store.entries(0, 3).unwrap(),
+        vec![
+            b"entry 0".to_vec(),
+            b"entry 1".to_vec(),
+            b"entry 2".to_vec()
+        ]
+    );
+    assert_eq!(store.entries(1, 2).unwrap(), vec![b"entry 1".to_vec()]);
+    assert_eq!(
+        store.read_hashes(&[4, 0, 2]).unwrap(),
+        vec![h(2), h(0), h(1)]
+    );
+    assert_eq!(store.leaf_index(&h(101)).unwrap(), Some(1));
+    assert_eq!(store.lookup(b"vsubject", 0, 10).unwrap(), vec![0, 1, 2]);
+    // A page: from an index, at most `limit`; a subject that is a prefix of another
+    // sees only its own rows.
+    assert_eq!(store.lookup(b"vsubject", 1, 1).unwrap(), vec![1]);
+    assert_eq!(store.lookup(b"vsub", 0, 10).unwrap(), Vec::<u64>::new());
+    assert_eq!(store.lookup(b"r2", 0, 10).unwrap(), vec![2]);
+    assert_eq!(
+        store.state(b"state-key").unwrap(),
+        Some(b"after 3".to_vec())
+    );
+    assert_eq!(store.stats("e1").unwrap(), Some(b"3".to_vec()));
+    assert_eq!(store.elections().unwrap(), vec!["e1".to_string()]);
+    assert_eq!(store.checkpoint_at(3).unwrap(), Some(h3.checkpoint.clone()));
+    assert_eq!(store.checkpoint_at(0).unwrap(), Some(empty.checkpoint));
+
+    // Missing records are corruption, not "not found".
+    assert!(matches!(
+        store.entries(2, 5),
+        Err(StorageError::Corrupt { .. })
+    ));
+    assert!(matches!(
+        store.read_hashes(&[0, 99]),
+        Err(StorageError::Corrupt { .. })
+    ));
+
+    // The fence: a batch extending a head that is not the head (a stale size, or the
+    // right size with another root) writes nothing at all.
+    for stale in [Some((0, h(0))), Some((3, h(8))), Some((2, h(7)))] {
+        let r = store.commit(batch(3, 2, stale, 9));
+        assert!(
+            matches!(r, Err(StorageError::Fenced(_))),
+            "extends {stale:?}: {r:?}"
+        );
+        assert_eq!(store.head().unwrap(), Some(h3.clone()));
+        assert_eq!(store.leaf_index(&h(103)).unwrap(), None);
+        assert_eq!(store.checkpoint_at(5).unwrap(), None);
+        assert_eq!(
+            store.state(b"state-key").unwrap(),
+            Some(b"after 3".to_vec())
+        );
+        assert_eq!(store.lookup(b"vsubject", 0, 10).unwrap(), vec![0, 1, 2]);
+        assert!(store.entries(3, 4).is_err());
+    }
+
+    // The right head: applied; state and statistics are replaced.
+    store.commit(batch(3, 2, Some((3, h(7))), 9)).unwrap();
+    assert_eq!(store.head().unwrap().map(|h| h.size), Some(5));
+    assert_eq!(store.entries(0, 5).unwrap().len(), 5);
+    assert_eq!(store.lookup(b"vsubject", 2, 10).unwrap(), vec![2, 3, 4]);
+    assert_eq!(
+        store.state(b"state-key").unwrap(),
+        Some(b"after 5".to_vec())
+    );
+    assert_eq!(store.stats("e1").unwrap(), Some(b"5".to_vec()));
+
+    // A mirror's staged size, without a head.
+    store
+        .commit(Commit {
+            staged: Some(9),
+            ..Commit::default()
+        })
+        .unwrap();
+    assert_eq!(store.staged().unwrap(), Some(9));
+    assert_eq!(store.head().unwrap().map(|h| h.size), Some(5));
+}

@@ -1,0 +1,129 @@
+//! The storage contract ([`urne::storage::contract`]) against every store: memory,
+//! RocksDB on disk, and PostgreSQL started by the test (see `common/postgres.rs`).
+//! Plus what only PostgreSQL has: the versioned schema and the lease's fence.
+
+mod common;
+
+use common::postgres::Postgres;
+use std::time::Duration;
+use urne::storage::{contract, Commit, MemoryStore, PgStore, RocksStore, StorageError, Store};
+
+#[test]
+fn contract_memory() {
+    contract::check(&MemoryStore::new());
+}
+
+#[test]
+fn contract_rocksdb() {
+    let dir = tempfile::tempdir().unwrap();
+    contract::check(&RocksStore::open(dir.path(), 8 << 20).unwrap());
+}
+
+#[test]
+fn contract_postgres() {
+    let pg = Postgres::start_new();
+    let url = pg.create_db("contract");
+    contract::check(&PgStore::open(&url).unwrap());
+    // Reopening finds the schema at its version and the data in place.
+    let again = PgStore::open(&url).unwrap();
+    assert_eq!(
+        again.schema_version().unwrap(),
+        urne::storage::postgres::SCHEMA_VERSION
+    );
+    assert_eq!(again.head().unwrap().map(|h| h.size), Some(5));
+}
+
+/// The lease: one holder at a time; a commit fenced with an old epoch writes nothing,
+/// even when it extends the right head (a paused former leader, resumed).
+#[test]
+fn postgres_lease_fences_a_former_leader() {
+    let pg = Postgres::start_new();
+    let url = pg.create_db("lease");
+    let a = PgStore::open(&url).unwrap();
+    let b = PgStore::open(&url).unwrap();
+    let lease = Duration::from_millis(300);
+    let ea = a
+        .try_lead("a", "http://a", lease)
+        .unwrap()
+        .expect("free lease");
+    assert_eq!(b.try_lead("b", "http://b", lease).unwrap(), None, "held");
+    assert!(a.renew_lead(ea, lease).unwrap());
+    let row = b.leader().unwrap().unwrap();
+    assert_eq!((row.holder.as_str(), row.url.as_str()), ("a", "http://a"));
+    a.set_fence(ea);
+    a.commit(Commit {
+        head: Some(urne::storage::TreeHead {
+            size: 0,
+            root: urne_client::tree::EMPTY_HASH,
+            checkpoint: "c0".into(),
+        }),
+        ..Commit::default()
+    })
+    .unwrap();
+    // a stops renewing; after the expiry b takes over (polling, no deadline).
+    let eb = loop {
+        if let Some(e) = b
+            .try_lead("b", "http://b", Duration::from_secs(60))
+            .unwrap()
+        {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(eb > ea);
+    assert!(!a.renew_lead(ea, lease).unwrap(), "a lost the lease");
+    // a, resumed, commits on the head it knew: fenced, nothing written.
+    let stale = Commit {
+        entries: vec![(0, b"from a".to_vec())],
+        head: Some(urne::storage::TreeHead {
+            size: 1,
+            root: urne_client::tree::Hash([1; 32]),
+            checkpoint: "c1-a".into(),
+        }),
+        extends: Some((0, urne_client::tree::EMPTY_HASH)),
+        ..Commit::default()
+    };
+    assert!(matches!(a.commit(stale), Err(StorageError::Fenced(_))));
+    assert_eq!(b.head().unwrap().unwrap().size, 0);
+    assert!(b.entries(0, 1).is_err());
+    assert_eq!(b.checkpoint_at(1).unwrap(), None);
+    // b, fenced with its own epoch, appends.
+    b.set_fence(eb);
+    b.commit(Commit {
+        entries: vec![(0, b"from b".to_vec())],
+        head: Some(urne::storage::TreeHead {
+            size: 1,
+            root: urne_client::tree::Hash([2; 32]),
+            checkpoint: "c1-b".into(),
+        }),
+        extends: Some((0, urne_client::tree::EMPTY_HASH)),
+        ..Commit::default()
+    })
+    .unwrap();
+    assert_eq!(a.entries(0, 1).unwrap(), vec![b"from b".to_vec()]);
+    // A second checkpoint for a signed size is refused by the database itself, even
+    // without a fence (the primary key of urne_checkpoints).
+    b.set_fence(0);
+    let fork = Commit {
+        head: Some(urne::storage::TreeHead {
+            size: 1,
+            root: urne_client::tree::Hash([3; 32]),
+            checkpoint: "c1-fork".into(),
+        }),
+        extends: Some((1, urne_client::tree::Hash([2; 32]))),
+        ..Commit::default()
+    };
+    assert!(b.commit(fork).is_err());
+    assert_eq!(a.checkpoint_at(1).unwrap().as_deref(), Some("c1-b"));
+}
+
+/// A database written by a newer urne is refused, not written over.
+#[test]
+fn postgres_newer_schema_is_refused() {
+    let pg = Postgres::start_new();
+    let url = pg.create_db("newer");
+    drop(PgStore::open(&url).unwrap());
+    pg.psql("newer", "INSERT INTO urne_schema (version) VALUES (999)");
+    let err = PgStore::open(&url).err().expect("refused");
+    assert!(err.to_string().contains("999"), "{err}");
+}
