@@ -157,3 +157,79 @@ impl ElectionStats {
         serde_json::from_slice(b)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use urne_client::statement::{ElectionBody, Tag, Time};
+
+    fn st(time: i64, body: Body) -> Statement {
+        Statement {
+            election: "e".into(),
+            time: Time(time),
+            body,
+        }
+    }
+
+    /// The electorate comes from the sealed roll; ballots are counted per scrutin;
+    /// an intervention and results are kept as fields, never as an English sentence.
+    #[test]
+    fn electorate_scrutins_and_worded_fields() {
+        let key = urne_client::note::SignerKey::from_seed("b", [1; 32]).unwrap();
+        let mut s = ElectionStats::default();
+        let seal = |roll| {
+            st(
+                0,
+                Body::Election(ElectionBody {
+                    title: "T".into(),
+                    scrutins: vec!["a".into(), "b".into()],
+                    authorities: vec![(
+                        urne_client::statement::Role::Board,
+                        key.verifier().clone(),
+                    )],
+                    quorum: 1,
+                    tolerance: Some(0),
+                    opens: Time(0),
+                    closes: Time(10),
+                    roll,
+                }),
+            )
+        };
+        s.record(0, &seal(None), false);
+        assert_eq!(s.electorate, None);
+        s.record(0, &seal(Some((Tag([7; 32]), 300))), false);
+        assert_eq!(s.electorate, Some(300));
+        for (i, sc) in ["a", "a", "b"].iter().enumerate() {
+            let b = Body::Ballot {
+                scrutin: sc.to_string(),
+                credential: Tag([i as u8; 32]),
+                receipt: Tag([9; 32]),
+            };
+            s.record(1 + i as u64, &st(3700, b), false);
+        }
+        assert_eq!(s.ballots_per_scrutin.get("a"), Some(&2));
+        assert_eq!(s.ballots_per_scrutin.get("b"), Some(&1));
+        assert_eq!(s.ballots_per_hour.get(&3600), Some(&3));
+        let i = Body::Intervention {
+            actor: "ops".into(),
+            action: "reissue".into(),
+            reason: "leak".into(),
+            reissues: Some(12),
+        };
+        s.record(9, &st(4000, i), false);
+        let ev = s.timeline.last().unwrap();
+        assert_eq!(
+            (
+                ev.actor.as_deref(),
+                ev.action.as_deref(),
+                ev.reason.as_deref(),
+                ev.reissues
+            ),
+            (Some("ops"), Some("reissue"), Some("leak"), Some(12))
+        );
+        // Stored statistics of an older version (no new fields) still decode.
+        let old = br#"{"counts":{},"ballots_per_hour":{},"credentials_per_hour":{},"reissues_per_hour":{},"timeline":[{"index":0,"time":"1970-01-01T00:00:00Z","kind":"open"}],"first_index":0,"last_index":0}"#;
+        let d = ElectionStats::decode(old).unwrap();
+        assert_eq!((d.electorate, d.ballots_per_scrutin.len()), (None, 0));
+    }
+}

@@ -881,3 +881,100 @@ test("screenshots: every page at desktop and phone width", async () => {
     await context.close();
   }
 });
+
+// ---------------------------------------------------------------------------------
+// The monitor's report, in French, for the bureau's procès-verbal
+
+test("the monitor's French report: counts as the log's, every alert in it, bursts with their share, aligned charts; screenshots", async () => {
+  const client = process.env.URNE_CLIENT_BIN || join(dirname(URNE), "urne-client");
+  assert.ok(existsSync(client), `urne-client is needed at ${client} (cargo build)`);
+  // The log's statistics and its checkpoint cover the same entries.
+  let list;
+  await waitFor(async () => {
+    list = await (await fetch(`${log.url}/v1/elections`)).json();
+    const cp = await fetch(`${log.url}/checkpoint`).then((r) => r.text());
+    return cp.split("\n")[1] === String(list.tree_size);
+  }, "a checkpoint of the whole log", 120_000);
+  const state = join(dir, "monitor-report");
+  const env = { ...process.env, XDG_STATE_HOME: join(dir, "xdg"), XDG_CONFIG_HOME: join(dir, "xdg"), RUST_LOG: "warn" };
+  execFileSync(client, ["monitor", "--log", log.url, "--key", log.key, "--state", state, "--once", "--quiet"], { env, stdio: "ignore" });
+  const html = join(dir, "rapport.html");
+  execFileSync(client, ["monitor", "report", "--state", state, "--out", html], { env, stdio: "ignore" });
+  const alerts = (await import("node:fs")).readFileSync(join(state, "alerts.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+  assert.ok(alerts.some((a) => a.kind === "reissue_burst") && alerts.some((a) => a.kind === "ballot_rate"), JSON.stringify(alerts.map((a) => a.kind)));
+
+  const { context, page, errors } = await newPage({ viewport: { width: 1200, height: 900 } });
+  await page.goto(`file://${html}`);
+  assert.equal(await page.getAttribute("html", "lang"), "fr");
+  assert.equal(await page.locator("[data-count=entries]").innerText().then((t) => Number(t.replace(/\D/g, ""))), list.tree_size);
+  // Per election, the report's counts are the log's.
+  for (const e of list.elections) {
+    const s = e.stats;
+    const sec = page.locator(`section.election[data-election="${e.id}"]`);
+    const count = async (k) => Number((await sec.locator(`[data-count="${k}"]`).innerText()).split("(")[0].replace(/\D/g, ""));
+    const reissues = Object.values(s.reissues_per_hour).reduce((a, c) => a + Object.values(c).reduce((x, y) => x + y, 0), 0);
+    assert.equal(await count("ballot"), s.counts.ballot || 0, `${e.id} ballots`);
+    assert.equal(await count("credential"), (s.counts.credential || 0) - reissues, `${e.id} voters`);
+    assert.equal(await count("reissue"), reissues, `${e.id} reissues`);
+    assert.equal(await count("revoke"), s.counts.revoke || 0, `${e.id} revocations`);
+    assert.equal(await count("suspend"), s.counts.suspend || 0, `${e.id} suspensions`);
+    assert.equal(await count("intervention"), s.counts.intervention || 0, `${e.id} interventions`);
+    assert.equal(await count("violations"), 0);
+    for (const [sc, n] of Object.entries(s.ballots_per_scrutin || {})) {
+      if (s.electorate) assert.match(await sec.locator(`.turnout [data-scrutin="${sc}"]`).innerText(), new RegExp(`: ${n} bulletins pour ${s.electorate} inscrits, soit [\\d,]+\\s%`));
+    }
+  }
+  // Every alert of the monitor is in the report.
+  for (const a of alerts) {
+    const n = await page.locator(`tr[data-alert="${a.kind}"][data-index="${a.index ?? ""}"]`).count();
+    assert.ok(n >= 1, `alert missing from the report: ${JSON.stringify(a)}`);
+  }
+  // The burst states its count (the whole batch) and its share of the electorate.
+  const acme = list.elections.find((e) => e.id === "cse-2026-acme").stats;
+  const batch = Object.values(acme.reissues_per_hour).reduce((a, c) => a + (c.batch || 0), 0);
+  const burst = await page.locator('section[data-election="cse-2026-acme"] tr[data-alert="reissue_burst"]').innerText();
+  assert.match(burst, new RegExp(`${batch} réémissions d'identifiants (le|du) .*, soit [\\d,]+\\s% des inscrits, sur 300\\. Seuil de la surveillance : 50 par heure glissante`));
+  // The timeline says each suspension's reason and duration; results; the checkpoint's witnesses.
+  const tl = await page.locator('section[data-election="cse-2026-acme"] table.timeline').innerText();
+  assert.match(tl, /Suspension\s+platform unavailable .* — durée \d+ min/);
+  assert.match(tl, /Résultats\s+titulaires-college-1 : \d+ bulletins/);
+  assert.match(await page.locator("table.meta").nth(1).innerText(), /temoin-cgt\.example .*temoin-cfdt\.example|temoin-cfdt\.example .*temoin-cgt\.example/);
+  // Charts: each bar spans its hour; the band overlaps exactly the bars of its hours.
+  const geo = await page.evaluate(() => {
+    const svg = document.querySelector('svg[aria-labelledby="ballots-cse-2026-acme-t"]');
+    const num = (el, a) => Number(el.getAttribute(a));
+    return {
+      min: num(svg, "data-x-min"),
+      max: num(svg, "data-x-max"),
+      bars: [...svg.querySelectorAll("rect.bar")].map((r) => ({ h: num(r, "data-hour"), x0: num(r, "x"), x1: num(r, "x") + num(r, "width") })),
+      band: [...svg.querySelectorAll("rect.band")].map((r) => [num(r, "x"), num(r, "x") + num(r, "width")]),
+    };
+  });
+  const susp = acme.timeline.find((e) => e.kind === "suspend");
+  const resume = acme.timeline.find((e) => e.kind === "resume" && e.index > susp.index);
+  const [s0, s1] = [Date.parse(susp.time) / 1000, Date.parse(resume.time) / 1000];
+  const [b0, b1] = geo.band[0];
+  const hourW = (b1 - b0) / ((s1 - s0) / 3600);
+  for (const b of geo.bars) {
+    assert.ok(Math.abs(b.x1 + 2 - (b.x0 + hourW)) < 0.3, `bar of ${b.h} is ${b.x1 - b.x0} wide, an hour ${hourW}`);
+    const x = b0 + ((b.h - s0) / 3600) * hourW;
+    assert.ok(Math.abs(b.x0 - x) < 0.3, `bar of ${b.h} at ${b.x0}, expected ${x}`);
+    const covered = b.h + 3600 > s0 && b.h < s1;
+    assert.equal(b.x0 < b1 && b0 < b.x1, covered, `hour ${b.h}: overlap`);
+  }
+  // French throughout, outside the technical details.
+  const words = await page.evaluate(() => {
+    const clone = document.body.cloneNode(true);
+    for (const d of clone.querySelectorAll("details, code, pre")) d.remove();
+    return clone.innerText;
+  });
+  assert.doesNotMatch(words, /\b(Ballots|Timeline|Alerts|Election|credential reissues|ballots per hour)\b/);
+  for (const [name, viewport] of [["bureau", { width: 1200, height: 900 }], ["telephone", { width: 390, height: 844 }]]) {
+    await page.setViewportSize(viewport);
+    await page.screenshot({ path: join(SHOTS, `rapport-${name}.png`), fullPage: true });
+  }
+  await page.emulateMedia({ media: "print" });
+  await page.pdf?.({ path: join(SHOTS, "rapport.pdf"), format: "A4" }).catch(() => {});
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -158,6 +158,9 @@ pub struct ElectionReport {
     /// The bursts of reissues, in log order.
     #[serde(default)]
     pub bursts: Vec<Burst>,
+    /// Hours (starts, Unix seconds) the ballot-rate alarm was raised for.
+    #[serde(default)]
+    pub rate_alerted: Vec<i64>,
     /// Entries the rules refuse.
     pub violations: u64,
 }

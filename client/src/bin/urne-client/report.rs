@@ -20,7 +20,7 @@ use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use urne_client::ballot_rate::{self, Lifecycle};
+use urne_client::ballot_rate;
 use urne_client::statement::Time;
 
 /// The report's language.
@@ -56,6 +56,8 @@ fn esc(s: &str) -> String {
 /// The words of the report in its language.
 struct W {
     lang: Lang,
+    /// The monitor's reissue-burst bound (reissues per sliding hour), if known.
+    burst_bound: Option<u64>,
 }
 
 impl W {
@@ -72,7 +74,7 @@ impl W {
         let sep = self.t("\u{202f}", ",");
         let mut out = String::new();
         for (i, c) in s.chars().enumerate() {
-            if i > 0 && (s.len() - i) % 3 == 0 {
+            if i > 0 && (s.len() - i).is_multiple_of(3) {
                 out.push_str(sep);
             }
             out.push(c);
@@ -427,40 +429,56 @@ fn alert_text(w: &W, a: &Alert, reports: &BTreeMap<String, ElectionReport>) -> S
     match a.kind.as_str() {
         "reissue_burst" => {
             let burst: Option<&Burst> = rep.and_then(|r| r.bursts.iter().find(|b| Some(b.index) == a.index));
-            match (burst, rep.and_then(|r| r.electorate)) {
-                (Some(b), Some(el)) => format!(
-                    "{} {} {} {} {} {} : {} {} {} {}.",
-                    w.n(b.count),
-                    w.t("réémissions d'identifiants du", "credential reissues from"),
-                    w.time(b.from),
-                    w.t("au", "to"),
-                    w.time(b.to),
-                    w.t("(plus que le seuil par heure glissante)", "(above the bound per sliding hour)"),
-                    w.t("soit", "that is"),
-                    w.pct(b.count, el),
-                    w.t("des inscrits, sur", "of the registered voters, out of"),
-                    w.n(el)
-                )
-                .replace(" : ", w.t(" : ", ": ")),
-                (Some(b), None) => format!(
-                    "{} {} {} {} {} {}.",
-                    w.n(b.count),
-                    w.t("réémissions d'identifiants du", "credential reissues from"),
-                    w.time(b.from),
-                    w.t("au", "to"),
-                    w.time(b.to),
-                    w.t(
-                        "(l'élection n'a pas scellé de liste électorale : part des inscrits inconnue)",
-                        "(the election sealed no roll: share of the electorate unknown)"
-                    )
-                ),
-                _ => w
+            let Some(b) = burst else {
+                return w
                     .t(
                         "Plus de réémissions en une heure que le seuil de la surveillance.",
                         "More reissues within an hour than the monitor's bound.",
                     )
+                    .into();
+            };
+            let span = if b.from == b.to {
+                format!("{} {}", w.t("le", "on"), w.time(b.from))
+            } else {
+                format!(
+                    "{} {} {} {}",
+                    w.t("du", "from"),
+                    w.time(b.from),
+                    w.t("au", "to"),
+                    w.time(b.to)
+                )
+            };
+            let share = match rep.and_then(|r| r.electorate) {
+                Some(el) => format!(
+                    ", {} {} {} {}",
+                    w.t("soit", "that is"),
+                    w.pct(b.count, el),
+                    w.t("des inscrits, sur", "of the registered voters, out of"),
+                    w.n(el)
+                ),
+                None => w
+                    .t(
+                        " (l'élection n'a pas scellé de liste électorale : part des inscrits inconnue)",
+                        " (the election sealed no roll: share of the electorate unknown)",
+                    )
                     .into(),
-            }
+            };
+            let bound = w
+                .burst_bound
+                .map(|n| {
+                    format!(
+                        " {} {} {}.",
+                        w.t("Seuil de la surveillance :", "The monitor's bound:"),
+                        w.n(n),
+                        w.t("par heure glissante", "per sliding hour")
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{} {} {span}{share}.{bound}",
+                w.n(b.count),
+                w.t("réémissions d'identifiants", "credential reissues"),
+            )
         }
         "reissue_then_vote" => w
             .t(
@@ -851,11 +869,6 @@ fn election_section(
     // Charts: the same hours and series as the dashboard.
     let hours = chart_hours(rep);
     if !hours.is_empty() {
-        let _ = write!(
-            h,
-            "<h3>{}</h3>",
-            w.t("Bulletins par heure", "Ballots per hour")
-        );
         let ballots: Vec<u64> = hours
             .iter()
             .map(|t| rep.ballots_per_hour.get(&(t / 3600)).copied().unwrap_or(0))
@@ -880,7 +893,7 @@ fn election_section(
         if !rep.reissues_per_hour.is_empty() {
             let _ = write!(
                 h,
-                "<h3>{}</h3><p class=note>{}</p><div class=multiples>",
+                "<h3>{}</h3><p class=note>{}</p><div>",
                 w.t("Réémissions d'identifiants par heure, par canal", "Credential reissues per hour, by channel"),
                 w.t(
                     "Un graphique par canal, chacun à sa propre échelle : quelques réémissions par l'assistance restent visibles à côté de centaines par envoi groupé.",
@@ -965,14 +978,9 @@ fn election_section(
     h
 }
 
-/// The hours whose ballot rate collapsed, by the shared rule. The periods end at the
-/// last event the monitor saw for an election still open.
+/// The hours whose ballot rate collapsed, by the shared rule, that the monitor did
+/// not alert (a state written before it did): judged up to the last time it saw.
 fn rate_drops(rep: &ElectionReport) -> Vec<ballot_rate::RateDrop> {
-    let events: Vec<(i64, Lifecycle)> = rep
-        .timeline
-        .iter()
-        .filter_map(|e| Lifecycle::from_kind(&e.kind).map(|l| (e.time, l)))
-        .collect();
     let last_hour = rep
         .ballots_per_hour
         .keys()
@@ -986,13 +994,10 @@ fn rate_drops(rep: &ElectionReport) -> Vec<ballot_rate::RateDrop> {
         .max()
         .unwrap_or(0)
         .max(last_hour);
-    let periods = ballot_rate::active_periods(&events, now);
-    let ballots: Vec<(i64, u64)> = rep
-        .ballots_per_hour
-        .iter()
-        .map(|(h, n)| (h * 3600, *n))
-        .collect();
-    ballot_rate::rate_drops(&ballots, &periods)
+    crate::rate::drops(rep, now)
+        .into_iter()
+        .filter(|d| !rep.rate_alerted.contains(&d.hour))
+        .collect()
 }
 
 const STYLE: &str = "
@@ -1003,7 +1008,7 @@ th{background:#f2f4f6}.num{text-align:right;font-variant-numeric:tabular-nums;wh
 .warning{background:#fff4d6}.critical{background:#fde0e0}.info{background:#eef5ff}
 .note,.sub{color:#505a64}.key{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px;border:1px solid #0003}
 .key.band{background:#cf222e26;border-color:#cf222e80}code{word-break:break-all}pre{white-space:pre-wrap;word-break:break-all;font-size:12px}
-.multiples{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:0 1em}figure{margin:.6em 0}figcaption{font-weight:600}
+figure{margin:.6em 0}figcaption{font-weight:600}
 .signatures td{height:3em}
 @media print{body{margin:0;max-width:none;font-size:11px}details{display:none}section.election{break-before:page}figure,table.counts,tr{break-inside:avoid}a{color:inherit}}
 @page{size:A4;margin:15mm}
@@ -1032,7 +1037,10 @@ pub fn run(a: &ReportArgs) -> Res<String> {
             .collect(),
         Err(_) => Vec::new(),
     };
-    let w = W { lang: a.lang };
+    let w = W {
+        lang: a.lang,
+        burst_bound: header.detectors.as_ref().map(|d| d.burst_per_hour),
+    };
     let size = header.compact.size();
     let log_name = header.log_key.split('+').next().unwrap_or_default();
     let mut h = String::new();
