@@ -484,7 +484,7 @@ function renderReceipt(res) {
         )
       : null;
     out.append(
-      liveNotice(res),
+      liveNotice(res) || "",
       verdictBox(kind, title, sentence, res.steps, [
         el("p", { class: "limits", text: t("verify.limits") }),
         download,
@@ -1199,8 +1199,8 @@ function chartAlt(what, hours, values, suspensions) {
   const parts = [
     t("chart.alt", {
       what,
-      from: hourSpan(hours[0]),
-      to: hourSpan(hours[hours.length - 1]),
+      from: formatTime(new Date(hours[0] * 1000)),
+      to: formatTime(new Date((hours[hours.length - 1] + 3600) * 1000)),
       total: formatNumber(total),
       max: formatNumber(values[peak] || 0),
       at: hourSpan(hours[peak]),

@@ -4,7 +4,9 @@
 // signed notes (Ed25519 key strings, key IDs, signature lines), C2SP tlog-checkpoint
 // bodies, C2SP tlog-cosignature `cosignature/v1` lines, the C2SP tlog-policy quorum,
 // RFC 6962 hashing and the RFC 9162 inclusion and consistency proof checks, C2SP
-// tlog-tiles entry bundles, and the urne statement text (DESIGN.md, "Entries").
+// tlog-tiles entry bundles, the urne statement text (DESIGN.md, "Entries"), the
+// ballot-rate alarm (urne_client::ballot_rate, pinned by testdata/ballot-rate), and
+// finding the one code in what a voter pasted.
 // Does not own: fetching or the page (app.js). No DOM here: Node runs the same file in
 // the unit tests (web/tests/verify.test.js).
 //

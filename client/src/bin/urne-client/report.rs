@@ -231,7 +231,8 @@ fn suspensions(tl: &[TimelineEvent]) -> Vec<(i64, Option<i64>, String)> {
 }
 
 /// The hours of an election's charts, as the dashboard chooses them: every hour from
-/// the first lifecycle event or count to the last (hour starts, Unix seconds).
+/// the first lifecycle event or count to the last, or to now while voting is open
+/// (hour starts, Unix seconds).
 fn chart_hours(rep: &ElectionReport) -> Vec<i64> {
     let mut marks: Vec<i64> = rep.ballots_per_hour.keys().map(|h| h * 3600).collect();
     marks.extend(
@@ -245,6 +246,15 @@ fn chart_hours(rep: &ElectionReport) -> Vec<i64> {
             .filter(|e| e.kind != "election")
             .map(|e| e.time.div_euclid(3600) * 3600),
     );
+    // Still open or suspended: up to the hour of now, as the dashboard draws it.
+    let last = rep
+        .timeline
+        .iter()
+        .rev()
+        .find(|e| ballot_rate::Lifecycle::from_kind(&e.kind).is_some());
+    if last.is_some_and(|e| matches!(e.kind.as_str(), "open" | "suspend" | "resume")) {
+        marks.push(Time::now().0.div_euclid(3600) * 3600);
+    }
     let (Some(&lo), Some(&hi)) = (marks.iter().min(), marks.iter().max()) else {
         return Vec::new();
     };
@@ -325,7 +335,7 @@ fn hourly_svg(
         );
     }
     let mut s = format!(
-        r#"<figure class=chart><figcaption id="{id}-t">{}</figcaption><svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-labelledby="{id}-t" aria-describedby="{id}-d" data-x-min="{lo}" data-x-max="{hi}"><desc id="{id}-d">{desc}</desc>"#,
+        r#"<figure class=chart><figcaption id="{id}-t">{}</figcaption><svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-labelledby="{id}-t" aria-describedby="{id}-d" data-x-min="{lo}" data-x-max="{hi}" data-plot-left="{left}" data-plot-width="{pw}"><desc id="{id}-d">{desc}</desc>"#,
         esc(title)
     );
     // Suspensions first: the bars are drawn over them.
