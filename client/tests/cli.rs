@@ -2659,7 +2659,7 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let html = std::fs::read_to_string(&html).unwrap();
-    assert!(html.contains("<b>1 critical</b>"), "{html}");
+    assert!(html.contains("<b>1 critique</b>"), "{html}");
 
     // The voter's watch runs its hook with the rollback, then ends with exit 4.
     let hooked = tmp.path().join("hook.json");

@@ -518,12 +518,12 @@ fn alert_rows(w: &W, alerts: &[&Alert], reports: &BTreeMap<String, ElectionRepor
         w.t("Description", "Description"),
     );
     for a in alerts {
-        let time = a
-            .time
-            .as_deref()
-            .and_then(|t| t.parse::<Time>().ok())
+        // The entry's time, or when the monitor raised it.
+        let raw = a.time.as_deref().unwrap_or(&a.detected);
+        let time = raw
+            .parse::<Time>()
             .map(|t| w.time(t.0))
-            .unwrap_or_else(|| esc(a.time.as_deref().unwrap_or(&a.detected)));
+            .unwrap_or_else(|_| esc(raw));
         let _ = write!(
             h,
             r#"<tr class="{sev}" data-alert="{kind}" data-index="{idx}"><td>{}</td><td>{}</td><td class=num>{}</td><td>{time}</td><td>{}<details><summary>{}</summary><pre lang=en>{}{}</pre></details></td></tr>"#,
@@ -1101,11 +1101,23 @@ pub fn run(a: &ReportArgs) -> Res<String> {
         w.t("Alertes", "Alerts"),
         if crit > 0 { "critical" } else { "ok" },
         w.n(alerts.len() as u64),
-        w.t("alertes de la surveillance", "monitor alerts"),
+        if alerts.len() == 1 {
+            w.t("alerte de la surveillance", "monitor alert")
+        } else {
+            w.t("alertes de la surveillance", "monitor alerts")
+        },
         w.n(crit as u64),
-        w.t("critiques", "critical"),
+        if crit == 1 {
+            w.t("critique", "critical")
+        } else {
+            w.t("critiques", "critical")
+        },
         w.n(warn as u64),
-        w.t("à examiner", "warnings"),
+        if warn == 1 {
+            w.t("à examiner", "warning")
+        } else {
+            w.t("à examiner", "warnings")
+        },
         w.n((alerts.len() - crit - warn) as u64),
         w.t("pour information", "informational"),
     );
