@@ -475,7 +475,8 @@ function renderReceipt(res) {
           {},
           el("a", {
             class: "button-link",
-            download: `urne-recu-${res.code.slice(0, 12)}.tlog-proof`,
+            // No part of the code in the name: the browser's download list keeps it.
+            download: "urne-recu.tlog-proof",
             href: URL.createObjectURL(new Blob([res.tlogProof], { type: "text/plain" })),
             text: t("verify.download"),
           }),
@@ -728,6 +729,7 @@ async function voterHistory(tag) {
       if (minutes >= 0 && minutes <= REISSUE_THEN_VOTE_MINUTES) {
         warnings.push({
           kind: "fail",
+          voted: true,
           text: t("history.warn.vote_after_reissue", {
             minutes: Math.round(minutes),
             time: formatTime(ev.f.time),
@@ -787,6 +789,7 @@ function renderHistory(res) {
     return;
   }
   const alarm = res.warnings.some((w) => w.kind === "fail");
+  const votedAfter = res.warnings.some((w) => w.voted);
   const kind = inconsistent || alarm ? "fail" : res.warnings.length ? "warn" : "ok";
   const credentials = res.events.filter((e) => e.type === "credential").length;
   const ballots = res.events.filter((e) => e.type === "ballot").length;
@@ -794,7 +797,7 @@ function renderHistory(res) {
     liveNotice(res) || "",
     verdictBox(
       kind,
-      t(inconsistent ? "verify.inconsistent.title" : alarm ? "history.alarm.title" : kind === "warn" ? "history.warn.title" : "history.ok.title"),
+      t(inconsistent ? "verify.inconsistent.title" : alarm ? (votedAfter ? "history.alarm.voted.title" : "history.alarm.title") : kind === "warn" ? "history.warn.title" : "history.ok.title"),
       t("history.sentence", { credentials, ballots, size: formatNumber(res.cp.size), k: res.cp.cosigners.length }),
       res.steps,
       [checkpointDetails(res.cp)],
