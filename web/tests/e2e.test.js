@@ -1001,6 +1001,13 @@ test("the monitor's French report: counts as the log's, every alert in it, burst
     return clone.innerText;
   });
   assert.doesNotMatch(words, /\b(Ballots|Timeline|Alerts|Election|credential reissues|ballots per hour)\b/);
+  // Accessible as the page is: axe-core finds no violation (charts have text alternatives).
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () =>
+    // eslint-disable-next-line no-undef
+    (await axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] })).violations.map((v) => `${v.id} (${v.impact})`),
+  );
+  assert.deepEqual(violations, []);
   for (const [name, viewport] of [["bureau", { width: 1200, height: 900 }], ["telephone", { width: 390, height: 844 }]]) {
     await page.setViewportSize(viewport);
     await page.screenshot({ path: join(SHOTS, `rapport-${name}.png`), fullPage: true });
