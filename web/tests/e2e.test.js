@@ -560,6 +560,16 @@ test("the trust page loads a union's tlog-policy and refuses a bad one", async (
   assert.equal(w.kind, "warn", w.text);
   assert.match(w.text, /en attente des témoins/);
 
+  // A policy that needs no witness: the receipt is never shown all green without one.
+  await page.goto(`${log.url}/#/confiance`);
+  await page.fill("#policy", `log ${log.key}\nquorum none\n`);
+  await page.click("#policy-form button[type=submit]");
+  await page.locator("#policy-message [data-verdict=ok]").waitFor();
+  const none = await checkReceipt(page, log.url, demo.receipts[0]);
+  assert.equal(none.kind, "warn", none.text);
+  assert.match(none.text, /Enregistré, sans témoin indépendant/);
+  assert.match(none.text, /Aucun témoin indépendant ne l'a contresigné/);
+
   await page.goto(`${log.url}/#/confiance`);
   await page.fill("#policy", "log not-a-key\nquorum none\n");
   await page.click("#policy-form button[type=submit]");
