@@ -97,6 +97,17 @@ impl<'k> DemoElection<'k> {
 
     /// Signs the sealing `election` statement (2 of 3 board signatures).
     pub fn seal(&self, time: Time, title: &str) -> Result<String> {
+        self.seal_with_roll(time, title, None)
+    }
+
+    /// Signs the sealing `election` statement with a commitment to the electoral
+    /// roll (its hash and voter count: the electorate turnout is measured against).
+    pub fn seal_with_roll(
+        &self,
+        time: Time,
+        title: &str,
+        roll: Option<(Tag, u64)>,
+    ) -> Result<String> {
         let mut authorities: Vec<(Role, urne_client::note::VerifierKey)> = self
             .keys
             .board
@@ -113,7 +124,7 @@ impl<'k> DemoElection<'k> {
             tolerance: Some(self.tolerance),
             opens: self.opens,
             closes: self.closes,
-            roll: None,
+            roll,
         });
         self.stmt(time, body)
             .sign(&self.board2())
@@ -489,15 +500,31 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         Ok(o)
     };
 
+    // The roll: every voter's tag, committed to (hash of the sorted tags) with its
+    // count, so that turnout is measured against the electorate.
+    let voters: Vec<Tag> = (0..opts.voters).map(|_| random_tag(&mut rng)).collect();
+    let roll = {
+        let mut sorted: Vec<String> = voters.iter().map(|v| v.to_string()).collect();
+        sorted.sort();
+        let mut h = Sha256::new();
+        for v in &sorted {
+            h.update(v.as_bytes());
+            h.update(b"\n");
+        }
+        (Tag(h.finalize().into()), opts.voters as u64)
+    };
     let o = one(
-        sub.post(election.seal(clock(0.0), "Élections CSE 2026 — ACME (démonstration)")?)
-            .await?,
+        sub.post(election.seal_with_roll(
+            clock(0.0),
+            "Élections CSE 2026 — ACME (démonstration)",
+            Some(roll),
+        )?)
+        .await?,
         "election",
     )?;
     tally(&[o], &mut summary);
 
     // Initial credentials, by mail, post and SMS.
-    let voters: Vec<Tag> = (0..opts.voters).map(|_| random_tag(&mut rng)).collect();
     let mut creds: Vec<Tag> = (0..opts.voters).map(|_| random_tag(&mut rng)).collect();
     let channels = [Channel::Mail, Channel::Postal, Channel::Sms];
     let texts = voters

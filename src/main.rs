@@ -594,12 +594,14 @@ fn print_summary(url: &str, s: &demo::DemoSummary) {
     }
     println!("  election: {url}/v1/elections/{}", s.election);
     println!("  elections: {url}/v1/elections");
-    println!("\nIn a browser (every proof is checked by the page itself):");
+    // Codes are pasted into the page, never put in its address: the browser's
+    // history would keep them.
+    println!("\nIn a browser (every proof is checked by the page itself; paste the code):");
     if let Some(r) = s.receipts.first() {
-        println!("  check a receipt:     {url}/#/verifier/{r}");
+        println!("  check a receipt:     {url}/#/verifier   (paste {r})");
     }
     if let Some(v) = &s.helpdesk_voter {
-        println!("  credential history:  {url}/#/identifiant/{v}");
+        println!("  credential history:  {url}/#/identifiant   (paste {v})");
     }
     println!("  dashboard:           {url}/#/tableau");
 }

@@ -1,7 +1,7 @@
 //! Per-election statistics kept by the log for its dashboard and `/v1/elections/<id>`.
 //!
-//! Owns: counts per statement type, ballots per hour, credential issues per hour by
-//! channel, and the lifecycle timeline (seal, open, suspensions, close, results, void,
+//! Owns: counts per statement type, ballots per hour and per scrutin, the electorate
+//! (the sealed roll's count), credential issues per hour by channel, and the lifecycle timeline (seal, open, suspensions, close, results, void,
 //! interventions). Updated by the sequencer in the same commit as the entries they
 //! count, so they never disagree with the log. Monitors recompute all of this from the
 //! entries: nothing here is trusted by anyone, it is a convenience.
@@ -22,6 +22,21 @@ pub struct TimelineEvent {
     /// Reason or detail given by the statement, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// `intervention`: who intervened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// `intervention`: what was done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `intervention`: the batch reissues it announces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissues: Option<u64>,
+    /// `results`: the scrutin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrutin: Option<String>,
+    /// `results`: the ballots counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballots: Option<u64>,
 }
 
 /// Statistics of one election.
@@ -37,6 +52,13 @@ pub struct ElectionStats {
     /// Reissues (a credential for a voter who already had one, whatever its stated
     /// reason) per hour and channel.
     pub reissues_per_hour: BTreeMap<i64, BTreeMap<String, u64>>,
+    /// Ballots per scrutin.
+    #[serde(default)]
+    pub ballots_per_scrutin: BTreeMap<String, u64>,
+    /// The electorate: the voter count of the roll the election sealed (`roll`
+    /// line), if it sealed one. Turnout is ballots per scrutin over it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub electorate: Option<u64>,
     /// Lifecycle events in log order.
     pub timeline: Vec<TimelineEvent>,
     /// First and last leaf index of the election.
@@ -57,9 +79,22 @@ impl ElectionStats {
         let kind = st.statement_type().as_str().to_string();
         *self.counts.entry(kind.clone()).or_default() += 1;
         let hour = st.time.0.div_euclid(3600) * 3600;
-        let reason = match &st.body {
-            Body::Ballot { .. } => {
+        let mut ev = TimelineEvent {
+            index,
+            time: st.time.to_string(),
+            kind,
+            reason: None,
+            actor: None,
+            action: None,
+            reissues: None,
+            scrutin: None,
+            ballots: None,
+        };
+        // Fields, never sentences: the page words them in the reader's language.
+        match &st.body {
+            Body::Ballot { scrutin, .. } => {
                 *self.ballots_per_hour.entry(hour).or_default() += 1;
+                *self.ballots_per_scrutin.entry(scrutin.clone()).or_default() += 1;
                 return;
             }
             Body::Credential { channel, .. } => {
@@ -81,29 +116,32 @@ impl ElectionStats {
                 return;
             }
             Body::Revoke { .. } => return,
-            Body::Election(e) => Some(e.title.clone()),
-            Body::Suspend { reason } | Body::Resume { reason } => Some(reason.clone()),
-            Body::Void { reason, .. } => Some(reason.clone()),
+            Body::Election(e) => {
+                self.electorate = e.roll.as_ref().map(|(_, n)| *n);
+                ev.reason = Some(e.title.clone());
+            }
+            Body::Suspend { reason } | Body::Resume { reason } => ev.reason = Some(reason.clone()),
+            Body::Void { reason, .. } => ev.reason = Some(reason.clone()),
             Body::Intervention {
                 actor,
                 action,
                 reason,
                 reissues,
-            } => Some(match reissues {
-                Some(n) => format!("{actor}: {action} ({reason}; announces {n} reissues)"),
-                None => format!("{actor}: {action} ({reason})"),
-            }),
+            } => {
+                ev.actor = Some(actor.clone());
+                ev.action = Some(action.clone());
+                ev.reason = Some(reason.clone());
+                ev.reissues = *reissues;
+            }
             Body::Results {
                 scrutin, ballots, ..
-            } => Some(format!("{scrutin}: {ballots} ballots")),
-            Body::Open | Body::Close => None,
-        };
-        self.timeline.push(TimelineEvent {
-            index,
-            time: st.time.to_string(),
-            kind,
-            reason,
-        });
+            } => {
+                ev.scrutin = Some(scrutin.clone());
+                ev.ballots = Some(*ballots);
+            }
+            Body::Open | Body::Close => {}
+        }
+        self.timeline.push(ev);
     }
 
     /// Encodes for storage.
@@ -117,5 +155,81 @@ impl ElectionStats {
     /// If the bytes are not statistics written by [`ElectionStats::encode`].
     pub fn decode(b: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use urne_client::statement::{ElectionBody, Tag, Time};
+
+    fn st(time: i64, body: Body) -> Statement {
+        Statement {
+            election: "e".into(),
+            time: Time(time),
+            body,
+        }
+    }
+
+    /// The electorate comes from the sealed roll; ballots are counted per scrutin;
+    /// an intervention and results are kept as fields, never as an English sentence.
+    #[test]
+    fn electorate_scrutins_and_worded_fields() {
+        let key = urne_client::note::SignerKey::from_seed("b", [1; 32]).unwrap();
+        let mut s = ElectionStats::default();
+        let seal = |roll| {
+            st(
+                0,
+                Body::Election(ElectionBody {
+                    title: "T".into(),
+                    scrutins: vec!["a".into(), "b".into()],
+                    authorities: vec![(
+                        urne_client::statement::Role::Board,
+                        key.verifier().clone(),
+                    )],
+                    quorum: 1,
+                    tolerance: Some(0),
+                    opens: Time(0),
+                    closes: Time(10),
+                    roll,
+                }),
+            )
+        };
+        s.record(0, &seal(None), false);
+        assert_eq!(s.electorate, None);
+        s.record(0, &seal(Some((Tag([7; 32]), 300))), false);
+        assert_eq!(s.electorate, Some(300));
+        for (i, sc) in ["a", "a", "b"].iter().enumerate() {
+            let b = Body::Ballot {
+                scrutin: sc.to_string(),
+                credential: Tag([i as u8; 32]),
+                receipt: Tag([9; 32]),
+            };
+            s.record(1 + i as u64, &st(3700, b), false);
+        }
+        assert_eq!(s.ballots_per_scrutin.get("a"), Some(&2));
+        assert_eq!(s.ballots_per_scrutin.get("b"), Some(&1));
+        assert_eq!(s.ballots_per_hour.get(&3600), Some(&3));
+        let i = Body::Intervention {
+            actor: "ops".into(),
+            action: "reissue".into(),
+            reason: "leak".into(),
+            reissues: Some(12),
+        };
+        s.record(9, &st(4000, i), false);
+        let ev = s.timeline.last().unwrap();
+        assert_eq!(
+            (
+                ev.actor.as_deref(),
+                ev.action.as_deref(),
+                ev.reason.as_deref(),
+                ev.reissues
+            ),
+            (Some("ops"), Some("reissue"), Some("leak"), Some(12))
+        );
+        // Stored statistics of an older version (no new fields) still decode.
+        let old = br#"{"counts":{},"ballots_per_hour":{},"credentials_per_hour":{},"reissues_per_hour":{},"timeline":[{"index":0,"time":"1970-01-01T00:00:00Z","kind":"open"}],"first_index":0,"last_index":0}"#;
+        let d = ElectionStats::decode(old).unwrap();
+        assert_eq!((d.electorate, d.ballots_per_scrutin.len()), (None, 0));
     }
 }

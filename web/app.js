@@ -1,15 +1,17 @@
 // urne — the web page: check my receipt, my credential history, the public dashboard.
 //
-// Owns: the page's views, routing (`#/verifier/<code>`, `#/identifiant/<tag>`,
-// `#/tableau`, `#/confiance`), the trust anchors kept in this browser (the log key,
-// the witness keys and quorum: from a union's C2SP tlog-policy file, or pinned on
-// first visit from what the server announces), the last checkpoint seen (for the
-// consistency check on the next visit), and the charts (uPlot).
+// Owns: the page's views, routing (`#/verifier`, `#/identifiant`, `#/tableau`,
+// `#/confiance`), the trust anchors kept in this browser (the log key, the witness
+// keys and quorum: from a union's C2SP tlog-policy file, or pinned on first visit from
+// what the server announces), the last checkpoint seen (for the consistency check on
+// the next visit), live re-checks of an open receipt or history, and the charts (uPlot).
 // Does not own: any verification logic (verify.js) or wording (i18n.js).
 //
 // It never trusts a verdict of the server: every answer is checked here with
-// verify.js against the pinned keys. Nothing personal is stored: not the receipt code,
-// not the voter tag; only keys and checkpoints, which are public.
+// verify.js against the pinned keys. Nothing personal is kept: the receipt code and
+// the voter tag live in the page's memory while it is open, never in the address (a
+// link that carries one is rewritten at once), the browser's history or its storage;
+// only keys, checkpoints and the language choice are stored, which are public.
 
 import * as v from "./verify.js";
 import { t, lang, setLang, applyStatic, formatTime, formatNumber } from "./i18n.js";
@@ -19,6 +21,8 @@ const SEEN_KEY = "urne.seen.v1";
 const EVIDENCE_KEY = "urne.evidence.v1";
 /** How often the dashboard refreshes. */
 const DASHBOARD_REFRESH_MS = 5000;
+/** How often an open receipt or history looks for a new checkpoint to re-check. */
+const LIVE_REFRESH_MS = 5000;
 
 // ---------------------------------------------------------------------------------
 // Small DOM helpers: text is always set as text (never as HTML), so nothing the log
@@ -299,7 +303,7 @@ function verdictBox(kind, title, sentence, steps = [], extra = []) {
     "div",
     { class: `verdict ${kind}`, "data-verdict": kind },
     el("p", { class: "verdict-title" }, el("span", { class: "icon", "aria-hidden": "true" }, icon), " ", title),
-    sentence ? el("p", { class: "verdict-sentence" }, sentence) : null,
+    sentence ? el(Array.isArray(sentence) ? "div" : "p", { class: "verdict-sentence" }, sentence) : null,
     steps.length
       ? el(
           "ul",
@@ -319,13 +323,20 @@ function verdictBox(kind, title, sentence, steps = [], extra = []) {
   );
 }
 
+/** A failure in the reader's words, with the technical detail (English) folded away. */
 function errorText(e) {
+  const technical = (detail) =>
+    detail ? el("details", { class: "technical" }, el("summary", { text: t("err.technical") }), el("pre", { lang: "en", text: detail })) : null;
   if (e instanceof v.VerifyError) {
+    if (e.code === "bad_policy") {
+      const what = t(`policy.${e.params.why || "syntax"}`, e.params);
+      return [t(e.params.line ? "err.bad_policy" : "err.bad_policy.file", { line: e.params.line, what }), technical(e.detail)];
+    }
     const key = `err.${e.code}`;
     const msg = t(key, e.params);
-    return msg === key ? t("err.generic", { detail: e.detail }) : msg;
+    return [msg === key ? t("err.generic") : msg, technical(e.detail)];
   }
-  return t("err.generic", { detail: String(e && e.message ? e.message : e) });
+  return [t("err.generic"), technical(String(e && e.message ? e.message : e))];
 }
 
 function seenStep(seen) {
@@ -480,7 +491,7 @@ function renderReceipt(res) {
   if (!res) return;
   const banner = res.trust ? trustBanner(res.trust) : null;
   if (res.kind === "invalid") {
-    out.append(verdictBox("fail", t("verify.invalid.title"), t("verify.invalid.text")));
+    out.append(verdictBox("fail", t("verify.invalid.title"), [codeProblem(res.found), " ", t("verify.invalid.text")]));
   } else if (res.kind === "not_found") {
     if (res.seen && res.seen.status === "inconsistent") {
       out.append(
@@ -493,14 +504,17 @@ function renderReceipt(res) {
     out.append(verdictBox("fail", t("verify.failed.title"), errorText(res.error), res.steps || []));
   } else {
     const witnessed = res.cp.quorumMet;
+    const unwitnessed = witnessed && res.cp.cosigners.length === 0;
     const inconsistent = res.seen.status === "inconsistent" || res.forks.length > 0;
-    const kind = inconsistent ? "fail" : witnessed ? "ok" : "warn";
+    const kind = inconsistent ? "fail" : witnessed && !unwitnessed ? "ok" : "warn";
     const title = inconsistent
       ? t("verify.inconsistent.title")
-      : witnessed
-        ? t("verify.ok.title")
-        : t("verify.pending.title");
-    const sentence = t(witnessed ? "verify.ok.sentence" : "verify.pending.sentence", {
+      : unwitnessed
+        ? t("verify.unwitnessed.title")
+        : witnessed
+          ? t("verify.ok.title")
+          : t("verify.pending.title");
+    const sentence = t(unwitnessed ? "verify.unwitnessed.sentence" : witnessed ? "verify.ok.sentence" : "verify.pending.sentence", {
       index: formatNumber(res.index),
       size: formatNumber(res.cp.size),
       k: res.cp.cosigners.length,
@@ -513,7 +527,8 @@ function renderReceipt(res) {
           {},
           el("a", {
             class: "button-link",
-            download: `urne-recu-${res.code.slice(0, 12)}.tlog-proof`,
+            // No part of the code in the name: the browser's download list keeps it.
+            download: "urne-recu.tlog-proof",
             href: URL.createObjectURL(new Blob([res.tlogProof], { type: "text/plain" })),
             text: t("verify.download"),
           }),
@@ -521,19 +536,93 @@ function renderReceipt(res) {
           el("span", { class: "help", text: t("verify.download.help") }),
         )
       : null;
-    out.append(verdictBox(kind, title, sentence, res.steps, [download, checkpointDetails(res.cp)]));
+    out.append(
+      liveNotice(res) || "",
+      verdictBox(kind, title, sentence, res.steps, [
+        el("p", { class: "limits", text: t("verify.limits") }),
+        download,
+        checkpointDetails(res.cp),
+      ]),
+    );
   }
   if (banner) out.prepend(banner);
 }
 
+/** Marks a code field as refused (or accepted), so that assistive technology says why. */
+function markField(input, errorId, bad) {
+  if (bad) {
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-errormessage", errorId);
+  } else {
+    input.removeAttribute("aria-invalid");
+    input.removeAttribute("aria-errormessage");
+  }
+}
+
+/** Why a pasted code was refused, in the reader's words. */
+const codeProblem = (found) => t(`code.${found.problem}`, { found: found.found });
+
+// ---------------------------------------------------------------------------------
+// Live: an open receipt or history is re-checked at each new checkpoint
+
+let liveTimer = null;
+
+function stopLive() {
+  clearInterval(liveTimer);
+  liveTimer = null;
+}
+
+/** The size and root of a checkpoint note (its cosignatures may change alone). */
+const treeOf = (note) => note.split("\n").slice(1, 3).join(" ");
+
+/**
+ * Polls the checkpoint while the view is open; when the tree changed, runs `recheck`
+ * (which verifies everything again and renders, saying what changed).
+ */
+function startLive(view, current, recheck) {
+  stopLive();
+  liveTimer = setInterval(async () => {
+    if (document.hidden || $(`#view-${view}`).hidden) return;
+    const res = current();
+    if (!res || !res.cp) return;
+    let note;
+    try {
+      note = await getText("/checkpoint");
+    } catch {
+      return;
+    }
+    if (treeOf(note) === treeOf(res.cp.note)) return;
+    await recheck(res);
+  }, LIVE_REFRESH_MS);
+}
+
+/** "Re-checked at …" and what changed since the page was loaded. */
+function liveNotice(res) {
+  if (!res.live) return null;
+  const l = res.live;
+  return el(
+    "div",
+    { class: "live", "data-live": l.changes.length ? "changed" : "same" },
+    el("p", {}, t("live.rechecked", { at: formatTime(l.at), size: formatNumber(res.cp.size), before: formatNumber(l.before) })),
+    l.changes.length
+      ? el("ul", {}, l.changes.map((c) => el("li", { class: c.kind || "", text: c.text })))
+      : el("p", { class: "help", text: t(res.events ? "live.nothing_new" : "live.still_there") }),
+  );
+}
+
 async function runReceipt(raw) {
-  const code = (raw || "").trim().toLowerCase();
+  stopLive();
+  const found = v.findCode(raw);
   const out = $("#receipt-result");
-  if (!v.isTag(code)) {
-    lastReceipt = { kind: "invalid" };
+  const input = $("#receipt");
+  markField(input, "receipt-result", !found.code);
+  if (!found.code) {
+    lastReceipt = { kind: "invalid", found };
     renderReceipt(lastReceipt);
     return;
   }
+  const code = found.code;
+  input.value = code;
   out.replaceChildren(el("p", { class: "busy", text: t("busy") }));
   out.setAttribute("aria-busy", "true");
   try {
@@ -549,6 +638,26 @@ async function runReceipt(raw) {
   }
   out.removeAttribute("aria-busy");
   renderReceipt(lastReceipt);
+  if (lastReceipt.kind === "found") {
+    startLive(
+      "verifier",
+      () => lastReceipt,
+      async (prev) => {
+        let next;
+        try {
+          next = { ...(await verifyReceipt(prev.code)), code: prev.code };
+        } catch (e) {
+          next = { kind: "error", error: e, code: prev.code };
+        }
+        if (lastReceipt !== prev) return; // another code was asked meanwhile
+        if (next.kind === "found") next.live = { at: new Date(), before: prev.cp.size, changes: [] };
+        else if (next.kind === "not_found") next = { kind: "error", error: new v.VerifyError("vanished", "the receipt is no longer found") };
+        lastReceipt = next;
+        renderReceipt(lastReceipt);
+        if (next.kind !== "found") stopLive();
+      },
+    );
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -659,6 +768,7 @@ async function voterHistory(tag) {
     warnings.push({
       kind: urgent ? "fail" : "warn",
       meaning: r.meaning,
+      voted: r.meaning === "reissue_then_vote",
       text: t(key, {
         time: formatTime(f.time),
         channel: t(`channel.${f.channel}`),
@@ -673,7 +783,7 @@ async function voterHistory(tag) {
   return { trust, cp, steps, events, warnings, seen, tag };
 }
 
-function eventRow(ev) {
+function eventRow(ev, fresh) {
   const f = ev.f;
   let what;
   let detail;
@@ -689,9 +799,9 @@ function eventRow(ev) {
   }
   return el(
     "tr",
-    { "data-type": ev.type },
+    { "data-type": ev.type, "data-index": ev.index, class: fresh ? "fresh" : null },
     el("td", { text: formatTime(f.time) }),
-    el("td", { text: what }),
+    el("td", {}, what, fresh ? el("span", { class: "badge", text: t("live.new") }) : null),
     el("td", { text: detail }),
     el("td", { class: "num", text: formatNumber(ev.index) }),
     el("td", { class: "mono nowrap", title: f.credential, text: `${f.credential.slice(0, 10)}…` }),
@@ -703,7 +813,7 @@ function renderHistory(res) {
   out.replaceChildren();
   if (!res) return;
   if (res.kind === "invalid") {
-    out.append(verdictBox("fail", t("history.invalid.title"), t("history.invalid.text")));
+    out.append(verdictBox("fail", t("history.invalid.title"), [codeProblem(res.found), " ", t("history.invalid.text")]));
     return;
   }
   if (res.kind === "error") {
@@ -717,13 +827,16 @@ function renderHistory(res) {
     out.append(verdictBox(inconsistent ? "fail" : "info", t("history.empty.title"), t("history.empty.text"), res.steps));
     return;
   }
-  const kind = inconsistent ? "fail" : res.warnings.some((w) => w.kind === "fail") ? "fail" : res.warnings.length ? "warn" : "ok";
+  const alarm = res.warnings.some((w) => w.kind === "fail");
+  const votedAfter = res.warnings.some((w) => w.voted);
+  const kind = inconsistent || alarm ? "fail" : res.warnings.length ? "warn" : "ok";
   const credentials = res.events.filter((e) => e.type === "credential").length;
   const ballots = res.events.filter((e) => e.type === "ballot").length;
   out.append(
+    liveNotice(res) || "",
     verdictBox(
       kind,
-      t(kind === "ok" ? "history.ok.title" : "history.warn.title"),
+      t(inconsistent ? "verify.inconsistent.title" : alarm ? (votedAfter ? "history.alarm.voted.title" : "history.alarm.title") : kind === "warn" ? "history.warn.title" : "history.ok.title"),
       t("history.sentence", { credentials, ballots, size: formatNumber(res.cp.size), k: res.cp.cosigners.length }),
       res.steps,
       [checkpointDetails(res.cp)],
@@ -744,7 +857,7 @@ function renderHistory(res) {
     el("h2", { text: t("history.table.title") }),
     el(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": t("history.table.caption") },
       el(
         "table",
         { class: "history" },
@@ -758,7 +871,7 @@ function renderHistory(res) {
             ["col.time", "col.event", "col.detail", "col.index", "col.credential"].map((k) => el("th", { scope: "col", text: t(k) })),
           ),
         ),
-        el("tbody", {}, res.events.map(eventRow)),
+        el("tbody", {}, res.events.map((ev) => eventRow(ev, res.live?.fresh?.has(ev.index)))),
       ),
     ),
     el("p", { class: "help", text: t("history.completeness") }),
@@ -766,13 +879,18 @@ function renderHistory(res) {
 }
 
 async function runHistory(raw) {
-  const tag = (raw || "").trim().toLowerCase();
+  stopLive();
+  const found = v.findCode(raw);
   const out = $("#history-result");
-  if (!v.isTag(tag)) {
-    lastHistory = { kind: "invalid" };
+  const input = $("#voter");
+  markField(input, "history-result", !found.code);
+  if (!found.code) {
+    lastHistory = { kind: "invalid", found };
     renderHistory(lastHistory);
     return;
   }
+  const tag = found.code;
+  input.value = tag;
   out.replaceChildren(el("p", { class: "busy", text: t("busy") }));
   out.setAttribute("aria-busy", "true");
   try {
@@ -782,6 +900,44 @@ async function runHistory(raw) {
   }
   out.removeAttribute("aria-busy");
   renderHistory(lastHistory);
+  if (lastHistory.cp) {
+    startLive(
+      "identifiant",
+      () => lastHistory,
+      async (prev) => {
+        let next;
+        try {
+          next = await voterHistory(prev.tag);
+        } catch (e) {
+          next = { kind: "error", error: e };
+        }
+        if (lastHistory !== prev) return;
+        if (next.cp) next.live = historyChanges(prev, next);
+        lastHistory = next;
+        renderHistory(lastHistory);
+        if (!next.cp) stopLive();
+      },
+    );
+  }
+}
+
+/** What changed in a history since the previous check: new entries, vanished ones. */
+function historyChanges(prev, next) {
+  const before = new Set(prev.events.map((e) => e.index));
+  const after = new Set(next.events.map((e) => e.index));
+  const fresh = new Set([...after].filter((i) => !before.has(i)));
+  const changes = [];
+  for (const ev of next.events.filter((e) => fresh.has(e.index))) {
+    const row = eventRow(ev);
+    const cells = [...row.children].map((c) => c.textContent);
+    changes.push({ kind: ev.type === "ballot" ? "" : "warn", text: t("live.entry", { time: cells[0], what: cells[1], detail: cells[2] }) });
+  }
+  for (const i of [...before].filter((i) => !after.has(i))) {
+    changes.push({ kind: "fail", text: t("live.vanished", { index: formatNumber(i) }) });
+  }
+  // Accumulates over the page's life: what is new since it was loaded stays marked.
+  const old = prev.live?.fresh || new Set();
+  return { at: new Date(), before: prev.cp.size, changes, fresh: new Set([...old, ...fresh]) };
 }
 
 // ---------------------------------------------------------------------------------
@@ -790,6 +946,27 @@ async function runHistory(raw) {
 let dashboardTimer = null;
 let lastDashboard = null;
 const charts = [];
+
+/** Formats a duration in seconds as hours and minutes ("1 h 05", "30 min"). */
+function formatDuration(secs) {
+  const m = Math.round(secs / 60);
+  if (m < 60) return t("duration.min", { m });
+  return t("duration.h", { h: Math.floor(m / 60), m: String(m % 60).padStart(2, "0") });
+}
+
+/** A share as a percentage with one decimal, the local way. */
+function formatShare(n, of) {
+  if (!of) return "–";
+  return new Intl.NumberFormat(localeTag(), { style: "percent", maximumFractionDigits: 1, minimumFractionDigits: 1 }).format(n / of);
+}
+
+const hm = () => new Intl.DateTimeFormat(localeTag(), { hour: "2-digit", minute: "2-digit" });
+
+/** "08:00–09:00, 3 déc.": an hour bucket, in the reader's time zone. */
+function hourSpan(h) {
+  const d = new Intl.DateTimeFormat(localeTag(), { day: "numeric", month: "short" });
+  return `${hm().format(new Date(h * 1000))}–${hm().format(new Date((h + 3600) * 1000))}, ${d.format(new Date(h * 1000))}`;
+}
 
 async function loadDashboard() {
   const trust = await loadTrust();
@@ -809,71 +986,109 @@ async function loadDashboard() {
   for (const ev of equivocations || []) {
     try {
       const { a, b } = await v.verifyEquivocation(ev, trust.logKey);
-      alerts.push({ kind: "fail", text: t("alert.equivocation", { reason: evidenceWhat(a, b), source: ev.source }), evidence: ev });
+      alerts.push({ kind: "fail", text: t("alert.equivocation", { source: ev.source }), detail: evidenceWhat(a, b), evidence: ev });
     } catch {
       alerts.push({ kind: "warn", text: t("alert.bad_evidence", { source: ev.source || "?" }) });
     }
   }
   for (const w of info.witnesses || []) {
     // A witness that answered no (4xx, e.g. 409: it holds a checkpoint this one does
-    // not extend) is not one that does not answer.
+    // not extend) is not one that does not answer. Its own words go to the detail.
     if (w.last_error && w.refused) {
-      alerts.push({ kind: "fail", text: t("alert.witness_refused", { name: w.name, status: w.refused, error: w.last_error }) });
+      alerts.push({ kind: "fail", text: t("alert.witness_refused", { name: w.name, status: w.refused }), detail: w.last_error });
     } else if (w.last_error) {
-      alerts.push({ kind: "warn", text: t("alert.witness_down", { name: w.name, error: w.last_error }) });
+      alerts.push({ kind: "warn", text: t("alert.witness_down", { name: w.name }), detail: w.last_error });
     }
   }
   if (!cp.quorumMet) alerts.push({ kind: "warn", text: t("alert.quorum", { n: cp.cosigners.length, required: cp.required }) });
-  const elections = (list.elections || []).map((e) => electionSummary(e));
+  const now = Date.now() / 1000;
+  const elections = (list.elections || []).map((e) => electionSummary(e, now));
   for (const e of elections) {
     for (const [hour, n] of e.reissueHours) {
       if (n > v.REISSUE_BURST_PER_HOUR) {
-        alerts.push({ kind: "warn", text: t("alert.burst", { election: e.id, n, hour: formatTime(new Date(hour * 1000)) }) });
+        alerts.push({
+          kind: "warn",
+          text: e.electorate
+            ? t("alert.burst.share", { election: e.title, n: formatNumber(n), hour: hourSpan(hour), share: formatShare(n, e.electorate), electorate: formatNumber(e.electorate) })
+            : t("alert.burst", { election: e.title, n: formatNumber(n), hour: hourSpan(hour) }),
+        });
       }
+    }
+    for (const d of e.drops) {
+      alerts.push({
+        kind: "warn",
+        "data-alert": "rate",
+        text: t("alert.rate_drop", { election: e.title, hour: hourSpan(d.hour), rate: formatNumber(d.rate), level: formatNumber(d.level) }),
+      });
     }
     for (const s of e.suspensions) {
       alerts.push({
         kind: "info",
         text: s.end
-          ? t("alert.suspension", { election: e.id, from: formatTime(s.start), to: formatTime(s.end), reason: s.reason || "" })
-          : t("alert.suspended_now", { election: e.id, from: formatTime(s.start), reason: s.reason || "" }),
+          ? t("alert.suspension", { election: e.title, from: formatTime(s.start), to: formatTime(s.end), duration: formatDuration(s.secs), reason: s.reason || "" })
+          : t("alert.suspended_now", { election: e.title, from: formatTime(s.start), reason: s.reason || "" }),
       });
     }
   }
   return { trust, cp, seen, info, treeSize: list.tree_size, elections, alerts, equivocationsServed: equivocations !== null };
 }
 
-function electionSummary(e) {
+/** What the dashboard shows of one election, from the log's statistics. */
+function electionSummary(e, now) {
   const s = e.stats || {};
   const timeline = s.timeline || [];
+  const at = (ev) => Date.parse(ev.time) / 1000;
   const suspensions = [];
   for (const ev of timeline) {
     if (ev.kind === "suspend") suspensions.push({ start: ev.time, reason: ev.reason, end: null });
-    if (ev.kind === "resume" && suspensions.length && !suspensions[suspensions.length - 1].end) {
-      suspensions[suspensions.length - 1].end = ev.time;
-    }
+    const last = suspensions[suspensions.length - 1];
+    if (["resume", "close", "void"].includes(ev.kind) && last && !last.end) last.end = ev.time;
   }
+  for (const x of suspensions) x.secs = (x.end ? Date.parse(x.end) / 1000 : now) - Date.parse(x.start) / 1000;
   const reissueHours = Object.entries(s.reissues_per_hour || {}).map(([h, chans]) => [
     Number(h),
     Object.values(chans).reduce((a, b) => a + b, 0),
   ]);
+  const reissues = reissueHours.reduce((a, [, n]) => a + n, 0);
   const title = timeline.find((ev) => ev.kind === "election")?.reason || e.id;
-  return { id: e.id, title, phase: e.state.phase, counts: s.counts || {}, stats: s, timeline, suspensions, reissueHours, state: e.state };
+  const periods = v.activePeriods(timeline.map((ev) => [at(ev), ev.kind]), now);
+  const ballots = Object.entries(s.ballots_per_hour || {}).map(([h, n]) => [Number(h), n]);
+  const drops = v.rateDrops(ballots, periods);
+  // The time axis: every hour from the first event or count to the last (the
+  // opening, the closing, or now while open), so the page and the report agree.
+  const hourOf = (t) => Math.floor(t / 3600) * 3600;
+  const marks = [
+    ...Object.keys(s.ballots_per_hour || {}).map(Number),
+    ...Object.keys(s.reissues_per_hour || {}).map(Number),
+    ...timeline.filter((ev) => ev.kind !== "election").map((ev) => hourOf(at(ev))),
+  ];
+  if (e.state.phase === "open" || e.state.phase === "suspended") marks.push(hourOf(now));
+  const hours = [];
+  if (marks.length) {
+    const lo = Math.min(...marks);
+    const hi = Math.max(...marks);
+    for (let h = lo; h <= hi && hours.length < 24 * 60; h += 3600) hours.push(h);
+  }
+  return {
+    id: e.id,
+    title,
+    phase: e.state.phase,
+    counts: s.counts || {},
+    stats: s,
+    timeline,
+    suspensions,
+    reissueHours,
+    reissues,
+    electorate: s.electorate || null,
+    perScrutin: s.ballots_per_scrutin || {},
+    drops,
+    hours,
+    state: e.state,
+  };
 }
 
 function destroyCharts() {
   while (charts.length) charts.pop().destroy();
-}
-
-/** Hourly buckets from the first to the last hour present, zeros filled in. */
-function hourAxis(...maps) {
-  const hours = maps.flatMap((m) => Object.keys(m || {}).map(Number));
-  if (hours.length === 0) return [];
-  const lo = Math.min(...hours);
-  const hi = Math.max(...hours);
-  const xs = [];
-  for (let h = lo; h <= hi && xs.length < 24 * 60; h += 3600) xs.push(h);
-  return xs;
 }
 
 const CHANNEL_COLORS = {
@@ -884,15 +1099,53 @@ const CHANNEL_COLORS = {
   "in-person": "#9a6700",
   batch: "#57606a",
 };
+const BALLOT_COLOR = "#1f6feb";
+const BAND_COLOR = "rgba(207, 34, 46, 0.15)";
 
+/** The x range of an hourly chart: from the first hour's start to the last hour's
+ * end, at least six hours wide (uPlot would otherwise zoom a single hour out to years). */
+function hourRange(xs) {
+  const lo = xs[0];
+  return [lo, Math.max(xs[xs.length - 1] + 3600, lo + 6 * 3600)];
+}
+
+/** A y range from zero to a little above the largest bar, on whole numbers. */
+function countRange(u, min, max) {
+  const top = Math.max(1, max);
+  return [0, Math.ceil(top * 1.15)];
+}
+
+const localeTag = () => (lang() === "fr" ? "fr-FR" : "en-GB");
+
+/** Time axis labels in the page's language and the browser's time zone. */
+function timeAxes(yLabel) {
+  const dm = new Intl.DateTimeFormat(localeTag(), { day: "numeric", month: "short" });
+  return [
+    {
+      values: (u, vals) =>
+        vals.map((x, i) => {
+          const d = new Date(x * 1000);
+          const prev = i > 0 ? new Date(vals[i - 1] * 1000) : null;
+          return !prev || prev.toDateString() !== d.toDateString() ? `${hm().format(d)}\n${dm.format(d)}` : hm().format(d);
+        }),
+    },
+    {
+      label: yLabel,
+      size: 60,
+      incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000, 20000, 50000, 100000],
+      values: (u, vals) => vals.map((x) => formatNumber(x)),
+    },
+  ];
+}
+
+/** Shades each suspension, at its true times, behind the bars. */
 function suspensionBands(suspensions) {
-  // Shades each suspension interval behind the series: when the ballot was stopped.
   return {
     drawClear: [
       (u) => {
         const { ctx } = u;
         ctx.save();
-        ctx.fillStyle = "rgba(207, 34, 46, 0.12)";
+        ctx.fillStyle = BAND_COLOR;
         for (const s of suspensions) {
           const a = Date.parse(s.start) / 1000;
           const b = s.end ? Date.parse(s.end) / 1000 : u.scales.x.max;
@@ -906,29 +1159,73 @@ function suspensionBands(suspensions) {
   };
 }
 
-function chartBox(id, titleKey, descKey, table) {
+/** A legend: one swatch per series, and the suspension band when there is one. */
+function legend(items, suspensions) {
   return el(
-    "figure",
-    { class: "chart" },
-    el("figcaption", { id: `${id}-title`, text: t(titleKey) }),
-    el("div", { id, class: "chart-canvas", role: "img", "aria-labelledby": `${id}-title`, "aria-describedby": `${id}-desc` }),
-    el("p", { id: `${id}-desc`, class: "help", text: t(descKey) }),
-    table,
+    "ul",
+    { class: "legend" },
+    items.map((it) => el("li", {}, el("span", { class: "swatch", style: `background:${it.color}`, "aria-hidden": "true" }), it.text)),
+    suspensions.length
+      ? el("li", {}, el("span", { class: "swatch band", "aria-hidden": "true" }), t("chart.legend.suspension"))
+      : null,
   );
 }
 
-function dataTable(captionKey, headers, rows) {
+/**
+ * One hourly bar chart: a figure with its title, the canvas (with a text
+ * alternative), the legend and the data table. Returns {figure, draw}.
+ */
+function hourlyChart({ id, title, alt, hours, values, color, label, suspensions, items, table }) {
+  const range = hourRange(hours);
+  const canvas = el("div", {
+    id,
+    class: "chart-canvas",
+    role: "img",
+    "aria-label": alt,
+    "data-x-min": range[0],
+    "data-x-max": range[1],
+  });
+  const figure = el("figure", { class: "chart" }, el("figcaption", { text: title }), canvas, legend(items, suspensions), table);
+  const draw = () => {
+    if (typeof uPlot === "undefined") {
+      canvas.append(el("p", { class: "help", text: t("chart.unavailable") }));
+      return;
+    }
+    // Bars from the hour's start to its end (align 1, full column, 2 px gap): a bar
+    // covers the hour it counts, so a suspension band sits over exactly its hours.
+    const bars = uPlot.paths.bars({ align: 1, size: [1, Infinity, 1], gap: 2 });
+    const width = Math.max(280, canvas.clientWidth || 600);
+    const u = new uPlot(
+      {
+        width,
+        height: 200,
+        legend: { show: false },
+        cursor: { show: false },
+        hooks: suspensionBands(suspensions),
+        scales: { x: { time: true, range: () => range }, y: { range: countRange } },
+        axes: timeAxes(label),
+        series: [{}, { label, stroke: color, fill: color, width: 0, paths: bars, points: { show: false } }],
+      },
+      [hours, values],
+      canvas,
+    );
+    charts.push(u);
+  };
+  return { figure, draw };
+}
+
+function dataTable(caption, headers, rows) {
   return el(
     "details",
     { class: "data" },
     el("summary", { text: t("chart.data") }),
     el(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
       el(
         "table",
         {},
-        el("caption", { text: t(captionKey) }),
+        el("caption", { text: caption }),
         el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col", text: h })))),
         el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c, i) => el("td", { class: i ? "num" : "", text: c }))))),
       ),
@@ -936,27 +1233,128 @@ function dataTable(captionKey, headers, rows) {
   );
 }
 
-function plot(container, opts, data) {
-  if (typeof uPlot === "undefined") {
-    container.append(el("p", { class: "help", text: t("chart.unavailable") }));
-    return;
+/** The text alternative of an hourly chart: its span, peak, total and suspensions. */
+function chartAlt(what, hours, values, suspensions) {
+  const total = values.reduce((a, b) => a + b, 0);
+  const peak = values.reduce((best, n, i) => (n > values[best] ? i : best), 0);
+  const parts = [
+    t("chart.alt", {
+      what,
+      from: formatTime(new Date(hours[0] * 1000)),
+      to: formatTime(new Date((hours[hours.length - 1] + 3600) * 1000)),
+      total: formatNumber(total),
+      max: formatNumber(values[peak] || 0),
+      at: hourSpan(hours[peak]),
+    }),
+  ];
+  for (const s of suspensions) {
+    parts.push(t("chart.alt.suspension", { from: formatTime(s.start), to: s.end ? formatTime(s.end) : "…" }));
   }
-  const width = Math.max(280, container.clientWidth || 600);
-  const u = new uPlot({ width, height: 220, ...opts }, data, container);
-  charts.push(u);
+  return parts.join(" ");
+}
+
+function timelineText(ev, e) {
+  switch (ev.kind) {
+    case "intervention": {
+      const base = t("timeline.intervention", { actor: ev.actor || "", action: ev.action || "", reason: ev.reason || "" });
+      return ev.reissues !== undefined && ev.reissues !== null
+        ? `${base} ${t("timeline.announces", { n: formatNumber(ev.reissues), share: e.electorate ? ` (${formatShare(ev.reissues, e.electorate)})` : "" })}`
+        : base;
+    }
+    case "results":
+      return t("timeline.results", { scrutin: ev.scrutin || "", ballots: formatNumber(ev.ballots ?? 0) });
+    case "suspend": {
+      const s = e.suspensions.find((x) => x.start === ev.time);
+      return s && s.end ? `${ev.reason || ""} — ${t("timeline.lasted", { duration: formatDuration(s.secs) })}` : ev.reason || "";
+    }
+    default:
+      return ev.reason || "";
+  }
 }
 
 function renderElection(e) {
   const s = e.stats;
   const ballotsId = `ballots-${e.id}`;
-  const reissuesId = `reissues-${e.id}`;
-  const xsB = hourAxis(s.ballots_per_hour, s.reissues_per_hour);
-  const ballots = xsB.map((h) => s.ballots_per_hour?.[h] || 0);
+  const hours = e.hours;
+  const ballots = hours.map((h) => s.ballots_per_hour?.[h] || 0);
   const channels = [...new Set(Object.values(s.reissues_per_hour || {}).flatMap((c) => Object.keys(c)))].sort();
-  const perChannel = channels.map((ch) => xsB.map((h) => s.reissues_per_hour?.[h]?.[ch] || 0));
-  const hourLabel = (h) => formatTime(new Date(h * 1000));
-  const count = (k) => formatNumber(e.counts[k] || 0);
-  const reissues = Object.values(s.reissues_per_hour || {}).reduce((a, c) => a + Object.values(c).reduce((x, y) => x + y, 0), 0);
+  const count = (k) => e.counts[k] || 0;
+  const totalSuspended = e.suspensions.reduce((a, x) => a + x.secs, 0);
+  const interventions = e.timeline.filter((ev) => ev.kind === "intervention");
+  const scrutins = Object.keys(e.perScrutin).sort();
+  const ballotsTotal = count("ballot");
+
+  const ballotChart = hours.length
+    ? hourlyChart({
+        id: ballotsId,
+        title: t("chart.ballots"),
+        alt: chartAlt(t("chart.ballots"), hours, ballots, e.suspensions),
+        hours,
+        values: ballots,
+        color: BALLOT_COLOR,
+        label: t("count.ballots"),
+        suspensions: e.suspensions,
+        items: [{ color: BALLOT_COLOR, text: t("chart.legend.ballots", { n: formatNumber(ballotsTotal) }) }],
+        table: dataTable(
+          t("chart.ballots"),
+          [t("col.hour"), t("count.ballots"), ...(e.electorate ? [t("col.share_hour"), t("col.turnout_cumulative")] : [])],
+          (() => {
+            let cum = 0;
+            const perScrutinMax = Math.max(1, scrutins.length);
+            return hours.map((h, i) => {
+              cum += ballots[i];
+              return [
+                hourSpan(h),
+                formatNumber(ballots[i]),
+                ...(e.electorate ? [formatShare(ballots[i] / perScrutinMax, e.electorate), formatShare(cum / perScrutinMax, e.electorate)] : []),
+              ];
+            });
+          })(),
+        ),
+      })
+    : null;
+  const reissueCharts = hours.length
+    ? channels.map((c) => {
+        const values = hours.map((h) => s.reissues_per_hour?.[h]?.[c] || 0);
+        const total = values.reduce((a, b) => a + b, 0);
+        const name = t(`channel.${c}`);
+        return hourlyChart({
+          id: `reissues-${c}-${e.id}`,
+          title: t("chart.reissues.channel", { channel: name, n: formatNumber(total) }),
+          alt: chartAlt(t("chart.reissues.channel", { channel: name, n: formatNumber(total) }), hours, values, e.suspensions),
+          hours,
+          values,
+          color: CHANNEL_COLORS[c] || "#444",
+          label: t("count.reissues"),
+          suspensions: e.suspensions,
+          items: [{ color: CHANNEL_COLORS[c] || "#444", text: t("chart.legend.reissues", { channel: name, n: formatNumber(total) }) }],
+          table: dataTable(
+            t("chart.reissues.channel", { channel: name, n: formatNumber(total) }),
+            [t("col.hour"), t("count.reissues")],
+            hours.map((h, i) => [hourSpan(h), formatNumber(values[i])]),
+          ),
+        });
+      })
+    : [];
+
+  const turnout = e.electorate
+    ? el(
+        "ul",
+        { class: "turnout" },
+        scrutins.map((sc) =>
+          el(
+            "li",
+            { "data-scrutin": sc },
+            t("turnout.scrutin", {
+              scrutin: sc,
+              n: formatNumber(e.perScrutin[sc]),
+              electorate: formatNumber(e.electorate),
+              share: formatShare(e.perScrutin[sc], e.electorate),
+            }),
+          ),
+        ),
+      )
+    : el("p", { class: "help", text: t("turnout.no_roll") });
 
   const card = el(
     "section",
@@ -972,125 +1370,70 @@ function renderElection(e) {
       "dl",
       { class: "counts" },
       [
-        ["count.ballots", count("ballot")],
-        ["count.credentials", count("credential")],
-        ["count.reissues", formatNumber(reissues)],
-        ["count.revocations", count("revoke")],
-        ["count.suspensions", count("suspend")],
-        ["count.interventions", count("intervention")],
-      ].map(([k, n]) => el("div", {}, el("dt", { text: t(k) }), el("dd", { text: n }))),
+        ["count.ballots", formatNumber(ballotsTotal), "ballots"],
+        ["count.electorate", e.electorate ? formatNumber(e.electorate) : "–", "electorate"],
+        ["count.credentials", formatNumber(Math.max(0, count("credential") - e.reissues)), "credentials"],
+        ["count.reissues", formatNumber(e.reissues), "reissues"],
+        ["count.revocations", formatNumber(count("revoke")), "revocations"],
+        [
+          "count.suspensions",
+          e.suspensions.length ? t("count.suspensions.value", { n: e.suspensions.length, duration: formatDuration(totalSuspended) }) : "0",
+          "suspensions",
+        ],
+        ["count.interventions", formatNumber(interventions.length), "interventions"],
+      ].map(([k, n, name]) => el("div", { "data-count": name }, el("dt", { text: t(k) }), el("dd", { text: n }))),
     ),
-    chartBox(
-      ballotsId,
-      "chart.ballots",
-      "chart.ballots.desc",
-      dataTable("chart.ballots", [t("col.hour"), t("count.ballots")], xsB.map((h, i) => [hourLabel(h), formatNumber(ballots[i])])),
-    ),
-    chartBox(
-      reissuesId,
-      "chart.reissues",
-      "chart.reissues.desc",
-      dataTable(
-        "chart.reissues",
-        [t("col.hour"), ...channels.map((c) => t(`channel.${c}`))],
-        xsB.map((h, i) => [hourLabel(h), ...perChannel.map((p) => formatNumber(p[i]))]),
-      ),
-    ),
+    el("h3", { text: t("turnout.title") }),
+    turnout,
+    e.drops.length
+      ? el(
+          "div",
+          { class: "rate-drops", role: "note" },
+          el("p", { text: t("rate.title") }),
+          el("ul", {}, e.drops.map((d) => el("li", { text: t("rate.drop", { hour: hourSpan(d.hour), rate: formatNumber(d.rate), level: formatNumber(d.level) }) }))),
+          el("p", { class: "help", text: t("rate.rule", { factor: v.BALLOT_RATE.DROP_FACTOR, window: v.BALLOT_RATE.WINDOW_HOURS, min: v.BALLOT_RATE.MIN_LEVEL_PER_HOUR }) }),
+        )
+      : null,
+    ballotChart ? ballotChart.figure : null,
+    el("p", { class: "help", text: t("chart.ballots.desc") }),
+    el("h3", { text: t("chart.reissues") }),
+    reissueCharts.length ? el("p", { class: "help", text: t("chart.reissues.desc") }) : el("p", { class: "help", text: t("chart.no_reissue") }),
+    el("div", { class: "multiples" }, reissueCharts.map((c) => c.figure)),
+    interventions.length
+      ? [
+          el("h3", { text: t("interventions.title") }),
+          el(
+            "ul",
+            { class: "interventions" },
+            interventions.map((ev) => el("li", {}, el("time", { datetime: ev.time, text: formatTime(ev.time) }), " — ", timelineText(ev, e))),
+          ),
+        ]
+      : null,
     el("h3", { text: t("timeline.title") }),
     el(
       "ol",
       { class: "timeline" },
-      e.timeline.map((ev) =>
-        el(
+      e.timeline.map((ev) => {
+        const detail = timelineText(ev, e);
+        return el(
           "li",
           { class: `tl-${ev.kind}` },
           el("time", { datetime: ev.time, text: formatTime(ev.time) }),
           " ",
           el("strong", { text: t(`kind.${ev.kind}`) }),
-          ev.reason ? ` — ${ev.reason}` : "",
-          el("span", { class: "help", text: ` (#${formatNumber(ev.index)})` }),
-        ),
-      ),
+          detail ? ` — ${detail}` : "",
+          el("span", { class: "help", text: ` (${t("col.index").toLowerCase()} ${formatNumber(ev.index)})` }),
+        );
+      }),
     ),
   );
   return {
     card,
     draw: () => {
-      if (xsB.length === 0) return;
-      const bars = typeof uPlot !== "undefined" ? uPlot.paths.bars({ size: [0.8, 40] }) : undefined;
-      plot(
-        card.querySelector(`[id="${ballotsId}"]`),
-        {
-          hooks: suspensionBands(e.suspensions),
-          scales: { x: { time: true, range: hourRange(xsB) } },
-          axes: timeAxes(),
-          series: [
-            timeSeries(),
-            { label: t("count.ballots"), stroke: "#1f6feb", fill: "rgba(31,111,235,0.35)", paths: bars, points: { show: false } },
-          ],
-        },
-        [xsB, ballots],
-      );
-      if (channels.length) {
-        // Stacked bars: series k is the sum of channels k..n, drawn from the tallest,
-        // so each channel shows as its own band; the legend shows each channel's own count.
-        const stacked = perChannel.map((_, k) => xsB.map((_, i) => perChannel.slice(k).reduce((a, p) => a + p[i], 0)));
-        plot(
-          card.querySelector(`[id="${reissuesId}"]`),
-          {
-            hooks: suspensionBands(e.suspensions),
-            scales: { x: { time: true, range: hourRange(xsB) } },
-            axes: timeAxes(),
-            series: [
-              timeSeries(),
-              ...channels.map((c, k) => ({
-                label: t(`channel.${c}`),
-                stroke: CHANNEL_COLORS[c] || "#444",
-                fill: CHANNEL_COLORS[c] || "#444",
-                paths: bars,
-                points: { show: false },
-                value: (u, v, si, i) => (i === null || i === undefined ? "–" : formatNumber(perChannel[k][i])),
-              })),
-            ],
-          },
-          [xsB, ...stacked],
-        );
-      } else {
-        card.querySelector(`[id="${reissuesId}"]`).append(el("p", { class: "help", text: t("chart.no_reissue") }));
-      }
+      if (ballotChart) ballotChart.draw();
+      for (const c of reissueCharts) c.draw();
     },
   };
-}
-
-/** The x range of an hourly chart: the hours shown, half an hour each side, and at
- * least six hours wide (uPlot would otherwise zoom a single hour out to years). */
-function hourRange(xs) {
-  const lo = xs[0] - 1800;
-  const hi = Math.max(xs[xs.length - 1] + 1800, lo + 6 * 3600);
-  return [lo, hi];
-}
-
-const localeTag = () => (lang() === "fr" ? "fr-FR" : "en-GB");
-
-/** Time axis labels in the page's language and the browser's time zone. */
-function timeAxes() {
-  const hm = new Intl.DateTimeFormat(localeTag(), { hour: "2-digit", minute: "2-digit" });
-  const dm = new Intl.DateTimeFormat(localeTag(), { day: "numeric", month: "short" });
-  return [
-    {
-      values: (u, vals) =>
-        vals.map((v, i) => {
-          const d = new Date(v * 1000);
-          const prev = i > 0 ? new Date(vals[i - 1] * 1000) : null;
-          return !prev || prev.toDateString() !== d.toDateString() ? `${hm.format(d)}\n${dm.format(d)}` : hm.format(d);
-        }),
-    },
-    {},
-  ];
-}
-
-function timeSeries() {
-  return { label: t("col.hour"), value: (u, v) => (v === null || v === undefined ? "–" : formatTime(new Date(v * 1000))) };
 }
 
 function renderDashboard(res) {
@@ -1124,7 +1467,19 @@ function renderDashboard(res) {
       { class: "alerts", "aria-labelledby": "alerts-title" },
       el("h2", { id: "alerts-title", text: t("dashboard.alerts") }),
       res.alerts.length
-        ? el("ul", {}, res.alerts.map((a) => el("li", { class: a.kind, "data-alert": a.kind }, a.text, a.evidence ? el("details", {}, el("summary", { text: t("alert.evidence") }), el("pre", { text: `${a.evidence.note_a}\n${a.evidence.note_b}` })) : null)))
+        ? el(
+            "ul",
+            {},
+            res.alerts.map((a) =>
+              el(
+                "li",
+                { class: a.kind, "data-alert": a["data-alert"] || a.kind },
+                a.text,
+                a.detail ? el("details", {}, el("summary", { text: t("err.technical") }), el("pre", { lang: "en", text: a.detail })) : null,
+                a.evidence ? el("details", {}, el("summary", { text: t("alert.evidence") }), el("pre", { text: `${a.evidence.note_a}\n${a.evidence.note_b}` })) : null,
+              ),
+            ),
+          )
         : el("p", { text: t("dashboard.no_alert") }),
       el("p", { class: "help", text: t(res.equivocationsServed ? "dashboard.gossip" : "dashboard.no_gossip") }),
       el("p", { class: "help", text: t("dashboard.stats_note") }),
@@ -1203,13 +1558,22 @@ async function renderTrust() {
 
 async function applyPolicy(text) {
   const msg = $("#policy-message");
+  const field = $("#policy");
   try {
     const p = v.parsePolicy(text);
-    if (p.logs.length === 0) throw new v.VerifyError("bad_policy", "no log line", {});
+    if (p.logs.length === 0) throw new v.VerifyError("bad_policy", "no log line", { why: "no_log" });
     const info = await announced();
     const logVkey = p.logs.find((l) => l.split("+")[0] === info.origin) || p.logs[0];
-    await v.parseVerifierKey(logVkey);
-    for (const w of p.witnesses) await v.parseVerifierKey(w.vkey);
+    const key = async (k, who) => {
+      try {
+        await v.parseVerifierKey(k);
+      } catch (e) {
+        if (e.code !== "bad_key") throw e;
+        throw new v.VerifyError("bad_policy", e.detail, { why: "bad_key", who, key: k });
+      }
+    };
+    await key(logVkey, t("policy.the_log"));
+    for (const w of p.witnesses) await key(w.vkey, w.name);
     writeStore(TRUST_KEY, {
       source: "policy",
       since: new Date().toISOString(),
@@ -1217,8 +1581,10 @@ async function applyPolicy(text) {
       witnesses: p.witnesses.map((w) => ({ local: w.name, vkey: w.vkey })),
       policyText: text,
     });
+    markField(field, "policy-message", false);
     msg.replaceChildren(verdictBox("ok", t("trust.policy.ok"), ""));
   } catch (e) {
+    markField(field, "policy-message", true);
     msg.replaceChildren(verdictBox("fail", t("trust.policy.bad"), errorText(e)));
   }
   renderTrust();
@@ -1241,14 +1607,25 @@ function route() {
   clearInterval(dashboardTimer);
   dashboardTimer = null;
   document.title = `${t(`tab.${name}`)} — urne`;
-  if (name === "verifier" && arg) {
-    const code = decodeURIComponent(arg);
-    $("#receipt").value = code;
-    runReceipt(code);
-  } else if (name === "identifiant" && arg) {
-    const tag = decodeURIComponent(arg);
-    $("#voter").value = tag;
-    runHistory(tag);
+  if (name !== "verifier" && name !== "identifiant") stopLive();
+  if ((name === "verifier" || name === "identifiant") && arg) {
+    // A link that carries a code (an older page, a bookmark): the code is taken into
+    // the page and the address rewritten at once, so that the browser's history keeps
+    // no receipt code nor voter tag.
+    let code;
+    try {
+      code = decodeURIComponent(arg);
+    } catch {
+      code = arg;
+    }
+    history.replaceState(null, "", `#/${name}`);
+    if (name === "verifier") {
+      $("#receipt").value = code;
+      runReceipt(code);
+    } else {
+      $("#voter").value = code;
+      runHistory(code);
+    }
   } else if (name === "tableau") {
     refreshDashboard(true);
     dashboardTimer = setInterval(() => refreshDashboard(false), DASHBOARD_REFRESH_MS);
@@ -1273,27 +1650,39 @@ function init() {
     setLang(lang() === "fr" ? "en" : "fr");
     rerender();
   });
+  // The codes stay in the page: never in the address, so never in the history.
   $("#receipt-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const code = $("#receipt").value.trim().toLowerCase();
-    if (location.hash === `#/verifier/${code}`) runReceipt(code);
-    else location.hash = `#/verifier/${code}`;
+    runReceipt($("#receipt").value);
   });
   $("#voter-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const tag = $("#voter").value.trim().toLowerCase();
-    if (location.hash === `#/identifiant/${tag}`) runHistory(tag);
-    else location.hash = `#/identifiant/${tag}`;
+    runHistory($("#voter").value);
   });
   $("#policy-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     applyPolicy($("#policy").value);
   });
+  // Forgetting erases the evidence this browser holds (a rollback is caught only
+  // against the checkpoint it remembers): asked first, in the page.
   $("#trust-reset").addEventListener("click", () => {
+    const box = $("#reset-confirm");
+    box.hidden = false;
+    $("#trust-reset").setAttribute("aria-expanded", "true");
+    $("#reset-cancel").focus();
+  });
+  $("#reset-cancel").addEventListener("click", () => {
+    $("#reset-confirm").hidden = true;
+    $("#trust-reset").setAttribute("aria-expanded", "false");
+    $("#trust-reset").focus();
+  });
+  $("#reset-yes").addEventListener("click", () => {
     writeStore(TRUST_KEY, null);
     writeStore(SEEN_KEY, null);
     writeStore(EVIDENCE_KEY, null);
-    $("#policy-message").replaceChildren(verdictBox("info", t("trust.reset.done"), ""));
+    $("#reset-confirm").hidden = true;
+    $("#trust-reset").setAttribute("aria-expanded", "false");
+    $("#reset-message").replaceChildren(verdictBox("info", t("trust.reset.done"), ""));
     renderTrust();
   });
   let resizeTimer;

@@ -4,7 +4,9 @@
 // signed notes (Ed25519 key strings, key IDs, signature lines), C2SP tlog-checkpoint
 // bodies, C2SP tlog-cosignature `cosignature/v1` lines, the C2SP tlog-policy quorum,
 // RFC 6962 hashing and the RFC 9162 inclusion and consistency proof checks, C2SP
-// tlog-tiles entry bundles, and the urne statement text (DESIGN.md, "Entries").
+// tlog-tiles entry bundles, the urne statement text (DESIGN.md, "Entries"), the
+// ballot-rate alarm (urne_client::ballot_rate, pinned by testdata/ballot-rate), and
+// finding the one code in what a voter pasted.
 // Does not own: fetching or the page (app.js). No DOM here: Node runs the same file in
 // the unit tests (web/tests/verify.test.js).
 //
@@ -263,31 +265,32 @@ export function parsePolicy(text) {
   const names = new Map();
   const used = new Set();
   text.split("\n").forEach((line, i) => {
-    const bad = (why) => fail("bad_policy", `line ${i + 1}: ${why}`, { line: i + 1 });
-    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) bad("control character");
+    // `why` is a stable code the page words (policy.<why>), with its parameters.
+    const bad = (detail, why, params = {}) => fail("bad_policy", `line ${i + 1}: ${detail}`, { line: i + 1, why, ...params });
+    if (/[\x00-\x08\x0a-\x1f\x7f]/.test(line)) bad("control character", "control");
     const w = line.split(/[ \t]+/).filter(Boolean);
     if (w.length === 0 || w[0].startsWith("#")) return;
     const [kw, ...args] = w;
     const newName = (n) => {
-      if (n === "none") bad("the name none is reserved");
-      if (names.has(n)) bad(`name ${n} defined twice`);
+      if (n === "none") bad("the name none is reserved", "reserved");
+      if (names.has(n)) bad(`name ${n} defined twice`, "twice", { name: n });
     };
     if (kw === "log") {
-      if (args.length < 1 || args.length > 2) bad("log takes a vkey and an optional URL");
+      if (args.length < 1 || args.length > 2) bad("log takes a vkey and an optional URL", "log_args");
       p.logs.push(args[0]);
     } else if (kw === "witness") {
-      if (args.length < 2 || args.length > 3) bad("witness takes a name, a vkey, an optional URL");
+      if (args.length < 2 || args.length > 3) bad("witness takes a name, a vkey, an optional URL", "witness_args");
       newName(args[0]);
       const node = { witness: args[0] };
       names.set(args[0], node);
       p.witnesses.push({ name: args[0], vkey: args[1] });
     } else if (kw === "group") {
-      if (args.length < 3) bad("group takes a name, a threshold and members");
+      if (args.length < 3) bad("group takes a name, a threshold and members", "group_args");
       const [name, k, ...members] = args;
       newName(name);
       const resolved = members.map((m) => {
-        if (!names.has(m)) bad(`undefined name ${m}`);
-        if (used.has(m)) bad(`${m} is already a group member`);
+        if (!names.has(m)) bad(`undefined name ${m}`, "undefined", { name: m });
+        if (used.has(m)) bad(`${m} is already a group member`, "member_twice", { name: m });
         used.add(m);
         return names.get(m);
       });
@@ -295,17 +298,17 @@ export function parsePolicy(text) {
       if (k === "all") t = resolved.length;
       else if (k === "any") t = 1;
       else if (/^[1-9][0-9]*$/.test(k) && Number(k) <= resolved.length) t = Number(k);
-      else bad(`bad threshold ${k}`);
+      else bad(`bad threshold ${k}`, "threshold", { value: k, n: resolved.length });
       names.set(name, { k: t, members: resolved });
     } else if (kw === "quorum") {
-      if (args.length !== 1) bad("quorum takes one name");
-      if (p.quorum !== undefined) bad("more than one quorum line");
+      if (args.length !== 1) bad("quorum takes one name", "quorum_args");
+      if (p.quorum !== undefined) bad("more than one quorum line", "two_quorums");
       if (args[0] === "none") p.quorum = null;
       else if (names.has(args[0])) p.quorum = names.get(args[0]);
-      else bad(`undefined name ${args[0]}`);
-    } else bad(`unknown keyword ${kw}`);
+      else bad(`undefined name ${args[0]}`, "undefined", { name: args[0] });
+    } else bad(`unknown keyword ${kw}`, "keyword", { word: kw });
   });
-  if (p.quorum === undefined) fail("bad_policy", "no quorum line");
+  if (p.quorum === undefined) fail("bad_policy", "no quorum line", { why: "no_quorum" });
   delete p.groups;
   return p;
 }
@@ -694,3 +697,125 @@ export const VOTER_WARNING_WORDS = {
   revocation: "history.warn.revoke",
   reissue_then_vote: "history.warn.vote_after_reissue",
 };
+// The ballot-rate alarm (client/src/ballot_rate.rs, pinned by testdata/ballot-rate):
+// an hour whose ballots per hour of open, unsuspended time fall below the mean of the
+// judged hours before it divided by DROP_FACTOR.
+
+/** The thresholds of urne-client's `ballot_rate` (same names, same values). */
+export const BALLOT_RATE = Object.freeze({
+  WINDOW_HOURS: 3,
+  DROP_FACTOR: 4,
+  MIN_LEVEL_PER_HOUR: 20,
+  MIN_ACTIVE_SECS: 1800,
+});
+
+/**
+ * The periods [from, to) (Unix seconds) voting was open and not suspended, from the
+ * lifecycle events [[time, kind]] in log order (`open`, `suspend`, `resume`, `close`,
+ * `void`; other kinds are ignored); a period still running ends at `now`.
+ */
+export function activePeriods(events, now) {
+  const out = [];
+  let since = null;
+  let open = false;
+  for (const [t, kind] of events) {
+    if (kind === "open" || kind === "resume") {
+      if (kind === "open") open = true;
+      if (open && since === null) since = t;
+    } else if (kind === "suspend" || kind === "close" || kind === "void") {
+      if (since !== null) {
+        if (t > since) out.push([since, t]);
+        since = null;
+      }
+      if (kind !== "suspend") open = false;
+    }
+  }
+  if (since !== null && now > since) out.push([since, now]);
+  return out;
+}
+
+/** Seconds of the hour starting at `hour` covered by `periods`. */
+export function activeSecs(hour, periods) {
+  const end = hour + 3600;
+  return periods.reduce((n, [a, b]) => n + Math.max(0, Math.min(b, end) - Math.max(a, hour)), 0);
+}
+
+/**
+ * The hours whose ballot rate fell far below the recent level: `ballots` is
+ * [[hourStart, count]], `periods` from activePeriods. Returns [{hour, ballots, rate,
+ * level}] as urne-client's `rate_drops`.
+ */
+export function rateDrops(ballots, periods) {
+  if (periods.length === 0) return [];
+  const first = Math.min(...periods.map((p) => p[0]));
+  const last = Math.max(...periods.map((p) => p[1]));
+  const count = (h) => ballots.filter(([k]) => k === h).reduce((n, [, c]) => n + c, 0);
+  const R = BALLOT_RATE;
+  const recent = [];
+  const out = [];
+  for (let hour = Math.floor(first / 3600) * 3600; hour < last; hour += 3600) {
+    const active = activeSecs(hour, periods);
+    if (active < R.MIN_ACTIVE_SECS) continue;
+    const n = count(hour);
+    const rate = Math.floor((n * 3600) / active);
+    const window = recent.slice(-R.WINDOW_HOURS);
+    if (window.length >= 2) {
+      const level = Math.floor(window.reduce((a, b) => a + b, 0) / window.length);
+      if (level >= R.MIN_LEVEL_PER_HOUR && rate * R.DROP_FACTOR < level) out.push({ hour, ballots: n, rate, level });
+    }
+    recent.push(rate);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------
+// What people paste
+
+/**
+ * Finds the 64-hex code (a receipt or a voter tag) in what someone pasted: spaces,
+ * line breaks and dashes inside it (an e-mail wraps long words), upper case, or the
+ * whole link that carries it. Returns {code} or {problem, found} where problem is
+ * `empty`, `length` (found hex digits), `chars` (the first foreign character) or
+ * `several` (more than one code in the text).
+ */
+export function findCode(raw) {
+  const text = String(raw ?? "").normalize("NFKC").toLowerCase();
+  // Whitespace of any kind (also no-break and zero-width spaces) is never part of a code.
+  const tokens = text.split(/[\s\u200b-\u200d\u2060\ufeff]+/u).filter(Boolean);
+  const squeezed = tokens.join("");
+  if (squeezed.length === 0) return { problem: "empty" };
+  const whole = squeezed.replace(/-/g, "");
+  if (/^[0-9a-f]{64}$/.test(whole)) return { code: whole };
+  // In a sentence or a link: a run of hex digits that starts a word or follows a
+  // separator (`/`, `#`, `:` …), continued over the following words while they are hex
+  // digits (an e-mail wraps a long code), ending at a word's end or a separator.
+  const codes = new Set();
+  let longest = 0;
+  tokens.forEach((tok, i) => {
+    for (const m of tok.matchAll(/(?<![0-9a-z])[0-9a-f-]+/g)) {
+      let acc = m[0].replace(/-/g, "");
+      let end = m.index + m[0].length;
+      let j = i;
+      let piece = tok;
+      while (acc.length < 64 && end === piece.length && j + 1 < tokens.length) {
+        const next = /^[0-9a-f-]+/.exec(tokens[j + 1]);
+        if (!next || /^[0-9a-z]/.test(tokens[j + 1].slice(next[0].length))) break;
+        acc += next[0].replace(/-/g, "");
+        j += 1;
+        piece = tokens[j];
+        end = next[0].length;
+      }
+      const after = piece.slice(end);
+      if (/^[0-9a-z]/.test(after)) continue;
+      longest = Math.max(longest, acc.length);
+      if (acc.length === 64) codes.add(acc);
+    }
+  });
+  if (codes.size === 1) return { code: [...codes][0] };
+  if (codes.size > 1) return { problem: "several" };
+  if (/^[0-9a-f-]+$/.test(squeezed)) return { problem: "length", found: whole.length };
+  if (tokens.length === 1 && !/[/:#?=]/.test(squeezed)) {
+    return { problem: "chars", found: [...whole].find((c) => !/[0-9a-f]/.test(c)) };
+  }
+  return { problem: "length", found: longest };
+}

@@ -18,6 +18,8 @@
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
+//! - [`ballot_rate`]: the ballot-rate alarm (ballots far below their recent level
+//!   while open and not suspended), its threshold and the open periods it judges.
 //! - [`authoring`]: fields of each statement type, building and co-signing statements
 //!   (the authorities' side).
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
@@ -33,6 +35,7 @@
 
 pub mod api;
 pub mod authoring;
+pub mod ballot_rate;
 pub mod checkpoint;
 pub mod compact;
 pub mod consistency;

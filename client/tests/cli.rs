@@ -975,20 +975,69 @@ fn monitor_catches_up_resumes_and_reports() {
     );
     assert_eq!(r.code, 0);
     let page = std::fs::read_to_string(&html).unwrap();
+    // French first: the bureau's annex.
     for needle in [
-        "Ballots per hour",
-        "reissues per hour",
+        "<html lang=\"fr\">",
+        "Rapport de surveillance du registre",
+        "procès-verbal",
+        "Bulletins par heure",
+        "Réémissions par assistance téléphonique",
         "<svg",
         "platform down",
-        "reissue_then_vote",
-        "ballot",
+        "Vote juste après une réémission",
+        "data-alert=\"reissue_then_vote\"",
+        "Suspension",
+        "Reprise",
+        "durée 0 min",
+        "Dernier point de contrôle vérifié",
     ] {
         assert!(page.contains(needle), "report lacks {needle}");
     }
     assert!(
-        !page.contains("<script src"),
-        "the report must be self-contained"
+        !page.contains("<script"),
+        "the report must be self-contained, without script"
     );
+    // Every alert of the monitor is in it, by kind and entry.
+    for line in std::fs::read_to_string(state.join("alerts.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let a: serde_json::Value = serde_json::from_str(line).unwrap();
+        let row = format!(
+            "data-alert=\"{}\" data-index=\"{}\"",
+            a["kind"].as_str().unwrap(),
+            a["index"]
+                .as_u64()
+                .map(|i| i.to_string())
+                .unwrap_or_default()
+        );
+        assert!(page.contains(&row), "report lacks the alert {line}");
+    }
+    // English as an option.
+    let en = tmp.path().join("report-en.html");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "report",
+            "--state",
+            st,
+            "--out",
+            en.to_str().unwrap(),
+            "--lang",
+            "en",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let page = std::fs::read_to_string(&en).unwrap();
+    for needle in [
+        "<html lang=\"en\">",
+        "Ballots per hour",
+        "Reissues by helpdesk (phone)",
+        "Vote right after a reissue",
+    ] {
+        assert!(page.contains(needle), "English report lacks {needle}");
+    }
     let r = client(
         &xdg,
         &[
@@ -2929,7 +2978,7 @@ fn rollback_behind_a_witness_is_a_rollback_for_verify_monitor_and_alerts() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let html = std::fs::read_to_string(&html).unwrap();
-    assert!(html.contains("<b>1 critical</b>"), "{html}");
+    assert!(html.contains("<b>1 critique</b>"), "{html}");
 
     // The voter's watch runs its hook with the rollback, then ends with exit 4.
     let hooked = tmp.path().join("hook.json");

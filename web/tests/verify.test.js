@@ -419,3 +419,52 @@ test("the shared evidence cases (testdata/evidence) verify as in Rust, size 0 in
     assert.equal(proves, c.proves_equivocation, `${f}: ${c.description}`);
   }
 });
+
+test("the shared ballot-rate cases (testdata/ballot-rate) decide as urne-client's ballot_rate", async () => {
+  const { readFileSync, readdirSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const dir = fileURLToPath(new URL("../../testdata/ballot-rate/", import.meta.url));
+  const files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+  assert.ok(files.length >= 4, `only ${files.length} cases`);
+  for (const f of files) {
+    const c = JSON.parse(readFileSync(dir + f, "utf8"));
+    const periods = v.activePeriods(c.events, c.now);
+    assert.deepEqual(periods, c.periods, `${f}: periods`);
+    assert.deepEqual(v.rateDrops(c.ballots, periods), c.drops, f);
+  }
+  // The thresholds are urne-client's: read from its source, not copied by hand.
+  const rs = readFileSync(fileURLToPath(new URL("../../client/src/ballot_rate.rs", import.meta.url)), "utf8");
+  for (const [name, value] of Object.entries(v.BALLOT_RATE)) {
+    const m = new RegExp(`pub const ${name}: \\w+ = (\\d+);`).exec(rs);
+    assert.ok(m, `${name} in ballot_rate.rs`);
+    assert.equal(Number(m[1]), value, name);
+  }
+});
+
+test("findCode: what people paste (spaces, line breaks, upper case, dashes, the whole link) and what it refuses", () => {
+  const c = createHash("sha256").update("a receipt").digest("hex");
+  for (const ok of [
+    c,
+    `  ${c.toUpperCase()}\n`,
+    `${c.slice(0, 20)} ${c.slice(20, 41)}\n${c.slice(41)}`,
+    c.match(/.{4}/g).join(" "),
+    c.match(/.{16}/g).join("-"),
+    `https://urne.example/#/verifier/${c}`,
+    `Votre reçu :\nhttps://urne.example/v1/receipts/${c.slice(0, 30)}\n${c.slice(30)}\nMerci.`,
+    `Bonjour, voici votre code : ${c}. Bonne journée`,
+    `${c}\u00a0`,
+    `\u200b${c}`,
+  ]) {
+    assert.deepEqual(v.findCode(ok), { code: c }, JSON.stringify(ok));
+  }
+  assert.deepEqual(v.findCode(""), { problem: "empty" });
+  assert.deepEqual(v.findCode(" \n "), { problem: "empty" });
+  assert.deepEqual(v.findCode(c.slice(0, 50)), { problem: "length", found: 50 });
+  assert.deepEqual(v.findCode(`${c}0`), { problem: "length", found: 65 });
+  assert.deepEqual(v.findCode(`${c.slice(0, 63)}g`), { problem: "chars", found: "g" });
+  assert.deepEqual(v.findCode(`${c}z`), { problem: "chars", found: "z" });
+  assert.deepEqual(v.findCode(`${c} ${c.replace(/^./, "0")}`), { problem: "several" });
+  // A code glued to a word is not cut out of it.
+  assert.equal(v.findCode(`abc${c}`).code, undefined);
+  assert.equal(v.findCode(`https://x/${c}zz`).code, undefined);
+});

@@ -83,6 +83,54 @@ pub struct TimelineEvent {
     pub kind: String,
     /// Reason or detail.
     pub detail: String,
+    /// The statement's fields, for a report to word in its reader's language
+    /// (`detail` is English).
+    #[serde(default, skip_serializing_if = "EventFacts::is_empty")]
+    pub facts: EventFacts,
+}
+
+/// The fields of a lifecycle statement, as the report words them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventFacts {
+    /// `suspend`, `resume`, `void`, `intervention`: the reason given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `intervention`: who.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// `intervention`: what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `intervention`: the batch reissues it announces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissues: Option<u64>,
+    /// `results`: the scrutin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrutin: Option<String>,
+    /// `results`: the ballots counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballots: Option<u64>,
+}
+
+impl EventFacts {
+    fn is_empty(&self) -> bool {
+        *self == EventFacts::default()
+    }
+}
+
+/// One burst of reissues: from the reissue that crossed the bound to the last one
+/// while the sliding hour stayed above it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Burst {
+    /// Leaf index of the reissue that crossed the bound (the alert's).
+    pub index: u64,
+    /// Time of the first reissue in the window at the crossing (Unix seconds).
+    pub from: i64,
+    /// Time of the last reissue of the burst.
+    pub to: i64,
+    /// Reissues in the burst: those in the window at the crossing and every one after
+    /// while the window stayed above the bound.
+    pub count: u64,
 }
 
 /// What the monitor counted about one election (the report's data).
@@ -98,6 +146,21 @@ pub struct ElectionReport {
     pub reissues_per_hour: BTreeMap<String, BTreeMap<i64, u64>>,
     /// Lifecycle events, in log order.
     pub timeline: Vec<TimelineEvent>,
+    /// Ballots per scrutin.
+    #[serde(default)]
+    pub ballots_per_scrutin: BTreeMap<String, u64>,
+    /// The voter count of the roll the election sealed, if any (turnout, burst share).
+    #[serde(default)]
+    pub electorate: Option<u64>,
+    /// Reissues per channel and stated reason.
+    #[serde(default)]
+    pub reissues_by_reason: BTreeMap<String, BTreeMap<String, u64>>,
+    /// The bursts of reissues, in log order.
+    #[serde(default)]
+    pub bursts: Vec<Burst>,
+    /// Hours (starts, Unix seconds) the ballot-rate alarm was raised for.
+    #[serde(default)]
+    pub rate_alerted: Vec<i64>,
     /// Entries the rules refuse.
     pub violations: u64,
 }
@@ -458,22 +521,28 @@ impl Auditor {
         let hour = t.div_euclid(3600);
         let rep = self.reports.entry(id.clone()).or_default();
         *rep.counts.entry(ty.to_string()).or_default() += 1;
-        let event = |detail: String, rep: &mut ElectionReport| {
+        let event = |detail: String, facts: EventFacts, rep: &mut ElectionReport| {
             rep.timeline.push(TimelineEvent {
                 index,
                 time: t,
                 kind: ty.to_string(),
                 detail,
+                facts,
             })
+        };
+        let said = |reason: &str| EventFacts {
+            reason: Some(reason.to_string()),
+            ..EventFacts::default()
         };
         match &st.body {
             Body::Election(e) => {
                 rep.title = e.title.clone();
-                event(e.title.clone(), rep);
+                rep.electorate = e.roll.as_ref().map(|(_, n)| *n);
+                event(e.title.clone(), EventFacts::default(), rep);
             }
-            Body::Open | Body::Close => event(String::new(), rep),
+            Body::Open | Body::Close => event(String::new(), EventFacts::default(), rep),
             Body::Suspend { reason } | Body::Resume { reason } => {
-                event(reason.clone(), rep);
+                event(reason.clone(), said(reason), rep);
                 let (kind, verb) = if matches!(st.body, Body::Suspend { .. }) {
                     ("suspension", "suspended")
                 } else {
@@ -490,7 +559,15 @@ impl Auditor {
             }
             Body::Results {
                 scrutin, ballots, ..
-            } => event(format!("{scrutin}: {ballots} ballots"), rep),
+            } => event(
+                format!("{scrutin}: {ballots} ballots"),
+                EventFacts {
+                    scrutin: Some(scrutin.clone()),
+                    ballots: Some(*ballots),
+                    ..EventFacts::default()
+                },
+                rep,
+            ),
             Body::Intervention {
                 actor,
                 action,
@@ -501,9 +578,16 @@ impl Auditor {
                     Some(n) => format!("{actor}: {action} ({reason}; announces {n} reissues)"),
                     None => format!("{actor}: {action} ({reason})"),
                 },
+                EventFacts {
+                    reason: Some(reason.clone()),
+                    actor: Some(actor.clone()),
+                    action: Some(action.clone()),
+                    reissues: *reissues,
+                    ..EventFacts::default()
+                },
                 rep,
             ),
-            Body::Void { reason, .. } => event(reason.clone(), rep),
+            Body::Void { reason, .. } => event(reason.clone(), said(reason), rep),
             Body::Revoke { .. } => {}
             Body::Credential {
                 voter,
@@ -533,11 +617,29 @@ impl Auditor {
                         .or_default()
                         .entry(hour)
                         .or_default() += 1;
+                    *rep.reissues_by_reason
+                        .entry(channel.as_str().to_string())
+                        .or_default()
+                        .entry(reason.as_str().to_string())
+                        .or_default() += 1;
                     let window = self.bursts.entry(id.clone()).or_default();
                     let (before, after) = window.add(t);
+                    if before > det.burst_per_hour && after > det.burst_per_hour {
+                        // Still within the burst alerted: counted in it.
+                        if let Some(b) = rep.bursts.last_mut() {
+                            b.to = t;
+                            b.count += 1;
+                        }
+                    }
                     // Raised when the count crosses the bound; again only after the
                     // window has fallen back under it (a new burst).
                     if before <= det.burst_per_hour && after > det.burst_per_hour {
+                        rep.bursts.push(Burst {
+                            index,
+                            from: window.first().unwrap_or(t),
+                            to: t,
+                            count: after,
+                        });
                         out.push(
                             Alert::new(
                                 "reissue_burst",
@@ -555,11 +657,12 @@ impl Auditor {
                 }
             }
             Body::Ballot {
+                scrutin,
                 credential,
                 receipt,
-                ..
             } => {
                 *rep.ballots_per_hour.entry(hour).or_default() += 1;
+                *rep.ballots_per_scrutin.entry(scrutin.clone()).or_default() += 1;
                 if let Some(h) = self.helpdesk.get(&(id.clone(), *credential)) {
                     let gap = t - h.time;
                     if gap <= det.reissue_vote_minutes * 60 {

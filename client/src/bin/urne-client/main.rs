@@ -23,6 +23,7 @@
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.
+//! - `rate`: the monitor's ballot-rate alarm (the library's `ballot_rate` rule).
 
 mod alerts;
 mod author;
@@ -35,6 +36,7 @@ mod monitor;
 mod notify;
 mod offline;
 mod peers;
+mod rate;
 mod report;
 mod submit;
 mod trust;

@@ -410,6 +410,10 @@ impl Monitor<'_> {
             )?;
             return Err(f);
         }
+        // The ballot rate of every election, judged now (the shared rule).
+        for a in crate::rate::new_alerts(&mut self.aud.reports, now_unix()) {
+            self.raise(a, None)?;
+        }
         *self.latest.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((new.note.clone(), new.checkpoint.size));
         self.checkpoint = Some(new);
