@@ -646,6 +646,8 @@ test("reset: a browser that proved a receipt on the larger tree says the restore
   assert.deepEqual(onMirror.errors, []);
   await context.close();
   await onMirror.context.close();
+});
+
 // ---------------------------------------------------------------------------------
 // Charts: each bar spans its hour; suspensions are shaded over exactly their hours.
 
