@@ -148,6 +148,8 @@ async fn whole_election_every_endpoint_and_refusal() {
             opens: e.opens,
             closes: e.closes,
             tolerance: Some(300),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     }

@@ -40,6 +40,9 @@ pub enum Syntax {
     Authority,
     /// `<64 hex digits> <count>`.
     Roll,
+    /// `last`: the only value of [`crate::statement::Revote`] written (the default,
+    /// one ballot per voter, has no line).
+    Revote,
 }
 
 impl Syntax {
@@ -64,6 +67,7 @@ impl Syntax {
                 words(&Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>())
             ),
             Syntax::Roll => "<64 hex digits> <voter count>".into(),
+            Syntax::Revote => "last".into(),
         }
     }
 }
@@ -117,6 +121,22 @@ const ELECTION_FIELDS: &[FieldSpec] = &[
         Syntax::Number,
         "seconds a statement's time may be from the log's clock (sealed: every party judges the election with it); a live log refuses an election without it",
     ),
+    FieldSpec {
+        optional: true,
+        ..field(
+            "grace",
+            Syntax::Number,
+            "seconds after the close's time when the election is sealed automatically (French rules: 1800); then only results and protocol events are accepted",
+        )
+    },
+    FieldSpec {
+        optional: true,
+        ..field(
+            "revote",
+            Syntax::Revote,
+            "last: a voter may vote again and the last ballot counts (Belenios, Helios); without the line, one ballot per voter",
+        )
+    },
     field("opens", Syntax::Time, "start of the voting schedule"),
     field("closes", Syntax::Time, "end of the voting schedule (after opens)"),
     FieldSpec {
@@ -572,6 +592,7 @@ mod tests {
                         (_, Syntax::CredentialReason) => "initial".into(),
                         (_, Syntax::Authority) => format!("board {}", board.verifier()),
                         (_, Syntax::Roll) => format!("{} 10", hex(9)),
+                        (_, Syntax::Revote) => "last".into(),
                     };
                     (f.name.to_string(), v)
                 })

@@ -24,6 +24,9 @@ pub const MAX_TEXT_LEN: usize = 256;
 /// The largest time tolerance an `election` statement can seal (7 days): a log
 /// announces its own, lower maximum (`max_time_tolerance_secs` of `/v1/log`).
 pub const MAX_TOLERANCE_SECS: u64 = 7 * 86_400;
+/// The largest grace period an `election` statement can seal before its automatic
+/// seal (7 days; the French rules say 30 minutes, `grace 1800`).
+pub const MAX_GRACE_SECS: u64 = 7 * 86_400;
 /// The last instant a statement time can spell, 9999-12-31T23:59:59Z (four-digit
 /// years; the first is the Unix epoch).
 pub const MAX_TIME: i64 = 253_402_300_799;
@@ -350,6 +353,22 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// How an election counts a voter's ballots in a scrutin (`revote <policy>` of
+    /// the `election` statement, sealed like every parameter that judges history).
+    #[derive(Default)]
+    Revote {
+        /// One ballot per voter: a second is refused (`already_voted`). The default
+        /// (no `revote` line): French professional elections.
+        #[default]
+        Single = "single",
+        /// The last ballot counts (Belenios, Helios): a second ballot is accepted and
+        /// supersedes the voter's previous one, which stays in the log marked
+        /// superseded. Written `revote last`.
+        Last = "last",
+    }
+);
+
 /// The body of an `election` statement: the election's genesis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElectionBody {
@@ -367,6 +386,13 @@ pub struct ElectionBody {
     /// election as sealed under rules 2 (see [`crate::rules::RULES_VERSION`]);
     /// `None` is an election sealed before it existed, judged by rules 1.
     pub tolerance: Option<u64>,
+    /// The grace period (seconds) after the `close` statement's time after which the
+    /// election is sealed automatically (`grace <secs>`, 0..=[`MAX_GRACE_SECS`]; French
+    /// rules, CGFP R.211-572: 30 minutes): only `results` and protocol events are
+    /// accepted then. `None`: no automatic seal.
+    pub grace: Option<u64>,
+    /// Revoting: [`Revote::Single`] (no line) or [`Revote::Last`] (`revote last`).
+    pub revote: Revote,
     /// Opening of the schedule.
     pub opens: Time,
     /// End of the schedule (after `opens`).
@@ -606,6 +632,12 @@ impl Statement {
                 if let Some(t) = &e.tolerance {
                     f("tolerance", t);
                 }
+                if let Some(g) = &e.grace {
+                    f("grace", g);
+                }
+                if e.revote != Revote::Single {
+                    f("revote", &e.revote);
+                }
                 f("opens", &e.opens);
                 f("closes", &e.closes);
                 if let Some((h, n)) = &e.roll {
@@ -797,6 +829,29 @@ impl Statement {
                 } else {
                     None
                 };
+                let grace = if f.peek("grace") {
+                    let g = parse_u64("grace", f.next("grace")?)?;
+                    if g > MAX_GRACE_SECS {
+                        return Err(bad(format!("grace {g} exceeds {MAX_GRACE_SECS} seconds")));
+                    }
+                    Some(g)
+                } else {
+                    None
+                };
+                let revote = if f.peek("revote") {
+                    // The default has no line: `revote single` would be a second
+                    // spelling of the same election.
+                    match f.next("revote")?.parse()? {
+                        Revote::Single => {
+                            return Err(StatementError::NotCanonical(
+                                "`revote single` is the default: write no revote line".into(),
+                            ))
+                        }
+                        r => r,
+                    }
+                } else {
+                    Revote::Single
+                };
                 let opens: Time = f.next("opens")?.parse()?;
                 let closes: Time = f.next("closes")?.parse()?;
                 if closes <= opens {
@@ -817,6 +872,8 @@ impl Statement {
                     authorities,
                     quorum: quorum as u32,
                     tolerance,
+                    grace,
+                    revote,
                     opens,
                     closes,
                     roll,

@@ -534,6 +534,8 @@ impl Auth {
                     .collect(),
                 quorum: 2,
                 tolerance,
+                grace: None,
+                revote: Default::default(),
                 opens: Time(Time::now().0 + opens),
                 closes: Time(Time::now().0 + 86_400),
                 roll: None,

@@ -113,6 +113,8 @@ impl Keys {
             opens: Time(now - 600),
             closes: Time(now + 86_400),
             tolerance: Some(tolerance),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }))
     }
@@ -1942,6 +1944,8 @@ fn forged_seal_does_not_poison_the_keys_of_the_real_election() {
             opens: Time(now - 600),
             closes: Time(now + 86_400),
             tolerance: Some(300),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     }
@@ -2057,6 +2061,8 @@ fn monitor_counts_reissue_bursts_over_a_sliding_hour_and_prunes_the_helpdesk() {
             opens: Time(now - 2 * 86_400),
             closes: Time(now + 86_400),
             tolerance: Some(86_400),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     }

@@ -233,6 +233,8 @@ fn python_example_signs_and_submits_a_ballot() {
             ],
             quorum: 1,
             tolerance: Some(300),
+            grace: None,
+            revote: Default::default(),
             opens: Time(now - 60),
             closes: Time(now + 3600),
             roll: None,

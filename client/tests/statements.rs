@@ -31,6 +31,8 @@ fn all_statements() -> Vec<Statement> {
         opens: Time(t.0 - 3600),
         closes: Time(t.0 + 86_400),
         tolerance: Some(600),
+        grace: None,
+        revote: Default::default(),
         roll: Some((tag(7), 1234)),
     };
     let bodies = vec![
