@@ -46,6 +46,10 @@ pub struct Config {
     /// Cosignatures a checkpoint needs before `/checkpoint` serves it. Default: a
     /// majority of `witnesses`.
     pub witness_quorum: Option<usize>,
+    /// Seconds an idle log waits before asking its witnesses to cosign its current
+    /// checkpoint again (the check-in rate of the witness network; fresh timestamps
+    /// also seal a closed election). Default 60.
+    pub witness_checkin_secs: u64,
     /// Peers (mirrors, witnesses, monitors) whose `/v1/gossip` the log pulls, base
     /// URLs: a checkpoint signed with the log's key that does not fit its own tree (a
     /// stolen key, a forked copy) is kept as evidence at `/v1/gossip/equivocations`.
@@ -89,6 +93,7 @@ impl Default for Config {
             web_dir: None,
             witnesses: Vec::new(),
             witness_quorum: None,
+            witness_checkin_secs: 60,
             peers: Vec::new(),
             max_connections: None,
             max_connections_per_ip: None,

@@ -115,7 +115,17 @@ pub struct Cosigning {
     // Where the cosigned checkpoint is kept across restarts (a log with witnesses);
     // set once at start, before the cosigning task runs.
     persist: std::sync::OnceLock<std::path::PathBuf>,
+    /// The elections' automatic seals found among the cosigned checkpoints
+    /// ([`crate::seal`]).
+    pub seals: crate::seal::Seals,
+    /// How long an idle log waits before it asks its witnesses to cosign its current
+    /// checkpoint again (fresh timestamps: the check-in of the witness network, and
+    /// the seal of an election closed while nothing is appended).
+    checkin: Duration,
 }
+
+/// The default check-in interval of an idle log ([`Cosigning::with_checkin`]).
+pub const DEFAULT_CHECKIN: Duration = Duration::from_secs(60);
 
 /// The file of the data directory holding the latest cosigned checkpoint.
 pub const COSIGNED_FILE: &str = "cosigned-checkpoint";
@@ -144,7 +154,21 @@ impl Cosigning {
             mirror_of: None,
             relayed: RwLock::new(None),
             persist: std::sync::OnceLock::new(),
+            seals: crate::seal::Seals::default(),
+            checkin: DEFAULT_CHECKIN,
         }
+    }
+
+    /// Sets the check-in interval: an idle log asks its witnesses to cosign its
+    /// current checkpoint again after this long (at least one second).
+    pub fn with_checkin(mut self, every: Duration) -> Self {
+        self.checkin = every.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Returns the check-in interval.
+    pub fn checkin(&self) -> Duration {
+        self.checkin
     }
 
     /// Reads the cosigned checkpoint kept in `dir` (if any), and keeps every later
@@ -164,6 +188,7 @@ impl Cosigning {
         if !self.enabled() {
             return Ok(());
         }
+        self.seals.open(dir, log_key);
         let path = dir.join(COSIGNED_FILE);
         let _ = self.persist.set(path.clone());
         let note = match std::fs::read_to_string(&path) {
@@ -452,7 +477,11 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
         let head = rx.borrow_and_update().clone();
         let behind = |cos: &Cosigning| cos.served().is_none_or(|s| s.0 < head.size);
         if behind(&cos) {
-            round(&http, &cos, &store, &seq, head.clone()).await;
+            round(&http, &cos, &store, &seq, head.clone(), false).await;
+        }
+        if let Some(s) = cos.served() {
+            let keys: Vec<_> = cos.peers.iter().map(|p| p.key.clone()).collect();
+            cos.seals.observe(&*store, s.0, &s.1, &keys, cos.quorum);
         }
         if behind(&cos) {
             // Missed the quorum: try this head again later unless a new one comes.
@@ -468,10 +497,18 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
                 }
             }
         } else {
-            if rx.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    backoff = RETRY_MIN;
+                }
+                // Idle: the same head again, for fresh timestamps (check-in).
+                () = tokio::time::sleep(cos.checkin) => {
+                    round(&http, &cos, &store, &seq, head.clone(), true).await;
+                }
             }
-            backoff = RETRY_MIN;
         }
     }
 }
@@ -483,6 +520,7 @@ async fn round(
     store: &Arc<dyn Store>,
     seq: &SequencerHandle,
     head: Arc<TreeHead>,
+    refresh: bool,
 ) {
     let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
     let mut sent = 0;
@@ -541,7 +579,7 @@ async fn round(
     if lines.len() >= cos.quorum {
         match add_cosignatures(&head.checkpoint, &lines) {
             Ok(note) => {
-                cos.publish(head.size, note, false);
+                cos.publish(head.size, note, refresh);
             }
             Err(e) => tracing::error!("adding cosignatures: {e}"),
         }
@@ -562,7 +600,7 @@ fn publish_late(cos: &Cosigning, head: &TreeHead, line: &str) {
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over it,
 /// then the directory fsynced, so a crash leaves the old note or the new one.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let tmp = path.with_extension("tmp");
     let mut f =

@@ -125,6 +125,10 @@ struct ServeArgs {
     /// Cosignatures needed before /checkpoint serves a checkpoint [default: majority].
     #[arg(long)]
     witness_quorum: Option<usize>,
+    /// Seconds an idle log waits before asking its witnesses to cosign its current
+    /// checkpoint again (its check-in rate) [default: 60].
+    #[arg(long, value_name = "SECS")]
+    witness_checkin: Option<u64>,
     /// A peer (mirror, witness, monitor) whose /v1/gossip is pulled to catch another
     /// history signed with this log's key (repeatable).
     #[arg(long = "peer", value_name = "URL")]
@@ -188,6 +192,9 @@ impl ServeArgs {
         c.witnesses.extend(self.witnesses);
         if self.witness_quorum.is_some() {
             c.witness_quorum = self.witness_quorum;
+        }
+        if let Some(v) = self.witness_checkin {
+            c.witness_checkin_secs = v;
         }
         c.peers.extend(self.peers);
         if self.max_connections.is_some() {

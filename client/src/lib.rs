@@ -16,6 +16,10 @@
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
+//! - [`receipt`]: receipt codes in the voting systems' own encodings (hex, Belenios's
+//!   base64 tracker).
+//! - [`seal`]: the automatic seal of an election (R.211-572): which cosigned
+//!   checkpoint seals it.
 //! - [`authoring`]: fields of each statement type, building and co-signing statements
 //!   (the authorities' side).
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
@@ -31,7 +35,9 @@ pub mod compact;
 pub mod consistency;
 pub mod gossip;
 pub mod note;
+pub mod receipt;
 pub mod rules;
+pub mod seal;
 pub mod statement;
 pub mod tiles;
 pub mod tree;
