@@ -2720,3 +2720,233 @@ fn monitor_reports_a_replay_the_log_appended() {
         ]
     );
 }
+
+/// An election sealing `grace 2` and `revote last`, on a log with a witness that
+/// checks in every second: the voter's first ballot, looked up by its Belenios
+/// tracker (base64, starting with `/`), verifies and says it was superseded by the
+/// second; the second verifies as counted; the log records the seal, which the
+/// monitor re-checks and announces ("urne scellée …"); an intervention forged into
+/// the log after the seal, dated inside the grace period (so that the statement times
+/// alone let it pass), is caught by the monitor from the seal's position.
+#[test]
+fn sealed_election_revotes_trackers_and_the_monitor() {
+    use urne_client::statement::Revote;
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let data = tmp.path().join("log");
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    let log_key = s.key.clone();
+    s.stop();
+    let keyfile = tmp.path().join("w.key");
+    let out = Command::new(urne_bin())
+        .args(["keygen", "--witness", "--name", "witness.test", "--out"])
+        .arg(&keyfile)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let wkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let wdata = tmp.path().join("w");
+    /// The witness process, killed however the test ends.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (witness, wurl) = start_urne(&[
+        "witness",
+        "--data",
+        wdata.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        keyfile.to_str().unwrap(),
+        "--log",
+        &log_key,
+    ]);
+    let _witness = Killed(witness);
+    let flags: Vec<String> = [
+        "--witness",
+        &format!("{wurl}={wkey}"),
+        "--witness-quorum",
+        "1",
+        "--witness-checkin",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let s = Server::start_with(&data, &k, &flags);
+    let now = Time::now().0;
+    s.ok(&k.stmt(Body::Election(ElectionBody {
+        title: "Sealed".into(),
+        scrutins: vec![SCRUTIN.into()],
+        authorities: vec![
+            (Role::Board, k.board.verifier().clone()),
+            (Role::Registrar, k.registrar.verifier().clone()),
+            (Role::Platform, k.platform.verifier().clone()),
+        ],
+        quorum: 1,
+        tolerance: Some(300),
+        grace: Some(2),
+        revote: Revote::Last,
+        opens: Time(now - 600),
+        closes: Time(now + 86_400),
+        roll: None,
+    })));
+    s.ok(&k.stmt(Body::Open));
+    let cred = tag(1, 0xc0);
+    s.ok(&k.credential(tag(1, 0xa0), cred, Channel::Mail, CredentialReason::Initial));
+    let first = Tag([0xfc; 32]);
+    let a1 = s.ok(&k.ballot(cred, first));
+    let a2 = s.ok(&k.ballot(cred, tag(1, 0xe0)));
+    let close = k.stmt(Body::Close);
+    s.ok(&close);
+    let close_time = urne_client::statement::SignedStatement::parse(close.as_bytes())
+        .unwrap()
+        .statement
+        .time;
+    let tracker = urne_client::receipt::to_base64(&first);
+    assert!(tracker.starts_with('/'), "{tracker}");
+    let verify = |code: &str, json: bool| {
+        let mut args = vec![
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &wkey,
+            "--quorum",
+            "1",
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(code);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = client(&xdg, &args);
+            if r.code == 0 || Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let r = verify(&tracker, true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["index"], a1["index"]);
+    assert_eq!(v["superseded_by"]["index"], a2["index"], "{v}");
+    assert_eq!(v["superseded_by"]["same_credential"], true);
+    let r = verify(&tracker, false);
+    assert!(r.stdout.starts_with("SUPERSEDED: "), "{}", r.stdout);
+    let r = verify(&tag(1, 0xe0).to_string(), true);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["index"], a2["index"]);
+    assert!(v["superseded_by"].is_null(), "{v}");
+    // A code that is no receipt in any encoding, nor a file.
+    let r = client(
+        &xdg,
+        &["verify", "--log", &s.url, "--key", &log_key, "/abc"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+
+    // The seal: recorded by the log once a cosignature is timestamped after it.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let election = loop {
+        let j = get_json(&format!("{}/v1/elections/{ELECTION}", s.url)).unwrap();
+        if !j["seal"].is_null() {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "no seal: {j}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        election["sealed_after"],
+        Time(close_time.0 + 2).to_string(),
+        "{election}"
+    );
+    s.ok(&k.stmt(Body::Results {
+        scrutin: SCRUTIN.into(),
+        ballots: 1,
+        digest: Tag([0xd1; 32]),
+    }));
+    let state = tmp.path().join("mon");
+    let monitor = || {
+        client(
+            &xdg,
+            &[
+                "monitor",
+                "--log",
+                &s.url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--quorum",
+                "1",
+                "--state",
+                state.to_str().unwrap(),
+                "--once",
+                "--quiet",
+            ],
+        )
+    };
+    let r = monitor();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let seal = alerts_of(&state, "seal");
+    assert_eq!(seal.len(), 1, "{seal:?}");
+    assert!(
+        seal[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("urne scellée le "),
+        "{seal:?}"
+    );
+    // A compromised operator appends an intervention after the seal, dated before it.
+    s.stop();
+    let forged = k.stmt_at(
+        Body::Intervention {
+            actor: "ops".into(),
+            action: "edit".into(),
+            reason: "after the seal".into(),
+            reissues: None,
+        },
+        close_time,
+    );
+    forge_append(&data, tmp.path(), &forged);
+    let s = Server::start_with(&data, &k, &flags);
+    let size = get_json(&format!("{}/v1/log", s.url)).unwrap()["tree_size"].clone();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let r = loop {
+        let r = client(
+            &xdg,
+            &[
+                "monitor",
+                "--log",
+                &s.url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--quorum",
+                "1",
+                "--state",
+                state.to_str().unwrap(),
+                "--once",
+                "--quiet",
+            ],
+        );
+        if r.code != 0 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(r.code, 6, "{} (tree {size})", r.stderr);
+    let v = alerts_of(&state, "rule_violation");
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0]["evidence"]["code"], "election_sealed", "{v:?}");
+}

@@ -19,6 +19,7 @@
 //! - `author`: `keygen`, `statement new|sign|inspect` (the authorities' side).
 //! - `submit`, `batch`: `statement submit` and `statement batch`.
 //! - `notify`: `--exec` and `--webhook`.
+//! - `seals`: the monitor's re-check of elections' automatic seals (R.211-572).
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.
@@ -34,6 +35,7 @@ mod monitor;
 mod notify;
 mod peers;
 mod report;
+mod seals;
 mod submit;
 mod trust;
 mod verify;
