@@ -420,12 +420,20 @@ async function verifyReceipt(code) {
     throw new v.VerifyError("wrong_entry", `entry ${a.index} is a ${st.type} without this receipt`, { index: a.index });
   }
   steps.push({ ok: true, text: t("step.ballot", { election: st.fields.election, scrutin: st.fields.scrutin }) });
+  // 3b. Revoting (`revote last`): a later ballot of the voter supersedes this one.
+  const superseded = a.superseded_by ? await v.checkSuperseded(a.superseded_by, a.index, st, cp) : null;
+  if (superseded) {
+    steps.push({
+      ok: false,
+      text: t("step.superseded", { index: formatNumber(superseded.index), time: formatTime(superseded.time) }),
+    });
+  }
   // 4. Signed by the voting platform's key that the sealed election names.
   steps.push(await authorityStep(st, cp));
   // 5. Consistent with what this browser saw before.
   const seen = await checkSeen(cp, trust);
   steps.push(seenStep(seen));
-  return { kind: "found", trust, cp, steps, seen, index: a.index, st, tlogProof: a.tlog_proof, code };
+  return { kind: "found", trust, cp, steps, seen, index: a.index, st, tlogProof: a.tlog_proof, code, superseded };
 }
 
 function renderReceipt(res) {
@@ -442,12 +450,14 @@ function renderReceipt(res) {
   } else {
     const witnessed = res.cp.quorumMet;
     const inconsistent = res.seen.status === "inconsistent";
-    const kind = inconsistent ? "fail" : witnessed ? "ok" : "warn";
+    const kind = inconsistent ? "fail" : witnessed && !res.superseded ? "ok" : "warn";
     const title = inconsistent
       ? t("verify.inconsistent.title")
-      : witnessed
-        ? t("verify.ok.title")
-        : t("verify.pending.title");
+      : res.superseded
+        ? t("verify.superseded.title")
+        : witnessed
+          ? t("verify.ok.title")
+          : t("verify.pending.title");
     const sentence = t(witnessed ? "verify.ok.sentence" : "verify.pending.sentence", {
       index: formatNumber(res.index),
       size: formatNumber(res.cp.size),
@@ -475,9 +485,15 @@ function renderReceipt(res) {
 }
 
 async function runReceipt(raw) {
-  const code = (raw || "").trim().toLowerCase();
+  // Hex, or the voting system's own form (a Belenios tracker may start with `/`).
+  let code = null;
+  try {
+    code = v.parseReceipt(raw || "").hex;
+  } catch {
+    code = null;
+  }
   const out = $("#receipt-result");
-  if (!v.isTag(code)) {
+  if (!code || !v.isTag(code)) {
     lastReceipt = { kind: "invalid" };
     renderReceipt(lastReceipt);
     return;
