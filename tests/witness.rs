@@ -204,8 +204,8 @@ async fn witness_codes_rollback_fork_and_restart() {
     let (s, _, _) = w.add(&body(8, &[], &signed(&log_key, &t12))).await;
     assert_eq!(s, 422);
 
-    // Another key with the log's name, or an unknown origin: 403 (the issue and
-    // DESIGN.md; C2SP says 404 for the latter), with a body naming which. Garbage: 400.
+    // Another key with the log's name: 403; an unknown origin: 404 (C2SP
+    // tlog-witness), with a body naming which. Garbage: 400.
     let impostor = SignerKey::generate(ORIGIN).unwrap();
     let (s, _, a) = w
         .add(&body(8, &proof(&t12, 8), &signed(&impostor, &t12)))
@@ -214,8 +214,33 @@ async fn witness_codes_rollback_fork_and_restart() {
     assert!(a.contains("no valid signature by the log key"), "{a}");
     let other = SignerKey::generate("other.example/log").unwrap();
     let (s, _, a) = w.add(&body(0, &[], &signed(&other, &t5))).await;
-    assert_eq!(s, 403);
+    assert_eq!(s, 404);
     assert!(a.contains("unknown log origin"), "{a}");
+    // The monitoring read: the latest checkpoint it cosigned for the log (size 8),
+    // with the log's signature and its own cosignature; 404 for other origins.
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/checkpoint/{ORIGIN}", w.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let note = r.text().await.unwrap();
+    let policy = WitnessPolicy {
+        witnesses: vec![w.key.clone()],
+        quorum: 1,
+    };
+    let cp = open_checkpoint(note.as_bytes(), log_key.verifier(), &policy).unwrap();
+    assert_eq!(cp.checkpoint.size, 8);
+    assert_eq!(cp.cosigners.len(), 1);
+    for origin in ["other.example/log", "nothing"] {
+        let r = http
+            .get(format!("{}/checkpoint/{origin}", w.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{origin}");
+    }
     for bad in [
         "",
         "old 1\n",
