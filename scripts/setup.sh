@@ -13,7 +13,9 @@
 #   with playwright-core; no browser is downloaded by npm) and the web tests' npm
 #   packages (web/package-lock.json, `npm ci`); URNE_SKIP_WEB=1 leaves these out;
 # - Python 3 with `cryptography` (Debian's python3-cryptography), for the integration
-#   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs).
+#   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs);
+# - Debian's belenios-tool: a real Belenios election anchored whole in urne
+#   (client/tests/cli.rs, `a_belenios_archive_is_anchored_whole`).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +36,7 @@ if [ "$test" = 1 ]; then
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
   command -v python3 >/dev/null 2>&1 || need+=(python3)
   python3 -c 'import cryptography' >/dev/null 2>&1 || need+=(python3-cryptography)
+  command -v belenios-tool >/dev/null 2>&1 || need+=(belenios-tool)
 fi
 if [ "$web" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -81,6 +81,16 @@ impl ElectionStats {
                 return;
             }
             Body::Revoke { .. } => return,
+            // Protocol events are counted by type; only the setup and the result
+            // enter the timeline (not one line per anchored ballot).
+            Body::Event {
+                protocol, event, ..
+            } => {
+                if !matches!(event.as_str(), "Setup" | "Result") {
+                    return;
+                }
+                Some(format!("{protocol} {event}"))
+            }
             Body::Election(e) => Some(e.title.clone()),
             Body::Suspend { reason } | Body::Resume { reason } => Some(reason.clone()),
             Body::Void { reason, .. } => Some(reason.clone()),

@@ -678,6 +678,9 @@ export const SIGNER_ROLE = {
   suspend: ["board"],
   resume: ["board"],
   intervention: ["board", "platform"],
+  // A protocol's event: which of the two depends on the event (rules.rs,
+  // `belenios_signer`); the log and monitors check that, the page the election's key.
+  event: ["board", "platform"],
 };
 
 /**

@@ -43,6 +43,9 @@ pub enum Syntax {
     /// `last`: the only value of [`crate::statement::Revote`] written (the default,
     /// one ballot per voter, has no line).
     Revote,
+    /// An event type as its protocol writes it, case kept:
+    /// `[A-Za-z][A-Za-z0-9_-]{0,63}`.
+    EventType,
 }
 
 impl Syntax {
@@ -68,6 +71,7 @@ impl Syntax {
             ),
             Syntax::Roll => "<64 hex digits> <voter count>".into(),
             Syntax::Revote => "last".into(),
+            Syntax::EventType => "event type, case kept ([A-Za-z][A-Za-z0-9_-], at most 64)".into(),
         }
     }
 }
@@ -198,6 +202,24 @@ const INTERVENTION_FIELDS: &[FieldSpec] = &[
         )
     },
 ];
+const EVENT_FIELDS: &[FieldSpec] = &[
+    field("protocol", Syntax::Id, "the voting protocol (belenios)"),
+    field(
+        "event",
+        Syntax::EventType,
+        "the event type as the protocol writes it (Setup, Ballot, EndBallots, EncryptedTally, PartialDecryption, Result)",
+    ),
+    field(
+        "hash",
+        Syntax::Tag,
+        "the event's hash in the protocol's chain (Belenios: SHA-256 of the event, its archive file name)",
+    ),
+    field(
+        "position",
+        Syntax::Number,
+        "its position in its own chain (Belenios: height), from 0",
+    ),
+];
 const VOID_FIELDS: &[FieldSpec] = &[
     field("reason", Syntax::Text, "why the election is void"),
     field(
@@ -220,6 +242,7 @@ pub fn fields(t: StatementType) -> &'static [FieldSpec] {
         StatementType::Results => RESULTS_FIELDS,
         StatementType::Intervention => INTERVENTION_FIELDS,
         StatementType::Void => VOID_FIELDS,
+        StatementType::Event => EVENT_FIELDS,
     }
 }
 
@@ -593,6 +616,7 @@ mod tests {
                         (_, Syntax::Authority) => format!("board {}", board.verifier()),
                         (_, Syntax::Roll) => format!("{} 10", hex(9)),
                         (_, Syntax::Revote) => "last".into(),
+                        (_, Syntax::EventType) => "EndBallots".into(),
                     };
                     (f.name.to_string(), v)
                 })

@@ -145,6 +145,9 @@ pub enum RefusalCode {
     /// A ballot dated before the `open` or `resume` that began the current voting
     /// period: no ballot is backdated into a suspension or before the opening.
     BallotBackdated,
+    /// A protocol `event` whose position is not the next one of its protocol's chain
+    /// in this election (a gap, a repeat, a reorder).
+    EventOutOfOrder,
 }
 
 impl RefusalCode {
@@ -188,6 +191,7 @@ impl RefusalCode {
             ElectionSealed => "election_sealed",
             ResultsCountMismatch => "results_count_mismatch",
             BallotBackdated => "ballot_backdated",
+            EventOutOfOrder => "event_out_of_order",
         }
     }
 
@@ -324,6 +328,9 @@ pub struct ElectionState {
     /// Ballots superseded by a later ballot of the same voter (`revote last`).
     #[serde(default)]
     pub ballots_superseded: u64,
+    /// Protocol events anchored, per protocol: how many (the next one's position).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protocol_events: BTreeMap<String, u64>,
 }
 
 /// Where and when an election was closed.
@@ -675,7 +682,9 @@ pub fn required_roles(t: StatementType) -> (&'static [Role], bool) {
         | StatementType::Results => (&[Role::Board], true),
         StatementType::Credential | StatementType::Revoke => (&[Role::Registrar], false),
         StatementType::Ballot => (&[Role::Platform], false),
-        StatementType::Intervention => (&[Role::Board, Role::Platform], false),
+        StatementType::Intervention | StatementType::Event => {
+            (&[Role::Board, Role::Platform], false)
+        }
     }
 }
 
@@ -687,7 +696,23 @@ pub fn required_signers(st: &Statement) -> (&'static [Role], bool) {
         Body::Intervention {
             reissues: Some(_), ..
         } => (&[Role::Board], true),
+        Body::Event {
+            protocol, event, ..
+        } if protocol == "belenios" => (belenios_signer(event), false),
         _ => required_roles(st.statement_type()),
+    }
+}
+
+/// The role that produces each event of a Belenios archive: the voting platform
+/// (the Belenios server) records ballots, closes the ballot box and computes the
+/// encrypted tally; the board holds the setup it validated, the decryption shares of
+/// its trustees and the result it proclaims. An event type Belenios does not define
+/// may come from either.
+pub fn belenios_signer(event: &str) -> &'static [Role] {
+    match event {
+        "Ballot" | "EndBallots" | "EncryptedTally" => &[Role::Platform],
+        "Setup" | "PartialDecryption" | "Result" => &[Role::Board],
+        _ => &[Role::Board, Role::Platform],
     }
 }
 
@@ -1078,6 +1103,7 @@ pub fn check(
             closed: None,
             ballots_counted: (rules >= RULES_VERSION).then(BTreeMap::new),
             ballots_superseded: 0,
+            protocol_events: BTreeMap::new(),
         };
         effects
             .writes
@@ -1139,7 +1165,7 @@ pub fn check(
     // past — by the statement's own time, or by the log's clock when it appends —
     // the urn is frozen: only counting statements are accepted.
     if let (true, Some(deadline)) = (v2, es.sealed_after()) {
-        let counting = matches!(st.body, Body::Results { .. });
+        let counting = matches!(st.body, Body::Results { .. } | Body::Event { .. });
         let past = st.time > deadline || ctx.now.is_some_and(|now| now > deadline);
         if !counting && past {
             return Err(refuse(
@@ -1252,6 +1278,20 @@ pub fn check(
                 }
             }
             es.results_published.push(scrutin.clone());
+        }
+        Body::Event {
+            protocol, position, ..
+        } => {
+            let next = es.protocol_events.get(protocol).copied().unwrap_or(0);
+            if *position != next {
+                return Err(refuse(
+                    RefusalCode::EventOutOfOrder,
+                    format!(
+                        "{protocol} event at position {position}: the next one of this election's {protocol} chain is {next}"
+                    ),
+                ));
+            }
+            es.protocol_events.insert(protocol.clone(), next + 1);
         }
         Body::Intervention { reissues, .. } => {
             if let (true, Some(n)) = (v2, reissues) {

@@ -304,6 +304,8 @@ word_enum!(
         Intervention = "intervention",
         /// The election stopped and declared void.
         Void = "void",
+        /// An event of the voting protocol's own chain (a Belenios archive event).
+        Event = "event",
     }
 );
 
@@ -476,6 +478,21 @@ pub enum Body {
         /// The decision that authorises it.
         authorisation: String,
     },
+    /// `event`: an event of the voting protocol's own hash chain, anchored (a
+    /// Belenios archive's `Setup`, `Ballot`, `EndBallots`, `EncryptedTally`,
+    /// `PartialDecryption`, `Result`).
+    Event {
+        /// The protocol, an id (`belenios`).
+        protocol: String,
+        /// The event type as the protocol writes it, case kept
+        /// (`[A-Za-z][A-Za-z0-9_-]{0,63}`: Belenios's types are CamelCase).
+        event: String,
+        /// The event's hash in the protocol's chain (Belenios: SHA-256 of the event
+        /// JSON, the archive's file name), 64 hex digits.
+        hash: Tag,
+        /// Its position in its own chain (Belenios: `height`), from 0, one more each.
+        position: u64,
+    },
 }
 
 /// A statement: election, time and body.
@@ -502,6 +519,25 @@ fn check_id(what: &str, v: &str) -> Result<(), StatementError> {
     } else {
         Err(bad(format!(
             "{what} {v:?} is not an id ([a-z0-9][a-z0-9._-]{{0,63}})"
+        )))
+    }
+}
+
+/// An event type as the protocol writes it: case is kept (Belenios's `EndBallots`),
+/// so it is not an id; `[A-Za-z][A-Za-z0-9_-]{0,63}`.
+fn check_event_type(v: &str) -> Result<(), StatementError> {
+    let b = v.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphabetic()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "event {:?} is not an event type ([A-Za-z][A-Za-z0-9_-]{{0,63}})",
+            v.chars().take(80).collect::<String>()
         )))
     }
 }
@@ -604,6 +640,7 @@ impl Statement {
             Body::Results { .. } => StatementType::Results,
             Body::Intervention { .. } => StatementType::Intervention,
             Body::Void { .. } => StatementType::Void,
+            Body::Event { .. } => StatementType::Event,
         }
     }
 
@@ -698,6 +735,17 @@ impl Statement {
             } => {
                 f("reason", reason);
                 f("authorisation", authorisation);
+            }
+            Body::Event {
+                protocol,
+                event,
+                hash,
+                position,
+            } => {
+                f("protocol", protocol);
+                f("event", event);
+                f("hash", hash);
+                f("position", position);
             }
         }
         s
@@ -925,6 +973,16 @@ impl Statement {
                 reason: f.text("reason")?,
                 authorisation: f.text("authorisation")?,
             },
+            StatementType::Event => Body::Event {
+                protocol: f.id("protocol")?,
+                event: {
+                    let v = f.next("event")?;
+                    check_event_type(v)?;
+                    v.to_string()
+                },
+                hash: f.tag("hash")?,
+                position: parse_u64("position", f.next("position")?)?,
+            },
         };
         f.end()?;
         let st = Statement {
@@ -991,6 +1049,12 @@ impl Statement {
             } => {
                 check_text("reason", reason)?;
                 check_text("authorisation", authorisation)?;
+            }
+            Body::Event {
+                protocol, event, ..
+            } => {
+                check_id("protocol", protocol)?;
+                check_event_type(event)?;
             }
         }
         // Then the whole: what is signed must be what every verifier will parse.

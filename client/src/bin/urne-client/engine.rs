@@ -504,6 +504,15 @@ impl Auditor {
                 rep,
             ),
             Body::Void { reason, .. } => event(reason.clone(), rep),
+            // A protocol's own event (a Belenios archive's): counted by type above;
+            // only the setup and the result enter the timeline.
+            Body::Event {
+                protocol, event: e, ..
+            } => {
+                if matches!(e.as_str(), "Setup" | "Result") {
+                    event(format!("{protocol} {e}"), rep);
+                }
+            }
             Body::Revoke { .. } => {}
             Body::Credential {
                 voter,
