@@ -484,3 +484,87 @@ fn grace_and_revote_lines_are_strict() {
     };
     assert_eq!(fresh.submit(&by_platform, 1), "wrong_role");
 }
+
+/// The `event` statement, as an attacker writes it, and its chain rule.
+#[test]
+fn event_statements_are_strict_and_chained() {
+    let (mut log, seal) = Log::new(2, Some(600), Revote::Last);
+    assert_eq!(log.submit(&seal, 0), "ok");
+    let ev = |dt: i64, ty: &str, position: u64| {
+        Log::st(
+            dt,
+            Body::Event {
+                protocol: "belenios".into(),
+                event: ty.into(),
+                hash: Tag([0xab; 32]),
+                position,
+            },
+        )
+    };
+    let setup = ev(1, "Setup", 0);
+    let text = setup.to_text();
+    assert!(text.ends_with(
+        "protocol belenios\nevent Setup\nhash abababababababababababababababababababababababababababababababab\nposition 0\n"
+    ));
+    let variant = |from: &str, to: &str| -> &'static str {
+        assert!(text.contains(from), "{from}");
+        match Statement::parse_text(&text.replacen(from, to, 1)) {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        }
+    };
+    assert_eq!(variant("event Setup\n", "event EndBallots\n"), "ok");
+    assert_eq!(variant("event Setup\n", "event End Ballots\n"), "bad_field");
+    assert_eq!(variant("event Setup\n", "event 1Setup\n"), "bad_field");
+    assert_eq!(
+        variant("event Setup\n", &format!("event {}\n", "S".repeat(65))),
+        "bad_field"
+    );
+    assert_eq!(
+        variant("event Setup\n", "event Setup\nevent Setup\n"),
+        "not_canonical"
+    );
+    assert_eq!(
+        variant("protocol belenios\n", "protocol Belenios\n"),
+        "bad_field"
+    );
+    assert_eq!(variant("position 0\n", "position 00\n"), "bad_field");
+    assert_eq!(variant("position 0\n", "position -1\n"), "bad_field");
+    assert_eq!(variant("position 0\n", ""), "bad_field");
+    assert_eq!(variant("hash abab", "hash ABAB"), "bad_field");
+    assert_eq!(variant("event Setup\nhash", "hash"), "not_canonical");
+    // Signed by the role producing it: Setup by the board, Ballot by the platform.
+    let by_platform = setup.sign(&[&log.k.platform]).unwrap();
+    assert_eq!(log.submit(&by_platform, 1), "wrong_role");
+    let by_board = setup.sign(&[&log.k.board[0]]).unwrap();
+    assert_eq!(log.submit(&by_board, 1), "ok");
+    // The chain: the next position only.
+    let platform = keys().platform;
+    let ballot = |pos| ev(2, "Ballot", pos).sign(&[&platform]).unwrap();
+    assert_eq!(log.submit(&ballot(0), 2), "event_out_of_order");
+    assert_eq!(log.submit(&ballot(2), 2), "event_out_of_order");
+    assert_eq!(log.submit(&ballot(1), 2), "ok");
+    let by_board = ev(3, "Ballot", 2).sign(&[&log.k.board[0]]).unwrap();
+    assert_eq!(log.submit(&by_board, 3), "wrong_role");
+    // Another protocol has its own chain, from 0; its events come from either role.
+    let other = Log::st(
+        4,
+        Body::Event {
+            protocol: "helios".into(),
+            event: "cast".into(),
+            hash: Tag([1; 32]),
+            position: 0,
+        },
+    )
+    .sign(&[&log.k.platform])
+    .unwrap();
+    assert_eq!(log.submit(&other, 4), "ok");
+    assert_eq!(log.election().protocol_events["belenios"], 2);
+    assert_eq!(log.election().protocol_events["helios"], 1);
+    // Counting goes on after the seal: events are accepted, interventions are not.
+    assert_eq!(log.submit(&log.board(10, Body::Open), 10), "ok");
+    assert_eq!(log.submit(&log.board(20, Body::Close), 20), "ok");
+    let late = ev(700, "EndBallots", 2).sign(&[&log.k.platform]).unwrap();
+    assert_eq!(log.submit(&late, 700), "ok");
+    assert_eq!(log.submit(&log.intervention(701), 701), "election_sealed");
+}
