@@ -122,6 +122,9 @@ pub struct Cosigning {
     /// checkpoint again (fresh timestamps: the check-in of the witness network, and
     /// the seal of an election closed while nothing is appended).
     checkin: Duration,
+    /// The least time between two rounds of requests (the log's add-checkpoint rate:
+    /// a public witness network bounds it per day).
+    min_interval: Duration,
 }
 
 /// The default check-in interval of an idle log ([`Cosigning::with_checkin`]).
@@ -156,7 +159,23 @@ impl Cosigning {
             persist: std::sync::OnceLock::new(),
             seals: crate::seal::Seals::default(),
             checkin: DEFAULT_CHECKIN,
+            min_interval: Duration::ZERO,
         }
+    }
+
+    /// Sets the least time between two rounds: at most one add-checkpoint request
+    /// per witness per `every` (0: one per new checkpoint, as fast as they answer;
+    /// whole seconds count for the daily rate).
+    pub fn with_min_interval(mut self, every: Duration) -> Self {
+        self.min_interval = every;
+        self
+    }
+
+    /// Returns the add-checkpoint requests this log may send each witness per day at
+    /// most (the `qpd` of a witness network's log list), `None` when unbounded.
+    pub fn requests_per_day(&self) -> Option<u64> {
+        let every = self.min_interval.as_secs();
+        (every > 0).then(|| 86_400 / every)
     }
 
     /// Sets the check-in interval: an idle log asks its witnesses to cosign its
@@ -473,7 +492,13 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
     };
     let mut rx = seq.subscribe();
     let mut backoff = RETRY_MIN;
+    let mut last_round: Option<tokio::time::Instant> = None;
     loop {
+        // The configured rate: never two rounds closer than `min_interval`.
+        if let Some(t) = last_round {
+            tokio::time::sleep_until(t + cos.min_interval).await;
+        }
+        last_round = Some(tokio::time::Instant::now());
         let head = rx.borrow_and_update().clone();
         let behind = |cos: &Cosigning| cos.served().is_none_or(|s| s.0 < head.size);
         if behind(&cos) {

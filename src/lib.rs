@@ -184,7 +184,10 @@ impl Log {
         let state = api::AppState {
             cosign: Arc::new(
                 cosign::Cosigning::new(peers, quorum)
-                    .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs)),
+                    .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs))
+                    .with_min_interval(std::time::Duration::from_secs(
+                        config.witness_interval_secs,
+                    )),
             ),
             store,
             seq,

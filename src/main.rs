@@ -129,6 +129,10 @@ struct ServeArgs {
     /// checkpoint again (its check-in rate) [default: 60].
     #[arg(long, value_name = "SECS")]
     witness_checkin: Option<u64>,
+    /// The least seconds between two rounds of add-checkpoint requests (at most
+    /// 86400/SECS a day to each witness: a public witness network's `qpd`) [default: 0]
+    #[arg(long, value_name = "SECS")]
+    witness_interval: Option<u64>,
     /// A peer (mirror, witness, monitor) whose /v1/gossip is pulled to catch another
     /// history signed with this log's key (repeatable).
     #[arg(long = "peer", value_name = "URL")]
@@ -195,6 +199,9 @@ impl ServeArgs {
         }
         if let Some(v) = self.witness_checkin {
             c.witness_checkin_secs = v;
+        }
+        if let Some(v) = self.witness_interval {
+            c.witness_interval_secs = v;
         }
         c.peers.extend(self.peers);
         if self.max_connections.is_some() {

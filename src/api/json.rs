@@ -82,6 +82,9 @@ pub async fn log_info(State(app): State<AppState>) -> Json<serde_json::Value> {
         "witness_quorum": app.cosign.quorum(),
         // How often an idle log asks its witnesses again (its check-in rate).
         "witness_checkin_secs": app.cosign.checkin().as_secs(),
+        // At most this many add-checkpoint requests a day to each witness (`null`:
+        // one per new checkpoint): the `qpd` of a witness network's log list.
+        "witness_requests_per_day": app.cosign.requests_per_day(),
         "cosigned": app.cosign.served().is_some(),
         // What `/checkpoint` serves and why (the cosigned head survives restarts).
         "serving": app.cosign.serving().0,
