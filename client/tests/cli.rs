@@ -2906,6 +2906,23 @@ fn sealed_election_revotes_trackers_and_the_monitor() {
             .starts_with("urne scellée le "),
         "{seal:?}"
     );
+    // The monitor's report shows it, with the witness and its time.
+    let html = tmp.path().join("report.html");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "report",
+            "--state",
+            state.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("urne scellée le "), "{html}");
+    assert!(html.contains("témoins : witness.test le "), "{html}");
     // A compromised operator appends an intervention after the seal, dated before it.
     s.stop();
     let forged = k.stmt_at(
