@@ -1240,7 +1240,14 @@ function init() {
   });
   $("#receipt-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const code = $("#receipt").value.trim().toLowerCase();
+    // A tracker in the voting system's form (base64, may hold `/`) goes to the URL
+    // as its hex: one address per receipt, no `/` in the route.
+    let code = $("#receipt").value.trim();
+    try {
+      code = v.parseReceipt(code).hex;
+    } catch {
+      code = code.toLowerCase();
+    }
     if (location.hash === `#/verifier/${code}`) runReceipt(code);
     else location.hash = `#/verifier/${code}`;
   });
