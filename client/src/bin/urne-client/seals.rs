@@ -6,8 +6,8 @@
 //! witness policy, `urne_client::seal::check` accepts it against the monitor's own
 //! state, and it is consistent with the tree the monitor verified), announcing it once
 //! (`seal`, info: "urne scellée le …, empreinte …, témoins …"), and then checking that
-//! every later entry of that election is a `results` (`rule_violation`, code
-//! `election_sealed`). A log that shows no seal ten minutes after the instant gets a
+//! every later entry of that election is a counting statement, `results` or a
+//! protocol `event` (`rule_violation`, code `election_sealed`). A log that shows no seal ten minutes after the instant gets a
 //! `seal_missing` warning; a seal that does not check, a `seal_invalid` critical
 //! alert. Does not own: the seal decision (library), the rules (library), alert
 //! delivery (`monitor.rs`).
@@ -121,7 +121,7 @@ impl Seals {
                     }
                 }
             }
-            // Every entry of the election after its seal is a `results`.
+            // Every entry of the election after its seal is a counting statement.
             let Some((_, scanned)) = self.verified.get(&id) else {
                 continue;
             };
@@ -133,7 +133,8 @@ impl Seals {
                             continue; // reported by the rules check
                         };
                         let st = &s.statement;
-                        if st.election == id && !matches!(st.body, Body::Results { .. }) {
+                        let counting = matches!(st.body, Body::Results { .. } | Body::Event { .. });
+                        if st.election == id && !counting {
                             let index = first + i as u64;
                             let mut a = Alert::new(
                                 "rule_violation",
