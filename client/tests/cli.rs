@@ -62,8 +62,10 @@ impl Keys {
         }
     }
 
+    /// A statement dated now, or at the last lifecycle statement's time if that is
+    /// ahead (a ballot is dated in the voting period its `open` began).
     fn stmt(&self, body: Body) -> String {
-        self.stmt_at(body, Time::now())
+        self.stmt_at(body, Time(Time::now().0.max(self.last_lifecycle.get())))
     }
 
     /// A statement of the test election at `time`, signed by the right authority.
