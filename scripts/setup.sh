@@ -16,6 +16,8 @@
 #   guide's example (docs/examples/submit_ballot.py, run by client/tests/docs.rs);
 # - PostgreSQL (Debian's postgresql: tests/storage.rs, takeover.rs and db_failover.rs
 #   start their own servers with initdb and pg_ctl; the machine's service is not used).
+# - Debian's belenios-tool: a real Belenios election anchored whole in urne
+#   (client/tests/cli.rs, `a_belenios_archive_is_anchored_whole`).
 # Idempotent: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +41,7 @@ if [ "$test" = 1 ]; then
   # PostgreSQL's binaries (initdb, pg_ctl, pg_basebackup, psql): the storage, takeover
   # and database failover tests start their own servers in temporary directories.
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+  command -v belenios-tool >/dev/null 2>&1 || need+=(belenios-tool)
 fi
 if [ "$web" = 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -46,6 +46,14 @@ pub struct Config {
     /// Cosignatures a checkpoint needs before `/checkpoint` serves it. Default: a
     /// majority of `witnesses`.
     pub witness_quorum: Option<usize>,
+    /// Seconds an idle log waits before asking its witnesses to cosign its current
+    /// checkpoint again (the check-in rate of the witness network; fresh timestamps
+    /// also seal a closed election). Default 60.
+    pub witness_checkin_secs: u64,
+    /// The least seconds between two rounds of add-checkpoint requests (the log's
+    /// rate towards each witness, at most 86400 / this many a day). Default 0: one
+    /// round per new checkpoint. A log joining a public witness network sets it.
+    pub witness_interval_secs: u64,
     /// Peers (mirrors, witnesses, monitors) whose `/v1/gossip` the log pulls, base
     /// URLs: a checkpoint signed with the log's key that does not fit its own tree (a
     /// stolen key, a forked copy) is kept as evidence at `/v1/gossip/equivocations`.
@@ -101,6 +109,8 @@ impl Default for Config {
             web_dir: None,
             witnesses: Vec::new(),
             witness_quorum: None,
+            witness_checkin_secs: 60,
+            witness_interval_secs: 0,
             peers: Vec::new(),
             max_connections: None,
             max_connections_per_ip: None,

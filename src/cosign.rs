@@ -99,7 +99,20 @@ pub struct Cosigning {
     // Where the cosigned checkpoint is kept across restarts (a log with witnesses);
     // set once at start, before the cosigning task runs.
     persist: std::sync::OnceLock<std::path::PathBuf>,
+    /// The elections' automatic seals found among the cosigned checkpoints
+    /// ([`crate::seal`]).
+    pub seals: crate::seal::Seals,
+    /// How long an idle log waits before it asks its witnesses to cosign its current
+    /// checkpoint again (fresh timestamps: the check-in of the witness network, and
+    /// the seal of an election closed while nothing is appended).
+    checkin: Duration,
+    /// The least time between two rounds of requests (the log's add-checkpoint rate:
+    /// a public witness network bounds it per day).
+    min_interval: Duration,
 }
+
+/// The default check-in interval of an idle log ([`Cosigning::with_checkin`]).
+pub const DEFAULT_CHECKIN: Duration = Duration::from_secs(60);
 
 /// The file of the data directory holding the latest cosigned checkpoint.
 pub const COSIGNED_FILE: &str = "cosigned-checkpoint";
@@ -128,7 +141,37 @@ impl Cosigning {
             mirror_of: None,
             relayed: RwLock::new(None),
             persist: std::sync::OnceLock::new(),
+            seals: crate::seal::Seals::default(),
+            checkin: DEFAULT_CHECKIN,
+            min_interval: Duration::ZERO,
         }
+    }
+
+    /// Sets the least time between two rounds: at most one add-checkpoint request
+    /// per witness per `every` (0: one per new checkpoint, as fast as they answer;
+    /// whole seconds count for the daily rate).
+    pub fn with_min_interval(mut self, every: Duration) -> Self {
+        self.min_interval = every;
+        self
+    }
+
+    /// Returns the add-checkpoint requests this log may send each witness per day at
+    /// most (the `qpd` of a witness network's log list), `None` when unbounded.
+    pub fn requests_per_day(&self) -> Option<u64> {
+        let every = self.min_interval.as_secs();
+        (every > 0).then(|| 86_400 / every)
+    }
+
+    /// Sets the check-in interval: an idle log asks its witnesses to cosign its
+    /// current checkpoint again after this long (at least one second).
+    pub fn with_checkin(mut self, every: Duration) -> Self {
+        self.checkin = every.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Returns the check-in interval.
+    pub fn checkin(&self) -> Duration {
+        self.checkin
     }
 
     /// Reads the cosigned checkpoint kept in `dir` (if any), and keeps every later
@@ -148,6 +191,7 @@ impl Cosigning {
         if !self.enabled() {
             return Ok(());
         }
+        self.seals.open(dir, log_key);
         let path = dir.join(COSIGNED_FILE);
         let _ = self.persist.set(path.clone());
         let note = match std::fs::read_to_string(&path) {
@@ -470,11 +514,21 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
     };
     let mut rx = seq.subscribe();
     let mut backoff = RETRY_MIN;
+    let mut last_round: Option<tokio::time::Instant> = None;
     loop {
+        // The configured rate: never two rounds closer than `min_interval`.
+        if let Some(t) = last_round {
+            tokio::time::sleep_until(t + cos.min_interval).await;
+        }
+        last_round = Some(tokio::time::Instant::now());
         let head = rx.borrow_and_update().clone();
         let behind = |cos: &Cosigning| cos.served().is_none_or(|s| s.0 < head.size);
         if behind(&cos) {
-            round(&http, &cos, &store, &seq, head.clone()).await;
+            round(&http, &cos, &store, &seq, head.clone(), false).await;
+        }
+        if let Some(s) = cos.served() {
+            let keys: Vec<_> = cos.peers.iter().map(|p| p.key.clone()).collect();
+            cos.seals.observe(&*store, s.0, &s.1, &keys, cos.quorum);
         }
         if behind(&cos) {
             // Missed the quorum: try this head again later unless a new one comes.
@@ -490,10 +544,18 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
                 }
             }
         } else {
-            if rx.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    backoff = RETRY_MIN;
+                }
+                // Idle: the same head again, for fresh timestamps (check-in).
+                () = tokio::time::sleep(cos.checkin) => {
+                    round(&http, &cos, &store, &seq, head.clone(), true).await;
+                }
             }
-            backoff = RETRY_MIN;
         }
     }
 }
@@ -505,6 +567,7 @@ async fn round(
     store: &Arc<dyn Store>,
     seq: &SequencerHandle,
     head: Arc<TreeHead>,
+    refresh: bool,
 ) {
     let (tx, mut results) = tokio::sync::mpsc::unbounded_channel();
     let mut sent = 0;
@@ -569,7 +632,7 @@ async fn round(
     if lines.len() >= cos.quorum {
         match add_cosignatures(&head.checkpoint, &lines) {
             Ok(note) => {
-                cos.publish(head.size, note, false);
+                cos.publish(head.size, note, refresh);
             }
             Err(e) => tracing::error!("adding cosignatures: {e}"),
         }
@@ -590,7 +653,7 @@ fn publish_late(cos: &Cosigning, head: &TreeHead, line: &str) {
 
 /// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over it,
 /// then the directory fsynced, so a crash leaves the old note or the new one.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let tmp = path.with_extension("tmp");
     let mut f =

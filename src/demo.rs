@@ -122,6 +122,8 @@ impl<'k> DemoElection<'k> {
             authorities,
             quorum: 2,
             tolerance: Some(self.tolerance),
+            grace: None,
+            revote: Default::default(),
             opens: self.opens,
             closes: self.closes,
             roll,

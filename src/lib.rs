@@ -24,6 +24,8 @@
 //! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).
 //! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
 //! - [`cosign`]: the log asking its witnesses for cosignatures.
+//! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
+//!   checkpoints.
 //! - [`mirror`]: the mirror mode: copying a log through its tiles and serving it.
 //! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
 //!   checkpoints checked against the one held, equivocation evidence.
@@ -50,6 +52,7 @@ pub mod keys;
 pub mod leader;
 pub mod mirror;
 pub mod peer_body;
+pub mod seal;
 pub mod sequencer;
 pub mod serve;
 pub mod stats;
@@ -253,7 +256,13 @@ impl Log {
             evidence,
         )?);
         let state = api::AppState {
-            cosign: Arc::new(cosign::Cosigning::new(peers, quorum)),
+            cosign: Arc::new(
+                cosign::Cosigning::new(peers, quorum)
+                    .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs))
+                    .with_min_interval(std::time::Duration::from_secs(
+                        config.witness_interval_secs,
+                    )),
+            ),
             store,
             seq,
             log_key: key.verifier().clone(),

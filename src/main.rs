@@ -125,6 +125,14 @@ struct ServeArgs {
     /// Cosignatures needed before /checkpoint serves a checkpoint [default: majority].
     #[arg(long)]
     witness_quorum: Option<usize>,
+    /// Seconds an idle log waits before asking its witnesses to cosign its current
+    /// checkpoint again (its check-in rate) [default: 60].
+    #[arg(long, value_name = "SECS")]
+    witness_checkin: Option<u64>,
+    /// The least seconds between two rounds of add-checkpoint requests (at most
+    /// 86400/SECS a day to each witness: a public witness network's `qpd`) [default: 0]
+    #[arg(long, value_name = "SECS")]
+    witness_interval: Option<u64>,
     /// A peer (mirror, witness, monitor) whose /v1/gossip is pulled to catch another
     /// history signed with this log's key (repeatable).
     #[arg(long = "peer", value_name = "URL")]
@@ -199,6 +207,12 @@ impl ServeArgs {
         c.witnesses.extend(self.witnesses);
         if self.witness_quorum.is_some() {
             c.witness_quorum = self.witness_quorum;
+        }
+        if let Some(v) = self.witness_checkin {
+            c.witness_checkin_secs = v;
+        }
+        if let Some(v) = self.witness_interval {
+            c.witness_interval_secs = v;
         }
         c.peers.extend(self.peers);
         if self.max_connections.is_some() {

@@ -116,6 +116,16 @@ impl ElectionStats {
                 return;
             }
             Body::Revoke { .. } => return,
+            // Protocol events are counted by type; only the setup and the result
+            // enter the timeline (not one line per anchored ballot).
+            Body::Event {
+                protocol, event, ..
+            } => {
+                if !matches!(event.as_str(), "Setup" | "Result") {
+                    return;
+                }
+                ev.reason = Some(format!("{protocol} {event}"));
+            }
             Body::Election(e) => {
                 self.electorate = e.roll.as_ref().map(|(_, n)| *n);
                 ev.reason = Some(e.title.clone());
@@ -191,6 +201,8 @@ mod tests {
                     tolerance: Some(0),
                     opens: Time(0),
                     closes: Time(10),
+                    grace: None,
+                    revote: Default::default(),
                     roll,
                 }),
             )

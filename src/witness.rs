@@ -8,12 +8,18 @@
 //! witnesses for cosignatures ([`crate::cosign`]), comparing peers' checkpoints and the
 //! evidence ([`crate::gossip`]).
 //!
-//! Status codes follow C2SP tlog-witness but for one: 400 malformed body or `old`
-//! larger than the checkpoint; 403 unknown origin (the issue and DESIGN.md ask 403 "for
-//! an unknown log key"; C2SP tlog-witness says 404) or no valid signature by the log
-//! key, with a body naming which; 409 (`text/x.tlog.size`, the witness's size) when
+//! Status codes follow C2SP tlog-witness: 400 malformed body or `old` larger than
+//! the checkpoint; 404 unknown origin; 403 no valid signature by the log key, with a
+//! body naming which; 409 (`text/x.tlog.size`, the witness's size) when
 //! `old` is not the size it holds, or the sizes are equal and the roots differ; 422 when
 //! the consistency proof does not verify; 200 with one `cosignature/v1` line otherwise.
+//!
+//! Monitoring (the read side C2SP tlog-witness leaves to be designed, "TBD Monitor
+//! Retrieval Mechanism"): `GET /checkpoint/<origin>` answers the latest checkpoint the
+//! witness cosigned for that log, with the log's signature and a cosignature of the
+//! witness timestamped now (it still holds that tree: the same answer a same-size
+//! `add-checkpoint` would give), so a monitor can get the witness's view without the
+//! log; 404 for an origin it does not follow or never cosigned.
 //!
 //! Evidence of its own: a log that asks to cosign two roots for one size leaves both
 //! log-signed notes here (served at `/v1/gossip/equivocations`, counted as
@@ -311,10 +317,10 @@ impl Witness {
             Err(e) => return refused(400, format!("checkpoint: {e}")),
         };
         let Some(log_key) = self.logs.iter().find(|k| k.name() == cp.origin) else {
-            // 403 as the issue and DESIGN.md ask ("403 for an unknown log key"); C2SP
-            // tlog-witness answers 404 here. Either way the witness cosigns nothing.
+            // C2SP tlog-witness: "If the checkpoint origin is unknown, the witness MUST
+            // respond with a 404 Not Found".
             return refused(
-                403,
+                404,
                 format!(
                     "unknown log origin {:?}: not a log this witness follows",
                     cp.origin
@@ -450,6 +456,24 @@ impl Witness {
             .collect()
     }
 
+    /// Returns the latest checkpoint cosigned for `origin` (a log it follows), with
+    /// the log's signature and a cosignature timestamped `now`: the monitoring read.
+    ///
+    /// # Errors
+    /// The store cannot be read, or holds a note that does not parse.
+    pub fn monitoring(&self, origin: &str, now: u64) -> Result<Option<String>> {
+        if !self.logs.iter().any(|k| k.name() == origin) {
+            return Ok(None);
+        }
+        let Some(note) = self.store.latest(origin)? else {
+            return Ok(None);
+        };
+        let parsed = signed_note::Note::from_bytes(note.as_bytes())
+            .map_err(|e| anyhow::anyhow!("stored note of {origin}: {e:?}"))?;
+        let text = std::str::from_utf8(parsed.text()).context("stored checkpoint text")?;
+        Ok(Some(format!("{note}{}", self.key.cosign(text, now))))
+    }
+
     fn held_checkpoint(&self, origin: &str) -> Result<Option<Checkpoint>> {
         let Some(note) = self.store.latest(origin)? else {
             return Ok(None);
@@ -571,6 +595,35 @@ async fn gossip(State(w): State<Arc<Witness>>) -> Json<serde_json::Value> {
     }))
 }
 
+/// `GET /checkpoint/<origin>`: the latest checkpoint cosigned for a log, cosigned
+/// again now (see the module documentation).
+async fn monitoring(
+    State(w): State<Arc<Witness>>,
+    axum::extract::Path(origin): axum::extract::Path<String>,
+) -> Response {
+    match w.monitoring(&origin, now_secs()) {
+        Ok(Some(note)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            note,
+        )
+            .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            format!(
+                "no checkpoint of {origin:?}: not a log this witness follows, or never cosigned\n"
+            ),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}\n")).into_response(),
+    }
+}
+
 /// GET /metrics: the witness's gauges (Prometheus text).
 async fn metrics(State(w): State<Arc<Witness>>) -> Response {
     (
@@ -593,6 +646,7 @@ pub fn router(w: Arc<Witness>) -> Router {
     Router::new()
         .route("/add-checkpoint", post(add_checkpoint))
         .route("/v1/gossip", get(gossip))
+        .route("/checkpoint/{*origin}", get(monitoring))
         .route("/metrics", get(metrics))
         .with_state(w)
         .merge(evidence)

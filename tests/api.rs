@@ -108,12 +108,14 @@ async fn whole_election_every_endpoint_and_refusal() {
     let keys = DemoKeys::from_seed("api-test").unwrap();
     let log = TestLog::start(&keys).await;
     let e = election(&keys, "cse-test");
-    let t = Time::now;
     // Lifecycle statements move forward in time: each is dated one second after the
-    // previous one (from the test's start, well within the tolerance).
+    // previous one (from the test's start, well within the tolerance), and the other
+    // statements are dated no earlier than the latest (a ballot dated before the
+    // `open` or `resume` of its voting period is `ballot_backdated`).
     let lifecycle = std::cell::Cell::new(Time::now().0);
+    let t = || Time(Time::now().0.max(lifecycle.get()));
     let lt = || {
-        lifecycle.set(lifecycle.get() + 1);
+        lifecycle.set((lifecycle.get() + 1).max(Time::now().0));
         Time(lifecycle.get())
     };
 
@@ -150,6 +152,8 @@ async fn whole_election_every_endpoint_and_refusal() {
             opens: e.opens,
             closes: e.closes,
             tolerance: Some(300),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     }
@@ -738,8 +742,54 @@ async fn whole_election_every_endpoint_and_refusal() {
     // Tiles: bad paths, beyond the tree, and the whole log re-verified from tiles.
     assert_eq!(log.get("/tile/0/x001").await.status(), 400);
     assert_eq!(log.get("/tile/0/001").await.status(), 404);
+    // A partial bundle never changes either (a larger tree is another path).
     let r = log.get(&format!("/tile/entries/000.p/{}", cp.size)).await;
-    assert_eq!(r.headers()["cache-control"], "public, max-age=2");
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(r.headers()["vary"], "Accept-Encoding");
+    assert!(r.headers().get("content-encoding").is_none());
+    let plain = r.bytes().await.unwrap();
+    // Gzip for a client that takes it (C2SP tlog-tiles), the same bytes inside;
+    // refused with q=0, identity it is.
+    for (accept, gz) in [
+        ("gzip", true),
+        ("br, gzip;q=0.5", true),
+        ("*", true),
+        ("gzip;q=0", false),
+        ("identity", false),
+        ("br", false),
+    ] {
+        let r = log
+            .http
+            .get(format!("{}/tile/entries/000.p/{}", log.url, cp.size))
+            .header("accept-encoding", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let enc = r.headers().get("content-encoding").cloned();
+        let body = r.bytes().await.unwrap();
+        if gz {
+            assert_eq!(enc.unwrap(), "gzip", "{accept}");
+            let mut d = flate2::read::GzDecoder::new(&body[..]);
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut d, &mut out).unwrap();
+            assert_eq!(out, plain, "{accept}");
+            assert!(body.len() < plain.len(), "statements compress");
+        } else {
+            assert!(enc.is_none(), "{accept}");
+            assert_eq!(body, plain, "{accept}");
+        }
+    }
+    // Partial hash tiles too.
+    let r = log.get(&format!("/tile/0/000.p/{}", cp.size)).await;
+    assert_eq!(
+        r.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(r.headers().get("vary").is_none());
     let entries = check_log(&log).await;
     assert_eq!(entries[i0 as usize], b0.as_bytes());
 }

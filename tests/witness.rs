@@ -204,8 +204,8 @@ async fn witness_codes_rollback_fork_and_restart() {
     let (s, _, _) = w.add(&body(8, &[], &signed(&log_key, &t12))).await;
     assert_eq!(s, 422);
 
-    // Another key with the log's name, or an unknown origin: 403 (the issue and
-    // DESIGN.md; C2SP says 404 for the latter), with a body naming which. Garbage: 400.
+    // Another key with the log's name: 403; an unknown origin: 404 (C2SP
+    // tlog-witness), with a body naming which. Garbage: 400.
     let impostor = SignerKey::generate(ORIGIN).unwrap();
     let (s, _, a) = w
         .add(&body(8, &proof(&t12, 8), &signed(&impostor, &t12)))
@@ -214,8 +214,33 @@ async fn witness_codes_rollback_fork_and_restart() {
     assert!(a.contains("no valid signature by the log key"), "{a}");
     let other = SignerKey::generate("other.example/log").unwrap();
     let (s, _, a) = w.add(&body(0, &[], &signed(&other, &t5))).await;
-    assert_eq!(s, 403);
+    assert_eq!(s, 404);
     assert!(a.contains("unknown log origin"), "{a}");
+    // The monitoring read: the latest checkpoint it cosigned for the log (size 8),
+    // with the log's signature and its own cosignature; 404 for other origins.
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/checkpoint/{ORIGIN}", w.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let note = r.text().await.unwrap();
+    let policy = WitnessPolicy {
+        witnesses: vec![w.key.clone()],
+        quorum: 1,
+    };
+    let cp = open_checkpoint(note.as_bytes(), log_key.verifier(), &policy).unwrap();
+    assert_eq!(cp.checkpoint.size, 8);
+    assert_eq!(cp.cosigners.len(), 1);
+    for origin in ["other.example/log", "nothing"] {
+        let r = http
+            .get(format!("{}/checkpoint/{origin}", w.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{origin}");
+    }
     for bad in [
         "",
         "old 1\n",
@@ -922,4 +947,182 @@ async fn witness_keeps_fork_evidence_and_counts_rollbacks() {
     let w = TestWitness::start("w1.test", dir, vec![vk.clone()]).await;
     assert_eq!(equivocations_at(&w.url).await.len(), 1);
     w.stop().await;
+}
+
+/// The automatic seal (R.211-572) on a live log with three witnesses: an election
+/// sealing `grace 2` and `revote last` is closed; a `results` with a wrong count is
+/// refused; once the grace is past an intervention is refused `election_sealed` while
+/// the right `results` is appended; the election's JSON then shows its seal, the first
+/// cosigned checkpoint covering the close whose witnesses' timestamps are all past the
+/// seal instant (found by the log's check-in even with nothing appended), and the
+/// client library's own decision accepts it. The superseded ballot's receipt, looked
+/// up in Belenios's base64 form (starting with `/`), names the ballot that supersedes
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_election_is_sealed_after_close_and_grace() {
+    use urne_client::rules::{ElectionState, Phase};
+    use urne_client::statement::{
+        Body, Channel, CredentialReason, ElectionBody, Revote, Role, Tag,
+    };
+    let keys = DemoKeys::from_seed("seal-test").unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let (log_key, _) = urne::keys::load_or_create(dir.path(), ORIGIN).unwrap();
+    let mut ws = Vec::new();
+    for i in 0..3 {
+        let d = Arc::new(tempfile::tempdir().unwrap());
+        ws.push(
+            TestWitness::start(&format!("w{i}.test"), d, vec![log_key.verifier().clone()]).await,
+        );
+    }
+    let mut cfg = common::config_for(&keys);
+    cfg.witnesses = ws.iter().map(|w| format!("{}={}", w.url, w.key)).collect();
+    cfg.witness_quorum = Some(2);
+    cfg.witness_checkin_secs = 1;
+    let log = TestLog::start_in(dir, cfg).await;
+    let (_, info) = log.get_json("/v1/log").await;
+    assert_eq!(info["witness_checkin_secs"], 1, "{info}");
+    let policy = WitnessPolicy {
+        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
+        quorum: 2,
+    };
+
+    let e = election(&keys, "sealed-2026");
+    let now = Time::now().0;
+    let mut authorities: Vec<(Role, VerifierKey)> = keys
+        .board
+        .iter()
+        .map(|k| (Role::Board, k.verifier().clone()))
+        .collect();
+    authorities.push((Role::Registrar, keys.registrar.verifier().clone()));
+    authorities.push((Role::Platform, keys.platform.verifier().clone()));
+    let genesis = urne_client::statement::Statement {
+        election: e.id.clone(),
+        time: Time(now - 20),
+        body: Body::Election(ElectionBody {
+            title: "Sealed".into(),
+            scrutins: e.scrutins.clone(),
+            authorities,
+            quorum: 2,
+            tolerance: Some(300),
+            grace: Some(2),
+            revote: Revote::Last,
+            opens: e.opens,
+            closes: e.closes,
+            roll: None,
+        }),
+    }
+    .sign(&[&keys.board[0], &keys.board[1]])
+    .unwrap();
+    let post = |text: String| {
+        let log = &log;
+        async move { log.post(&text).await }
+    };
+    assert_eq!(post(genesis).await.0, 201);
+    assert_eq!(
+        post(e.board(Time(now - 10), Body::Open).unwrap()).await.0,
+        201
+    );
+    let cred = Tag([0x11; 32]);
+    let c = e
+        .credential(
+            Time(now),
+            Tag([0x22; 32]),
+            cred,
+            Channel::Mail,
+            CredentialReason::Initial,
+        )
+        .unwrap();
+    assert_eq!(post(c).await.0, 201);
+    // 0xfc… in base64 starts with `/`: Belenios's tracker of this receipt.
+    let first = Tag([0xfc; 32]);
+    let (s, _) = post(e.ballot(Time(now), "s1", cred, first).unwrap()).await;
+    assert_eq!(s, 201);
+    let (s, v) = post(e.ballot(Time(now), "s1", cred, Tag([0x33; 32])).unwrap()).await;
+    assert_eq!(s, 201, "revote last: the second ballot is accepted: {v}");
+    let revote_index = v["index"].as_u64().unwrap();
+    let (s, v) = post(e.board(Time(now), Body::Close).unwrap()).await;
+    assert_eq!(s, 201, "{v}");
+    let close_index = v["index"].as_u64().unwrap();
+    let results = |n: u64, dt: i64| {
+        e.board(
+            Time(now + dt),
+            Body::Results {
+                scrutin: "s1".into(),
+                ballots: n,
+                digest: Tag([0xd1; 32]),
+            },
+        )
+        .unwrap()
+    };
+    let (s, v) = post(results(2, 1)).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("results_count_mismatch")),
+        "{v}"
+    );
+
+    let tracker = urne_client::receipt::to_base64(&first);
+    assert!(tracker.starts_with('/'), "{tracker}");
+    let (s, r) = log
+        .get_json(&format!(
+            "/v1/receipts/{}",
+            tracker.replace('/', "%2F").replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["receipt"], first.to_string());
+    assert_eq!(r["superseded_by"]["index"], revote_index, "{r}");
+
+    // Past the grace: only counting statements.
+    let deadline = now + 2;
+    while Time::now().0 <= deadline + 1 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let late = e
+        .intervention(Time::now(), "ops", "restart", "after the seal")
+        .unwrap();
+    let (s, v) = post(late).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (409, Some("election_sealed")),
+        "{v}"
+    );
+    let (s, v) = post(results(1, 2)).await;
+    assert_eq!(s, 201, "{v}");
+
+    // The seal, shown and re-checked with the client library's decision.
+    let t0 = Instant::now();
+    let j = loop {
+        let (s, j) = log.get_json("/v1/elections/sealed-2026").await;
+        assert_eq!(s, 200);
+        if !j["seal"].is_null() {
+            break j;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "no seal recorded: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let es: ElectionState = serde_json::from_value(j["state"].clone()).unwrap();
+    assert_eq!(es.phase, Phase::Closed);
+    assert_eq!(es.ballots_superseded, 1);
+    assert_eq!(j["sealed_after"], Time(deadline).to_string());
+    let seal: urne_client::seal::Seal = serde_json::from_value(j["seal"].clone()).unwrap();
+    assert_eq!(seal.close_index, close_index);
+    assert!(seal.size > close_index);
+    assert!(seal.witnesses.len() >= 2, "{j}");
+    for w in &seal.witnesses {
+        assert!(w.time >= Time(deadline), "{w:?}");
+    }
+    let cp = open_checkpoint(seal.checkpoint.as_bytes(), &log.key, &policy).unwrap();
+    assert_eq!(urne_client::seal::check(&es, &cp).unwrap(), seal);
+    // A checkpoint cosigned before the seal instant is not a seal.
+    let mut early = cp.clone();
+    early.cosigners[0].1 = (deadline - 1) as u64;
+    assert!(matches!(
+        urne_client::seal::check(&es, &early),
+        Err(urne_client::seal::SealError::TooEarly { .. })
+    ));
+    drop(ws);
 }

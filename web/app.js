@@ -473,6 +473,14 @@ async function verifyReceipt(code) {
     throw new v.VerifyError("wrong_entry", `entry ${a.index} is a ${st.type} without this receipt`, { index: a.index });
   }
   steps.push({ ok: true, text: t("step.ballot", { election: st.fields.election, scrutin: st.fields.scrutin }) });
+  // 3b. Revoting (`revote last`): a later ballot of the voter supersedes this one.
+  const superseded = a.superseded_by ? await v.checkSuperseded(a.superseded_by, a.index, st, cp) : null;
+  if (superseded) {
+    steps.push({
+      ok: false,
+      text: t("step.superseded", { index: formatNumber(superseded.index), time: formatTime(superseded.time) }),
+    });
+  }
   // 4. Signed by the voting platform's key that the sealed election names.
   steps.push(await authorityStep(st, cp));
   // 5. Consistent with what this browser saw before.
@@ -482,7 +490,7 @@ async function verifyReceipt(code) {
   // signed two histories: the ballot is in one of them, the log shows another.
   const forks = await provedEquivocations(trust);
   for (const f of forks) steps.push({ ok: false, text: t("step.equivocation", { reason: f.what, source: f.ev.source || "?" }) });
-  return { kind: "found", trust, cp, steps, seen, forks, index: a.index, st, tlogProof: a.tlog_proof, code };
+  return { kind: "found", trust, cp, steps, seen, forks, index: a.index, st, tlogProof: a.tlog_proof, code, superseded };
 }
 
 function renderReceipt(res) {
@@ -506,14 +514,16 @@ function renderReceipt(res) {
     const witnessed = res.cp.quorumMet;
     const unwitnessed = witnessed && res.cp.cosigners.length === 0;
     const inconsistent = res.seen.status === "inconsistent" || res.forks.length > 0;
-    const kind = inconsistent ? "fail" : witnessed && !unwitnessed ? "ok" : "warn";
+    const kind = inconsistent ? "fail" : witnessed && !unwitnessed && !res.superseded ? "ok" : "warn";
     const title = inconsistent
       ? t("verify.inconsistent.title")
-      : unwitnessed
-        ? t("verify.unwitnessed.title")
-        : witnessed
-          ? t("verify.ok.title")
-          : t("verify.pending.title");
+      : res.superseded
+        ? t("verify.superseded.title")
+        : unwitnessed
+          ? t("verify.unwitnessed.title")
+          : witnessed
+            ? t("verify.ok.title")
+            : t("verify.pending.title");
     const sentence = t(unwitnessed ? "verify.unwitnessed.sentence" : witnessed ? "verify.ok.sentence" : "verify.pending.sentence", {
       index: formatNumber(res.index),
       size: formatNumber(res.cp.size),
@@ -612,7 +622,16 @@ function liveNotice(res) {
 
 async function runReceipt(raw) {
   stopLive();
-  const found = v.findCode(raw);
+  let found = v.findCode(raw);
+  if (!found.code) {
+    // The voting system's own form: a Belenios tracker (base64, may start with `/`).
+    try {
+      const hex = v.parseReceipt(String(raw ?? "").trim()).hex;
+      if (v.isTag(hex)) found = { code: hex };
+    } catch {
+      // Neither a hex code nor a tracker: `found` says what is wrong.
+    }
+  }
   const out = $("#receipt-result");
   const input = $("#receipt");
   markField(input, "receipt-result", !found.code);

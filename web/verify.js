@@ -473,6 +473,82 @@ export function parseStatement(entryText) {
 export const isTag = (s) => /^[0-9a-f]{64}$/.test(s);
 
 // ---------------------------------------------------------------------------------
+// Receipt codes in the voting systems' own encodings (client/src/receipt.rs, pinned
+// by testdata/receipts/cases.json)
+
+/**
+ * Reads a receipt code as a voter pastes it: 64 hex digits (either case), Belenios's
+ * smart ballot tracker (standard base64 of 32 bytes, 43 characters, or 44 ending in
+ * `=`; it may start with `/`), or base64url. Spaces around are ignored. Returns
+ * {hex, encoding}; throws `bad_receipt` otherwise (wrong length, non-zero unused
+ * bits, mixed alphabets).
+ */
+export function parseReceipt(input) {
+  const s = typeof input === "string" ? input.trim() : "";
+  const bad = () => fail("bad_receipt", `not a receipt code: ${s.slice(0, 80)}`);
+  if (/^[0-9a-fA-F]{64}$/.test(s)) return { hex: s.toLowerCase(), encoding: "hex" };
+  let body;
+  if (s.length === 43) body = s;
+  else if (s.length === 44 && s.endsWith("=")) body = s.slice(0, 43);
+  else bad();
+  let encoding = "base64";
+  if (/[-_]/.test(body)) {
+    if (/[+/]/.test(body)) bad();
+    body = body.replace(/-/g, "+").replace(/_/g, "/");
+    encoding = "base64url";
+  }
+  let bytes;
+  try {
+    bytes = fromBase64(`${body}=`);
+  } catch {
+    bad();
+  }
+  if (bytes.length !== 32) bad();
+  return { hex: toHex(bytes), encoding };
+}
+
+/**
+ * Checks the log's word that the ballot at `index` was superseded (`revote last`):
+ * `later` (the `superseded_by` of `/v1/receipts/<code>`) is a ballot of the same
+ * election and scrutin at a later index, included in the tree of `cp` (opened).
+ * Returns {index, receipt, time, sameCredential}; throws `bad_superseded` otherwise.
+ */
+export async function checkSuperseded(later, index, ballot, cp) {
+  const bad = (why) => fail("bad_superseded", `the log says a later ballot supersedes this one, but ${why}`);
+  if (!later || typeof later.entry !== "string" || !Number.isSafeInteger(later.index)) bad("its answer is malformed");
+  let st;
+  try {
+    st = parseStatement(later.entry);
+  } catch {
+    bad(`entry ${later.index} is not a statement`);
+  }
+  if (
+    st.type !== "ballot" ||
+    st.fields.election !== ballot.fields.election ||
+    st.fields.scrutin !== ballot.fields.scrutin ||
+    later.index <= index
+  ) {
+    bad(`entry ${later.index} is not a later ballot of this election and scrutin`);
+  }
+  let proof;
+  try {
+    proof = later.inclusion_proof.map(fromBase64);
+  } catch {
+    bad("its inclusion proof is not base64 hashes");
+  }
+  const leaf = await leafHash(utf8(later.entry));
+  if (later.index >= cp.size || !(await verifyInclusion(later.index, cp.size, leaf, proof, cp.root))) {
+    bad(`entry ${later.index} is not proved in the tree of ${cp.size} entries`);
+  }
+  return {
+    index: later.index,
+    receipt: st.fields.receipt,
+    time: st.fields.time,
+    sameCredential: st.fields.credential === ballot.fields.credential,
+  };
+}
+
+// ---------------------------------------------------------------------------------
 // Gossip: equivocation evidence (client/src/gossip.rs, `Equivocation::verify`)
 
 /**
@@ -605,6 +681,9 @@ export const SIGNER_ROLE = {
   suspend: ["board"],
   resume: ["board"],
   intervention: ["board", "platform"],
+  // A protocol's event: which of the two depends on the event (rules.rs,
+  // `belenios_signer`); the log and monitors check that, the page the election's key.
+  event: ["board", "platform"],
 };
 
 /**

@@ -75,6 +75,10 @@ pub struct ReceiptAnswer {
     pub checkpoint: String,
     /// The same proof as an offline receipt (C2SP tlog-proof carrying the entry).
     pub tlog_proof: String,
+    /// Under `revote last`: the voter's next ballot in the same scrutin, which
+    /// supersedes this one (proved in the same checkpoint); `null` otherwise.
+    #[serde(default)]
+    pub superseded_by: Option<ProvedEntry>,
 }
 
 /// `GET /v1/voters/<tag>`: a page of a voter's history.
@@ -174,6 +178,11 @@ pub struct LogInfo {
     pub witnesses: Vec<WitnessStatus>,
     /// Cosignatures its checkpoints need.
     pub witness_quorum: usize,
+    /// How often an idle log asks its witnesses again (its check-in rate), seconds.
+    pub witness_checkin_secs: u64,
+    /// At most this many add-checkpoint requests a day to each witness (`None`: one
+    /// per new checkpoint): the `qpd` of a witness network's log list.
+    pub witness_requests_per_day: Option<u64>,
     /// Whether `/checkpoint` serves a checkpoint that met the quorum.
     pub cosigned: bool,
     /// What `/checkpoint` serves (`cosigned`, `uncosigned_no_witness`, …).
@@ -279,6 +288,7 @@ mod tests {
             tree_size: 4,
             checkpoint: "c".into(),
             tlog_proof: "p".into(),
+            superseded_by: None,
         };
         let v = serde_json::to_value(&r).unwrap();
         for k in [

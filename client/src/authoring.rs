@@ -40,6 +40,12 @@ pub enum Syntax {
     Authority,
     /// `<64 hex digits> <count>`.
     Roll,
+    /// `last`: the only value of [`crate::statement::Revote`] written (the default,
+    /// one ballot per voter, has no line).
+    Revote,
+    /// An event type as its protocol writes it, case kept:
+    /// `[A-Za-z][A-Za-z0-9_-]{0,63}`.
+    EventType,
 }
 
 impl Syntax {
@@ -64,6 +70,8 @@ impl Syntax {
                 words(&Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>())
             ),
             Syntax::Roll => "<64 hex digits> <voter count>".into(),
+            Syntax::Revote => "last".into(),
+            Syntax::EventType => "event type, case kept ([A-Za-z][A-Za-z0-9_-], at most 64)".into(),
         }
     }
 }
@@ -117,6 +125,22 @@ const ELECTION_FIELDS: &[FieldSpec] = &[
         Syntax::Number,
         "seconds a statement's time may be from the log's clock (sealed: every party judges the election with it); a live log refuses an election without it",
     ),
+    FieldSpec {
+        optional: true,
+        ..field(
+            "grace",
+            Syntax::Number,
+            "seconds after the close's time when the election is sealed automatically (French rules: 1800); then only results and protocol events are accepted",
+        )
+    },
+    FieldSpec {
+        optional: true,
+        ..field(
+            "revote",
+            Syntax::Revote,
+            "last: a voter may vote again and the last ballot counts (Belenios, Helios); without the line, one ballot per voter",
+        )
+    },
     field("opens", Syntax::Time, "start of the voting schedule"),
     field("closes", Syntax::Time, "end of the voting schedule (after opens)"),
     FieldSpec {
@@ -178,6 +202,24 @@ const INTERVENTION_FIELDS: &[FieldSpec] = &[
         )
     },
 ];
+const EVENT_FIELDS: &[FieldSpec] = &[
+    field("protocol", Syntax::Id, "the voting protocol (belenios)"),
+    field(
+        "event",
+        Syntax::EventType,
+        "the event type as the protocol writes it (Setup, Ballot, EndBallots, EncryptedTally, PartialDecryption, Result)",
+    ),
+    field(
+        "hash",
+        Syntax::Tag,
+        "the event's hash in the protocol's chain (Belenios: SHA-256 of the event, its archive file name)",
+    ),
+    field(
+        "position",
+        Syntax::Number,
+        "its position in its own chain (Belenios: height), from 0",
+    ),
+];
 const VOID_FIELDS: &[FieldSpec] = &[
     field("reason", Syntax::Text, "why the election is void"),
     field(
@@ -200,6 +242,7 @@ pub fn fields(t: StatementType) -> &'static [FieldSpec] {
         StatementType::Results => RESULTS_FIELDS,
         StatementType::Intervention => INTERVENTION_FIELDS,
         StatementType::Void => VOID_FIELDS,
+        StatementType::Event => EVENT_FIELDS,
     }
 }
 
@@ -572,6 +615,8 @@ mod tests {
                         (_, Syntax::CredentialReason) => "initial".into(),
                         (_, Syntax::Authority) => format!("board {}", board.verifier()),
                         (_, Syntax::Roll) => format!("{} 10", hex(9)),
+                        (_, Syntax::Revote) => "last".into(),
+                        (_, Syntax::EventType) => "EndBallots".into(),
                     };
                     (f.name.to_string(), v)
                 })

@@ -20,6 +20,10 @@
 //! - [`rules`]: the election rules as a pure state machine over a small state trait.
 //! - [`ballot_rate`]: the ballot-rate alarm (ballots far below their recent level
 //!   while open and not suspended), its threshold and the open periods it judges.
+//! - [`receipt`]: receipt codes in the voting systems' own encodings (hex, Belenios's
+//!   base64 tracker).
+//! - [`seal`]: the automatic seal of an election (R.211-572): which cosigned
+//!   checkpoint seals it.
 //! - [`authoring`]: fields of each statement type, building and co-signing statements
 //!   (the authorities' side).
 //! - [`gossip`]: checkpoint gossip bodies and equivocation evidence.
@@ -41,7 +45,9 @@ pub mod compact;
 pub mod consistency;
 pub mod gossip;
 pub mod note;
+pub mod receipt;
 pub mod rules;
+pub mod seal;
 pub mod statement;
 pub mod thresholds;
 pub mod tiles;

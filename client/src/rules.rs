@@ -30,7 +30,7 @@
 
 use crate::note::VerifierKey;
 use crate::statement::{
-    Body, Channel, CredentialReason, Role, SignedStatement, Statement, StatementError,
+    Body, Channel, CredentialReason, Revote, Role, SignedStatement, Statement, StatementError,
     StatementType, Tag, Time,
 };
 use serde::{Deserialize, Serialize};
@@ -38,6 +38,15 @@ use std::collections::BTreeMap;
 
 /// Default tolerance between a statement's time and the log's clock (seconds).
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+/// How long before the log's clock a statement signed by the board quorum may be
+/// dated (24 hours): bureau members co-sign on their own machines, possibly over
+/// hours, so the author's time of a co-signed statement is the time it was written,
+/// not the time it reached the log. Statements signed by one key (credentials,
+/// ballots, single interventions) stay within the election's tolerance of the log's
+/// clock. Only the live log applies it (it judges the log's clock, which history
+/// re-checks do not have); see `docs/rules.md`, "Author time and log time".
+pub const BOARD_SIGNING_WINDOW_SECS: i64 = 86_400;
 
 /// The rules an election sealed today is judged by (see the module documentation).
 pub const RULES_VERSION: u32 = 2;
@@ -127,6 +136,18 @@ pub enum RefusalCode {
     /// A new statement of an election sealed under rules 1: a log appends nothing
     /// more to it (its history stays readable and is re-checked with rules 1).
     LegacyElection,
+    /// The election is sealed (its `close` plus its sealed grace period is past):
+    /// only `results` and protocol events are accepted (French rules, R.211-572).
+    ElectionSealed,
+    /// A `results` statement whose ballot count is not the number of ballots the log
+    /// counts for that scrutin.
+    ResultsCountMismatch,
+    /// A ballot dated before the `open` or `resume` that began the current voting
+    /// period: no ballot is backdated into a suspension or before the opening.
+    BallotBackdated,
+    /// A protocol `event` whose position is not the next one of its protocol's chain
+    /// in this election (a gap, a repeat, a reorder).
+    EventOutOfOrder,
 }
 
 impl RefusalCode {
@@ -167,6 +188,10 @@ impl RefusalCode {
             ToleranceMissing => "tolerance_missing",
             ToleranceOutOfBounds => "tolerance_out_of_bounds",
             LegacyElection => "legacy_election",
+            ElectionSealed => "election_sealed",
+            ResultsCountMismatch => "results_count_mismatch",
+            BallotBackdated => "ballot_backdated",
+            EventOutOfOrder => "event_out_of_order",
         }
     }
 
@@ -285,9 +310,49 @@ pub struct ElectionState {
     /// Batch reissues appended so far (never more than announced).
     #[serde(default)]
     pub batch_reissues_done: u64,
+    /// The grace period sealed in the `election` statement (`grace <secs>`): the
+    /// election is sealed that long after its `close`'s time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_secs: Option<i64>,
+    /// The revoting policy sealed in the `election` statement.
+    #[serde(default)]
+    pub revote: Revote,
+    /// The `close` statement: its leaf index and its (author's) time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed: Option<Closed>,
+    /// Ballots counted per scrutin (one per voter: a superseded ballot is not
+    /// counted), what a `results` statement must state. `None` for an election whose
+    /// state predates the count (its results are not checked against it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballots_counted: Option<BTreeMap<String, u64>>,
+    /// Ballots superseded by a later ballot of the same voter (`revote last`).
+    #[serde(default)]
+    pub ballots_superseded: u64,
+    /// Protocol events anchored, per protocol: how many (the next one's position).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub protocol_events: BTreeMap<String, u64>,
+}
+
+/// Where and when an election was closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Closed {
+    /// Leaf index of the `close` statement.
+    pub index: u64,
+    /// The time the `close` statement states (its author's time).
+    pub time: Time,
 }
 
 impl ElectionState {
+    /// Returns the instant the election is sealed automatically: its `close`'s time
+    /// plus its sealed grace period; `None` before the close or without a grace
+    /// period. From then on only `results` and protocol events are accepted.
+    pub fn sealed_after(&self) -> Option<Time> {
+        match (self.closed, self.grace_secs) {
+            (Some(c), Some(g)) => Some(Time(c.time.0.saturating_add(g))),
+            _ => None,
+        }
+    }
+
     /// Returns the tolerance that judges this election's statement times: the sealed
     /// one (rules 2), else `fallback` (rules 1: the one the party re-checking was
     /// given).
@@ -493,15 +558,23 @@ pub enum StateValue {
     Credential(CredentialState),
     /// A voter's state.
     Voter(VoterState),
-    /// The leaf index of the voter's ballot in a scrutin.
+    /// The leaf index of the voter's ballot in a scrutin (the last one, under
+    /// `revote last`).
     Voted {
         /// Leaf index.
         index: u64,
+        /// The ballot's receipt, so that a later ballot can mark it superseded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<Tag>,
     },
     /// The leaf index of the ballot carrying a receipt.
     Receipt {
         /// Leaf index.
         index: u64,
+        /// The leaf index of the voter's later ballot that superseded this one
+        /// (`revote last`): the ballot stays in the log, no longer counted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        superseded_by: Option<u64>,
     },
     /// The leaf index of the entry holding a statement's signed text.
     Statement {
@@ -609,7 +682,9 @@ pub fn required_roles(t: StatementType) -> (&'static [Role], bool) {
         | StatementType::Results => (&[Role::Board], true),
         StatementType::Credential | StatementType::Revoke => (&[Role::Registrar], false),
         StatementType::Ballot => (&[Role::Platform], false),
-        StatementType::Intervention => (&[Role::Board, Role::Platform], false),
+        StatementType::Intervention | StatementType::Event => {
+            (&[Role::Board, Role::Platform], false)
+        }
     }
 }
 
@@ -621,7 +696,23 @@ pub fn required_signers(st: &Statement) -> (&'static [Role], bool) {
         Body::Intervention {
             reissues: Some(_), ..
         } => (&[Role::Board], true),
+        Body::Event {
+            protocol, event, ..
+        } if protocol == "belenios" => (belenios_signer(event), false),
         _ => required_roles(st.statement_type()),
+    }
+}
+
+/// The role that produces each event of a Belenios archive: the voting platform
+/// (the Belenios server) records ballots, closes the ballot box and computes the
+/// encrypted tally; the board holds the setup it validated, the decryption shares of
+/// its trustees and the result it proclaims. An event type Belenios does not define
+/// may come from either.
+pub fn belenios_signer(event: &str) -> &'static [Role] {
+    match event {
+        "Ballot" | "EndBallots" | "EncryptedTally" => &[Role::Platform],
+        "Setup" | "PartialDecryption" | "Result" => &[Role::Board],
+        _ => &[Role::Board, Role::Platform],
     }
 }
 
@@ -878,12 +969,31 @@ fn get(state: &impl StateView, key: &StateKey) -> Result<Option<StateValue>, Ref
         .map_err(|e| refuse(RefusalCode::StateUnavailable, e.to_string()))
 }
 
+/// Checks a statement's (author's) time against the log's clock and the election's
+/// previous entry. `board` is a statement the board quorum co-signs under rules 2:
+/// it may be dated up to [`BOARD_SIGNING_WINDOW_SECS`] before the log's clock (its
+/// members sign over hours), never after it by more than the tolerance, and it is
+/// not held to the election's latest entry (lifecycle statements are ordered among
+/// themselves instead: `lifecycle_out_of_order`).
 fn check_time(
     time: Time,
     last: Option<Time>,
     tolerance: i64,
     ctx: &Context,
+    board: bool,
 ) -> Result<(), Refusal> {
+    if let (Some(now), true) = (ctx.now, board) {
+        let window = BOARD_SIGNING_WINDOW_SECS.max(tolerance);
+        if time.0 > now.0.saturating_add(tolerance) || time.0 < now.0.saturating_sub(window) {
+            return Err(refuse(
+                RefusalCode::TimeSkew,
+                format!(
+                    "time {time} of a statement co-signed by the board must be at most {window} s before and {tolerance} s after the log's clock {now}"
+                ),
+            ));
+        }
+        return Ok(());
+    }
     if let Some(now) = ctx.now {
         if (time.0 - now.0).abs() > tolerance {
             return Err(refuse(
@@ -959,7 +1069,13 @@ pub fn check(
         if verified.is_none() {
             verify_signatures_under(stmt, &e.authorities, e.quorum, rules)?;
         }
-        check_time(st.time, None, tolerance.unwrap_or(ctx.tolerance_secs), ctx)?;
+        check_time(
+            st.time,
+            None,
+            tolerance.unwrap_or(ctx.tolerance_secs),
+            ctx,
+            rules >= RULES_VERSION,
+        )?;
         if rules >= RULES_VERSION {
             effects.writes.push((
                 StateKey::Statement(stmt.text_hash()),
@@ -982,6 +1098,12 @@ pub fn check(
             last_lifecycle_time: None,
             batch_reissues_announced: 0,
             batch_reissues_done: 0,
+            grace_secs: e.grace.map(|g| g as i64),
+            revote: e.revote,
+            closed: None,
+            ballots_counted: (rules >= RULES_VERSION).then(BTreeMap::new),
+            ballots_superseded: 0,
+            protocol_events: BTreeMap::new(),
         };
         effects
             .writes
@@ -1027,12 +1149,34 @@ pub fn check(
     if verified.is_none() {
         verify_signatures_under(stmt, &es.authorities, es.quorum, es.rules)?;
     }
+    // Author time and log time: a statement co-signed by the board quorum says when
+    // the board wrote it, possibly hours before it reaches the log; the others are
+    // dated within the tolerance of the log's clock and of the election's latest
+    // entry.
+    let board = v2 && required_signers(st).1;
     check_time(
         st.time,
-        Some(es.last_time),
+        (!board).then_some(es.last_time),
         es.tolerance(ctx.tolerance_secs),
         ctx,
+        board,
     )?;
+    // The automatic seal (R.211-572): once the close's time plus the sealed grace is
+    // past — by the statement's own time, or by the log's clock when it appends —
+    // the urn is frozen: only counting statements are accepted.
+    if let (true, Some(deadline)) = (v2, es.sealed_after()) {
+        let counting = matches!(st.body, Body::Results { .. } | Body::Event { .. });
+        let past = st.time > deadline || ctx.now.is_some_and(|now| now > deadline);
+        if !counting && past {
+            return Err(refuse(
+                RefusalCode::ElectionSealed,
+                format!(
+                    "election {id:?} was sealed at {deadline} (its close plus {} s): only results and protocol events are accepted",
+                    es.grace_secs.unwrap_or(0)
+                ),
+            ));
+        }
+    }
     if v2
         && matches!(
             st.body,
@@ -1087,7 +1231,13 @@ pub fn check(
         Body::Open => transition(&[Phase::Sealed], Phase::Open, &mut es)?,
         Body::Suspend { .. } => transition(&[Phase::Open], Phase::Suspended, &mut es)?,
         Body::Resume { .. } => transition(&[Phase::Suspended], Phase::Open, &mut es)?,
-        Body::Close => transition(&[Phase::Open, Phase::Suspended], Phase::Closed, &mut es)?,
+        Body::Close => {
+            transition(&[Phase::Open, Phase::Suspended], Phase::Closed, &mut es)?;
+            es.closed = Some(Closed {
+                index: ctx.index,
+                time: st.time,
+            });
+        }
         Body::Void { .. } => {
             if !es.results_published.is_empty() {
                 return Err(refuse(
@@ -1097,7 +1247,9 @@ pub fn check(
             }
             es.phase = Phase::Void;
         }
-        Body::Results { scrutin, .. } => {
+        Body::Results {
+            scrutin, ballots, ..
+        } => {
             if es.phase != Phase::Closed {
                 return Err(refuse(
                     RefusalCode::InvalidTransition,
@@ -1114,7 +1266,32 @@ pub fn check(
                     format!("results of {scrutin:?} were already published"),
                 ));
             }
+            if let Some(counted) = &es.ballots_counted {
+                let n = counted.get(scrutin).copied().unwrap_or(0);
+                if *ballots != n {
+                    return Err(refuse(
+                        RefusalCode::ResultsCountMismatch,
+                        format!(
+                            "results of {scrutin:?} state {ballots} ballots, the log holds {n} counted ballots for it"
+                        ),
+                    ));
+                }
+            }
             es.results_published.push(scrutin.clone());
+        }
+        Body::Event {
+            protocol, position, ..
+        } => {
+            let next = es.protocol_events.get(protocol).copied().unwrap_or(0);
+            if *position != next {
+                return Err(refuse(
+                    RefusalCode::EventOutOfOrder,
+                    format!(
+                        "{protocol} event at position {position}: the next one of this election's {protocol} chain is {next}"
+                    ),
+                ));
+            }
+            es.protocol_events.insert(protocol.clone(), next + 1);
         }
         Body::Intervention { reissues, .. } => {
             if let (true, Some(n)) = (v2, reissues) {
@@ -1263,6 +1440,20 @@ pub fn check(
                 }
                 Phase::Void => unreachable!("refused above"),
             }
+            // A ballot is dated inside the voting period it is appended in: after the
+            // `open` or `resume` that began it (the phase says which period the log
+            // is in when it appends; the time says the ballot was cast in it).
+            if let (true, Some(began)) = (v2, es.last_lifecycle_time) {
+                if st.time < began {
+                    return Err(refuse(
+                        RefusalCode::BallotBackdated,
+                        format!(
+                            "ballot dated {} is before the open or resume of the current voting period ({began})",
+                            st.time
+                        ),
+                    ));
+                }
+            }
             if st.time < es.opens || st.time > es.closes {
                 return Err(refuse(
                     RefusalCode::BallotOutsideSchedule,
@@ -1294,12 +1485,21 @@ pub fn check(
                 scrutin: scrutin.clone(),
                 voter: c.voter,
             };
-            if let Some(StateValue::Voted { index }) = get(state, &voted)? {
-                return Err(refuse(
-                    RefusalCode::AlreadyVoted,
-                    format!("this voter already voted in {scrutin:?} (entry {index})"),
-                ));
-            }
+            let previous = match get(state, &voted)? {
+                Some(StateValue::Voted {
+                    index,
+                    receipt: prev,
+                }) => {
+                    if !v2 || es.revote != Revote::Last {
+                        return Err(refuse(
+                            RefusalCode::AlreadyVoted,
+                            format!("this voter already voted in {scrutin:?} (entry {index})"),
+                        ));
+                    }
+                    Some(prev)
+                }
+                _ => None,
+            };
             let rkey = StateKey::Receipt {
                 election: id.clone(),
                 receipt: *receipt,
@@ -1310,12 +1510,48 @@ pub fn check(
                     format!("receipt {receipt} was already used"),
                 ));
             }
-            effects
-                .writes
-                .push((voted, StateValue::Voted { index: ctx.index }));
-            effects
-                .writes
-                .push((rkey, StateValue::Receipt { index: ctx.index }));
+            match previous {
+                // `revote last`: the voter's previous ballot stays in the log, marked
+                // superseded by this one, and is no longer counted.
+                Some(prev) => {
+                    es.ballots_superseded += 1;
+                    if let Some(prev) = prev {
+                        let pkey = StateKey::Receipt {
+                            election: id.clone(),
+                            receipt: prev,
+                        };
+                        if let Some(StateValue::Receipt { index, .. }) = get(state, &pkey)? {
+                            effects.writes.push((
+                                pkey,
+                                StateValue::Receipt {
+                                    index,
+                                    superseded_by: Some(ctx.index),
+                                },
+                            ));
+                        }
+                        effects.subjects.push(Subject::Receipt(prev));
+                    }
+                }
+                None => {
+                    if let Some(counted) = es.ballots_counted.as_mut() {
+                        *counted.entry(scrutin.clone()).or_insert(0) += 1;
+                    }
+                }
+            }
+            effects.writes.push((
+                voted,
+                StateValue::Voted {
+                    index: ctx.index,
+                    receipt: Some(*receipt),
+                },
+            ));
+            effects.writes.push((
+                rkey,
+                StateValue::Receipt {
+                    index: ctx.index,
+                    superseded_by: None,
+                },
+            ));
             effects.subjects.extend([
                 Subject::Receipt(*receipt),
                 Subject::Credential(*credential),

@@ -24,6 +24,9 @@ pub const MAX_TEXT_LEN: usize = 256;
 /// The largest time tolerance an `election` statement can seal (7 days): a log
 /// announces its own, lower maximum (`max_time_tolerance_secs` of `/v1/log`).
 pub const MAX_TOLERANCE_SECS: u64 = 7 * 86_400;
+/// The largest grace period an `election` statement can seal before its automatic
+/// seal (7 days; the French rules say 30 minutes, `grace 1800`).
+pub const MAX_GRACE_SECS: u64 = 7 * 86_400;
 /// The last instant a statement time can spell, 9999-12-31T23:59:59Z (four-digit
 /// years; the first is the Unix epoch).
 pub const MAX_TIME: i64 = 253_402_300_799;
@@ -301,6 +304,8 @@ word_enum!(
         Intervention = "intervention",
         /// The election stopped and declared void.
         Void = "void",
+        /// An event of the voting protocol's own chain (a Belenios archive event).
+        Event = "event",
     }
 );
 
@@ -350,6 +355,22 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// How an election counts a voter's ballots in a scrutin (`revote <policy>` of
+    /// the `election` statement, sealed like every parameter that judges history).
+    #[derive(Default)]
+    Revote {
+        /// One ballot per voter: a second is refused (`already_voted`). The default
+        /// (no `revote` line): French professional elections.
+        #[default]
+        Single = "single",
+        /// The last ballot counts (Belenios, Helios): a second ballot is accepted and
+        /// supersedes the voter's previous one, which stays in the log marked
+        /// superseded. Written `revote last`.
+        Last = "last",
+    }
+);
+
 /// The body of an `election` statement: the election's genesis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElectionBody {
@@ -367,6 +388,13 @@ pub struct ElectionBody {
     /// election as sealed under rules 2 (see [`crate::rules::RULES_VERSION`]);
     /// `None` is an election sealed before it existed, judged by rules 1.
     pub tolerance: Option<u64>,
+    /// The grace period (seconds) after the `close` statement's time after which the
+    /// election is sealed automatically (`grace <secs>`, 0..=[`MAX_GRACE_SECS`]; French
+    /// rules, CGFP R.211-572: 30 minutes): only `results` and protocol events are
+    /// accepted then. `None`: no automatic seal.
+    pub grace: Option<u64>,
+    /// Revoting: [`Revote::Single`] (no line) or [`Revote::Last`] (`revote last`).
+    pub revote: Revote,
     /// Opening of the schedule.
     pub opens: Time,
     /// End of the schedule (after `opens`).
@@ -450,6 +478,21 @@ pub enum Body {
         /// The decision that authorises it.
         authorisation: String,
     },
+    /// `event`: an event of the voting protocol's own hash chain, anchored (a
+    /// Belenios archive's `Setup`, `Ballot`, `EndBallots`, `EncryptedTally`,
+    /// `PartialDecryption`, `Result`).
+    Event {
+        /// The protocol, an id (`belenios`).
+        protocol: String,
+        /// The event type as the protocol writes it, case kept
+        /// (`[A-Za-z][A-Za-z0-9_-]{0,63}`: Belenios's types are CamelCase).
+        event: String,
+        /// The event's hash in the protocol's chain (Belenios: SHA-256 of the event
+        /// JSON, the archive's file name), 64 hex digits.
+        hash: Tag,
+        /// Its position in its own chain (Belenios: `height`), from 0, one more each.
+        position: u64,
+    },
 }
 
 /// A statement: election, time and body.
@@ -476,6 +519,25 @@ fn check_id(what: &str, v: &str) -> Result<(), StatementError> {
     } else {
         Err(bad(format!(
             "{what} {v:?} is not an id ([a-z0-9][a-z0-9._-]{{0,63}})"
+        )))
+    }
+}
+
+/// An event type as the protocol writes it: case is kept (Belenios's `EndBallots`),
+/// so it is not an id; `[A-Za-z][A-Za-z0-9_-]{0,63}`.
+fn check_event_type(v: &str) -> Result<(), StatementError> {
+    let b = v.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphabetic()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "event {:?} is not an event type ([A-Za-z][A-Za-z0-9_-]{{0,63}})",
+            v.chars().take(80).collect::<String>()
         )))
     }
 }
@@ -578,6 +640,7 @@ impl Statement {
             Body::Results { .. } => StatementType::Results,
             Body::Intervention { .. } => StatementType::Intervention,
             Body::Void { .. } => StatementType::Void,
+            Body::Event { .. } => StatementType::Event,
         }
     }
 
@@ -605,6 +668,12 @@ impl Statement {
                 f("quorum", &e.quorum);
                 if let Some(t) = &e.tolerance {
                     f("tolerance", t);
+                }
+                if let Some(g) = &e.grace {
+                    f("grace", g);
+                }
+                if e.revote != Revote::Single {
+                    f("revote", &e.revote);
                 }
                 f("opens", &e.opens);
                 f("closes", &e.closes);
@@ -666,6 +735,17 @@ impl Statement {
             } => {
                 f("reason", reason);
                 f("authorisation", authorisation);
+            }
+            Body::Event {
+                protocol,
+                event,
+                hash,
+                position,
+            } => {
+                f("protocol", protocol);
+                f("event", event);
+                f("hash", hash);
+                f("position", position);
             }
         }
         s
@@ -797,6 +877,29 @@ impl Statement {
                 } else {
                     None
                 };
+                let grace = if f.peek("grace") {
+                    let g = parse_u64("grace", f.next("grace")?)?;
+                    if g > MAX_GRACE_SECS {
+                        return Err(bad(format!("grace {g} exceeds {MAX_GRACE_SECS} seconds")));
+                    }
+                    Some(g)
+                } else {
+                    None
+                };
+                let revote = if f.peek("revote") {
+                    // The default has no line: `revote single` would be a second
+                    // spelling of the same election.
+                    match f.next("revote")?.parse()? {
+                        Revote::Single => {
+                            return Err(StatementError::NotCanonical(
+                                "`revote single` is the default: write no revote line".into(),
+                            ))
+                        }
+                        r => r,
+                    }
+                } else {
+                    Revote::Single
+                };
                 let opens: Time = f.next("opens")?.parse()?;
                 let closes: Time = f.next("closes")?.parse()?;
                 if closes <= opens {
@@ -817,6 +920,8 @@ impl Statement {
                     authorities,
                     quorum: quorum as u32,
                     tolerance,
+                    grace,
+                    revote,
                     opens,
                     closes,
                     roll,
@@ -867,6 +972,16 @@ impl Statement {
             StatementType::Void => Body::Void {
                 reason: f.text("reason")?,
                 authorisation: f.text("authorisation")?,
+            },
+            StatementType::Event => Body::Event {
+                protocol: f.id("protocol")?,
+                event: {
+                    let v = f.next("event")?;
+                    check_event_type(v)?;
+                    v.to_string()
+                },
+                hash: f.tag("hash")?,
+                position: parse_u64("position", f.next("position")?)?,
             },
         };
         f.end()?;
@@ -934,6 +1049,12 @@ impl Statement {
             } => {
                 check_text("reason", reason)?;
                 check_text("authorisation", authorisation)?;
+            }
+            Body::Event {
+                protocol, event, ..
+            } => {
+                check_id("protocol", protocol)?;
+                check_event_type(event)?;
             }
         }
         // Then the whole: what is signed must be what every verifier will parse.

@@ -534,6 +534,8 @@ impl Auth {
                     .collect(),
                 quorum: 2,
                 tolerance,
+                grace: None,
+                revote: Default::default(),
                 opens: Time(Time::now().0 + opens),
                 closes: Time(Time::now().0 + 86_400),
                 roll: None,
@@ -783,6 +785,11 @@ fn each_refusal_code_has_its_line_and_exit_code() {
         plat(&st(e, 0, ballot(99, 21, "s1"))).as_bytes(),
         want(RefusalCode::CredentialUnknown),
     );
+    // Dated before the open of the current voting period (within the tolerance).
+    step(
+        plat(&st(e, -200, ballot(11, 21, "s1"))).as_bytes(),
+        want(RefusalCode::BallotBackdated),
+    );
     step(plat(&st(e, 0, ballot(11, 21, "s1"))).as_bytes(), None);
     step(
         plat(&st(e, 0, ballot(11, 22, "s1"))).as_bytes(),
@@ -848,10 +855,70 @@ fn each_refusal_code_has_its_line_and_exit_code() {
             },
         )
     };
+    let miscounted = st(
+        e,
+        6,
+        Body::Results {
+            scrutin: "s1".into(),
+            ballots: 2,
+            digest: t(1),
+        },
+    );
+    step(
+        quorum(&miscounted).as_bytes(),
+        want(RefusalCode::ResultsCountMismatch),
+    );
     step(quorum(&results(6, 1)).as_bytes(), None);
     step(
         quorum(&results(7, 2)).as_bytes(),
         want(RefusalCode::ResultsExists),
+    );
+    // An election sealed at its close (`grace 0`): only counting goes on; a protocol
+    // event out of its chain's order.
+    let e3 = "cse-r3";
+    let sealed = Statement {
+        body: match a.election(e3, Some(300), -60).body {
+            Body::Election(mut b) => {
+                b.grace = Some(0);
+                Body::Election(b)
+            }
+            _ => unreachable!(),
+        },
+        ..a.election(e3, Some(300), -60)
+    };
+    step(quorum(&sealed).as_bytes(), None);
+    let st3 = |dt, body| Statement {
+        election: e3.into(),
+        time: Time(Time::now().0 + dt),
+        body,
+    };
+    step(quorum(&st3(0, Body::Open)).as_bytes(), None);
+    step(quorum(&st3(1, Body::Close)).as_bytes(), None);
+    step(
+        plat(&st3(
+            2,
+            Body::Intervention {
+                actor: "ops".into(),
+                action: "restart".into(),
+                reason: "after the seal".into(),
+                reissues: None,
+            },
+        ))
+        .as_bytes(),
+        want(RefusalCode::ElectionSealed),
+    );
+    step(
+        plat(&st3(
+            2,
+            Body::Event {
+                protocol: "belenios".into(),
+                event: "Ballot".into(),
+                hash: t(50),
+                position: 1,
+            },
+        ))
+        .as_bytes(),
+        want(RefusalCode::EventOutOfOrder),
     );
     // A second election: schedule and void.
     let e2 = "cse-r2";

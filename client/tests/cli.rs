@@ -62,8 +62,10 @@ impl Keys {
         }
     }
 
+    /// A statement dated now, or at the last lifecycle statement's time if that is
+    /// ahead (a ballot is dated in the voting period its `open` began).
     fn stmt(&self, body: Body) -> String {
-        self.stmt_at(body, Time::now())
+        self.stmt_at(body, Time(Time::now().0.max(self.last_lifecycle.get())))
     }
 
     /// A statement of the test election at `time`, signed by the right authority.
@@ -113,6 +115,8 @@ impl Keys {
             opens: Time(now - 600),
             closes: Time(now + 86_400),
             tolerance: Some(tolerance),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }))
     }
@@ -2310,6 +2314,8 @@ fn forged_seal_does_not_poison_the_keys_of_the_real_election() {
             opens: Time(now - 600),
             closes: Time(now + 86_400),
             tolerance: Some(300),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     }
@@ -2425,6 +2431,8 @@ fn monitor_counts_reissue_bursts_over_a_sliding_hour_and_prunes_the_helpdesk() {
             opens: Time(now - 2 * 86_400),
             closes: Time(now + 86_400),
             tolerance: Some(86_400),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     }
@@ -3081,4 +3089,566 @@ fn monitor_reports_a_replay_the_log_appended() {
             (4, "duplicate_statement".to_string())
         ]
     );
+}
+
+/// An election sealing `grace 2` and `revote last`, on a log with a witness that
+/// checks in every second: the voter's first ballot, looked up by its Belenios
+/// tracker (base64, starting with `/`), verifies and says it was superseded by the
+/// second; the second verifies as counted; the log records the seal, which the
+/// monitor re-checks and announces ("urne scellée …"); an intervention forged into
+/// the log after the seal, dated inside the grace period (so that the statement times
+/// alone let it pass), is caught by the monitor from the seal's position.
+#[test]
+fn sealed_election_revotes_trackers_and_the_monitor() {
+    use urne_client::statement::Revote;
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let data = tmp.path().join("log");
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    let log_key = s.key.clone();
+    s.stop();
+    let keyfile = tmp.path().join("w.key");
+    let out = Command::new(urne_bin())
+        .args(["keygen", "--witness", "--name", "witness.test", "--out"])
+        .arg(&keyfile)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let wkey = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let wdata = tmp.path().join("w");
+    /// The witness process, killed however the test ends.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let (witness, wurl) = start_urne(&[
+        "witness",
+        "--data",
+        wdata.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        keyfile.to_str().unwrap(),
+        "--log",
+        &log_key,
+    ]);
+    let _witness = Killed(witness);
+    let flags: Vec<String> = [
+        "--witness",
+        &format!("{wurl}={wkey}"),
+        "--witness-quorum",
+        "1",
+        "--witness-checkin",
+        "1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let s = Server::start_with(&data, &k, &flags);
+    let now = Time::now().0;
+    s.ok(&k.stmt(Body::Election(ElectionBody {
+        title: "Sealed".into(),
+        scrutins: vec![SCRUTIN.into()],
+        authorities: vec![
+            (Role::Board, k.board.verifier().clone()),
+            (Role::Registrar, k.registrar.verifier().clone()),
+            (Role::Platform, k.platform.verifier().clone()),
+        ],
+        quorum: 1,
+        tolerance: Some(300),
+        grace: Some(2),
+        revote: Revote::Last,
+        opens: Time(now - 600),
+        closes: Time(now + 86_400),
+        roll: None,
+    })));
+    s.ok(&k.stmt(Body::Open));
+    let cred = tag(1, 0xc0);
+    s.ok(&k.credential(tag(1, 0xa0), cred, Channel::Mail, CredentialReason::Initial));
+    let first = Tag([0xfc; 32]);
+    let a1 = s.ok(&k.ballot(cred, first));
+    let a2 = s.ok(&k.ballot(cred, tag(1, 0xe0)));
+    let close = k.stmt(Body::Close);
+    s.ok(&close);
+    let close_time = urne_client::statement::SignedStatement::parse(close.as_bytes())
+        .unwrap()
+        .statement
+        .time;
+    let tracker = urne_client::receipt::to_base64(&first);
+    assert!(tracker.starts_with('/'), "{tracker}");
+    let verify = |code: &str, json: bool| {
+        let mut args = vec![
+            "verify",
+            "--log",
+            &s.url,
+            "--key",
+            &log_key,
+            "--witness",
+            &wkey,
+            "--quorum",
+            "1",
+        ];
+        if json {
+            args.push("--json");
+        }
+        args.push(code);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let r = client(&xdg, &args);
+            if r.code == 0 || Instant::now() > deadline {
+                break r;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let r = verify(&tracker, true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["index"], a1["index"]);
+    assert_eq!(v["superseded_by"]["index"], a2["index"], "{v}");
+    assert_eq!(v["superseded_by"]["same_credential"], true);
+    let r = verify(&tracker, false);
+    assert!(r.stdout.starts_with("SUPERSEDED: "), "{}", r.stdout);
+    let r = verify(&tag(1, 0xe0).to_string(), true);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["index"], a2["index"]);
+    assert!(v["superseded_by"].is_null(), "{v}");
+    // A code that is no receipt in any encoding, nor a file.
+    let r = client(
+        &xdg,
+        &["verify", "--log", &s.url, "--key", &log_key, "/abc"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+
+    // The seal: recorded by the log once a cosignature is timestamped after it.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let election = loop {
+        let j = get_json(&format!("{}/v1/elections/{ELECTION}", s.url)).unwrap();
+        if !j["seal"].is_null() {
+            break j;
+        }
+        assert!(Instant::now() < deadline, "no seal: {j}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(
+        election["sealed_after"],
+        Time(close_time.0 + 2).to_string(),
+        "{election}"
+    );
+    s.ok(&k.stmt(Body::Results {
+        scrutin: SCRUTIN.into(),
+        ballots: 1,
+        digest: Tag([0xd1; 32]),
+    }));
+    let state = tmp.path().join("mon");
+    let monitor = || {
+        client(
+            &xdg,
+            &[
+                "monitor",
+                "--log",
+                &s.url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--quorum",
+                "1",
+                "--state",
+                state.to_str().unwrap(),
+                "--once",
+                "--quiet",
+            ],
+        )
+    };
+    let r = monitor();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let seal = alerts_of(&state, "seal");
+    assert_eq!(seal.len(), 1, "{seal:?}");
+    assert!(
+        seal[0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("urne scellée le "),
+        "{seal:?}"
+    );
+    // The monitor's report shows it, with the witness and its time.
+    let html = tmp.path().join("report.html");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "report",
+            "--state",
+            state.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains("urne scellée le "), "{html}");
+    assert!(html.contains("témoins : witness.test le "), "{html}");
+    // A compromised operator appends an intervention after the seal, dated before it.
+    s.stop();
+    let forged = k.stmt_at(
+        Body::Intervention {
+            actor: "ops".into(),
+            action: "edit".into(),
+            reason: "after the seal".into(),
+            reissues: None,
+        },
+        close_time,
+    );
+    forge_append(&data, tmp.path(), &forged);
+    let s = Server::start_with(&data, &k, &flags);
+    let size = get_json(&format!("{}/v1/log", s.url)).unwrap()["tree_size"].clone();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let r = loop {
+        let r = client(
+            &xdg,
+            &[
+                "monitor",
+                "--log",
+                &s.url,
+                "--key",
+                &log_key,
+                "--witness",
+                &wkey,
+                "--quorum",
+                "1",
+                "--state",
+                state.to_str().unwrap(),
+                "--once",
+                "--quiet",
+            ],
+        );
+        if r.code != 0 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(r.code, 6, "{} (tree {size})", r.stderr);
+    let v = alerts_of(&state, "rule_violation");
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0]["evidence"]["code"], "election_sealed", "{v:?}");
+}
+
+/// A real Belenios election (Debian's `belenios-tool`: four voters, two of whom vote
+/// again, one trustee, tally, decryption, result, verified by Belenios itself),
+/// anchored whole in urne as an operator would: every archive event as an `event`
+/// statement at its height, signed by the role that produces it, every ballot as a
+/// `ballot` whose receipt is its smart ballot tracker, the election sealed with
+/// `revote last`. Then every tracker, in Belenios's own base64 form, verifies with
+/// `urne-client verify`, the superseded ones saying so; the monitor re-checks the
+/// whole log; and the events read back from the log's tiles are exactly the archive's.
+#[test]
+fn a_belenios_archive_is_anchored_whole() {
+    use base64::Engine as _;
+    use sha2::{Digest, Sha256};
+    use urne_client::statement::Revote;
+    if Command::new("belenios-tool")
+        .arg("--help")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("URNE_SKIP_BELENIOS").is_some(),
+            "belenios-tool is not installed: run `bash scripts/setup.sh --test` (or set URNE_SKIP_BELENIOS=1)"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let bel = tmp.path().join("belenios");
+    std::fs::create_dir_all(&bel).unwrap();
+    // Belenios's own demo (examples/demo.sh of belenios-tool), smaller.
+    let script = r#"
+set -euo pipefail
+export BELENIOS_USE_URANDOM=1
+UUID=$(belenios-tool setup generate-token)
+printf 'v1@example.com,v1,1\nv2@example.com,v2,1\nv3@example.com,v3,1\nv4@example.com,v4,1\n' > voters.txt
+belenios-tool setup generate-credentials --uuid "$UUID" --group BELENIOS-2048 --file voters.txt > /dev/null
+mv *.pubcreds public_creds.json; mv *.privcreds private_creds.txt
+belenios-tool setup generate-trustee-key --group BELENIOS-2048 > /dev/null
+cat *.pubkey > public_keys.jsons
+belenios-tool setup make-trustees
+rm public_keys.jsons
+echo '{"description":"CSE","name":"CSE","questions":[{"answers":["A","B"],"min":0,"max":1,"question":"Q?"}]}' > q.json
+belenios-tool setup make-election --uuid "$UUID" --group BELENIOS-2048 --template q.json
+belenios-tool archive init
+rm -f election.json trustees.json public_creds.json
+vote () {
+  B="$(belenios-tool election generate-ballot --privcred <(echo "$2") --ballot <(echo "$3"))"
+  printf "%s" "$B" | belenios-tool sha256-b64 >> trackers.txt
+  echo "$B" | belenios-tool archive add-event --type=Ballot
+}
+paste private_creds.txt <(printf '[[1,0]]\n[[0,1]]\n[[1,0]]\n[[1,0]]\n') | while read id cred v; do vote "$id" "$cred" "$v"; done
+# Voters 1 and 2 vote again; voter 1 a third time.
+paste <(head -n 2 private_creds.txt) <(printf '[[0,1]]\n[[1,0]]\n') | while read id cred v; do vote "$id" "$cred" "$v"; done
+paste <(head -n 1 private_creds.txt) <(printf '[[1,0]]\n') | while read id cred v; do vote "$id" "$cred" "$v"; done
+belenios-tool archive add-event --type=EndBallots < /dev/null
+belenios-tool election compute-encrypted-tally | belenios-tool archive add-event --type=EncryptedTally
+for u in *.privkey; do belenios-tool election decrypt --privkey "$u" --trustee-id 1 | belenios-tool archive add-event --type=PartialDecryption; done
+belenios-tool election compute-result | belenios-tool archive add-event --type=Result
+belenios-tool election verify
+mkdir archive && tar -xf "$UUID.bel" -C archive
+"#;
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(&bel)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "belenios-tool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let trackers: Vec<String> = std::fs::read_to_string(bel.join("trackers.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(trackers.len(), 7);
+
+    // The archive's events, by height; each file's name is the SHA-256 of its bytes.
+    let dir = bel.join("archive");
+    let hash_of = |bytes: &[u8]| -> Tag { Tag(Sha256::digest(bytes).into()) };
+    let mut events: Vec<(u64, String, Tag, Option<Tag>)> = Vec::new();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let p = f.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().to_string();
+        let Some(h) = name.strip_suffix(".event.json") else {
+            continue;
+        };
+        let bytes = std::fs::read(&p).unwrap();
+        assert_eq!(hash_of(&bytes).to_string(), h, "{name}");
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let payload = v["payload"].as_str().map(|p| p.parse::<Tag>().unwrap());
+        events.push((
+            v["height"].as_u64().unwrap(),
+            v["type"].as_str().unwrap().to_string(),
+            h.parse().unwrap(),
+            payload,
+        ));
+    }
+    events.sort_by_key(|e| e.0);
+    let types: Vec<&str> = events.iter().map(|e| e.1.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "Setup",
+            "Ballot",
+            "Ballot",
+            "Ballot",
+            "Ballot",
+            "Ballot",
+            "Ballot",
+            "Ballot",
+            "EndBallots",
+            "EncryptedTally",
+            "PartialDecryption",
+            "Result"
+        ]
+    );
+    // Each ballot: its tracker is the base64 of its payload hash; its credential
+    // tag is the SHA-256 of its public credential (docs/integration.md).
+    let mut ballots = Vec::new();
+    for (i, (_, _, _, payload)) in events.iter().filter(|e| e.1 == "Ballot").enumerate() {
+        let payload = payload.unwrap();
+        let data = std::fs::read(dir.join(format!("{payload}.data.json"))).unwrap();
+        assert_eq!(hash_of(&data), payload);
+        let tracker = base64::engine::general_purpose::STANDARD_NO_PAD.encode(payload.0);
+        assert_eq!(tracker, trackers[i], "Belenios's tracker of ballot {i}");
+        let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        let cred = hash_of(v["credential"].as_str().unwrap().as_bytes());
+        ballots.push((payload, cred));
+    }
+
+    // urne: the election with `revote last`, then the archive in order.
+    let xdg = tmp.path().join("xdg");
+    let data = tmp.path().join("log");
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    let now = Time::now().0;
+    s.ok(&k.stmt(Body::Election(ElectionBody {
+        title: "Belenios".into(),
+        scrutins: vec![SCRUTIN.into()],
+        authorities: vec![
+            (Role::Board, k.board.verifier().clone()),
+            (Role::Registrar, k.registrar.verifier().clone()),
+            (Role::Platform, k.platform.verifier().clone()),
+        ],
+        quorum: 1,
+        tolerance: Some(300),
+        grace: Some(1800),
+        revote: Revote::Last,
+        opens: Time(now - 600),
+        closes: Time(now + 86_400),
+        roll: None,
+    })));
+    let event = |ty: &str, hash: Tag, position: u64| {
+        let key = match urne_client::rules::belenios_signer(ty) {
+            [Role::Platform] => &k.platform,
+            _ => &k.board,
+        };
+        Statement {
+            election: ELECTION.into(),
+            time: Time::now(),
+            body: Body::Event {
+                protocol: "belenios".into(),
+                event: ty.into(),
+                hash,
+                position,
+            },
+        }
+        .sign(&[key])
+        .unwrap()
+    };
+    let mut creds: Vec<Tag> = Vec::new();
+    for (_, c) in &ballots {
+        if !creds.contains(c) {
+            creds.push(*c);
+        }
+    }
+    assert_eq!(creds.len(), 4);
+    let mut ballot_index = Vec::new();
+    let mut next_ballot = 0;
+    for (height, ty, hash, payload) in &events {
+        match ty.as_str() {
+            "Setup" => {
+                s.ok(&event(ty, *hash, *height));
+                for c in &creds {
+                    let voter = hash_of(&[b"voter ".as_slice(), &c.0].concat());
+                    s.ok(&k.credential(voter, *c, Channel::Mail, CredentialReason::Initial));
+                }
+                s.ok(&k.stmt(Body::Open));
+            }
+            "Ballot" => {
+                let (p, c) = ballots[next_ballot];
+                assert_eq!(Some(p), *payload);
+                next_ballot += 1;
+                let a = s.ok(&k.ballot(c, p));
+                ballot_index.push(a["index"].as_u64().unwrap());
+                s.ok(&event(ty, *hash, *height));
+            }
+            "EndBallots" => {
+                s.ok(&event(ty, *hash, *height));
+                s.ok(&k.stmt(Body::Close));
+            }
+            "Result" => {
+                s.ok(&event(ty, *hash, *height));
+                s.ok(&k.stmt(Body::Results {
+                    scrutin: SCRUTIN.into(),
+                    ballots: creds.len() as u64,
+                    digest: payload.unwrap(),
+                }));
+            }
+            _ => {
+                s.ok(&event(ty, *hash, *height));
+            }
+        }
+    }
+    // The chain is checked: a repeat, a gap, the wrong role.
+    let (st, v) = s.submit(&event("Result", Tag([9; 32]), 11));
+    assert_eq!((st, v["error"].as_str()), (409, Some("event_out_of_order")));
+    let (st, v) = s.submit(&event("Result", Tag([9; 32]), 13));
+    assert_eq!((st, v["error"].as_str()), (409, Some("event_out_of_order")));
+    let by_board = Statement {
+        election: ELECTION.into(),
+        time: Time::now(),
+        body: Body::Event {
+            protocol: "belenios".into(),
+            event: "Ballot".into(),
+            hash: Tag([9; 32]),
+            position: 12,
+        },
+    }
+    .sign(&[&k.board])
+    .unwrap();
+    let (st, v) = s.submit(&by_board);
+    assert_eq!((st, v["error"].as_str()), (403, Some("wrong_role")));
+
+    // Every tracker verifies, as Belenios shows it; the superseded ones say so.
+    for (i, tracker) in trackers.iter().enumerate() {
+        let r = client(
+            &xdg,
+            &[
+                "verify", "--log", &s.url, "--key", &s.key, "--json", tracker,
+            ],
+        );
+        assert_eq!(r.code, 0, "{tracker}: {}", r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["index"], ballot_index[i]);
+        let cred = ballots[i].1;
+        let later = (i + 1..ballots.len()).find(|&j| ballots[j].1 == cred);
+        match later {
+            Some(j) => assert_eq!(v["superseded_by"]["index"], ballot_index[j], "{tracker}"),
+            None => assert!(v["superseded_by"].is_null(), "{tracker}: {v}"),
+        }
+    }
+    let state = tmp.path().join("mon");
+    let r = client(
+        &xdg,
+        &[
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // The anchored events, read back from the log's tiles, are the archive's.
+    let size = get_json(&format!("{}/v1/log", s.url)).unwrap()["tree_size"]
+        .as_u64()
+        .unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let mut anchored = Vec::new();
+    for n in 0..size.div_ceil(256) {
+        let width = (size - n * 256).min(256);
+        let path = if width == 256 {
+            format!("{}/tile/entries/{:03}", s.url, n)
+        } else {
+            format!("{}/tile/entries/{:03}.p/{width}", s.url, n)
+        };
+        let body = agent
+            .get(&path)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_vec()
+            .unwrap();
+        for e in urne_client::tiles::decode_entry_bundle(&body).unwrap() {
+            let st = urne_client::statement::SignedStatement::parse(&e).unwrap();
+            if let Body::Event {
+                protocol,
+                event,
+                hash,
+                position,
+            } = st.statement.body
+            {
+                assert_eq!(protocol, "belenios");
+                anchored.push((position, event, hash));
+            }
+        }
+    }
+    let archive: Vec<(u64, String, Tag)> = events
+        .iter()
+        .map(|(h, t, hash, _)| (*h, t.clone(), *hash))
+        .collect();
+    assert_eq!(anchored, archive);
+    let election = get_json(&format!("{}/v1/elections/{ELECTION}", s.url)).unwrap();
+    assert_eq!(election["state"]["ballots_superseded"], 3);
+    assert_eq!(election["state"]["ballots_counted"][SCRUTIN], 4);
+    assert_eq!(election["state"]["protocol_events"]["belenios"], 12);
 }

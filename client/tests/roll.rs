@@ -28,6 +28,8 @@ fn sealed(roll_line: Option<&str>) -> Result<SignedStatement, StatementError> {
             opens: Time(1_796_119_203),
             closes: Time(1_796_119_203 + 86_400),
             tolerance: Some(600),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         }),
     };

@@ -48,6 +48,8 @@ impl Election {
             opens: Time(self.t0),
             closes: Time(self.t0 + 10_000),
             tolerance: Some(300),
+            grace: None,
+            revote: Default::default(),
             roll: None,
         };
         self.st(dt, Body::Election(body))
@@ -877,6 +879,8 @@ fn elections_sealed_under_rules_1_are_judged_by_rules_1() {
                 opens: Time(t),
                 closes: Time(t + 10_000),
                 tolerance: None,
+                grace: None,
+                revote: Default::default(),
                 roll: None,
             }),
         )

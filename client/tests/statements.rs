@@ -31,6 +31,8 @@ fn all_statements() -> Vec<Statement> {
         opens: Time(t.0 - 3600),
         closes: Time(t.0 + 86_400),
         tolerance: Some(600),
+        grace: None,
+        revote: Default::default(),
         roll: Some((tag(7), 1234)),
     };
     let bodies = vec![
@@ -87,8 +89,21 @@ fn all_statements() -> Vec<Statement> {
         // An election sealed before tolerances were (rules 1) still reads back.
         Body::Election(ElectionBody {
             tolerance: None,
+            ..election.clone()
+        }),
+        // Sealing its grace period and revoting.
+        Body::Election(ElectionBody {
+            grace: Some(1800),
+            revote: urne_client::statement::Revote::Last,
             ..election
         }),
+        // A Belenios event anchored (its type keeps its case).
+        Body::Event {
+            protocol: "belenios".into(),
+            event: "EndBallots".into(),
+            hash: tag(6),
+            position: 12,
+        },
     ];
     bodies
         .into_iter()
@@ -275,7 +290,7 @@ fn right_and_wrong_keys(st: &Statement) -> (SignerKey, SignerKey) {
         StatementType::Credential | StatementType::Revoke => {
             (key("registrar.example"), key("platform.example"))
         }
-        StatementType::Ballot | StatementType::Intervention => {
+        StatementType::Ballot | StatementType::Intervention | StatementType::Event => {
             (key("platform.example"), key("registrar.example"))
         }
         _ => (key("board.example"), key("registrar.example")),
@@ -589,6 +604,17 @@ fn hand_built_fields_that_cannot_be_written_are_refused_not_signed() {
                     }
                     variants.push(s2);
                     let _ = authorisation;
+                }
+                Body::Event {
+                    protocol, event, ..
+                } => {
+                    *protocol = v.into();
+                    let mut s2 = st.clone();
+                    if let Body::Event { event, .. } = &mut s2.body {
+                        *event = v.into();
+                    }
+                    variants.push(s2);
+                    let _ = event;
                 }
                 Body::Open | Body::Close | Body::Credential { .. } => continue,
             }

@@ -67,6 +67,11 @@ pub async fn log_info(State(app): State<AppState>) -> Json<LogInfo> {
         tree_size: head.size,
         witnesses: app.cosign.statuses(),
         witness_quorum: app.cosign.quorum(),
+        // How often an idle log asks its witnesses again (its check-in rate).
+        witness_checkin_secs: app.cosign.checkin().as_secs(),
+        // At most this many add-checkpoint requests a day to each witness (`None`:
+        // one per new checkpoint): the `qpd` of a witness network's log list.
+        witness_requests_per_day: app.cosign.requests_per_day(),
         cosigned: app.cosign.served().is_some(),
         // What `/checkpoint` serves and why (the cosigned head survives restarts).
         serving: serving.to_string(),
@@ -113,25 +118,36 @@ pub async fn receipt(
     State(app): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Json<ReceiptAnswer>, ApiError> {
-    let tag = parse_tag(&code)?;
+    // A receipt in the voting system's own encoding (a Belenios tracker, `/` escaped
+    // as `%2F`) is the same code as its hex.
+    let tag = urne_client::receipt::parse(&code)
+        .map(|(t, _)| t)
+        .map_err(|e| ApiError::bad_request("bad_tag", e.to_string()))?;
+    let code = tag.to_string();
     let app2 = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         // Only entries the head covers (a mirror stores some ahead of it while copying).
         let size = app2.seq.head().size;
+        // The ballot, then (`revote last`) the voter's next ballot, which is filed
+        // under the receipt it supersedes.
         let idx =
             app2.store
-                .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 0, 1)?;
+                .lookup(&crate::sequencer::subject_key(&Subject::Receipt(tag)), 0, 2)?;
         let idx: Vec<u64> = idx.into_iter().filter(|&i| i < size).collect();
-        let head = app2.checkpoint_covering(idx.first().copied().unwrap_or(0));
+        let head = app2.checkpoint_covering(idx.last().copied().unwrap_or(0));
+        let next = idx
+            .get(1)
+            .map(|&i| prove_entry(&app2, head.0, i))
+            .transpose()?;
         idx.first()
             .map(|&i| prove_entry(&app2, head.0, i))
             .transpose()
-            .map(|e| (e, head))
+            .map(|e| (e, head, next))
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
     match found {
-        (Some(e), head) => {
+        (Some(e), head, next) => {
             let proof = e
                 .inclusion_proof
                 .iter()
@@ -150,9 +166,10 @@ pub async fn receipt(
                 tree_size: head.0,
                 checkpoint: head.1,
                 tlog_proof,
+                superseded_by: next,
             }))
         }
-        (None, _) => Err(ApiError::new(
+        (None, _, _) => Err(ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "receipt_not_found",
             format!("no ballot with receipt {code} in the log"),
@@ -329,6 +346,8 @@ fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, 
     };
     Ok(Some(serde_json::json!({
         "id": id,
+        "sealed_after": es.sealed_after(),
+        "seal": app.cosign.seals.get(id),
         "state": es,
         "stats": stats,
     })))

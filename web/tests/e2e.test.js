@@ -1095,3 +1095,60 @@ test("the monitor's French report: counts as the log's, every alert in it, burst
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+test("a receipt pasted as a Belenios tracker (base64) is the same receipt; a superseded ballot is shown only when proved", async () => {
+  const { context, page, errors } = await newPage();
+  // Belenios shows the same 32 bytes in base64 without padding (it may start with `/`).
+  const tracker = Buffer.from(demo.receipts[0], "hex").toString("base64").replace(/=+$/, "");
+  const v = await checkReceipt(page, log.url, tracker);
+  assert.equal(v.kind, "ok", v.text);
+  assert.match(v.text, /Votre bulletin est enregistré/);
+
+  // Two demo ballots of one scrutin (three receipts, two scrutins): the server's answer
+  // about the earlier one is given a `superseded_by` naming the later one, proved in
+  // the same tree, as a log does for `revote last`; then the same with a proof that
+  // does not hold.
+  const answers = [];
+  for (const r of demo.receipts) {
+    const a = await (await fetch(`${log.url}/v1/receipts/${r}`)).json();
+    answers.push({ r, a, scrutin: /^scrutin (\S+)$/m.exec(a.entry)[1] });
+  }
+  answers.sort((x, y) => x.a.index - y.a.index);
+  let pair = null;
+  for (let i = 0; i < answers.length && !pair; i++) {
+    for (let j = i + 1; j < answers.length && !pair; j++) {
+      if (answers[i].scrutin === answers[j].scrutin) pair = [answers[i], answers[j]];
+    }
+  }
+  assert.ok(pair, "two demo ballots of one scrutin");
+  const [earlier, later] = pair;
+  let tamper = false;
+  await page.route("**/v1/receipts/**", async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    const next = await (await fetch(`${log.url}/v1/receipts/${later.r}`)).json();
+    if (next.tree_size !== body.tree_size) {
+      // Not proved in the same tree: leave the answer as it is (the test then fails).
+      await route.fulfill({ response, json: body });
+      return;
+    }
+    const superseded = { index: next.index, entry: next.entry, inclusion_proof: [...next.inclusion_proof] };
+    if (tamper) {
+      const raw = Buffer.from(superseded.inclusion_proof[0], "base64");
+      raw[3] ^= 0x01;
+      superseded.inclusion_proof[0] = raw.toString("base64");
+    }
+    body.superseded_by = superseded;
+    await route.fulfill({ response, json: body });
+  });
+  const s = await checkReceipt(page, log.url, earlier.r);
+  assert.equal(s.kind, "warn", s.text);
+  assert.match(s.text, /Ce bulletin a été remplacé par un vote ultérieur/);
+  assert.match(s.text, /Vous avez revoté/);
+  tamper = true;
+  const t = await checkReceipt(page, log.url, earlier.r);
+  assert.equal(t.kind, "fail", t.text);
+  assert.match(t.text, /ne le prouve pas/);
+  assert.deepEqual(errors, []);
+  await context.close();
+});

@@ -468,3 +468,44 @@ test("findCode: what people paste (spaces, line breaks, upper case, dashes, the 
   assert.equal(v.findCode(`abc${c}`).code, undefined);
   assert.equal(v.findCode(`https://x/${c}zz`).code, undefined);
 });
+
+test("receipt codes as voters paste them (testdata/receipts) read as in Rust", async () => {
+  const { readFileSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  const file = fileURLToPath(new URL("../../testdata/receipts/cases.json", import.meta.url));
+  const { cases } = JSON.parse(readFileSync(file, "utf8"));
+  assert.ok(cases.length >= 15);
+  for (const c of cases) {
+    if (c.error) {
+      assert.throws(() => v.parseReceipt(c.input), (e) => e.code === "bad_receipt", c.name);
+    } else {
+      const r = v.parseReceipt(c.input);
+      assert.equal(r.hex, c.hex, c.name);
+      assert.equal(r.encoding, c.encoding, c.name);
+    }
+  }
+});
+
+test("a superseded ballot is believed only with a later ballot proved in the tree", async () => {
+  const ballot = (receipt, credential, scrutin = "s1") =>
+    `urne/v1 ballot\nelection e\ntime 2026-12-01T10:00:00Z\nscrutin ${scrutin}\ncredential ${credential}\nreceipt ${receipt}\n\n— platform AAAAAAAAAAAA\n`;
+  const c = "c".repeat(64);
+  const entries = [ballot("a".repeat(64), c), ballot("b".repeat(64), c), ballot("d".repeat(64), c, "s2")];
+  const leaves = await Promise.all(entries.map((e) => v.leafHash(v.utf8(e))));
+  const l01 = await v.nodeHash(leaves[0], leaves[1]);
+  const root = await v.nodeHash(l01, leaves[2]);
+  const cp = { size: 3, root };
+  const st = v.parseStatement(entries[0]);
+  const later = { index: 1, entry: entries[1], inclusion_proof: [v.toBase64(leaves[0]), v.toBase64(leaves[2])] };
+  const sup = await v.checkSuperseded(later, 0, st, cp);
+  assert.equal(sup.index, 1);
+  assert.equal(sup.receipt, "b".repeat(64));
+  assert.equal(sup.sameCredential, true);
+  const refused = async (l, index = 0) =>
+    assert.rejects(v.checkSuperseded(l, index, st, cp), (e) => e.code === "bad_superseded");
+  await refused({ ...later, inclusion_proof: [v.toBase64(leaves[2]), v.toBase64(leaves[0])] });
+  await refused(later, 1); // not later than the ballot itself
+  await refused({ index: 2, entry: entries[2], inclusion_proof: [v.toBase64(l01)] }); // another scrutin
+  await refused({ index: 1, entry: "junk", inclusion_proof: [] });
+  await refused(null);
+});

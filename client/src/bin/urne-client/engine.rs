@@ -588,6 +588,16 @@ impl Auditor {
                 rep,
             ),
             Body::Void { reason, .. } => event(reason.clone(), said(reason), rep),
+            // A protocol's own event (a Belenios archive's): counted by type above;
+            // only the setup and the result enter the timeline.
+            Body::Event {
+                protocol, event: e, ..
+            } => {
+                if matches!(e.as_str(), "Setup" | "Result") {
+                    let what = format!("{protocol} {e}");
+                    event(what.clone(), said(&what), rep);
+                }
+            }
             Body::Revoke { .. } => {}
             Body::Credential {
                 voter,

@@ -20,6 +20,7 @@
 //! - `author`: `keygen`, `statement new|sign|inspect` (the authorities' side).
 //! - `submit`, `batch`: `statement submit` and `statement batch`.
 //! - `notify`: `--exec` and `--webhook`.
+//! - `seals`: the monitor's re-check of elections' automatic seals (R.211-572).
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.
@@ -38,6 +39,7 @@ mod offline;
 mod peers;
 mod rate;
 mod report;
+mod seals;
 mod submit;
 mod trust;
 mod verify;

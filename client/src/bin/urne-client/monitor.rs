@@ -222,6 +222,8 @@ struct Monitor<'a> {
     bad_tiles: HashSet<String>,
     /// What `--gossip` serves.
     latest: crate::peers::Latest,
+    /// The elections' automatic seals re-checked ([`crate::seals`]).
+    seals: crate::seals::Seals,
 }
 
 impl Monitor<'_> {
@@ -416,6 +418,13 @@ impl Monitor<'_> {
         }
         *self.latest.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((new.note.clone(), new.checkpoint.size));
+        let sealed = self
+            .seals
+            .check(&self.log, &self.trust, &self.aud.state, &new)?;
+        for a in sealed {
+            let k = (a.severity == "critical").then_some(Kind::RuleViolation);
+            self.raise(a, k)?;
+        }
         self.checkpoint = Some(new);
         self.last_change = now_unix();
         if self.stale_raised {
@@ -626,6 +635,7 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         evidence,
         bad_tiles: HashSet::new(),
         latest: Default::default(),
+        seals: Default::default(),
     };
     if let Some(cp) = &m.checkpoint {
         *m.latest.lock().unwrap_or_else(|p| p.into_inner()) =

@@ -49,11 +49,17 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         ));
     }
     let trust = a.log.trust()?;
-    let bytes = std::fs::read(&a.receipt).map_err(ctx(
+    // Offline, only a file can be checked: the positional argument is its path (as
+    // `--file`), since a bare code needs the log to find its ballot.
+    let Some(path) = a.file.clone().or_else(|| a.receipt.clone().map(Into::into)) else {
+        return Err(Fail::new(Kind::Other, "--offline takes a receipt file"));
+    };
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(&path).map_err(ctx(
         Kind::Other,
         format!(
             "--offline takes a receipt file (C2SP tlog-proof); reading {:?}",
-            a.receipt
+            shown
         ),
     ))?;
     if !bytes.starts_with(TLOG_PROOF_HEADER.as_bytes()) {
@@ -61,16 +67,16 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
             Kind::Other,
             format!(
                 "{} is not a C2SP tlog-proof (first line {TLOG_PROOF_HEADER}): only such a receipt is checked offline",
-                a.receipt
+                shown
             ),
         ));
     }
     let bad = |m: String| Fail::new(Kind::ProofFailed, format!("PROOF FAILED: {m}"));
-    let p = TlogProof::parse(&bytes).map_err(|e| bad(format!("{}: {e}", a.receipt)))?;
+    let p = TlogProof::parse(&bytes).map_err(|e| bad(format!("{}: {e}", shown)))?;
     let entry = p.entry().ok_or_else(|| {
         bad(format!(
             "{} carries no entry (no `extra` line): which entry it proves can only be learnt from the log; verify it online",
-            a.receipt
+            shown
         ))
     })?;
     // The log's signature first: a receipt the log did not sign proves nothing.
@@ -109,7 +115,7 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
     let (_, held) = remembered(&trust)?;
     let mut checked_against = None;
     if let Some(h) = &held {
-        let source = format!("receipt {}", a.receipt);
+        let source = format!("receipt {}", shown);
         let shown = Shown::Elsewhere(&source);
         if consistency::proof_needed(&h.checkpoint, &cp.checkpoint, shown).is_none() {
             let d = consistency::decide(&trust.policy, Some(h), &p.checkpoint, shown, |_, _| {

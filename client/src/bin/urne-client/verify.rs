@@ -23,9 +23,16 @@ use urne_client::tree::{self, Hash};
 pub struct VerifyArgs {
     #[command(flatten)]
     pub log: LogArgs,
-    /// The receipt code you were given (64 hex digits), or a receipt file: the JSON
-    /// answer of the log, or a C2SP tlog-proof (`c2sp.org/tlog-proof@v1`).
-    pub receipt: String,
+    /// The receipt code you were given: 64 hex digits, or the voting system's base64
+    /// tracker (Belenios: 43 characters, may start with `/`). Anything that reads as
+    /// a code is a code, never a file name; give a file with `--file`. (A receipt file
+    /// given here, not reading as a code, is still read, as before.)
+    #[arg(required_unless_present = "file")]
+    pub receipt: Option<String>,
+    /// A receipt file: the JSON answer of the log, or a C2SP tlog-proof
+    /// (`c2sp.org/tlog-proof@v1`).
+    #[arg(long, value_name = "PATH", conflicts_with = "receipt")]
+    pub file: Option<std::path::PathBuf>,
     /// Skip re-checking the election rules for the entries up to your ballot (faster
     /// on a large log; you then trust the log to have applied them).
     #[arg(long)]
@@ -52,10 +59,13 @@ struct Claim {
     leaf_hash: Option<Hash>,
     proof: Vec<Hash>,
     checkpoint: String,
+    /// The log's answer about a later ballot superseding this one (`revote last`),
+    /// when the claim is the log's live answer; checked before it is believed.
+    superseded_by: Option<Option<serde_json::Value>>,
 }
 
-fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
-    if let Ok(code) = arg.parse::<Tag>() {
+fn read_claim(arg: &str, log: &Log, file: bool) -> Res<Claim> {
+    if let (false, Ok((code, _))) = (file, urne_client::receipt::parse(arg)) {
         let v = log
             .get_json(&format!("v1/receipts/{code}"))?
             .ok_or_else(|| {
@@ -73,11 +83,20 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
                 format!("the log's receipt answer is malformed: {e}"),
             )
         })?;
-        return claim_from_receipt(a, Some(code));
+        // Under `revote last`, the log names the ballot that supersedes this one.
+        let next = a
+            .superseded_by
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| Fail::new(Kind::Other, format!("superseded_by: {e}")))?;
+        let mut c = claim_from_receipt(a, Some(code))?;
+        c.superseded_by = Some(next);
+        return Ok(c);
     }
     let bytes = std::fs::read(arg).map_err(ctx(
         Kind::Other,
-        format!("{arg:?} is neither a receipt code (64 hex digits) nor a readable file"),
+        format!("{arg:?} is neither a receipt code (64 hex digits or a base64 tracker) nor a readable file"),
     ))?;
     if bytes.starts_with(TLOG_PROOF_HEADER.as_bytes()) {
         let p = TlogProof::parse(&bytes).map_err(ctx(Kind::ProofFailed, arg.to_string()))?;
@@ -88,6 +107,7 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
             leaf_hash: None,
             proof: p.proof,
             checkpoint: p.checkpoint,
+            superseded_by: None,
         });
     }
     let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(ctx(
@@ -112,6 +132,7 @@ fn read_claim(arg: &str, log: &Log) -> Res<Claim> {
         leaf_hash: Some(leaf_hash(&a.leaf_hash)?),
         proof: proof_hashes(&a.inclusion_proof)?,
         checkpoint: a.checkpoint,
+        superseded_by: None,
     })
 }
 
@@ -135,7 +156,81 @@ fn claim_from_receipt(a: ReceiptAnswer, code: Option<Tag>) -> Res<Claim> {
         proof: proof_hashes(&a.entry.inclusion_proof)?,
         entry: Some(a.entry.entry.into_bytes()),
         checkpoint: a.checkpoint,
+        superseded_by: None,
     })
+}
+
+/// A later ballot of the same voter that supersedes the one verified (`revote last`).
+struct Superseding {
+    index: u64,
+    receipt: Tag,
+    time: String,
+    same_credential: bool,
+}
+
+/// Checks the log's word that the ballot at `index` was superseded: the later entry
+/// is proved in the witnessed checkpoint `current`, is a ballot of the same election
+/// and scrutin, after it. `answer` is the log's `superseded_by` (fetched here when
+/// the receipt came from a file).
+fn check_superseded(
+    log: &Log,
+    current: &SignedCheckpoint,
+    index: u64,
+    ballot: &urne_client::statement::Statement,
+    answer: Option<Option<serde_json::Value>>,
+) -> Res<Option<Superseding>> {
+    let Body::Ballot {
+        scrutin,
+        credential,
+        receipt,
+    } = &ballot.body
+    else {
+        return Ok(None);
+    };
+    let answer = match answer {
+        Some(a) => a,
+        None => match log.get_json(&format!("v1/receipts/{receipt}"))? {
+            Some(v) => v.get("superseded_by").filter(|x| !x.is_null()).cloned(),
+            None => None,
+        },
+    };
+    let Some(v) = answer else { return Ok(None) };
+    let bad = |m: String| {
+        Fail::new(
+            Kind::ProofFailed,
+            format!("PROOF FAILED: the log says a later ballot supersedes yours, but {m}"),
+        )
+    };
+    let later = v["index"]
+        .as_u64()
+        .ok_or_else(|| bad("its answer has no index".into()))?;
+    let entry = v["entry"]
+        .as_str()
+        .ok_or_else(|| bad("its answer has no entry".into()))?;
+    let stmt = SignedStatement::parse(entry.as_bytes())
+        .map_err(|e| bad(format!("entry {later} is not a signed statement ({e})")))?;
+    let st = &stmt.statement;
+    let Body::Ballot {
+        scrutin: s2,
+        credential: c2,
+        receipt: r2,
+    } = &st.body
+    else {
+        return Err(bad(format!("entry {later} is not a ballot")));
+    };
+    if st.election != ballot.election || s2 != scrutin || later <= index {
+        return Err(bad(format!(
+            "entry {later} is not a later ballot of election {} scrutin {scrutin}",
+            ballot.election
+        )));
+    }
+    prove_in_current(log, current, later, &tree::record_hash(entry.as_bytes()))?;
+    Ok(Some(Superseding {
+        index: later,
+        receipt: *r2,
+        time: st.time.to_string(),
+        same_credential: c2 == credential,
+    }))
 }
 
 /// Fetches entry `index` through the tiles, authenticated against `cp`.
@@ -207,7 +302,11 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
     let now = crate::trust::current(&log, &trust)?;
     let continuity = &now.continuity;
     let peers = crate::peers::check(&log, &trust, &now.checkpoint, &a.log.peers)?;
-    let claim = read_claim(&a.receipt, &log)?;
+    let claim = match (&a.file, &a.receipt) {
+        (Some(f), _) => read_claim(&f.to_string_lossy(), &log, true)?,
+        (None, Some(r)) => read_claim(r, &log, false)?,
+        (None, None) => return Err(Fail::new(Kind::Other, "a receipt code or --file PATH")),
+    };
     // A receipt is handed out the moment its batch is durable, before witnesses
     // cosign: its checkpoint must be signed by the log, and the witness policy is then
     // met by a later checkpoint that includes the ballot (proved below).
@@ -352,11 +451,22 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         }
         audited = Some(aud.checked);
     }
+    let superseded = check_superseded(&log, &current, claim.index, st, claim.superseded_by)?;
     let witnesses = proved_cp.cosigners.len();
-    let mut s = format!(
+    let mut s = String::new();
+    if let Some(sup) = &superseded {
+        s.push_str(&format!(
+            "SUPERSEDED: a later ballot (receipt {}, cast {}, entry {}{}) supersedes this one: under this election's `revote last` the later ballot counts, this one stays in the log, not counted; if you did not vote again, tell the electoral board. ",
+            sup.receipt,
+            sup.time,
+            sup.index,
+            if sup.same_credential { "" } else { ", with another credential of the same voter" }
+        ));
+    }
+    s.push_str(&format!(
         "OK: your ballot with receipt {receipt} is in the log {} at index {} (election {}, scrutin {scrutin}, cast {}): its inclusion proof verifies against the checkpoint of {} entries signed by the log",
         trust.log_key.name(), claim.index, st.election, st.time, proved_cp.checkpoint.size
-    );
+    ));
     if witnesses > 0 {
         s.push_str(&format!(" and cosigned by {witnesses} witness(es)"));
     }
@@ -404,6 +514,12 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         "audited_entries": audited,
         "checkpoint": proved_cp.note,
         "peers": peers,
+        "superseded_by": superseded.as_ref().map(|s| serde_json::json!({
+            "index": s.index,
+            "receipt": s.receipt.to_string(),
+            "time": s.time,
+            "same_credential": s.same_credential,
+        })),
     });
     Ok((s, json))
 }
