@@ -635,6 +635,7 @@ async fn gossip(State(m): State<Arc<Mirror>>) -> Json<Gossip> {
             })
             .into_iter()
             .collect(),
+        rollback_attempts: None,
     })
 }
 
