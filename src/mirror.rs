@@ -583,6 +583,7 @@ async fn gossip(State(m): State<Arc<Mirror>>) -> Json<Gossip> {
             })
             .into_iter()
             .collect(),
+        rollback_attempts: None,
     })
 }
 

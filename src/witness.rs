@@ -33,7 +33,7 @@
 //! other sizes come from the tiles of the logs and mirrors among its peers); evidence
 //! is stored with the checkpoints and served at `/v1/gossip/equivocations`.
 
-use crate::gossip::{Equivocation, Evidence, Gossiper, Held};
+use crate::gossip::{Equivocation, Evidence, Gossip, GossipCheckpoint, Gossiper, Held};
 use anyhow::{Context as _, Result};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -143,21 +143,9 @@ pub struct Witness {
     rollbacks: Mutex<std::collections::BTreeMap<String, RollbackAttempts>>,
 }
 
-/// The requests of one log to cosign a smaller tree than the witness holds (a log
-/// restored from a backup), as `GET /v1/gossip` shows them and `/metrics` counts them.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RollbackAttempts {
-    /// The log origin.
-    pub origin: String,
-    /// How many requests since the witness started.
-    pub count: u64,
-    /// The size the witness holds (cosigned before).
-    pub held_size: u64,
-    /// The size of the latest smaller checkpoint the log asked to cosign.
-    pub shown_size: u64,
-    /// That checkpoint, as the log signed it (anyone can check the signature).
-    pub checkpoint: String,
-}
+/// The requests of one log to cosign a smaller tree than the witness holds (typed in
+/// `urne_client::gossip`).
+pub use urne_client::gossip::RollbackAttempts;
 
 /// The key prefix of equivocation evidence in the witness store (a NUL byte: no
 /// origin starts with one).
@@ -487,17 +475,17 @@ impl Witness {
     }
 
     /// Returns the latest checkpoint held for each followed log (for gossip).
-    pub fn gossip(&self) -> Vec<serde_json::Value> {
+    pub fn gossip(&self) -> Vec<GossipCheckpoint> {
         self.logs
             .iter()
             .filter_map(|k| {
                 let note = self.store.latest(k.name()).ok().flatten()?;
                 let cp = self.held_checkpoint(k.name()).ok().flatten()?;
-                Some(serde_json::json!({
-                    "origin": k.name(),
-                    "size": cp.size,
-                    "checkpoint": note,
-                }))
+                Some(GossipCheckpoint {
+                    origin: k.name().to_string(),
+                    size: cp.size,
+                    checkpoint: note,
+                })
             })
             .collect()
     }
@@ -588,11 +576,11 @@ async fn add_checkpoint(
 }
 
 /// GET /v1/gossip: the checkpoints this witness holds.
-async fn gossip(State(w): State<Arc<Witness>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "checkpoints": w.gossip(),
-        "rollback_attempts": w.rollback_attempts(),
-    }))
+async fn gossip(State(w): State<Arc<Witness>>) -> Json<Gossip> {
+    Json(Gossip {
+        checkpoints: w.gossip(),
+        rollback_attempts: Some(w.rollback_attempts()),
+    })
 }
 
 /// `GET /checkpoint/<origin>`: the latest checkpoint cosigned for a log, cosigned

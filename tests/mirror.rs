@@ -615,3 +615,69 @@ async fn mirror_says_rollback_when_the_log_shows_a_prefix() {
     drop(m);
     restored.stop().await;
 }
+
+/// A log restored from a backup that goes on appending and re-seals an election the
+/// restore erased: the entries break the rules on top of the mirror's copy (the
+/// election exists there), which is the sign of another history, not only of a bad
+/// entry. The mirror keeps its copy and records the fork's evidence, once, checkable
+/// with the log key alone. On main it reported the rule error and recorded nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_records_the_fork_of_a_restored_log_that_reuses_an_erased_election() {
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let p = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &p);
+            } else {
+                std::fs::copy(e.path(), &p).unwrap();
+            }
+        }
+    }
+    let keys = DemoKeys::from_seed("mirror-restored-fork").unwrap();
+    let a = election(&keys, "e-a");
+    let b = election(&keys, "e-b");
+    let log = TestLog::start(&keys).await;
+    assert_eq!(log.post(&a.seal(Time::now(), "a").unwrap()).await.0, 201);
+    let dir = log.stop().await;
+    let old = Arc::new(tempfile::tempdir().unwrap());
+    copy_dir(dir.path(), old.path());
+    let log = TestLog::start_in(dir, common::config_for(&keys)).await;
+    assert_eq!(log.post(&b.seal(Time::now(), "b").unwrap()).await.0, 201);
+    append_interventions(&log, &b, "later", 2).await;
+
+    let mdir = tempfile::tempdir().unwrap();
+    let key = log.key.clone();
+    let open = |of: String| {
+        let (path, key) = (mdir.path().to_path_buf(), key.clone());
+        tokio::task::spawn_blocking(move || Mirror::open(&path, &of, key, vec![]))
+    };
+    let m = open(log.url.clone()).await.unwrap().unwrap();
+    assert_eq!(m.sync_once().await.unwrap(), 4);
+    drop(m);
+    log.stop().await;
+
+    // The restore, then appends past the copy: entry 4 re-seals `e-b`, which the
+    // mirror's copy holds already.
+    let restored = TestLog::start_in(old, common::config_for(&keys)).await;
+    append_interventions(&restored, &a, "after restore", 3).await;
+    assert_eq!(
+        restored
+            .post(&b.seal(Time::now(), "b again").unwrap())
+            .await
+            .0,
+        201
+    );
+    let m = open(restored.url.clone()).await.unwrap().unwrap();
+    for _ in 0..2 {
+        assert!(m.sync_once().await.is_err(), "the fork is not copied");
+    }
+    assert_eq!(m.head().map(|h| h.size), Some(4), "the copy is kept");
+    let found = m.equivocations();
+    assert_eq!(found.len(), 1, "one evidence for the fork: {found:?}");
+    found[0].verify(&key).unwrap();
+    assert!(found[0].note_b.contains("\n5\n"), "{:?}", found[0]);
+    drop(m);
+    restored.stop().await;
+}

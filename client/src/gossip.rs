@@ -31,11 +31,32 @@ pub struct GossipCheckpoint {
     pub checkpoint: String,
 }
 
-/// The body of `GET /v1/gossip`.
+/// The body of `GET /v1/gossip` (of a log, mirror, witness or monitor).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Gossip {
     /// The latest checkpoint held per origin.
     pub checkpoints: Vec<GossipCheckpoint>,
+    /// A witness's: the requests of each log to cosign a smaller tree than held
+    /// (absent from the others' gossip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_attempts: Option<Vec<RollbackAttempts>>,
+}
+
+/// The requests of one log to cosign a smaller tree than a witness holds (a log
+/// restored from a backup), as the witness's `GET /v1/gossip` shows them and its
+/// `/metrics` counts them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackAttempts {
+    /// The log origin.
+    pub origin: String,
+    /// How many requests since the witness started.
+    pub count: u64,
+    /// The size the witness holds (cosigned before).
+    pub held_size: u64,
+    /// The size of the latest smaller checkpoint the log asked to cosign.
+    pub shown_size: u64,
+    /// That checkpoint, as the log signed it (anyone can check the signature).
+    pub checkpoint: String,
 }
 
 /// Two checkpoints signed by one log key that cannot both be true.

@@ -175,6 +175,7 @@ pub async fn gossip(State(app): State<AppState>) -> Json<crate::mirror::Gossip> 
             size: app.cosign.served().map_or(head.size, |s| s.0),
             checkpoint: app.served_checkpoint(),
         }],
+        rollback_attempts: None,
     })
 }
 

@@ -187,6 +187,7 @@ pub fn serve(
                             })
                             .into_iter()
                             .collect(),
+                        rollback_attempts: None,
                     };
                     json(200, serde_json::to_string(&g).unwrap_or_default())
                 }
