@@ -30,32 +30,35 @@ trap cleanup EXIT
 "${as[@]}" "$PGBIN/pg_ctl" start -w -D "$tmp/pg" -l "$tmp/pg.log" \
   -o "-p $port -k $tmp -c listen_addresses=127.0.0.1" >/dev/null
 "${as[@]}" "$PGBIN/createdb" -h 127.0.0.1 -p "$port" -U postgres urne
-board=$($B demo --print-board-key)
+# shellcheck disable=SC2207
+board=($($B demo --print-board-key | sed 's/^/--allow-board /'))
 
-serve() { # name, extra args...
+serve() { # name, extra args...: starts a log, sets $url once it serves and leads
   local name=$1; shift
   local out="$tmp/$name.out"
-  "$B" serve --listen 127.0.0.1:0 --data "$tmp/$name" --allow-board "$board" "$@" >"$out" 2>"$tmp/$name.err" &
+  "$B" serve --listen 127.0.0.1:0 --data "$tmp/$name" "${board[@]}" "$@" >"$out" 2>"$tmp/$name.err" &
   pids+=($!)
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 3000); do
     grep -q 'serving on' "$out" 2>/dev/null && break
     sleep 0.1
   done
   url=$(sed -n 's/.*serving on: *\(http[^ ]*\)\/ .*/\1/p' "$out")
+  [ -n "$url" ] || { cat "$out" "$tmp/$name.err" >&2; exit 1; }
   # A log on PostgreSQL appends once its instance leads (the first lease).
-  for _ in $(seq 1 600); do
+  for _ in $(seq 1 3000); do
     curl -fs "$url/v1/log" | grep -q '"leading":true' && break
     sleep 0.1
   done
-  echo "$url"
 }
 
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2), load $(cut -d' ' -f1-3 /proc/loadavg)"
-rocks=$(serve rocks)
+serve rocks
+rocks=$url
 echo "== RocksDB: $ballots ballots, 256 in flight"
 $B load --log "$rocks" --ballots "$ballots" --concurrency 256
 kill "${pids[0]}"
-pg=$(serve pg --database "postgres://postgres@127.0.0.1:$port/urne")
+serve pg --database "postgres://postgres@127.0.0.1:$port/urne"
+pg=$url
 echo "== PostgreSQL: $ballots ballots, 256 in flight"
 $B load --log "$pg" --ballots "$ballots" --concurrency 256
 echo "== PostgreSQL: $proofs inclusion proofs, 128 in flight"

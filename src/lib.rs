@@ -17,6 +17,8 @@
 //!   one sequencer, takeover, followers forwarding writes.
 //! - [`sequencer`]: the single writer: batches, rules, hashes, checkpoint, one durable
 //!   commit per batch.
+//! - [`append`]: the one append path: accepted entries become a storage commit (used by
+//!   the sequencer, the mirror's copy and the forge).
 //! - [`stats`]: per-election statistics for the dashboard.
 //! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
 //! - [`web`]: the web page served at `/`.
