@@ -163,10 +163,14 @@ impl Mirror {
             vec![of.clone()],
             Evidence::open(evidence_db, "equivocation/")?,
         )?;
+        // The elections' seals, found among the cosigned checkpoints it copies (each
+        // re-checked with the library's decision, as the log does).
+        let cosign = Cosigning::mirror_of(&of);
+        cosign.seals.open(data, &log_key);
         Ok(Mirror {
             store: Arc::new(store),
             log_key,
-            cosign: Arc::new(Cosigning::mirror_of(&of)),
+            cosign: Arc::new(cosign),
             of,
             head: RwLock::new(head),
             gossip: Arc::new(gossip),
@@ -305,16 +309,22 @@ impl Mirror {
     /// Makes `head` the one served, and the cosigned one of `/v1/log` if it meets the
     /// quorum the log announces.
     fn serve(&self, head: TreeHead) {
-        let quorum = self
+        let policy = self
             .policy
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|p| p.quorum);
-        if let (Some(n), Some(q)) = (self.cosignatures(&head.checkpoint), quorum) {
-            if n >= q.max(1) {
+            .clone();
+        if let (Some(n), Some(p)) = (self.cosignatures(&head.checkpoint), policy) {
+            if n >= p.quorum.max(1) {
                 self.cosign
                     .publish_relayed(head.size, head.checkpoint.clone());
+                self.cosign.seals.observe(
+                    &*self.store,
+                    head.size,
+                    &head.checkpoint,
+                    &p.witnesses,
+                    p.quorum,
+                );
             }
         }
         self.head_tx.send_replace(Arc::new(head.clone()));

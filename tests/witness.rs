@@ -1117,6 +1117,42 @@ async fn an_election_is_sealed_after_close_and_grace() {
     }
     let cp = open_checkpoint(seal.checkpoint.as_bytes(), &log.key, &policy).unwrap();
     assert_eq!(urne_client::seal::check(&es, &cp).unwrap(), seal);
+    // A mirror copying the log finds a seal too (a cosigned checkpoint it copied, after
+    // the seal instant), checked with the same decision.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let murl = format!("http://{}", l.local_addr().unwrap());
+    let md = tempfile::tempdir().unwrap();
+    let (path, url, key) = (md.path().to_path_buf(), log.url.clone(), log.key.clone());
+    let m =
+        tokio::task::spawn_blocking(move || urne::mirror::Mirror::open(&path, &url, key, vec![]))
+            .await
+            .unwrap()
+            .unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mtask = tokio::spawn(urne::mirror::run(l, Arc::new(m), async move {
+        let _ = rx.await;
+    }));
+    let t0 = Instant::now();
+    let mj = loop {
+        let j: serde_json::Value =
+            match reqwest::get(format!("{murl}/v1/elections/sealed-2026")).await {
+                Ok(r) if r.status() == 200 => r.json().await.unwrap_or_default(),
+                _ => serde_json::Value::Null,
+            };
+        if !j["seal"].is_null() {
+            break j;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "no seal on the mirror: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let mseal: urne_client::seal::Seal = serde_json::from_value(mj["seal"].clone()).unwrap();
+    let mcp = open_checkpoint(mseal.checkpoint.as_bytes(), &log.key, &policy).unwrap();
+    assert_eq!(urne_client::seal::check(&es, &mcp).unwrap(), mseal);
+    let _ = tx.send(());
+    let _ = mtask.await;
     // A checkpoint cosigned before the seal instant is not a seal.
     let mut early = cp.clone();
     early.cosigners[0].1 = (deadline - 1) as u64;
