@@ -463,6 +463,11 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         last_lifecycle.set(t);
         Time(t)
     };
+    // Nothing is dated before the last lifecycle statement: without simulated hours
+    // the lifecycle statements are pushed a second apart past the clock, and a ballot
+    // dated before the opening or resumption of its voting period is refused
+    // (`ballot_backdated`), as are the results that would count it.
+    let at = |p: f64| Time(clock(p).0.max(last_lifecycle.get()));
     let election = DemoElection {
         id: id.clone(),
         keys: &keys,
@@ -517,7 +522,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     };
     let o = one(
         sub.post(election.seal_with_roll(
-            clock(0.0),
+            at(0.0),
             "Élections CSE 2026 — ACME (démonstration)",
             Some(roll),
         )?)
@@ -534,13 +539,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         .zip(&creds)
         .enumerate()
         .map(|(i, (v, c))| {
-            election.credential(
-                clock(0.02),
-                *v,
-                *c,
-                channels[i % 3],
-                CredentialReason::Initial,
-            )
+            election.credential(at(0.02), *v, *c, channels[i % 3], CredentialReason::Initial)
         })
         .collect::<Result<Vec<_>>>()?;
     let b = bar(opts.progress, opts.voters, "credentials (initial)");
@@ -572,7 +571,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
                 continue;
             }
             voted[i] = true;
-            let t = clock(from + (to - from) * (i as f64 / n.max(1) as f64));
+            let t = at(from + (to - from) * (i as f64 / n.max(1) as f64));
             for s in &election.scrutins {
                 let r = random_tag(rng);
                 if receipts.len() < 5 {
@@ -596,7 +595,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     if reissued > 0 {
         let o = one(
             sub.post(election.announce_reissues(
-                clock(0.36),
+                at(0.36),
                 "platform support",
                 "mass reissue of credentials",
                 "credentials disclosed to HR managers",
@@ -612,7 +611,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         if !voted[i] {
             let c = random_tag(&mut rng);
             texts.push(election.credential(
-                clock(0.37),
+                at(0.37),
                 voters[i],
                 c,
                 Channel::Batch,
@@ -641,7 +640,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     if let Some(i) = voted.iter().position(|v| !v) {
         let o = sub
             .post(election.ballot(
-                clock(0.41),
+                at(0.41),
                 &election.scrutins[0],
                 creds[i],
                 random_tag(&mut rng),
@@ -670,7 +669,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
         .collect();
     for (k, i) in not_voted.into_iter().enumerate() {
         let c = random_tag(&mut rng);
-        let t = clock(0.5 + 0.001 * k as f64);
+        let t = at(0.5 + 0.001 * k as f64);
         texts.push(election.credential(
             t,
             voters[i],
@@ -706,7 +705,7 @@ pub async fn run_demo(base: &str, opts: &DemoOptions) -> Result<DemoSummary> {
     // A ballot after closing is refused.
     let o = sub
         .post(election.ballot(
-            clock(0.96),
+            at(0.96),
             &election.scrutins[0],
             creds[0],
             random_tag(&mut rng),
