@@ -20,6 +20,8 @@
 //! - `submit`, `batch`: `statement submit` and `statement batch`.
 //! - `notify`: `--exec` and `--webhook`.
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
+//! - `store`: the rule state an audit replays, in memory or in the monitor's `redb`
+//!   database (bounded memory).
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.
 
@@ -34,6 +36,7 @@ mod monitor;
 mod notify;
 mod peers;
 mod report;
+mod store;
 mod submit;
 mod trust;
 mod verify;

@@ -7,7 +7,7 @@
 
 use crate::engine::{Alert, ElectionReport};
 use crate::fail::{ctx, Fail, Kind, Res};
-use crate::monitor::load;
+use crate::monitor::read_header;
 use clap::Args;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -182,7 +182,7 @@ fn timeline(rep: &ElectionReport) -> String {
 /// # Errors
 /// [`Kind::Other`] if the state is missing or unreadable or the file cannot be written.
 pub fn run(a: &ReportArgs) -> Res<String> {
-    let (header, _) = load(&a.state)?.ok_or_else(|| {
+    let header = read_header(&a.state)?.ok_or_else(|| {
         Fail::new(
             Kind::Other,
             format!(

@@ -7,7 +7,7 @@
 //! appended. Does not own: the proofs (library), the remembered checkpoints
 //! (`trust.rs`), the rule replay (`engine.rs`).
 
-use crate::engine::{stream_entries, Auditor, Detectors};
+use crate::engine::{stream_entries, stream_leaves, Auditor, Detectors};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use crate::trust::{check_consistent, parse_hashes, LogArgs, Trust};
@@ -284,14 +284,14 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
         };
         let mut aud = Auditor::default();
         let mut own = None;
-        stream_entries(
+        stream_leaves(
             &log,
             &newer.checkpoint,
             0,
             claim.index + 1,
             16,
-            |first, es| {
-                for al in aud.process(first, &es, &det) {
+            |first, es, hs| {
+                for al in aud.process(first, &es, Some(&hs), &det)? {
                     if al.kind == "rule_violation" && al.index == Some(claim.index) {
                         own = Some(al);
                     }
