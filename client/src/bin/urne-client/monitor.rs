@@ -467,7 +467,12 @@ impl Monitor<'_> {
             checkpoint: self.checkpoint.as_ref().map(|c| c.note.clone()),
             last_change: self.last_change,
             reports: self.aud.reports.clone(),
-            helpdesk: self.aud.helpdesk.values().cloned().collect(),
+            helpdesk: {
+                // In log order: the same state gives the same header.
+                let mut h: Vec<HelpdeskIssue> = self.aud.helpdesk.values().cloned().collect();
+                h.sort_by_key(|h| h.index);
+                h
+            },
             reissue_windows: self.aud.bursts.clone(),
             detectors: Some(self.det.clone()),
             stale_raised: self.stale_raised,
