@@ -373,3 +373,119 @@ fn monitor_killed_during_catch_up_ends_as_if_never_killed() {
     assert!(got.rules == want.rules, "rule state");
     log.stop();
 }
+
+/// Rewrites a state directory of format 2 as format 1 (before the store: the header
+/// with `version: 1`, then every rule state record as length-prefixed pairs).
+fn downgrade(state: &Path) -> Vec<u8> {
+    let k = kept(state);
+    let db = redb::Database::open(state.join("monitor.redb")).unwrap();
+    let head = {
+        let r = db.begin_read().unwrap();
+        let meta = r.open_table(META).unwrap();
+        let mut h: serde_json::Value =
+            serde_json::from_slice(meta.get("header").unwrap().unwrap().value()).unwrap();
+        h["version"] = 1.into();
+        serde_json::to_vec(&h).unwrap()
+    };
+    drop(db);
+    let mut out = (head.len() as u64).to_be_bytes().to_vec();
+    out.extend_from_slice(&head);
+    for (key, v) in &k.rules {
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    std::fs::remove_file(state.join("monitor.redb")).unwrap();
+    std::fs::write(state.join("monitor.state"), &out).unwrap();
+    out
+}
+
+/// Runs `monitor --once` on `state` and returns (exit code, stderr).
+fn monitor_once(log: &Log, state: &Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["monitor", "--log", &log.url, "--key", &log.key, "--state"])
+        .arg(state)
+        .args(["--once", "--quiet"])
+        .env("XDG_STATE_HOME", state.with_extension("xdg"))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_state_file_of_format_1_is_migrated_and_a_damaged_or_unknown_one_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let board: Vec<String> = run_ok(Command::new(urne_bin()).args(["demo", "--print-board-key"]))
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let log = start_log(&data, &board);
+    run_ok(
+        Command::new(urne_bin())
+            .args(["load", "--log", &log.url, "--ballots", "300", "--json"])
+            .args(["--concurrency", "32"]),
+    );
+    let state = tmp.path().join("mon");
+    assert_eq!(monitor_once(&log, &state).0, Some(0));
+    let want = kept(&state);
+    assert!(want.rules.len() > 600, "{} records", want.rules.len());
+    let v1 = downgrade(&state);
+
+    // Damaged: the file cut in the middle of its rule state, then a header of a
+    // version this client does not know. Each refused (exit 1) with a sentence,
+    // nothing written beside it.
+    for (bytes, says) in [
+        (v1[..v1.len() - 7].to_vec(), "is damaged: truncated state"),
+        (
+            {
+                let mut h: serde_json::Value = serde_json::from_slice(
+                    &v1[8..8 + u64::from_be_bytes(v1[..8].try_into().unwrap()) as usize],
+                )
+                .unwrap();
+                h["version"] = 99.into();
+                let h = serde_json::to_vec(&h).unwrap();
+                let mut b = (h.len() as u64).to_be_bytes().to_vec();
+                b.extend_from_slice(&h);
+                b
+            },
+            "is a monitor state of version 99",
+        ),
+        (
+            b"\x00\x00\x00\x00\x00\x00\x00\x05{\"ver".to_vec(),
+            "is damaged",
+        ),
+    ] {
+        std::fs::write(state.join("monitor.state"), &bytes).unwrap();
+        let (code, err) = monitor_once(&log, &state);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(says), "{says:?} in {err}");
+        assert!(!state.join("monitor.redb").exists(), "{err}");
+        assert!(!state.join("monitor.redb.tmp").exists(), "{err}");
+        assert_eq!(std::fs::read(state.join("monitor.state")).unwrap(), bytes);
+    }
+
+    // Intact: migrated, and the monitor goes on from it (nothing new to audit).
+    std::fs::write(state.join("monitor.state"), &v1).unwrap();
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("migrated to"), "{err}");
+    let got = kept(&state);
+    assert!(got.rules == want.rules, "rule state migrated");
+    let mut h = got.header.clone();
+    h["version"] = want.header["version"].clone();
+    assert_eq!(h, want.header);
+    assert_eq!(got.header["version"], 2);
+    // The header copy is of format 2 now: the rule state is no longer in it.
+    let copy = std::fs::read(state.join("monitor.state")).unwrap();
+    assert_eq!(
+        copy.len(),
+        8 + u64::from_be_bytes(copy[..8].try_into().unwrap()) as usize
+    );
+    log.stop();
+}

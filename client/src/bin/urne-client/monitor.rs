@@ -255,10 +255,14 @@ fn migrate(dir: &Path) -> Res<()> {
         }
         Some(Ok((k, v)))
     });
-    let n = opened
-        .state
-        .import(&mut pairs, &head)
-        .map_err(|m| damaged(&path, &m))?;
+    let n = match opened.state.import(&mut pairs, &head) {
+        Ok(n) => n,
+        Err(m) => {
+            drop(opened);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(damaged(&path, &m));
+        }
+    };
     drop(opened);
     let db = dir.join(DB_FILE);
     std::fs::rename(&tmp, &db)
