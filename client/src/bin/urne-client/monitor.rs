@@ -627,10 +627,12 @@ impl Monitor<'_> {
             });
             bar.finish_and_clear();
             if let Err(f) = res {
+                // Every batch audited whole is committed; a batch cut short (a tile
+                // that does not verify, the network, the disk) is not, and is
+                // audited again from the last commit.
                 if f.kind == Kind::ProofFailed {
                     self.bad_tiles(&f, &new.note)?;
                 }
-                self.save()?;
                 return Err(f);
             }
             if self.aud.compact.root() != cp.root {

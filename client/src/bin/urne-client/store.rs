@@ -311,3 +311,45 @@ impl DiskState {
         Ok(n)
     }
 }
+
+/// A rule state on disk for a one-off audit (`verify` of a ballot deep in a large
+/// log), in a directory removed when this is dropped.
+pub struct Scratch {
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Scratch {
+    /// Opens a new store in a fresh directory under the system's temporary one;
+    /// `None` if it cannot be made (the caller audits in memory then).
+    pub fn open() -> Option<(Scratch, RuleState)> {
+        use rand::RngCore as _;
+        let dir = std::env::temp_dir().join(format!(
+            "urne-client-audit-{}-{:016x}",
+            std::process::id(),
+            rand::thread_rng().next_u64()
+        ));
+        std::fs::create_dir(&dir).ok()?;
+        let scratch = Scratch { dir };
+        let opened = DiskState::open(&scratch.dir.join(DB_FILE)).ok()?;
+        Some((scratch, RuleState::Disk(Box::new(opened.state))))
+    }
+}
+
+impl RuleState {
+    /// Writes the batch's writes of a store on disk to it (nothing in memory).
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn flush(&mut self) -> Result<(), StateError> {
+        match self {
+            RuleState::Memory(_) => Ok(()),
+            RuleState::Disk(d) => d.commit(b"{}", None),
+        }
+    }
+}

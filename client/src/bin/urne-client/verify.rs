@@ -8,6 +8,7 @@
 //! (`trust.rs`), the rule replay (`engine.rs`).
 
 use crate::engine::{stream_entries, stream_leaves, Auditor, Detectors};
+use crate::store::Scratch;
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use crate::trust::{check_consistent, parse_hashes, LogArgs, Trust};
@@ -283,6 +284,16 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
             reissue_vote_minutes: -1,
         };
         let mut aud = Auditor::default();
+        // The rule state goes to a scratch store on disk (removed after): a voter's
+        // laptop checks a national log in bounded memory. In memory if the system's
+        // temporary directory cannot hold it.
+        let _scratch = match Scratch::open() {
+            Some((scratch, state)) => {
+                aud.state = state;
+                Some(scratch)
+            }
+            None => None,
+        };
         let mut own = None;
         stream_leaves(
             &log,
@@ -296,7 +307,9 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
                         own = Some(al);
                     }
                 }
-                Ok(())
+                aud.state.flush().map_err(|e| {
+                    Fail::new(Kind::Other, format!("the audit's scratch rule state: {e}"))
+                })
             },
         )?;
         if let Some(al) = own {
