@@ -49,6 +49,10 @@ pub const CACHE_BYTES: usize = 96 << 20;
 /// The name of the database in a state directory.
 pub const DB_FILE: &str = "monitor.redb";
 
+/// At most this many commits in a row without waiting for the disk (see
+/// [`DiskState::commit`]).
+const DURABLE_EVERY: u32 = 16;
+
 fn backend(e: impl std::fmt::Display) -> StateError {
     StateError::Backend(e.to_string())
 }
@@ -113,6 +117,8 @@ pub struct DiskState {
     snapshot: ReadOnlyTable<&'static [u8], &'static [u8]>,
     /// Writes since the last commit (one audited batch: a few thousand entries).
     pending: HashMap<StateKey, StateValue>,
+    /// Commits since the last durable one.
+    since_durable: u32,
 }
 
 /// What a state directory's database holds when it is opened.
@@ -187,6 +193,7 @@ impl DiskState {
                 db,
                 snapshot,
                 pending: HashMap::new(),
+                since_durable: 0,
             },
             header,
             outbox,
@@ -233,12 +240,28 @@ impl DiskState {
     }
 
     /// Commits the batch's writes, the resume point `header` and the batch's alerts
-    /// (`outbox`, `None`: no alert to deliver) in one durable transaction.
+    /// (`outbox`, `None`: no alert to deliver) in one transaction.
+    ///
+    /// The transaction waits for the disk (fsync) when `durable`, when it carries
+    /// alerts, and at least every [`DURABLE_EVERY`] commits; the others are atomic
+    /// but not flushed, so a machine that loses power comes back to the last durable
+    /// one, and audits the batches after it again. Every alert line in
+    /// `alerts.jsonl` is delivered after a durable commit of its batch: what is
+    /// audited again raised no alert.
     ///
     /// # Errors
     /// Backend failures: nothing of the batch is committed, the last commit stands.
-    pub fn commit(&mut self, header: &[u8], outbox: Option<&[u8]>) -> Result<(), StateError> {
-        let txn = self.db.begin_write().map_err(backend)?;
+    pub fn commit(
+        &mut self,
+        header: &[u8],
+        outbox: Option<&[u8]>,
+        durable: bool,
+    ) -> Result<(), StateError> {
+        let mut txn = self.db.begin_write().map_err(backend)?;
+        let durable = durable || outbox.is_some() || self.since_durable + 1 >= DURABLE_EVERY;
+        if !durable {
+            txn.set_durability(redb::Durability::None);
+        }
         {
             let mut table = txn.open_table(STATE).map_err(backend)?;
             // Sorted by encoded key: neighbouring writes land on the same pages.
@@ -260,6 +283,7 @@ impl DiskState {
             .map_err(backend)?;
         }
         txn.commit().map_err(backend)?;
+        self.since_durable = if durable { 0 } else { self.since_durable + 1 };
         self.snapshot = Self::snapshot(&self.db)?;
         Ok(())
     }
@@ -349,7 +373,7 @@ impl RuleState {
     pub fn flush(&mut self) -> Result<(), StateError> {
         match self {
             RuleState::Memory(_) => Ok(()),
-            RuleState::Disk(d) => d.commit(b"{}", None),
+            RuleState::Disk(d) => d.commit(b"{}", None, false),
         }
     }
 }

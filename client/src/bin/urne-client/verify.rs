@@ -8,9 +8,9 @@
 //! (`trust.rs`), the rule replay (`engine.rs`).
 
 use crate::engine::{stream_entries, stream_leaves, Auditor, Detectors};
-use crate::store::Scratch;
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
+use crate::store::Scratch;
 use crate::trust::{check_consistent, parse_hashes, LogArgs, Trust};
 use clap::Args;
 use urne_client::checkpoint::{SignedCheckpoint, TlogProof, TLOG_PROOF_HEADER};
