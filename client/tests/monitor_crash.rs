@@ -489,3 +489,59 @@ fn a_state_file_of_format_1_is_migrated_and_a_damaged_or_unknown_one_refused() {
     );
     log.stop();
 }
+
+#[test]
+fn a_second_monitor_on_the_same_state_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let board: Vec<String> = run_ok(Command::new(urne_bin()).args(["demo", "--print-board-key"]))
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let log = start_log(&data, &board);
+    run_ok(
+        Command::new(urne_bin())
+            .args(["load", "--log", &log.url, "--ballots", "50", "--json"])
+            .args(["--concurrency", "8"]),
+    );
+    let state = tmp.path().join("mon");
+    // The first one follows the log (it never ends by itself).
+    let mut first = Guard(
+        Command::new(env!("CARGO_BIN_EXE_urne-client"))
+            .args(["monitor", "--log", &log.url, "--key", &log.key, "--state"])
+            .arg(&state)
+            .args(["--quiet", "--interval", "1"])
+            .env("XDG_STATE_HOME", state.with_extension("xdg"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while resumed_size(&state) < 102 {
+        assert!(
+            Instant::now() < deadline,
+            "the first monitor never caught up"
+        );
+        assert!(
+            first.0.try_wait().unwrap().is_none(),
+            "the first monitor ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("is in use by another monitor (one monitor per state directory)"),
+        "{err}"
+    );
+    // The first one goes on, untouched.
+    assert!(first.0.try_wait().unwrap().is_none());
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    // Once it is gone, the directory is usable again.
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(0), "{err}");
+    log.stop();
+}
