@@ -12,15 +12,16 @@
 
 use crate::fail::{Fail, Kind, Res};
 use crate::http::{HttpTiles, Log};
+use crate::store::RuleState;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::compact::CompactRange;
 use urne_client::note::VerifierKey;
-use urne_client::rules::{self, Context, MemoryState, Refusal, StateKey, StateValue, Verified};
+use urne_client::rules::{self, Context, Refusal, RefusalCode, StateKey, StateValue, Verified};
 use urne_client::statement::{Body, Role, SignedStatement, Tag, Time};
 use urne_client::tiles::{decode_entry_bundle_for, TileHashVerifier, TileId, TileKind, TILE_WIDTH};
-use urne_client::tree;
+use urne_client::tree::{self, Hash};
 
 /// An alert: printed, appended to `alerts.jsonl`, posted to a webhook.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -250,8 +251,8 @@ type Keys = (Vec<(Role, VerifierKey)>, u32, u32);
 /// The auditor's state: everything needed to go on from `compact.size()`.
 #[derive(Default)]
 pub struct Auditor {
-    /// The rule state.
-    pub state: MemoryState,
+    /// The rule state (in memory for `verify`, on disk for `monitor`).
+    pub state: RuleState,
     /// The tree so far.
     pub compact: CompactRange,
     /// Per-election report data.
@@ -271,16 +272,13 @@ pub struct Auditor {
 }
 
 /// Rebuilds the authorities cache from the rule state.
-fn authorities_of(state: &MemoryState) -> HashMap<String, Keys> {
-    state
-        .values()
-        .filter_map(|v| match v {
-            StateValue::Election(e) => {
-                Some((e.id.clone(), (e.authorities.clone(), e.quorum, e.rules)))
-            }
-            _ => None,
-        })
-        .collect()
+fn authorities_of(state: &RuleState) -> Res<HashMap<String, Keys>> {
+    Ok(state
+        .elections()
+        .map_err(|e| Fail::new(Kind::Other, format!("reading the rule state: {e}")))?
+        .into_iter()
+        .map(|e| (e.id.clone(), (e.authorities, e.quorum, e.rules)))
+        .collect())
 }
 
 /// Parse and signature outcome of one entry, computed in parallel.
@@ -298,15 +296,18 @@ enum Pre {
 
 impl Auditor {
     /// Returns an auditor resuming from saved parts.
+    ///
+    /// # Errors
+    /// [`Kind::Other`] if the rule state cannot be read.
     pub fn resume(
-        state: MemoryState,
+        state: RuleState,
         compact: CompactRange,
         reports: BTreeMap<String, ElectionReport>,
         helpdesk: Vec<HelpdeskIssue>,
         bursts: BTreeMap<String, ReissueWindow>,
-    ) -> Self {
-        let authorities = authorities_of(&state);
-        Auditor {
+    ) -> Res<Self> {
+        let authorities = authorities_of(&state)?;
+        Ok(Auditor {
             state,
             compact,
             reports,
@@ -317,24 +318,50 @@ impl Auditor {
             bursts,
             checked: 0,
             authorities,
-        }
+        })
     }
 
     /// Reports whether some election is open (for the stale-log alert).
-    pub fn any_open(&self) -> bool {
-        self.state
-            .values()
-            .any(|v| matches!(v, StateValue::Election(e) if e.phase == rules::Phase::Open))
+    ///
+    /// # Errors
+    /// [`Kind::Other`] if the rule state cannot be read.
+    pub fn any_open(&self) -> Res<bool> {
+        Ok(self
+            .state
+            .elections()
+            .map_err(|e| Fail::new(Kind::Other, format!("reading the rule state: {e}")))?
+            .iter()
+            .any(|e| e.phase == rules::Phase::Open))
     }
 
     /// Checks a batch of consecutive entries starting at leaf `first` (already
-    /// authenticated against a checkpoint) and returns the alerts they raise.
-    /// Signatures are verified on every core; rules are applied in log order.
-    pub fn process(&mut self, first: u64, entries: &[Vec<u8>], det: &Detectors) -> Vec<Alert> {
-        // Phase 1, parallel: parse.
-        let parsed: Vec<Result<SignedStatement, String>> = par_map(entries, |b| {
-            SignedStatement::parse(b).map_err(|e| format!("{}: {e}", e.code()))
+    /// authenticated against a checkpoint; `leaves`: their record hashes when the
+    /// download computed them, so that each entry is hashed once) and returns the
+    /// alerts they raise. Parsing and signatures run on every core; rules are
+    /// applied in log order.
+    ///
+    /// # Errors
+    /// [`Kind::Other`] if the rule state cannot be read: a failing disk is not a
+    /// rule violation of the log, and the batch must be audited again.
+    pub fn process(
+        &mut self,
+        first: u64,
+        entries: &[Vec<u8>],
+        leaves: Option<&[Hash]>,
+        det: &Detectors,
+    ) -> Res<Vec<Alert>> {
+        // Phase 1, parallel: parse (and hash, if the download did not).
+        let parsed: Vec<(Result<SignedStatement, String>, Option<Hash>)> = par_map(entries, |b| {
+            (
+                SignedStatement::parse(b).map_err(|e| format!("{}: {e}", e.code())),
+                leaves.is_none().then(|| tree::record_hash(b)),
+            )
         });
+        let (parsed, hashed): (Vec<_>, Vec<_>) = parsed.into_iter().unzip();
+        let leaf = |i: usize| match leaves {
+            Some(l) => l[i],
+            None => hashed[i].unwrap_or_else(|| unreachable!("hashed when not given")),
+        };
         // Phase 2: the keys to check signatures with. An election sealed before this
         // batch has its accepted keys; one sealed in this batch has only a candidate
         // (its first seal here), which the rules may still refuse.
@@ -395,7 +422,7 @@ impl Auditor {
         let mut alerts = Vec::new();
         for (i, (pre, bytes)) in pres.into_iter().zip(entries).enumerate() {
             let index = first + i as u64;
-            self.compact.append(tree::record_hash(bytes));
+            self.compact.append(leaf(i));
             self.checked += 1;
             match pre {
                 Pre::Malformed(m) => {
@@ -431,9 +458,15 @@ impl Auditor {
                         None => rules::check(&self.state, &s, None, &ctx),
                     };
                     match res {
+                        Err(r) if r.code == RefusalCode::StateUnavailable => {
+                            return Err(Fail::new(
+                                Kind::Other,
+                                format!("entry {index}: the monitor's rule state: {}", r.detail),
+                            ));
+                        }
                         Ok(effects) => {
                             let reissue = effects.reissue;
-                            rules::apply(&mut self.state, effects.writes);
+                            self.state.put(effects.writes);
                             if let Body::Election(e) = &s.statement.body {
                                 let id = &s.statement.election;
                                 self.authorities.insert(
@@ -474,7 +507,7 @@ impl Auditor {
             }
         }
         self.prune_helpdesk(det);
-        alerts
+        Ok(alerts)
     }
 
     /// Forgets the helpdesk issues no ballot can still follow within the
@@ -490,11 +523,13 @@ impl Auditor {
         let mut last: HashMap<String, Option<(i64, i64)>> = HashMap::new();
         self.helpdesk.retain(|(election, _), h| {
             let latest = *last.entry(election.clone()).or_insert_with(|| {
-                match state.get(&StateKey::Election(election.clone())) {
-                    Some(StateValue::Election(e)) => Some((
+                match rules::StateView::get(state, &StateKey::Election(election.clone())) {
+                    Ok(Some(StateValue::Election(e))) => Some((
                         e.last_time.0,
                         window.saturating_add(e.tolerance(det.tolerance_secs).max(0)),
                     )),
+                    // Unreadable now: kept (the next batch fails on the same read).
+                    Err(_) => Some((i64::MIN, 0)),
                     _ => None,
                 }
             });
@@ -773,14 +808,30 @@ pub fn stream_entries(
     batch: usize,
     mut f: impl FnMut(u64, Vec<Vec<u8>>) -> Res<()>,
 ) -> Res<()> {
-    type Batch = Res<(u64, Vec<Vec<u8>>)>;
+    stream_leaves(log, cp, start, end, batch, |first, es, _| f(first, es))
+}
+
+/// [`stream_entries`], also handing `f` the record hash of each entry (computed once,
+/// on every core, to authenticate it: the auditor's tree reuses it).
+///
+/// # Errors
+/// As [`stream_entries`].
+pub fn stream_leaves(
+    log: &Log,
+    cp: &Checkpoint,
+    start: u64,
+    end: u64,
+    batch: usize,
+    mut f: impl FnMut(u64, Vec<Vec<u8>>, Vec<Hash>) -> Res<()>,
+) -> Res<()> {
+    type Batch = Res<(u64, Vec<Vec<u8>>, Vec<Hash>)>;
     std::thread::scope(|sc| {
         // Two batches in flight at most: bounded memory, and the producer stops at
         // its next send once the consumer has returned (the receiver is dropped).
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
         sc.spawn(move || {
-            let r = produce(log, cp, start, end, batch, |first, es| {
-                tx.send(Ok((first, es)))
+            let r = produce(log, cp, start, end, batch, |first, es, hs| {
+                tx.send(Ok((first, es, hs)))
                     .map_err(|_| Fail::new(Kind::Other, "download stopped"))
             });
             if let Err(e) = r {
@@ -788,8 +839,8 @@ pub fn stream_entries(
             }
         });
         for item in rx {
-            let (first, es) = item?;
-            f(first, es)?;
+            let (first, es, hs) = item?;
+            f(first, es, hs)?;
         }
         Ok(())
     })
@@ -802,7 +853,7 @@ fn produce(
     start: u64,
     end: u64,
     batch: usize,
-    mut f: impl FnMut(u64, Vec<Vec<u8>>) -> Res<()>,
+    mut f: impl FnMut(u64, Vec<Vec<u8>>, Vec<Hash>) -> Res<()>,
 ) -> Res<()> {
     if start >= end {
         return Ok(());
@@ -813,6 +864,8 @@ fn produce(
     let first_bundle = start / TILE_WIDTH;
     let last_bundle = (end - 1) / TILE_WIDTH;
     let mut pending: Vec<Vec<u8>> = Vec::new();
+    // The leaf hash each pending entry must have, from the verified hash tiles.
+    let mut want: Vec<Hash> = Vec::new();
     let mut pending_first = start;
     for k in first_bundle..=last_bundle {
         let width = (cp.size - k * TILE_WIDTH).min(TILE_WIDTH) as u16;
@@ -847,21 +900,32 @@ fn produce(
             if index < start || index >= end {
                 continue;
             }
-            let want = &leaves[j * 32..j * 32 + 32];
-            if tree::record_hash(&e).0 != want {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(leaves.get(j * 32..j * 32 + 32).ok_or_else(|| {
+                Fail::new(
+                    Kind::ProofFailed,
+                    format!("hash tile {} is short", leaf_tile.path()),
+                )
+            })?);
+            want.push(Hash(h));
+            pending.push(e);
+        }
+        if ((k - first_bundle + 1) as usize).is_multiple_of(batch) || k == last_bundle {
+            // Hashed on every core, once: the auditor appends these to its tree.
+            let got = par_map(&pending, |e| tree::record_hash(e));
+            if let Some(j) = (0..got.len()).find(|&j| got[j] != want[j]) {
                 return Err(Fail::new(
                     Kind::ProofFailed,
                     format!(
-                        "entry {index} served by the log is not the one its checkpoint of size {} commits to",
+                        "entry {} served by the log is not the one its checkpoint of size {} commits to",
+                        pending_first + j as u64,
                         cp.size
                     ),
                 ));
             }
-            pending.push(e);
-        }
-        if ((k - first_bundle + 1) as usize).is_multiple_of(batch) || k == last_bundle {
+            want.clear();
             let n = pending.len() as u64;
-            f(pending_first, std::mem::take(&mut pending))?;
+            f(pending_first, std::mem::take(&mut pending), got)?;
             pending_first += n;
         }
     }

@@ -22,6 +22,8 @@
 //! - `notify`: `--exec` and `--webhook`.
 //! - `seals`: the monitor's re-check of elections' automatic seals (R.211-572).
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
+//! - `store`: the rule state an audit replays, in memory or in the monitor's `redb`
+//!   database (bounded memory).
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.
 //! - `rate`: the monitor's ballot-rate alarm (the library's `ballot_rate` rule).
@@ -40,6 +42,7 @@ mod peers;
 mod rate;
 mod report;
 mod seals;
+mod store;
 mod submit;
 mod trust;
 mod verify;

@@ -1,27 +1,40 @@
 //! `urne-client monitor`: a union's auditor of the whole log.
 //!
-//! Owns: the monitor's state directory (`monitor.state`: tree, rule state, report
-//! data; `alerts.jsonl`: every alert raised; `evidence.jsonl`: every rollback, fork
-//! and split view found, see `evidence.rs`), catch-up with a progress bar, the follow
-//! loop (each new checkpoint checked against the previous: rollback, fork, stale
-//! log; the same conflict is alerted once, a new one again), and delivering alerts.
-//! Does not own: the checks themselves (`engine.rs`, the `urne_client` library).
+//! Owns: the monitor's state directory (`monitor.redb`: rule state, tree, report
+//! data and resume point, see `store.rs`; `monitor.state`: a copy of the header for
+//! readers such as `report`; `alerts.jsonl`: every alert raised; `evidence.jsonl`:
+//! every rollback, fork and split view found, see `evidence.rs`), catch-up with a
+//! progress bar, the follow loop (each new checkpoint checked against the previous:
+//! rollback, fork, stale log; the same conflict is alerted once, a new one again),
+//! and delivering alerts.
+//! Does not own: the checks themselves (`engine.rs`, the `urne_client` library), the
+//! store (`store.rs`).
 //!
-//! # State file
+//! # State directory
 //!
-//! `monitor.state` = 8-byte big-endian length of a JSON header, the JSON header
-//! ([`Header`]: log key, tree size, compact range, last checkpoint, report data), then
-//! the rule state as (u32 length, encoded `StateKey`, u32 length, encoded
-//! `StateValue`) pairs. It is replaced atomically (write, fsync, rename), so a monitor
-//! killed at any point resumes from its last saved size without downloading again.
+//! Each audited batch (up to 16 entry bundles, 4,096 entries) is committed in one
+//! `redb` transaction: the rule state it wrote, the resume point ([`Header`]: log
+//! key, compact range, last verified checkpoint, report data, detector windows) and
+//! the alerts it raised (the outbox). The alerts are delivered after the commit and
+//! the outbox cleared; a monitor killed at any point resumes from its last commit,
+//! cuts `alerts.jsonl` back to its length before the undelivered batch and delivers
+//! it again: the same state and the same alert lines as a run never killed (a
+//! webhook or `--exec` may see that batch's alerts twice). A batch with alerts, and
+//! at least every 16th, waits for the disk; the others do not (a power cut takes the
+//! monitor back to the last that did, and what it audits again raised no alert).
+//!
+//! `monitor.state` = 8-byte big-endian length of the JSON header, the header
+//! (version 2). A version-1 file (the header, then the whole rule state as
+//! length-prefixed key/value pairs) is migrated into `monitor.redb` on first start.
 
 use crate::engine::{
-    stream_entries, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue, ReissueWindow,
+    stream_leaves, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue, ReissueWindow,
 };
 use crate::evidence::{self, Evidence};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
 use crate::notify::Sinks;
+use crate::store::{DiskState, RuleState, DB_FILE};
 use crate::trust::{conflict_fail, LogArgs, Trust};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,7 +47,7 @@ use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::compact::CompactRange;
 use urne_client::consistency::{ConflictKind, Decision, ForkKey, Shown};
 use urne_client::gossip::Equivocation;
-use urne_client::rules::{MemoryState, StateKey, StateValue};
+use urne_client::rules::{StateKey, StateValue};
 
 /// Arguments of `monitor`.
 #[derive(Args, Debug)]
@@ -116,88 +129,234 @@ fn now_unix() -> i64 {
     urne_client::statement::Time::now().0
 }
 
-/// Loads `DIR/monitor.state`; `None` if absent.
+/// The version of [`Header`] this monitor writes: 2, the rule state and the header in
+/// `monitor.redb`, `monitor.state` a copy of the header for readers. Version 1 was
+/// `monitor.state` alone, the rule state after the header: it is migrated.
+pub const HEADER_VERSION: u32 = 2;
+
+/// The alerts of a batch, committed with it and delivered after: a monitor killed
+/// while delivering them delivers them again on restart, and `alerts.jsonl` is first
+/// cut back to `alerts_len`, its length before them, so that each is there once.
+#[derive(Serialize, Deserialize)]
+struct Outbox {
+    alerts_len: u64,
+    alerts: Vec<Alert>,
+}
+
+fn damaged(path: &Path, m: &str) -> Fail {
+    Fail::new(Kind::Other, format!("{} is damaged: {m}", path.display()))
+}
+
+/// Reads the header at the start of `monitor.state` (both versions), leaving `r` at
+/// the rule state of a version-1 file.
+fn read_header_from(r: &mut impl std::io::Read, path: &Path) -> Res<Header> {
+    let mut len8 = [0u8; 8];
+    r.read_exact(&mut len8)
+        .map_err(|_| damaged(path, "short"))?;
+    let hl =
+        usize::try_from(u64::from_be_bytes(len8)).map_err(|_| damaged(path, "header length"))?;
+    if hl > 1 << 30 {
+        return Err(damaged(path, "header length"));
+    }
+    let mut head = vec![0u8; hl];
+    r.read_exact(&mut head)
+        .map_err(|_| damaged(path, "header"))?;
+    serde_json::from_slice(&head).map_err(|e| damaged(path, &e.to_string()))
+}
+
+/// Reads the header of `DIR/monitor.state` (what `report` shows; readable while a
+/// monitor runs on DIR); `None` if absent.
 ///
 /// # Errors
 /// [`Kind::Other`] if it is unreadable or damaged.
-pub fn load(dir: &Path) -> Res<Option<(Header, MemoryState)>> {
+pub fn read_header(dir: &Path) -> Res<Option<Header>> {
+    let path = dir.join("monitor.state");
+    match std::fs::File::open(&path) {
+        Ok(f) => read_header_from(&mut std::io::BufReader::new(f), &path).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Fail::new(
+            Kind::Other,
+            format!("reading {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// Writes `DIR/monitor.state`, the copy of the header for readers (replaced
+/// atomically; the store is what a monitor resumes from).
+fn export_header(dir: &Path, head: &[u8]) -> Res<()> {
+    let path = dir.join("monitor.state");
+    let tmp = dir.join("monitor.state.tmp");
+    let mut b = Vec::with_capacity(8 + head.len());
+    b.extend_from_slice(&(head.len() as u64).to_be_bytes());
+    b.extend_from_slice(head);
+    std::fs::write(&tmp, &b).map_err(ctx(Kind::Other, format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(ctx(Kind::Other, format!("renaming to {}", path.display())))
+}
+
+/// Migrates a version-1 `DIR/monitor.state` (header and rule state in one file) to
+/// `DIR/monitor.redb`: the state streamed into a new database beside it, committed
+/// in one transaction, renamed into place; then `monitor.state` becomes the header
+/// copy. Killed at any point, it is either not done (done again) or done.
+fn migrate(dir: &Path) -> Res<()> {
     use std::io::Read;
     let path = dir.join("monitor.state");
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+    let f = std::fs::File::open(&path)
+        .map_err(ctx(Kind::Other, format!("reading {}", path.display())))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 20, f);
+    let mut header = read_header_from(&mut r, &path)?;
+    header.version = HEADER_VERSION;
+    let head = serde_json::to_vec(&header).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+    let tmp = dir.join("monitor.redb.tmp");
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
             return Err(Fail::new(
                 Kind::Other,
-                format!("reading {}: {e}", path.display()),
+                format!("removing {}: {e}", tmp.display()),
             ))
         }
-    };
-    // Streamed: the rule state of a large election is hundreds of megabytes on disk;
-    // reading it whole would double the monitor's peak memory.
-    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
-    let damaged = |m: &str| Fail::new(Kind::Other, format!("{} is damaged: {m}", path.display()));
-    let mut len8 = [0u8; 8];
-    r.read_exact(&mut len8).map_err(|_| damaged("short"))?;
-    let hl = usize::try_from(u64::from_be_bytes(len8)).map_err(|_| damaged("header length"))?;
-    if hl > 1 << 30 {
-        return Err(damaged("header length"));
     }
-    let mut head = vec![0u8; hl];
-    r.read_exact(&mut head).map_err(|_| damaged("header"))?;
-    let header: Header = serde_json::from_slice(&head).map_err(|e| damaged(&e.to_string()))?;
-    let mut state = MemoryState::new();
-    let mut buf = Vec::new();
-    // Reads one length-prefixed field into `buf`; `Ok(false)` at a clean end of file.
-    let take = |r: &mut std::io::BufReader<std::fs::File>, buf: &mut Vec<u8>, first: bool| {
+    let mut opened = DiskState::open(&tmp).map_err(|m| Fail::new(Kind::Other, m))?;
+    // Each pair is checked as it is read: a damaged file migrates nothing.
+    let read_field = |r: &mut std::io::BufReader<std::fs::File>,
+                      first: bool|
+     -> Result<Option<Vec<u8>>, String> {
         let mut len4 = [0u8; 4];
         match r.read_exact(&mut len4) {
             Ok(()) => {}
-            Err(e) if first && e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
-            Err(_) => return Err(damaged("truncated state")),
+            Err(e) if first && e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(_) => return Err("truncated state".into()),
         }
         let n = u32::from_be_bytes(len4) as usize;
         if n > 1 << 24 {
-            return Err(damaged("state field length"));
+            return Err("state field length".into());
         }
-        buf.resize(n, 0);
-        r.read_exact(buf).map_err(|_| damaged("truncated state"))?;
-        Ok(true)
+        let mut buf = vec![0u8; n];
+        r.read_exact(&mut buf)
+            .map_err(|_| "truncated state".to_string())?;
+        Ok(Some(buf))
     };
-    while take(&mut r, &mut buf, true)? {
-        let k = StateKey::decode(&buf).map_err(|e| damaged(&e.to_string()))?;
-        take(&mut r, &mut buf, false)?;
-        let v = StateValue::decode(&buf).map_err(|e| damaged(&e.to_string()))?;
-        state.insert(k, v);
+    let mut pairs = std::iter::from_fn(|| {
+        let k = match read_field(&mut r, true) {
+            Ok(Some(k)) => k,
+            Ok(None) => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let v = match read_field(&mut r, false) {
+            Ok(Some(v)) => v,
+            Ok(None) => return Some(Err("truncated state".into())),
+            Err(e) => return Some(Err(e)),
+        };
+        if let Err(e) = StateKey::decode(&k) {
+            return Some(Err(e.to_string()));
+        }
+        if let Err(e) = StateValue::decode(&v) {
+            return Some(Err(e.to_string()));
+        }
+        Some(Ok((k, v)))
+    });
+    let n = match opened.state.import(&mut pairs, &head) {
+        Ok(n) => n,
+        Err(m) => {
+            drop(opened);
+            let _ = std::fs::remove_file(&tmp);
+            return Err(damaged(&path, &m));
+        }
+    };
+    drop(opened);
+    let db = dir.join(DB_FILE);
+    std::fs::rename(&tmp, &db)
+        .map_err(ctx(Kind::Other, format!("renaming to {}", db.display())))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
     }
-    Ok(Some((header, state)))
+    export_header(dir, &head)?;
+    eprintln!(
+        "urne-client: {} migrated to {} ({n} rule state records)",
+        path.display(),
+        db.display()
+    );
+    Ok(())
 }
 
-/// Saves the state atomically (streamed to a temporary file, fsynced, renamed).
-fn save(dir: &Path, header: &Header, state: &MemoryState) -> Res<()> {
-    let path = dir.join("monitor.state");
-    let tmp = dir.join("monitor.state.tmp");
-    let head = serde_json::to_vec(header).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
-    let f = std::fs::File::create(&tmp)
-        .map_err(ctx(Kind::Other, format!("creating {}", tmp.display())))?;
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, f);
-    let write = |out: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
-        out.write_all(&(head.len() as u64).to_be_bytes())?;
-        out.write_all(&head)?;
-        for (k, v) in state {
-            let (k, v) = (k.encode(), v.encode());
-            out.write_all(&(k.len() as u32).to_be_bytes())?;
-            out.write_all(&k)?;
-            out.write_all(&(v.len() as u32).to_be_bytes())?;
-            out.write_all(&v)?;
+/// Opens the state directory: its store (migrating a version-1 state file first),
+/// the saved header (`None`: a new directory), and the alerts of the last batch if
+/// their delivery was not recorded.
+///
+/// A header copy without its store (a `monitor.state` copied alone to another
+/// directory, a store deleted) keeps what the monitor has seen the log sign (the
+/// checkpoint held: rollbacks and forks are still caught against it) and audits the
+/// log again from entry 0 to rebuild the rule state and the report.
+///
+/// # Errors
+/// [`Kind::Other`], with a sentence: the store is in use, damaged, or of another
+/// version.
+fn open_store(dir: &Path) -> Res<(DiskState, Option<Header>, Option<Outbox>)> {
+    let db = dir.join(DB_FILE);
+    let mut orphan = None;
+    if !db.exists() {
+        if let Some(h) = read_header(dir)? {
+            if h.version == 1 {
+                migrate(dir)?;
+            } else if h.version == HEADER_VERSION {
+                eprintln!(
+                    "urne-client: {} is missing: the checkpoint held is kept, and the log is audited again from entry 0 to rebuild the rule state",
+                    db.display()
+                );
+                orphan = Some(Header {
+                    compact: Default::default(),
+                    reports: BTreeMap::new(),
+                    helpdesk: Vec::new(),
+                    reissue_windows: BTreeMap::new(),
+                    ..h
+                });
+            } else {
+                return Err(Fail::new(
+                    Kind::Other,
+                    format!(
+                        "{} is a monitor state of version {}, this urne-client reads versions 1 and {HEADER_VERSION}: use the urne-client that wrote it, or a new state directory",
+                        dir.join("monitor.state").display(),
+                        h.version
+                    ),
+                ));
+            }
         }
-        out.flush()?;
-        out.get_ref().sync_all()
+    }
+    let mut opened = DiskState::open(&db).map_err(|m| Fail::new(Kind::Other, m))?;
+    if let Some(h) = orphan {
+        // Committed at once: killed before its first batch, it still holds the
+        // checkpoint.
+        let head = serde_json::to_vec(&h).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+        opened
+            .state
+            .commit(&head, None, true)
+            .map_err(|e| Fail::new(Kind::Other, format!("{}: {e}", db.display())))?;
+        return Ok((opened.state, Some(h), None));
+    }
+    let header = match &opened.header {
+        None => None,
+        Some(b) => {
+            let h: Header = serde_json::from_slice(b).map_err(|e| damaged(&db, &e.to_string()))?;
+            if h.version != HEADER_VERSION {
+                return Err(Fail::new(
+                    Kind::Other,
+                    format!(
+                        "{} holds a monitor state of version {}, this urne-client reads version {HEADER_VERSION}",
+                        db.display(),
+                        h.version
+                    ),
+                ));
+            }
+            Some(h)
+        }
     };
-    write(&mut out).map_err(ctx(Kind::Other, format!("writing {}", tmp.display())))?;
-    drop(out);
-    std::fs::rename(&tmp, &path)
-        .map_err(ctx(Kind::Other, format!("renaming to {}", path.display())))
+    let outbox = match &opened.outbox {
+        None => None,
+        Some(b) => Some(serde_json::from_slice(b).map_err(|e| damaged(&db, &e.to_string()))?),
+    };
+    Ok((opened.state, header, outbox))
 }
 
 /// The running monitor.
@@ -310,30 +469,137 @@ impl Monitor<'_> {
 
     fn header(&self) -> Header {
         Header {
-            version: 1,
+            version: HEADER_VERSION,
             log_key: self.trust.log_key.to_string(),
             compact: self.aud.compact.clone(),
             checkpoint: self.checkpoint.as_ref().map(|c| c.note.clone()),
             last_change: self.last_change,
             reports: self.aud.reports.clone(),
-            helpdesk: self.aud.helpdesk.values().cloned().collect(),
+            helpdesk: {
+                // In log order: the same state gives the same header.
+                let mut h: Vec<HelpdeskIssue> = self.aud.helpdesk.values().cloned().collect();
+                h.sort_by_key(|h| h.index);
+                h
+            },
             reissue_windows: self.aud.bursts.clone(),
             detectors: Some(self.det.clone()),
             stale_raised: self.stale_raised,
         }
     }
 
-    fn save(&self) -> Res<()> {
-        save(&self.args.state, &self.header(), &self.aud.state)
+    /// Commits the rule state written since the last commit with the resume point
+    /// (the header) and `outbox`, in one transaction (`durable`: waiting for the
+    /// disk, see `DiskState::commit`); then refreshes the header copy.
+    fn commit(&mut self, outbox: Option<&Outbox>, durable: bool) -> Res<()> {
+        let head = serde_json::to_vec(&self.header())
+            .map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+        let ob = outbox
+            .map(serde_json::to_vec)
+            .transpose()
+            .map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
+        let dir = &self.args.state;
+        let RuleState::Disk(d) = &mut self.aud.state else {
+            return Err(Fail::new(
+                Kind::Other,
+                "the monitor's rule state is not on disk",
+            ));
+        };
+        d.commit(&head, ob.as_deref(), durable).map_err(|e| {
+            Fail::new(
+                Kind::Other,
+                format!("saving the monitor state in {}: {e}", dir.display()),
+            )
+        })?;
+        export_header(dir, &head)
+    }
+
+    fn save(&mut self) -> Res<()> {
+        self.commit(None, true)
+    }
+
+    /// Commits an audited batch with its alerts, then delivers them.
+    fn commit_batch(&mut self, alerts: Vec<Alert>) -> Res<()> {
+        if alerts.is_empty() {
+            return self.commit(None, false);
+        }
+        let path = self.args.state.join("alerts.jsonl");
+        let alerts_len = match std::fs::metadata(&path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+            Err(e) => {
+                return Err(Fail::new(
+                    Kind::Other,
+                    format!("reading {}: {e}", path.display()),
+                ))
+            }
+        };
+        let o = Outbox { alerts_len, alerts };
+        self.commit(Some(&o), true)?;
+        self.deliver(o)
+    }
+
+    /// Raises the alerts of a committed batch, then records them delivered (after
+    /// `alerts.jsonl` is on disk).
+    fn deliver(&mut self, o: Outbox) -> Res<()> {
+        for a in o.alerts {
+            let k = (a.kind == "rule_violation").then_some(Kind::RuleViolation);
+            self.raise(a, k)?;
+        }
+        let path = self.args.state.join("alerts.jsonl");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.sync_data())
+            .map_err(ctx(Kind::Other, format!("writing {}", path.display())))?;
+        let RuleState::Disk(d) = &mut self.aud.state else {
+            return Ok(());
+        };
+        d.clear_outbox().map_err(|e| {
+            Fail::new(
+                Kind::Other,
+                format!(
+                    "saving the monitor state in {}: {e}",
+                    self.args.state.display()
+                ),
+            )
+        })
+    }
+
+    /// Delivers the alerts of the last batch committed before a crash: cuts
+    /// `alerts.jsonl` back to its length before them (a delivery cut short), then
+    /// raises them.
+    fn redeliver(&mut self, o: Outbox) -> Res<()> {
+        let path = self.args.state.join("alerts.jsonl");
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => {
+                let len = f
+                    .metadata()
+                    .map_err(ctx(Kind::Other, format!("reading {}", path.display())))?
+                    .len();
+                if len > o.alerts_len {
+                    f.set_len(o.alerts_len)
+                        .map_err(ctx(Kind::Other, format!("truncating {}", path.display())))?;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(Fail::new(
+                    Kind::Other,
+                    format!("opening {}: {e}", path.display()),
+                ))
+            }
+        }
+        self.deliver(o)
     }
 
     /// Catches up to a new checkpoint, which [`Monitor::poll`] decided consistent
     /// with the last one verified and witnessed.
     fn step(&mut self, new: SignedCheckpoint) -> Res<()> {
-        if self
-            .checkpoint
-            .as_ref()
-            .is_some_and(|old| old.note == new.note || old.checkpoint == new.checkpoint)
+        if self.aud.compact.size() == new.checkpoint.size
+            && self
+                .checkpoint
+                .as_ref()
+                .is_some_and(|old| old.note == new.note || old.checkpoint == new.checkpoint)
         {
             return Ok(());
         }
@@ -354,32 +620,24 @@ impl Monitor<'_> {
                 b
             };
             let t0 = Instant::now();
-            let mut since_save = 0u64;
-            let mut pending_alerts: Vec<Alert> = Vec::new();
             let log = Log::new(self.log.base());
-            let res = stream_entries(&log, &cp, start, cp.size, 16, |first, es| {
+            let res = stream_leaves(&log, &cp, start, cp.size, 16, |first, es, hs| {
                 let n = es.len() as u64;
-                pending_alerts.extend(self.aud.process(first, &es, &self.det));
+                let alerts = self.aud.process(first, &es, Some(&hs), &self.det)?;
                 bar.inc(n);
-                since_save += n;
-                for a in pending_alerts.drain(..) {
-                    let k = (a.kind == "rule_violation").then_some(Kind::RuleViolation);
-                    self.raise(a, k)?;
-                }
-                if since_save >= 200_000 {
-                    // A resume point mid-way: the tree and state cover exactly these
-                    // entries, and the checkpoint is the last fully verified one.
-                    since_save = 0;
-                    self.save()?;
-                }
-                Ok(())
+                // A resume point per batch, with its rule state and its alerts: the
+                // tree and state cover exactly these entries, and the checkpoint is
+                // the last fully verified one.
+                self.commit_batch(alerts)
             });
             bar.finish_and_clear();
             if let Err(f) = res {
+                // Every batch audited whole is committed; a batch cut short (a tile
+                // that does not verify, the network, the disk) is not, and is
+                // audited again from the last commit.
                 if f.kind == Kind::ProofFailed {
                     self.bad_tiles(&f, &new.note)?;
                 }
-                self.save()?;
                 return Err(f);
             }
             if self.aud.compact.root() != cp.root {
@@ -560,7 +818,7 @@ impl Monitor<'_> {
 
     fn check_stale(&mut self, why: &str) -> Res<()> {
         let idle = now_unix() - self.last_change;
-        if !self.stale_raised && idle >= self.args.stale_after as i64 && self.aud.any_open() {
+        if !self.stale_raised && idle >= self.args.stale_after as i64 && self.aud.any_open()? {
             self.stale_raised = true;
             self.raise(
                 Alert::new(
@@ -592,8 +850,10 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         burst_per_hour: args.burst_per_hour,
         reissue_vote_minutes: args.reissue_vote_minutes,
     };
-    let (aud, checkpoint, last_change, stale_raised) = match load(&args.state)? {
-        Some((h, state)) => {
+    let (store, header, outbox) = open_store(&args.state)?;
+    let state = RuleState::Disk(Box::new(store));
+    let (aud, checkpoint, last_change, stale_raised) = match header {
+        Some(h) => {
             if h.log_key != trust.log_key.to_string() {
                 return Err(Fail::new(
                     Kind::Other,
@@ -609,13 +869,24 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
                 None => None,
             };
             (
-                Auditor::resume(state, h.compact, h.reports, h.helpdesk, h.reissue_windows),
+                Auditor::resume(state, h.compact, h.reports, h.helpdesk, h.reissue_windows)?,
                 cp,
                 h.last_change,
                 h.stale_raised,
             )
         }
-        None => (Auditor::default(), None, now_unix(), false),
+        None => (
+            Auditor::resume(
+                state,
+                Default::default(),
+                BTreeMap::new(),
+                Vec::new(),
+                BTreeMap::new(),
+            )?,
+            None,
+            now_unix(),
+            false,
+        ),
     };
     let evidence = Evidence::load(&args.state, &trust.log_key)?;
     let mut m = Monitor {
@@ -637,6 +908,9 @@ pub fn run(args: &MonitorArgs) -> Res<String> {
         latest: Default::default(),
         seals: Default::default(),
     };
+    if let Some(o) = outbox {
+        m.redeliver(o)?;
+    }
     if let Some(cp) = &m.checkpoint {
         *m.latest.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((cp.note.clone(), cp.checkpoint.size));

@@ -15,7 +15,7 @@
 
 use crate::engine::{Alert, Burst, ElectionReport, TimelineEvent};
 use crate::fail::{ctx, Fail, Kind, Res};
-use crate::monitor::load;
+use crate::monitor::read_header;
 use clap::{Args, ValueEnum};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1029,7 +1029,7 @@ figure{margin:.6em 0}figcaption{font-weight:600}
 /// # Errors
 /// [`Kind::Other`] if the state is missing or unreadable or the file cannot be written.
 pub fn run(a: &ReportArgs) -> Res<String> {
-    let (header, _) = load(&a.state)?.ok_or_else(|| {
+    let header = read_header(&a.state)?.ok_or_else(|| {
         Fail::new(
             Kind::Other,
             format!(

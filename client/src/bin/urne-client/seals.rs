@@ -16,13 +16,14 @@
 //! election), and entries after a seal are fetched a second time (only those).
 
 use crate::engine::{stream_entries, Alert};
-use crate::fail::Res;
+use crate::fail::{Fail, Kind, Res};
 use crate::http::Log;
+use crate::store::RuleState;
 use crate::trust::{check_consistent, Trust};
 use std::collections::{BTreeMap, HashSet};
 use urne_client::checkpoint::SignedCheckpoint;
 use urne_client::consistency::Shown;
-use urne_client::rules::{MemoryState, Phase, StateKey, StateValue};
+use urne_client::rules::Phase;
 use urne_client::seal::Seal;
 use urne_client::statement::{Body, SignedStatement, Time};
 
@@ -48,20 +49,17 @@ impl Seals {
         &mut self,
         log: &Log,
         trust: &Trust,
-        state: &MemoryState,
+        state: &RuleState,
         current: &SignedCheckpoint,
     ) -> Res<Vec<Alert>> {
         let now = Time::now();
         let mut alerts = Vec::new();
-        // Election keys sort first in the state (the first variant of `StateKey`).
-        let elections: Vec<_> = state
-            .iter()
-            .take_while(|(k, _)| matches!(k, StateKey::Election(_)))
-            .filter_map(|(_, v)| match v {
-                StateValue::Election(es) => Some(es.clone()),
-                _ => None,
-            })
-            .collect();
+        let elections = state.elections().map_err(|e| {
+            Fail::new(
+                Kind::Other,
+                format!("reading the elections of the rule state: {e}"),
+            )
+        })?;
         for es in elections {
             let (Some(deadline), Phase::Closed) = (es.sealed_after(), es.phase) else {
                 continue;

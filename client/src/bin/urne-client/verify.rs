@@ -7,9 +7,10 @@
 //! appended. Does not own: the proofs (library), the remembered checkpoints
 //! (`trust.rs`), the rule replay (`engine.rs`), `--offline` (`offline.rs`).
 
-use crate::engine::{stream_entries, Auditor, Detectors};
+use crate::engine::{stream_entries, stream_leaves, Auditor, Detectors};
 use crate::fail::{ctx, Fail, Kind, Res};
 use crate::http::Log;
+use crate::store::Scratch;
 use crate::trust::{check_consistent, LogArgs, Trust};
 use clap::Args;
 use urne_client::api::{hashes_from_base64, InclusionAnswer, ReceiptAnswer, SubmitAnswer};
@@ -420,20 +421,32 @@ pub fn run(a: &VerifyArgs) -> Res<(String, serde_json::Value)> {
             reissue_vote_minutes: -1,
         };
         let mut aud = Auditor::default();
+        // The rule state goes to a scratch store on disk (removed after): a voter's
+        // laptop checks a national log in bounded memory. In memory if the system's
+        // temporary directory cannot hold it.
+        let _scratch = match Scratch::open() {
+            Some((scratch, state)) => {
+                aud.state = state;
+                Some(scratch)
+            }
+            None => None,
+        };
         let mut own = None;
-        stream_entries(
+        stream_leaves(
             &log,
             &newer.checkpoint,
             0,
             claim.index + 1,
             16,
-            |first, es| {
-                for al in aud.process(first, &es, &det) {
+            |first, es, hs| {
+                for al in aud.process(first, &es, Some(&hs), &det)? {
                     if al.kind == "rule_violation" && al.index == Some(claim.index) {
                         own = Some(al);
                     }
                 }
-                Ok(())
+                aud.state.flush().map_err(|e| {
+                    Fail::new(Kind::Other, format!("the audit's scratch rule state: {e}"))
+                })
             },
         )?;
         if let Some(al) = own {

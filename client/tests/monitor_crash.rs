@@ -1,0 +1,547 @@
+//! A monitor killed (SIGKILL) in the middle of a large catch-up, once while it
+//! delivers the alerts of a batch and once between two batches, resumes and ends
+//! with the same rule state, resume point and alert lines as a run never killed.
+//!
+//! The log is real (`urne serve`, RocksDB), filled over HTTP by `urne load` (three
+//! elections of credentials and ballots), with two entries that break the rules
+//! forged in between (`urne forge-append`, as a compromised operator would), so that
+//! the audit raises alerts before and after the points where it is killed.
+//!
+//! Size: `URNE_CRASH_AUDIT_BALLOTS` ballots in all (default 12,000: about 24,000
+//! entries, a couple of minutes on a loaded 2-core machine in a debug build); one
+//! million entries is `URNE_CRASH_AUDIT_BALLOTS=500000` (with `--release`).
+
+use redb::{ReadableTable, TableDefinition};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use urne_client::note::SignerKey;
+use urne_client::statement::{Body, Statement, Time};
+
+/// The path of the `urne` binary (a sibling of this test's target directory).
+fn urne_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("URNE_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    for dir in exe.ancestors() {
+        let cand = dir.join("urne");
+        if cand.is_file() {
+            return cand;
+        }
+    }
+    panic!("the urne binary was not found: build it (cargo build --bin urne) or set URNE_BIN");
+}
+
+/// A child process killed when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// `urne serve` on a data directory, allowing the demo board key (`urne load`).
+struct Log {
+    child: Guard,
+    url: String,
+    key: String,
+}
+
+fn start_log(data: &Path, board: &[String]) -> Log {
+    let mut child = Command::new(urne_bin())
+        .args(["serve", "--data"])
+        .arg(data)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(board.iter().flat_map(|k| ["--allow-board", k.as_str()]))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start urne serve");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines();
+    let (mut url, mut key) = (None, None);
+    while url.is_none() {
+        let line = lines.next().expect("server exited").expect("read stdout");
+        if let Some(k) = line.trim().strip_prefix("verifier key:") {
+            key = Some(k.trim().to_string());
+        }
+        if let Some(rest) = line.trim().strip_prefix("serving on:") {
+            url = Some(
+                rest.split_whitespace()
+                    .next()
+                    .expect("url")
+                    .trim_end_matches('/')
+                    .to_string(),
+            );
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Log {
+        child: Guard(child),
+        url: url.expect("url"),
+        key: key.expect("verifier key line"),
+    }
+}
+
+impl Log {
+    /// Stops the log (SIGTERM: a clean shutdown) and waits for it.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("urne serve did not stop");
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Appends `entry` to the stopped log in `data`, bypassing the rules.
+fn forge(data: &Path, dir: &Path, entry: &str) {
+    let f = dir.join("forged.txt");
+    std::fs::write(&f, entry).expect("write");
+    run_ok(
+        Command::new(urne_bin())
+            .args(["forge-append", "--data"])
+            .arg(data)
+            .arg(&f),
+    );
+}
+
+/// Starts `urne-client monitor --once` on `state`; `hook`: its `--exec`.
+fn monitor(log: &Log, state: &Path, hook: &str) -> Guard {
+    Guard(
+        Command::new(env!("CARGO_BIN_EXE_urne-client"))
+            .args(["monitor", "--log", &log.url, "--key", &log.key, "--state"])
+            .arg(state)
+            .args(["--once", "--quiet", "--exec", hook])
+            .env("XDG_STATE_HOME", state.with_extension("xdg"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start monitor"),
+    )
+}
+
+/// Waits for a process to exit (generous: a loaded machine); returns its code.
+fn wait(mut g: Guard) -> Option<i32> {
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        if let Some(s) = g.0.try_wait().expect("wait") {
+            return s.code();
+        }
+        assert!(Instant::now() < deadline, "the monitor did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The tree size of the resume point in `DIR/monitor.state` (0 if not yet written).
+fn resumed_size(state: &Path) -> u64 {
+    let Ok(b) = std::fs::read(state.join("monitor.state")) else {
+        return 0;
+    };
+    let Some(n) = b
+        .get(..8)
+        .map(|l| u64::from_be_bytes(l.try_into().unwrap()) as usize)
+    else {
+        return 0;
+    };
+    b.get(8..8 + n)
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(h).ok())
+        .and_then(|h| h["compact"]["size"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Everything a monitor keeps: the rule state (key → value), the resume point
+/// (without `last_change`, the wall-clock time of the last catch-up) and the alert
+/// lines (without `detected`, the wall-clock time each was raised).
+struct Kept {
+    rules: BTreeMap<Vec<u8>, Vec<u8>>,
+    header: serde_json::Value,
+    alerts: Vec<serde_json::Value>,
+}
+
+const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rule_state");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+fn kept(state: &Path) -> Kept {
+    let db = redb::Database::open(state.join("monitor.redb")).expect("open monitor.redb");
+    let r = db.begin_read().unwrap();
+    let rules = r
+        .open_table(STATE)
+        .unwrap()
+        .iter()
+        .unwrap()
+        .map(|kv| {
+            let (k, v) = kv.unwrap();
+            (k.value().to_vec(), v.value().to_vec())
+        })
+        .collect();
+    let meta = r.open_table(META).unwrap();
+    assert!(
+        meta.get("outbox").unwrap().is_none(),
+        "every alert delivered"
+    );
+    let mut header: serde_json::Value =
+        serde_json::from_slice(meta.get("header").unwrap().unwrap().value()).unwrap();
+    header["last_change"] = serde_json::Value::Null;
+    let alerts = std::fs::read_to_string(state.join("alerts.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("one JSON alert a line");
+            v["detected"] = serde_json::Value::Null;
+            v
+        })
+        .collect();
+    Kept {
+        rules,
+        header,
+        alerts,
+    }
+}
+
+/// A statement of an election the log never sealed (`unknown_election`).
+fn forged(n: u8) -> String {
+    let key = SignerKey::from_seed("board.forger", [n; 32]).unwrap();
+    Statement {
+        election: format!("never-sealed-{n}"),
+        time: Time::now(),
+        body: Body::Open,
+    }
+    .sign(&[&key])
+    .unwrap()
+}
+
+#[test]
+fn monitor_killed_during_catch_up_ends_as_if_never_killed() {
+    let ballots: usize = std::env::var("URNE_CRASH_AUDIT_BALLOTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12_000);
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // The demo's board keys, one a line.
+    let board: Vec<String> = run_ok(Command::new(urne_bin()).args(["demo", "--print-board-key"]))
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    // Three elections loaded over HTTP, a forged entry after each of the first two.
+    let third = ballots / 3;
+    let mut log = start_log(&data, &board);
+    for round in 0..3u8 {
+        run_ok(
+            Command::new(urne_bin())
+                .args(["load", "--log", &log.url, "--ballots"])
+                .arg(third.max(1).to_string())
+                .args(["--concurrency", "64", "--json"]),
+        );
+        if round < 2 {
+            log.stop();
+            forge(&data, tmp.path(), &forged(round + 1));
+            log = start_log(&data, &board);
+        }
+    }
+    let total = {
+        let mut r = ureq::get(format!("{}/checkpoint", log.url)).call().unwrap();
+        let cp = r.body_mut().read_to_string().unwrap();
+        cp.lines().nth(1).unwrap().parse::<u64>().unwrap()
+    };
+    assert!(total >= 6 * third as u64, "{total} entries");
+
+    // The reference: one run, never killed. Its hook passes at once.
+    let go = tmp.path().join("go");
+    let mark = tmp.path().join("mark");
+    let hook = format!(
+        "touch {m}; while [ ! -e {g} ]; do sleep 0.05; done",
+        m = mark.display(),
+        g = go.display()
+    );
+    std::fs::write(&go, "").unwrap();
+    let reference = tmp.path().join("reference");
+    assert_eq!(
+        wait(monitor(&log, &reference, &hook)),
+        Some(6),
+        "rule violations found"
+    );
+    let want = kept(&reference);
+    let codes: Vec<&str> = want
+        .alerts
+        .iter()
+        .map(|a| a["evidence"]["code"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        codes,
+        ["unknown_election", "unknown_election"],
+        "{:?}",
+        want.alerts
+    );
+    assert_eq!(want.header["compact"]["size"], total);
+
+    // Kill 1: while the first alert's hook runs (the batch is committed, its alert
+    // line written, its delivery not recorded). Kill 2: between two batches, past
+    // the middle of what is left. Tried again from scratch if the monitor was
+    // faster than this test's polling and ended before the second kill.
+    let crashed = tmp.path().join("crashed");
+    let mut killed_mid_way = false;
+    for _attempt in 0..3 {
+        let _ = std::fs::remove_dir_all(&crashed);
+        std::fs::remove_file(&go).unwrap();
+        let _ = std::fs::remove_file(&mark);
+        let mut m = monitor(&log, &crashed, &hook);
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        while !mark.exists() {
+            assert!(Instant::now() < deadline, "the first alert never came");
+            assert!(m.0.try_wait().unwrap().is_none(), "the monitor ended early");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        m.0.kill().unwrap();
+        m.0.wait().unwrap();
+        std::fs::write(&go, "").unwrap();
+        let at_kill1 = resumed_size(&crashed);
+        assert!(
+            at_kill1 < total,
+            "killed before the end ({at_kill1} of {total})"
+        );
+        assert_eq!(
+            std::fs::read_to_string(crashed.join("alerts.jsonl"))
+                .unwrap()
+                .lines()
+                .count(),
+            1,
+            "the alert line was written before the kill"
+        );
+        let mut m = monitor(&log, &crashed, &hook);
+        let target = at_kill1 + (total - at_kill1) / 2;
+        loop {
+            if m.0.try_wait().unwrap().is_some() {
+                break;
+            }
+            if resumed_size(&crashed) >= target {
+                m.0.kill().unwrap();
+                m.0.wait().unwrap();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let at = resumed_size(&crashed);
+        if at < total {
+            eprintln!(
+                "killed at {at_kill1} (delivering an alert), then at {at} of {total} entries"
+            );
+            killed_mid_way = true;
+            break;
+        }
+        eprintln!("the monitor ended before its second kill; trying again");
+    }
+    assert!(killed_mid_way, "the monitor was never killed mid-way");
+
+    // Resumed to the end: the same as the run never killed.
+    let code = wait(monitor(&log, &crashed, &hook));
+    assert!(
+        code == Some(0) || code == Some(6),
+        "exit code {code:?} (6 if a violation was after the last kill)"
+    );
+    let got = kept(&crashed);
+    assert_eq!(got.header, want.header, "resume point and report data");
+    assert_eq!(got.alerts, want.alerts, "alert lines, each once");
+    assert_eq!(got.rules.len(), want.rules.len(), "rule state records");
+    assert!(got.rules == want.rules, "rule state");
+    log.stop();
+}
+
+/// Rewrites a state directory of format 2 as format 1 (before the store: the header
+/// with `version: 1`, then every rule state record as length-prefixed pairs).
+fn downgrade(state: &Path) -> Vec<u8> {
+    let k = kept(state);
+    let db = redb::Database::open(state.join("monitor.redb")).unwrap();
+    let head = {
+        let r = db.begin_read().unwrap();
+        let meta = r.open_table(META).unwrap();
+        let mut h: serde_json::Value =
+            serde_json::from_slice(meta.get("header").unwrap().unwrap().value()).unwrap();
+        h["version"] = 1.into();
+        serde_json::to_vec(&h).unwrap()
+    };
+    drop(db);
+    let mut out = (head.len() as u64).to_be_bytes().to_vec();
+    out.extend_from_slice(&head);
+    for (key, v) in &k.rules {
+        out.extend_from_slice(&(key.len() as u32).to_be_bytes());
+        out.extend_from_slice(key);
+        out.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        out.extend_from_slice(v);
+    }
+    std::fs::remove_file(state.join("monitor.redb")).unwrap();
+    std::fs::write(state.join("monitor.state"), &out).unwrap();
+    out
+}
+
+/// Runs `monitor --once` on `state` and returns (exit code, stderr).
+fn monitor_once(log: &Log, state: &Path) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_urne-client"))
+        .args(["monitor", "--log", &log.url, "--key", &log.key, "--state"])
+        .arg(state)
+        .args(["--once", "--quiet"])
+        .env("XDG_STATE_HOME", state.with_extension("xdg"))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_state_file_of_format_1_is_migrated_and_a_damaged_or_unknown_one_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let board: Vec<String> = run_ok(Command::new(urne_bin()).args(["demo", "--print-board-key"]))
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let log = start_log(&data, &board);
+    run_ok(
+        Command::new(urne_bin())
+            .args(["load", "--log", &log.url, "--ballots", "300", "--json"])
+            .args(["--concurrency", "32"]),
+    );
+    let state = tmp.path().join("mon");
+    assert_eq!(monitor_once(&log, &state).0, Some(0));
+    let want = kept(&state);
+    assert!(want.rules.len() > 600, "{} records", want.rules.len());
+    let v1 = downgrade(&state);
+
+    // Damaged: the file cut in the middle of its rule state, then a header of a
+    // version this client does not know. Each refused (exit 1) with a sentence,
+    // nothing written beside it.
+    for (bytes, says) in [
+        (v1[..v1.len() - 7].to_vec(), "is damaged: truncated state"),
+        (
+            {
+                let mut h: serde_json::Value = serde_json::from_slice(
+                    &v1[8..8 + u64::from_be_bytes(v1[..8].try_into().unwrap()) as usize],
+                )
+                .unwrap();
+                h["version"] = 99.into();
+                let h = serde_json::to_vec(&h).unwrap();
+                let mut b = (h.len() as u64).to_be_bytes().to_vec();
+                b.extend_from_slice(&h);
+                b
+            },
+            "is a monitor state of version 99",
+        ),
+        (
+            b"\x00\x00\x00\x00\x00\x00\x00\x05{\"ver".to_vec(),
+            "is damaged",
+        ),
+    ] {
+        std::fs::write(state.join("monitor.state"), &bytes).unwrap();
+        let (code, err) = monitor_once(&log, &state);
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(says), "{says:?} in {err}");
+        assert!(!state.join("monitor.redb").exists(), "{err}");
+        assert!(!state.join("monitor.redb.tmp").exists(), "{err}");
+        assert_eq!(std::fs::read(state.join("monitor.state")).unwrap(), bytes);
+    }
+
+    // Intact: migrated, and the monitor goes on from it (nothing new to audit).
+    std::fs::write(state.join("monitor.state"), &v1).unwrap();
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("migrated to"), "{err}");
+    let got = kept(&state);
+    assert!(got.rules == want.rules, "rule state migrated");
+    let mut h = got.header.clone();
+    h["version"] = want.header["version"].clone();
+    assert_eq!(h, want.header);
+    assert_eq!(got.header["version"], 2);
+    // The header copy is of format 2 now: the rule state is no longer in it.
+    let copy = std::fs::read(state.join("monitor.state")).unwrap();
+    assert_eq!(
+        copy.len(),
+        8 + u64::from_be_bytes(copy[..8].try_into().unwrap()) as usize
+    );
+    log.stop();
+}
+
+#[test]
+fn a_second_monitor_on_the_same_state_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let board: Vec<String> = run_ok(Command::new(urne_bin()).args(["demo", "--print-board-key"]))
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let log = start_log(&data, &board);
+    run_ok(
+        Command::new(urne_bin())
+            .args(["load", "--log", &log.url, "--ballots", "50", "--json"])
+            .args(["--concurrency", "8"]),
+    );
+    let state = tmp.path().join("mon");
+    // The first one follows the log (it never ends by itself).
+    let mut first = Guard(
+        Command::new(env!("CARGO_BIN_EXE_urne-client"))
+            .args(["monitor", "--log", &log.url, "--key", &log.key, "--state"])
+            .arg(&state)
+            .args(["--quiet", "--interval", "1"])
+            .env("XDG_STATE_HOME", state.with_extension("xdg"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while resumed_size(&state) < 102 {
+        assert!(
+            Instant::now() < deadline,
+            "the first monitor never caught up"
+        );
+        assert!(
+            first.0.try_wait().unwrap().is_none(),
+            "the first monitor ended"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("is in use by another monitor (one monitor per state directory)"),
+        "{err}"
+    );
+    // The first one goes on, untouched.
+    assert!(first.0.try_wait().unwrap().is_none());
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    // Once it is gone, the directory is usable again.
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(0), "{err}");
+    log.stop();
+}
