@@ -725,13 +725,21 @@ test("the ballot chart: each bar spans its hour, the suspension band covers exac
   const [s0, s1] = [Date.parse(susp.time) / 1000, Date.parse(resume.time) / 1000];
   await page.goto(`${log.url}/#/tableau`);
   await page.waitForFunction(() => document.querySelector('[id="ballots-cse-2026-acme"] canvas'));
-  const g = await chartGeometry(page, "ballots-cse-2026-acme", [0x1f, 0x6f, 0xeb], [(s0 + s1) / 2]);
+  const hours = Object.entries(stats.ballots_per_hour).filter(([, n]) => n > 0).map(([h]) => Number(h));
+  // The canvas exists before uPlot has drawn into it (its first draw, and each redraw
+  // when the dashboard refreshes, clear it first): read it until the bars and the band
+  // are drawn, as a person looking at it would, then judge that drawing.
+  let g;
+  for (const until = Date.now() + 60_000; ; ) {
+    g = await chartGeometry(page, "ballots-cse-2026-acme", [0x1f, 0x6f, 0xeb], [(s0 + s1) / 2]);
+    if ((g.bars.length === hours.length && g.band.length > 0) || Date.now() > until) break;
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
   const pos = (t) => g.left + ((t - g.min) / (g.max - g.min)) * g.width;
   const hourPx = pos(3600) - pos(0);
   assert.ok(hourPx > 20, `an hour is ${hourPx}px wide`);
 
   // Every hour with ballots has one bar from its start to its end (2 px gap at most 4).
-  const hours = Object.entries(stats.ballots_per_hour).filter(([, n]) => n > 0).map(([h]) => Number(h));
   assert.equal(g.bars.length, hours.length, `bars ${JSON.stringify(g.bars)} for hours ${hours}`);
   for (const h of hours) {
     const bar = g.bars.find(([a]) => Math.abs(a - pos(h)) <= 1.5);
