@@ -76,7 +76,20 @@ impl From<StatementError> for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         tracing::error!(error = %e, "storage error while answering a request");
-        ApiError::internal(e.to_string())
+        match e {
+            // The engine cannot answer now (a PostgreSQL primary failing over, a lost
+            // connection, a disk error): the same request is answered once it is
+            // back, and a statement that was appended is then answered 200 with its
+            // index. A 500 would tell clients not to retry.
+            StorageError::Engine(_) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_failure",
+                e.to_string(),
+            ),
+            StorageError::Corrupt { .. } | StorageError::Fenced(_) => {
+                ApiError::internal(e.to_string())
+            }
+        }
     }
 }
 
@@ -128,5 +141,26 @@ impl IntoResponse for ApiError {
             );
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod storage_error_tests {
+    use super::*;
+
+    /// An engine that cannot answer (the database failing over) is "retry later";
+    /// damaged data is not. The database failover test met a 500 here.
+    #[test]
+    fn an_unreachable_engine_is_retry_later() {
+        let e = ApiError::from(StorageError::Engine("connecting: refused".into()));
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code, "storage_failure");
+        let resp = e.into_response();
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        let e = ApiError::from(StorageError::Corrupt {
+            what: "leaf 3".into(),
+            detail: "short".into(),
+        });
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -244,7 +244,15 @@ fn answer(
     duplicate: bool,
 ) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
     let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
-        .map_err(|e| ApiError::internal(format!("inclusion proof: {e}")))?;
+        // Reading the stored hashes is what fails here (the database failing over):
+        // retry later, and the statement, appended, is then answered 200.
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_failure",
+                format!("inclusion proof: {e}"),
+            )
+        })?;
     // The entry as stored (a duplicate's may carry other signature lines than the
     // body just sent): the receipt carries it, so it is checkable without the log.
     let entry = app
