@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use urne_client::api::EventFacts;
 use urne_client::statement::{Body, Statement};
 
 /// One lifecycle event of an election.
@@ -19,24 +20,10 @@ pub struct TimelineEvent {
     pub time: String,
     /// Statement type (`election`, `open`, `suspend`, …).
     pub kind: String,
-    /// Reason or detail given by the statement, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// `intervention`: who intervened.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// `intervention`: what was done.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// `intervention`: the batch reissues it announces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reissues: Option<u64>,
-    /// `results`: the scrutin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scrutin: Option<String>,
-    /// `results`: the ballots counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ballots: Option<u64>,
+    /// The statement's fields (reason, actor, action, reissues, scrutin, ballots),
+    /// flattened into the event's JSON.
+    #[serde(flatten)]
+    pub facts: EventFacts,
 }
 
 /// Statistics of one election.
@@ -83,12 +70,7 @@ impl ElectionStats {
             index,
             time: st.time.to_string(),
             kind,
-            reason: None,
-            actor: None,
-            action: None,
-            reissues: None,
-            scrutin: None,
-            ballots: None,
+            facts: EventFacts::default(),
         };
         // Fields, never sentences: the page words them in the reader's language.
         match &st.body {
@@ -124,30 +106,32 @@ impl ElectionStats {
                 if !matches!(event.as_str(), "Setup" | "Result") {
                     return;
                 }
-                ev.reason = Some(format!("{protocol} {event}"));
+                ev.facts.reason = Some(format!("{protocol} {event}"));
             }
             Body::Election(e) => {
                 self.electorate = e.roll.as_ref().map(|(_, n)| *n);
-                ev.reason = Some(e.title.clone());
+                ev.facts.reason = Some(e.title.clone());
             }
-            Body::Suspend { reason } | Body::Resume { reason } => ev.reason = Some(reason.clone()),
-            Body::Void { reason, .. } => ev.reason = Some(reason.clone()),
+            Body::Suspend { reason } | Body::Resume { reason } => {
+                ev.facts.reason = Some(reason.clone())
+            }
+            Body::Void { reason, .. } => ev.facts.reason = Some(reason.clone()),
             Body::Intervention {
                 actor,
                 action,
                 reason,
                 reissues,
             } => {
-                ev.actor = Some(actor.clone());
-                ev.action = Some(action.clone());
-                ev.reason = Some(reason.clone());
-                ev.reissues = *reissues;
+                ev.facts.actor = Some(actor.clone());
+                ev.facts.action = Some(action.clone());
+                ev.facts.reason = Some(reason.clone());
+                ev.facts.reissues = *reissues;
             }
             Body::Results {
                 scrutin, ballots, ..
             } => {
-                ev.scrutin = Some(scrutin.clone());
-                ev.ballots = Some(*ballots);
+                ev.facts.scrutin = Some(scrutin.clone());
+                ev.facts.ballots = Some(*ballots);
             }
             Body::Open | Body::Close => {}
         }
@@ -232,10 +216,10 @@ mod tests {
         let ev = s.timeline.last().unwrap();
         assert_eq!(
             (
-                ev.actor.as_deref(),
-                ev.action.as_deref(),
-                ev.reason.as_deref(),
-                ev.reissues
+                ev.facts.actor.as_deref(),
+                ev.facts.action.as_deref(),
+                ev.facts.reason.as_deref(),
+                ev.facts.reissues
             ),
             (Some("ops"), Some("reissue"), Some("leak"), Some(12))
         );

@@ -228,6 +228,38 @@ pub struct InstanceInfo {
     pub lease_ms: u64,
 }
 
+/// The fields of a lifecycle, intervention or results statement, as a timeline keeps
+/// them for a reader to word in their own language: the log's statistics (flattened
+/// into each event of `/v1/elections/<id>`) and the monitor's report both hold them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EventFacts {
+    /// `suspend`, `resume`, `void`, `intervention`: the reason given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `intervention`: who.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// `intervention`: what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// `intervention`: the batch reissues it announces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissues: Option<u64>,
+    /// `results`: the scrutin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scrutin: Option<String>,
+    /// `results`: the ballots counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ballots: Option<u64>,
+}
+
+impl EventFacts {
+    /// Whether no field is set (an `open` or a `close`).
+    pub fn is_empty(&self) -> bool {
+        *self == EventFacts::default()
+    }
+}
+
 /// Encodes hashes as the API writes them (base64).
 pub fn hashes_to_base64(hashes: &[Hash]) -> Vec<String> {
     hashes.iter().map(tree::hash_to_base64).collect()

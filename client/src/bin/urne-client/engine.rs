@@ -15,6 +15,7 @@ use crate::http::{HttpTiles, Log};
 use crate::store::RuleState;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use urne_client::api::EventFacts;
 use urne_client::checkpoint::Checkpoint;
 use urne_client::compact::CompactRange;
 use urne_client::note::VerifierKey;
@@ -88,35 +89,6 @@ pub struct TimelineEvent {
     /// (`detail` is English).
     #[serde(default, skip_serializing_if = "EventFacts::is_empty")]
     pub facts: EventFacts,
-}
-
-/// The fields of a lifecycle statement, as the report words them.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct EventFacts {
-    /// `suspend`, `resume`, `void`, `intervention`: the reason given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// `intervention`: who.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub actor: Option<String>,
-    /// `intervention`: what.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
-    /// `intervention`: the batch reissues it announces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reissues: Option<u64>,
-    /// `results`: the scrutin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scrutin: Option<String>,
-    /// `results`: the ballots counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ballots: Option<u64>,
-}
-
-impl EventFacts {
-    fn is_empty(&self) -> bool {
-        *self == EventFacts::default()
-    }
 }
 
 /// One burst of reissues: from the reissue that crossed the bound to the last one
