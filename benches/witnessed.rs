@@ -145,10 +145,7 @@ fn main() {
     let (log, base, _) = start(&serve_args(&data, &board, &flags));
     procs.push(log);
     let log_key = VerifierKey::parse(&log_key).expect("log key");
-    let policy = WitnessPolicy {
-        witnesses: wkeys,
-        quorum: 2,
-    };
+    let policy = WitnessPolicy::k_of_n(wkeys, 2);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

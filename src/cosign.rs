@@ -199,10 +199,10 @@ impl Cosigning {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let policy = urne_client::checkpoint::WitnessPolicy {
-            witnesses: self.peers.iter().map(|p| p.key.clone()).collect(),
-            quorum: self.quorum,
-        };
+        let policy = urne_client::checkpoint::WitnessPolicy::k_of_n(
+            self.peers.iter().map(|p| p.key.clone()).collect(),
+            self.quorum,
+        );
         let checked = urne_client::checkpoint::open_checkpoint(note.as_bytes(), log_key, &policy)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .and_then(|cp| {

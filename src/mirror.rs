@@ -281,10 +281,8 @@ impl Mirror {
             }
         }
         self.cosign.relay(announced, info.witness_quorum);
-        *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Some(WitnessPolicy {
-            witnesses: keys,
-            quorum: info.witness_quorum,
-        });
+        *self.policy.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(WitnessPolicy::k_of_n(keys, info.witness_quorum));
         // The head held (after a restart, say) may be the cosigned one to announce.
         if let Some(h) = self.head() {
             self.serve(h);
@@ -297,10 +295,7 @@ impl Mirror {
     fn cosignatures(&self, note: &str) -> Option<usize> {
         let policy = self.policy.read().unwrap_or_else(|p| p.into_inner());
         let policy = policy.as_ref().filter(|p| !p.witnesses.is_empty())?;
-        let count_all = WitnessPolicy {
-            witnesses: policy.witnesses.clone(),
-            quorum: 0,
-        };
+        let count_all = WitnessPolicy::k_of_n(policy.witness_keys(), 0);
         open_checkpoint(note.as_bytes(), &self.log_key, &count_all)
             .ok()
             .map(|c| c.cosigners.len())
@@ -315,15 +310,15 @@ impl Mirror {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if let (Some(n), Some(p)) = (self.cosignatures(&head.checkpoint), policy) {
-            if n >= p.quorum.max(1) {
+            if n >= p.min_cosigners().max(1) {
                 self.cosign
                     .publish_relayed(head.size, head.checkpoint.clone());
                 self.cosign.seals.observe(
                     &*self.store,
                     head.size,
                     &head.checkpoint,
-                    &p.witnesses,
-                    p.quorum,
+                    &p.witness_keys(),
+                    p.min_cosigners(),
                 );
             }
         }

@@ -87,10 +87,7 @@ impl Seals {
             }
             g.seen = note.to_string();
         }
-        let policy = WitnessPolicy {
-            witnesses: witnesses.to_vec(),
-            quorum,
-        };
+        let policy = WitnessPolicy::k_of_n(witnesses.to_vec(), quorum);
         let cp = match open_checkpoint(note.as_bytes(), log_key, &policy) {
             Ok(cp) => cp,
             Err(e) => {

@@ -142,10 +142,7 @@ fn proof(t: &MemoryHashStore, old: u64) -> Vec<tree::Hash> {
 
 fn check_cosig(w: &TestWitness, log: &VerifierKey, note: &str, answer: &str) {
     let full = format!("{note}{answer}");
-    let policy = WitnessPolicy {
-        witnesses: vec![w.key.clone()],
-        quorum: 1,
-    };
+    let policy = WitnessPolicy::k_of_n(vec![w.key.clone()], 1);
     open_checkpoint(full.as_bytes(), log, &policy).expect("cosignature verifies");
 }
 
@@ -226,10 +223,7 @@ async fn witness_codes_rollback_fork_and_restart() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let note = r.text().await.unwrap();
-    let policy = WitnessPolicy {
-        witnesses: vec![w.key.clone()],
-        quorum: 1,
-    };
+    let policy = WitnessPolicy::k_of_n(vec![w.key.clone()], 1);
     let cp = open_checkpoint(note.as_bytes(), log_key.verifier(), &policy).unwrap();
     assert_eq!(cp.checkpoint.size, 8);
     assert_eq!(cp.cosigners.len(), 1);
@@ -365,10 +359,7 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
         listeners.push(l);
     }
     let (log, mut ws) = log_with_witnesses(&keys, mirror_urls.clone()).await;
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
-        quorum: 2,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.key.clone()).collect(), 2);
     let mut mirrors = Vec::new();
     for (i, l) in listeners.into_iter().enumerate() {
         let d = tempfile::tempdir().unwrap();
@@ -405,10 +396,7 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
     assert!(n >= 2);
     eprintln!("size 21 cosigned by {n} witnesses in {took:?}");
     // All three are up: the third cosignature joins the served checkpoint, if late.
-    let all = WitnessPolicy {
-        quorum: 3,
-        ..policy.clone()
-    };
+    let all = WitnessPolicy::k_of_n(policy.witness_keys(), 3);
     wait_cosigned(&log, &all, 21).await;
     let (_, info) = log.get_json("/v1/log").await;
     assert_eq!(info["cosigned"], true);
@@ -438,11 +426,9 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
             .iter()
             .map(|w| WitnessKey::parse(w["vkey"].as_str().unwrap()).unwrap())
             .collect();
-        assert_eq!(announced, policy.witnesses, "{info}");
-        let mirror_policy = WitnessPolicy {
-            witnesses: announced,
-            quorum: info["witness_quorum"].as_u64().unwrap() as usize,
-        };
+        assert_eq!(announced, policy.witness_keys(), "{info}");
+        let mirror_policy =
+            WitnessPolicy::k_of_n(announced, info["witness_quorum"].as_u64().unwrap() as usize);
         let text = reqwest::get(format!("{url}/checkpoint"))
             .await
             .unwrap()
@@ -502,10 +488,7 @@ async fn log_gathers_cosignatures_from_three_witnesses() {
 async fn missed_quorum_is_retried_when_witnesses_are_back() {
     let keys = DemoKeys::from_seed("witness-retry").unwrap();
     let (log, mut ws) = log_with_witnesses(&keys, vec![]).await;
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
-        quorum: 2,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.key.clone()).collect(), 2);
     let e = election(&keys, "e-retry");
     assert_eq!(
         log.post(&e.seal(Time::now(), "retry").unwrap()).await.0,
@@ -571,16 +554,16 @@ async fn mirror_takes_cosignatures_that_come_after_it_copied() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         addrs.push(l.local_addr().unwrap());
     }
-    let policy = WitnessPolicy {
-        witnesses: (0..3)
+    let policy = WitnessPolicy::k_of_n(
+        (0..3)
             .map(|i| witness_key(&format!("w{i}.test")).verifier())
             .collect(),
-        quorum: 2,
-    };
+        2,
+    );
     let mut cfg = common::config_for(&keys);
     cfg.witnesses = addrs
         .iter()
-        .zip(&policy.witnesses)
+        .zip(&policy.witness_keys())
         .map(|(a, k)| format!("http://{a}={k}"))
         .collect();
     cfg.witness_quorum = Some(2);
@@ -810,10 +793,7 @@ async fn witness_gossip_finds_a_same_size_fork() {
 async fn restart_with_witnesses_down_serves_the_cosigned_head() {
     let keys = DemoKeys::from_seed("witness-restart").unwrap();
     let (log, mut ws) = log_with_witnesses(&keys, vec![]).await;
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
-        quorum: 2,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.key.clone()).collect(), 2);
     let e = election(&keys, "e-restart");
     assert_eq!(
         log.post(&e.seal(Time::now(), "restart").unwrap()).await.0,
@@ -981,10 +961,7 @@ async fn an_election_is_sealed_after_close_and_grace() {
     let log = TestLog::start_in(dir, cfg).await;
     let (_, info) = log.get_json("/v1/log").await;
     assert_eq!(info["witness_checkin_secs"], 1, "{info}");
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.key.clone()).collect(),
-        quorum: 2,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.key.clone()).collect(), 2);
 
     let e = election(&keys, "sealed-2026");
     let now = Time::now().0;

@@ -33,7 +33,7 @@
 
 use crate::checkpoint::{
     open_checkpoint, open_checkpoint_with_policy, Checkpoint, CheckpointError, SignedCheckpoint,
-    TlogPolicy, WitnessPolicy,
+    WitnessPolicy,
 };
 use crate::gossip::Equivocation;
 use crate::note::VerifierKey;
@@ -45,7 +45,7 @@ pub enum Quorum {
     /// "k of these n witness keys" (`--witness`, `--quorum`).
     Simple(WitnessPolicy),
     /// A C2SP tlog-policy file.
-    File(TlogPolicy),
+    File(WitnessPolicy),
 }
 
 /// What a party trusts: the log key and the witness quorum.

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use tlog_tiles::Hash;
 use urne_client::checkpoint::{
     add_cosignatures, open_checkpoint, open_checkpoint_with_policy, Checkpoint, CheckpointError,
-    CosignerKey, PolicyMember, TlogPolicy, TlogProof, WitnessKey, WitnessPolicy, COSIGNATURE_ALG,
+    CosignerKey, PolicyMember, TlogProof, WitnessKey, WitnessPolicy, COSIGNATURE_ALG,
 };
 use urne_client::note::{SignerKey, VerifierKey};
 
@@ -348,10 +348,7 @@ fn signed_c2sp() -> String {
 #[test]
 fn open_known_answer_with_one_witness() {
     let note = format!("{}{W1_COSIG}", signed_c2sp());
-    let policy = WitnessPolicy {
-        witnesses: vec![w1().verifier()],
-        quorum: 1,
-    };
+    let policy = WitnessPolicy::k_of_n(vec![w1().verifier()], 1);
     let vk = log_key().verifier().clone();
     let s = open_checkpoint(note.as_bytes(), &vk, &policy).unwrap();
     assert_eq!(s.checkpoint, Checkpoint::parse_text(C2SP_TEXT).unwrap());
@@ -413,10 +410,7 @@ fn open_refusals() {
 #[test]
 fn open_bad_cosignature_by_policy_witness_is_an_error() {
     let vk = log_key().verifier().clone();
-    let policy = WitnessPolicy {
-        witnesses: vec![w1().verifier()],
-        quorum: 0,
-    };
+    let policy = WitnessPolicy::k_of_n(vec![w1().verifier()], 0);
     // Valid signature of another time: the timestamp bytes changed.
     let forged = w1().cosign(C2SP_TEXT, W1_TIME + 5);
     let mut p = payload(&forged);
@@ -435,10 +429,7 @@ fn open_bad_cosignature_by_policy_witness_is_an_error() {
 fn quorum_k_of_n() {
     let vk = log_key().verifier().clone();
     let ws: Vec<CosignerKey> = (1..=4).map(witness).collect();
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.verifier()).collect(),
-        quorum: 3,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.verifier()).collect(), 3);
     let mut note = signed_c2sp();
     for (i, w) in ws.iter().enumerate() {
         let r = open_checkpoint(note.as_bytes(), &vk, &policy);
@@ -462,10 +453,7 @@ fn quorum_k_of_n() {
         ws[0].cosign(C2SP_TEXT, 1),
         ws[0].cosign(C2SP_TEXT, 2)
     );
-    let p2 = WitnessPolicy {
-        witnesses: policy.witnesses.clone(),
-        quorum: 2,
-    };
+    let p2 = WitnessPolicy::k_of_n(policy.witness_keys(), 2);
     assert_eq!(
         open_checkpoint(dup.as_bytes(), &vk, &p2).unwrap_err(),
         CheckpointError::QuorumNotMet { have: 1, need: 2 }
@@ -497,10 +485,7 @@ fn add_cosignatures_appends_and_dedups() {
     )
     .unwrap();
     assert_eq!(out.matches('\u{2014}').count(), 4);
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.verifier()).collect(),
-        quorum: 3,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.verifier()).collect(), 3);
     let s = open_checkpoint(out.as_bytes(), &vk, &policy).unwrap();
     let times: Vec<u64> = s.cosigners.iter().map(|(_, t)| *t).collect();
     assert_eq!(times, vec![10, 11, 12]);
@@ -570,7 +555,7 @@ fn policy_text(ws: &[CosignerKey]) -> String {
 #[test]
 fn c2sp_policy_example_parses_and_evaluates() {
     let ws: Vec<CosignerKey> = (1..=6).map(witness).collect();
-    let p = TlogPolicy::parse(&policy_text(&ws)).unwrap();
+    let p = WitnessPolicy::parse(&policy_text(&ws)).unwrap();
     assert_eq!(p.logs.len(), 1);
     assert_eq!(p.witnesses.len(), 6);
     assert_eq!(p.witnesses[1].url.as_deref(), Some("https://x2.example/"));
@@ -579,7 +564,7 @@ fn c2sp_policy_example_parses_and_evaluates() {
     assert_eq!(p.groups[1].threshold, 1);
     assert_eq!(p.groups[2].threshold, 2);
     assert_eq!(p.quorum, Some(PolicyMember::Group(2)));
-    assert_eq!(TlogPolicy::parse(&p.to_text()).unwrap(), p);
+    assert_eq!(WitnessPolicy::parse(&p.to_text()).unwrap(), p);
 
     let k = |i: usize| ws[i].verifier();
     assert!(!p.is_satisfied(&[]));
@@ -603,16 +588,17 @@ fn c2sp_policy_example_parses_and_evaluates() {
 
 #[test]
 fn policy_quorum_none_and_single_witness() {
-    let p = TlogPolicy::parse(&format!("log {LOG_VKEY}\nquorum none\n")).unwrap();
+    let p = WitnessPolicy::parse(&format!("log {LOG_VKEY}\nquorum none\n")).unwrap();
     assert_eq!(p.quorum, None);
     assert!(p.is_satisfied(&[]));
     assert!(open_checkpoint_with_policy(signed_c2sp().as_bytes(), &p).is_ok());
-    let p = TlogPolicy::parse(&format!("log {LOG_VKEY}\nwitness w {W1_VKEY}\nquorum w\n")).unwrap();
+    let p =
+        WitnessPolicy::parse(&format!("log {LOG_VKEY}\nwitness w {W1_VKEY}\nquorum w\n")).unwrap();
     assert!(!p.is_satisfied(&[]));
     let note = format!("{}{W1_COSIG}", signed_c2sp());
     assert!(open_checkpoint_with_policy(note.as_bytes(), &p).is_ok());
     // A log the policy does not list.
-    let p = TlogPolicy::parse(&format!(
+    let p = WitnessPolicy::parse(&format!(
         "log {}\nquorum none\n",
         SignerKey::from_seed("other", [1; 32]).unwrap().verifier()
     ))
@@ -626,16 +612,13 @@ fn policy_quorum_none_and_single_witness() {
 #[test]
 fn simple_policy_converts() {
     let ws: Vec<CosignerKey> = (1..=3).map(witness).collect();
-    let simple = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.verifier()).collect(),
-        quorum: 2,
-    };
-    let p = TlogPolicy::from_simple(log_key().verifier(), &simple);
-    let back = TlogPolicy::parse(&p.to_text()).unwrap();
+    let simple = WitnessPolicy::k_of_n(ws.iter().map(|w| w.verifier()).collect(), 2);
+    let p = simple.clone().with_log(log_key().verifier());
+    let back = WitnessPolicy::parse(&p.to_text()).unwrap();
     assert_eq!(back, p);
     assert!(p.is_satisfied(&[ws[0].verifier(), ws[2].verifier()]));
     assert!(!p.is_satisfied(&[ws[0].verifier()]));
-    let none = TlogPolicy::from_simple(log_key().verifier(), &WitnessPolicy::none());
+    let none = WitnessPolicy::none().with_log(log_key().verifier());
     assert_eq!(none.quorum, None);
 }
 
@@ -726,7 +709,7 @@ fn bad_policies_are_refused() {
     for (text, why) in cases {
         assert!(
             matches!(
-                TlogPolicy::parse(&text),
+                WitnessPolicy::parse(&text),
                 Err(CheckpointError::BadPolicy { .. })
             ),
             "accepted {why}: {text:?}"
@@ -803,10 +786,7 @@ fn proof_for(n: u64, i: u64, ws: &[CosignerKey]) -> (TlogProof, Hash) {
 #[test]
 fn tlog_proof_round_trips_and_verifies() {
     let ws: Vec<CosignerKey> = (1..=2).map(witness).collect();
-    let policy = WitnessPolicy {
-        witnesses: ws.iter().map(|w| w.verifier()).collect(),
-        quorum: 2,
-    };
+    let policy = WitnessPolicy::k_of_n(ws.iter().map(|w| w.verifier()).collect(), 2);
     let vk = log_key().verifier().clone();
     for (n, i) in [(1, 0), (2, 1), (7, 3), (8, 7), (100, 42), (1000, 999)] {
         let (mut p, leaf) = proof_for(n, i, &ws);

@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use urne_client::checkpoint::{TlogPolicy, TlogProof, WitnessPolicy};
+use urne_client::checkpoint::{TlogProof, WitnessPolicy};
 use urne_client::note::{SignerKey, VerifierKey};
 use urne_client::statement::{
     Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
@@ -378,11 +378,7 @@ fn verify_every_exit_code() {
     // 0: with a C2SP tlog-policy file instead of --key.
     let pol = tmp.path().join("policy.txt");
     let vk = VerifierKey::parse(key).unwrap();
-    std::fs::write(
-        &pol,
-        TlogPolicy::from_simple(&vk, &WitnessPolicy::none()).to_text(),
-    )
-    .unwrap();
+    std::fs::write(&pol, WitnessPolicy::none().with_log(&vk).to_text()).unwrap();
     let r = client(
         &xdg,
         &[

@@ -481,7 +481,7 @@ fn run(case: &Value) -> (String, Option<bool>) {
     let quorum = case["quorum"].as_u64().expect("quorum") as usize;
     let policy = TrustPolicy {
         log_key: log.clone(),
-        quorum: Quorum::Simple(WitnessPolicy { witnesses, quorum }),
+        quorum: Quorum::Simple(WitnessPolicy::k_of_n(witnesses, quorum)),
     };
     let held = case["held"].as_str().map(|n| {
         policy

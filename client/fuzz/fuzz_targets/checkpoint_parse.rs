@@ -1,12 +1,12 @@
 //! Fuzzes the checkpoint parsers: `Checkpoint::parse_text` (strict, so it must round
-//! trip exactly), `TlogProof::parse`, `TlogPolicy::parse`, `WitnessKey::parse`,
+//! trip exactly), `TlogProof::parse`, `WitnessPolicy::parse`, `WitnessKey::parse`,
 //! `add_cosignatures` and `open_checkpoint`. None may panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use urne_client::checkpoint::{
-    add_cosignatures, open_checkpoint, Checkpoint, TlogPolicy, TlogProof, WitnessKey, WitnessPolicy,
+    add_cosignatures, open_checkpoint, Checkpoint, TlogProof, WitnessKey, WitnessPolicy,
 };
 use urne_client::note::VerifierKey;
 
@@ -22,13 +22,10 @@ fn log_key() -> &'static VerifierKey {
 
 fn policy() -> &'static WitnessPolicy {
     static POLICY: OnceLock<WitnessPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| WitnessPolicy {
-        witnesses: vec![WitnessKey::parse(
+    POLICY.get_or_init(|| WitnessPolicy::k_of_n(vec![WitnessKey::parse(
             "witness.example.com/w1+18494d16+BGcDI5sa0FrkfjLV96Dmv5GH269zqjL86/7Te0NMqdko",
         )
-        .expect("fixed key")],
-        quorum: 1,
-    })
+        .expect("fixed key")], 1))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -37,8 +34,8 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(c.to_text(), text, "parse_text must be canonical");
             assert!(c.validate().is_ok());
         }
-        if let Ok(p) = TlogPolicy::parse(text) {
-            let again = TlogPolicy::parse(&p.to_text()).expect("to_text re-parses");
+        if let Ok(p) = WitnessPolicy::parse(text) {
+            let again = WitnessPolicy::parse(&p.to_text()).expect("to_text re-parses");
             assert_eq!(again, p);
             let _ = p.is_satisfied(&[]);
         }

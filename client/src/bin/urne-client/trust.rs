@@ -13,7 +13,7 @@ use crate::http::Log;
 use clap::Args;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use urne_client::checkpoint::{SignedCheckpoint, TlogPolicy, WitnessKey, WitnessPolicy};
+use urne_client::checkpoint::{SignedCheckpoint, WitnessKey, WitnessPolicy};
 use urne_client::consistency::{
     decide, Conflict, DecideError, Decision, Quorum, Shown, TrustPolicy,
 };
@@ -70,7 +70,7 @@ impl LogArgs {
         if let Some(p) = &self.policy {
             let text = std::fs::read_to_string(p)
                 .map_err(ctx(Kind::Other, format!("reading policy {}", p.display())))?;
-            let pol = TlogPolicy::parse(&text)
+            let pol = WitnessPolicy::parse(&text)
                 .map_err(ctx(Kind::Other, format!("policy {}", p.display())))?;
             let log_key = match &self.key {
                 Some(k) => VerifierKey::parse(k).map_err(ctx(Kind::Other, "--key"))?,
@@ -117,7 +117,7 @@ impl LogArgs {
         Ok(Trust {
             policy: TrustPolicy {
                 log_key: log_key.clone(),
-                quorum: Quorum::Simple(WitnessPolicy { witnesses, quorum }),
+                quorum: Quorum::Simple(WitnessPolicy::k_of_n(witnesses, quorum)),
             },
             log_key,
         })
