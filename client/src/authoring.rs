@@ -9,14 +9,14 @@
 //! signature report of `statement inspect` (which lines are there, which verify, which
 //! are still needed). Does not own: the text format nor its parser
 //! ([`crate::statement`], the final judge of every text built here), nor who may sign
-//! what and how many (the roles and quorum are [`crate::rules::required_signers`]; the
+//! what and how many (the roles and quorum are [`crate::statement::required_signers`]; the
 //! canonical block is [`crate::rules::check_signature_block`]).
 
 use crate::note::{SignerKey, VerifierKey};
 use crate::rules::{self, RefusalCode};
 use crate::statement::{
-    Channel, CredentialReason, Role, SignatureLine, SignedStatement, Statement, StatementError,
-    StatementType, Time,
+    self, Channel, CredentialReason, Role, SignatureLine, SignedStatement, Statement,
+    StatementError, StatementType, Time,
 };
 
 /// The syntax of a field's value, for help texts and the statement reference.
@@ -247,9 +247,9 @@ pub fn fields(t: StatementType) -> &'static [FieldSpec] {
 }
 
 /// Says who signs a statement type and how many signatures it carries, from
-/// [`rules::required_roles`] (so the help cannot drift from the rules).
+/// [`statement::required_roles`] (so the help cannot drift from the rules).
 pub fn signers_sentence(t: StatementType) -> String {
-    let (roles, quorum) = rules::required_roles(t);
+    let (roles, quorum) = statement::required_roles(t);
     let who = roles
         .iter()
         .map(|r| r.as_str())
@@ -455,7 +455,7 @@ pub fn signature_report(
     authorities: &[(Role, VerifierKey)],
     quorum: u32,
 ) -> SignatureReport {
-    let (roles, needs_quorum) = rules::required_signers(&draft.statement);
+    let (roles, needs_quorum) = statement::required_signers(&draft.statement);
     let needed = if needs_quorum { quorum.max(1) } else { 1 } as usize;
     let text = draft.statement.to_text();
     let present: Vec<_> = draft
@@ -528,7 +528,7 @@ pub fn add_signature(
     let Some(pos) = authorities.iter().position(|(_, k)| k == me) else {
         return Err(AuthoringError::NotAnAuthority(me.to_string()));
     };
-    let (roles, needs_quorum) = rules::required_signers(st);
+    let (roles, needs_quorum) = statement::required_signers(st);
     let role = authorities[pos].0;
     if !roles.contains(&role) {
         return Err(AuthoringError::WrongRole(format!(

@@ -3495,7 +3495,7 @@ mkdir archive && tar -xf "$UUID.bel" -C archive
         roll: None,
     })));
     let event = |ty: &str, hash: Tag, position: u64| {
-        let key = match urne_client::rules::belenios_signer(ty) {
+        let key = match urne_client::statement::belenios_signer(ty) {
             [Role::Platform] => &k.platform,
             _ => &k.board,
         };

@@ -118,7 +118,7 @@ fn reference_types_table_is_the_library_table() {
         let names: Vec<&str> = cells[2].split('`').skip(1).step_by(2).collect();
         let want: Vec<&str> = authoring::fields(t).iter().map(|f| f.name).collect();
         assert_eq!(names, want, "fields of {t} in docs/statements.md");
-        let (roles, quorum) = rules::required_roles(t);
+        let (roles, quorum) = urne_client::statement::required_roles(t);
         assert_eq!(
             cells[3].starts_with("the board quorum"),
             quorum,

@@ -807,7 +807,7 @@ fn fuzz_seeds_hold_every_statement_type() {
         let ty = st.statement_type();
         types.insert(ty);
         let (right, _) = right_and_wrong_keys(&st);
-        let signers: Vec<&SignerKey> = match urne_client::rules::required_signers(&st) {
+        let signers: Vec<&SignerKey> = match urne_client::statement::required_signers(&st) {
             (_, true) => vec![&b1, &b2],
             _ => vec![&right],
         };

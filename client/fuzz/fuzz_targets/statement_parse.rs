@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
             _ => (authorities(), 2),
         };
         if let Ok(block) = rules::check_signature_block(&s, auth, quorum) {
-            let (_, needs_quorum) = rules::required_signers(&s.statement);
+            let (_, needs_quorum) = urne_client::statement::required_signers(&s.statement);
             let need = if needs_quorum { quorum as usize } else { 1 };
             assert_eq!(block.len(), need, "exactly the lines needed");
             assert_eq!(block.len(), s.signatures.len());
