@@ -405,188 +405,205 @@ async fn main() -> Result<()> {
     // Every mode serves or fetches over many sockets: use the descriptors allowed.
     urne::serve::raise_nofile_limit();
     match cli.command {
-        Command::Serve(args) => {
-            init_tracing();
-            let config = args.into_config()?;
-            let (log, listener) = start_log(config).await?;
-            urne::run(listener, log, shutdown_signal()).await
-        }
-        Command::Keygen {
-            name,
-            out,
-            witness: true,
-        } => {
-            let key = CosignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let out =
-                out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
-            urne::keys::write_secret(&out, &key.to_signer_string())?;
-            eprintln!(
-                "secret witness key written to {} (mode 0600)",
-                out.display()
-            );
-            println!("{}", key.verifier());
-            Ok(())
-        }
-        Command::Witness(args) => {
-            init_tracing();
-            let text = std::fs::read_to_string(&args.key)
-                .with_context(|| format!("reading {}", args.key.display()))?;
-            let key = CosignerKey::parse(text.trim())
-                .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
-            let logs = args
-                .logs
-                .iter()
-                .map(|l| urne::witness::parse_log_arg(l))
-                .collect::<Result<Vec<_>>>()?;
-            let w = std::sync::Arc::new(
-                urne::witness::Witness::open(&args.data, key, logs)?.with_peers(args.peers)?,
-            );
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("binding {}", args.listen))?;
-            println!("urne witness {}", w.verifier());
-            println!(
-                "  serving on: http://{}/add-checkpoint",
-                listener.local_addr()?
-            );
-            urne::witness::run(listener, w, shutdown_signal()).await
-        }
-        Command::Mirror(args) => {
-            init_tracing();
-            let key = urne_client::note::VerifierKey::parse(&args.key)
-                .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
-            let mut m = urne::mirror::Mirror::open(&args.data, &args.of, key, args.peers)?;
-            if let Some(t) = args.time_tolerance {
-                if t < 0 {
-                    anyhow::bail!("--time-tolerance must not be negative");
-                }
-                m = m.with_time_tolerance(t);
-            }
-            let m = std::sync::Arc::new(m);
-            let listener = tokio::net::TcpListener::bind(args.listen)
-                .await
-                .with_context(|| format!("binding {}", args.listen))?;
-            println!("urne mirror of {}", args.of);
-            println!("  serving on: http://{}/", listener.local_addr()?);
-            urne::mirror::run(listener, m, shutdown_signal()).await
-        }
-        Command::Keygen { name, out, .. } => {
-            let key = SignerKey::generate(&name).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let out =
-                out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
-            urne::keys::write_secret(&out, &key.to_signer_string())?;
-            eprintln!("secret key written to {} (mode 0600)", out.display());
-            println!("{}", key.verifier());
-            Ok(())
-        }
-        Command::Demo(args) => {
-            let keys = demo::DemoKeys::from_seed(&args.seed)?;
-            if args.print_board_key {
-                for k in &keys.board {
-                    println!("{}", k.verifier());
-                }
-                return Ok(());
-            }
-            let opts = demo::DemoOptions {
-                voters: args.voters,
-                concurrency: args.concurrency,
-                seed: args.seed.clone(),
-                election: args.election.clone(),
-                simulate_hours: None,
-                progress: true,
-            };
-            if let Some(url) = &args.log {
-                let tolerance = demo::log_time_tolerance(url).await?;
-                let allowed = tolerance.map_or(0, demo::hours_allowed);
-                let hours = match args.hours {
-                    Some(h) if h > allowed => anyhow::bail!(
-                        "--hours {h}: the log at {url} accepts statements dated at most {} s \
-                         from its clock, enough for {allowed} hour(s); restart it with \
-                         --time-tolerance {} or lower --hours",
-                        tolerance.map_or_else(|| "an unknown number of".into(), |t| t.to_string()),
-                        i64::from(h) * 3600 + demo::DEMO_RUN_MARGIN_SECS
-                    ),
-                    Some(h) => h,
-                    None => allowed.min(10),
-                };
-                let opts = demo::DemoOptions {
-                    simulate_hours: Some(hours),
-                    ..opts
-                };
-                let s = demo::run_demo(url, &opts).await?;
-                print_summary(url, &s);
-                return Ok(());
-            }
-            let hours = args.hours.unwrap_or(10);
-            init_tracing();
-            let mut config = args.serve.clone().into_config()?;
-            config
-                .allow_board
-                .extend(keys.board.iter().map(|k| k.verifier().to_string()));
-            // The simulated election is spread over past hours: tolerate it (one more
-            // hour for the demo to run).
-            config.time_tolerance_secs = config
-                .time_tolerance_secs
-                .max((i64::from(hours) + 1) * 3600);
-            let (log, listener) = start_log(config).await?;
-            let url = format!("http://{}", listener.local_addr()?);
-            let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-            let exit = args.exit;
-            let server = tokio::spawn(urne::run(listener, log, async move {
-                if exit {
-                    let _ = stop_rx.await;
-                } else {
-                    shutdown_signal().await;
-                }
-            }));
-            let opts = demo::DemoOptions {
-                simulate_hours: Some(hours),
-                ..opts
-            };
-            let summary = demo::run_demo(&url, &opts).await?;
-            print_summary(&url, &summary);
-            if exit {
-                let _ = stop_tx.send(());
-            } else {
-                println!("\nThe log keeps running at {url}/ — Ctrl-C to stop.");
-            }
-            server.await??;
-            Ok(())
-        }
-        Command::ForgeAppend { data, file } => {
-            let index = urne::forge::forge_append(&data, &file)?;
-            println!("forged entry appended at index {index}");
-            Ok(())
-        }
-        Command::Load(args) => {
-            if let Some(n) = args.proofs {
-                let r = demo::run_proof_load(&args.log, n, args.concurrency).await?;
-                if args.json {
-                    println!("{}", serde_json::to_string(&r)?);
-                } else {
-                    println!("{} inclusion proofs in {:.2} s: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms", r.proofs, r.seconds, r.per_second, r.p50_ms, r.p99_ms);
-                }
-                return Ok(());
-            }
-            let opts = demo::LoadOptions {
-                ballots: args.ballots,
-                concurrency: args.concurrency,
-                rate: args.rate,
-                seed: args.seed,
-                progress: !args.json,
-            };
-            let r = demo::run_load(&args.log, &opts).await?;
-            if args.json {
-                println!("{}", serde_json::to_string(&r)?);
-            } else {
-                println!(
-                    "{} ballots appended of {} in {:.2} s: {:.0}/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
-                    r.appended, r.sent, r.seconds, r.per_second, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
-                );
-            }
-            Ok(())
-        }
+        Command::Serve(args) => serve(args).await,
+        Command::Keygen { name, out, witness } => keygen(&name, out, witness),
+        Command::Witness(args) => witness(args).await,
+        Command::Mirror(args) => mirror(args).await,
+        Command::Demo(args) => demo(args).await,
+        Command::ForgeAppend { data, file } => forge_append(&data, &file),
+        Command::Load(args) => load(args).await,
     }
+}
+
+/// `urne serve`: the log, until SIGINT or SIGTERM.
+async fn serve(args: ServeArgs) -> Result<()> {
+    init_tracing();
+    let config = args.into_config()?;
+    let (log, listener) = start_log(config).await?;
+    urne::run(listener, log, shutdown_signal()).await
+}
+
+/// `urne keygen`: a note signing key (authorities), or with `witness` a
+/// `cosignature/v1` key; the secret goes to `out` (mode 0600), the verifier key to
+/// stdout.
+fn keygen(name: &str, out: Option<PathBuf>, witness: bool) -> Result<()> {
+    let (secret, verifier, what) = if witness {
+        let key = CosignerKey::generate(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let verifier = key.verifier().to_string();
+        (key.to_signer_string(), verifier, "secret witness key")
+    } else {
+        let key = SignerKey::generate(name).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let verifier = key.verifier().to_string();
+        (key.to_signer_string(), verifier, "secret key")
+    };
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.key", name.replace('/', "_"))));
+    urne::keys::write_secret(&out, &secret)?;
+    eprintln!("{what} written to {} (mode 0600)", out.display());
+    println!("{verifier}");
+    Ok(())
+}
+
+/// `urne witness`: cosigns the checkpoints of its logs, until SIGINT or SIGTERM.
+async fn witness(args: WitnessArgs) -> Result<()> {
+    init_tracing();
+    let text = std::fs::read_to_string(&args.key)
+        .with_context(|| format!("reading {}", args.key.display()))?;
+    let key = CosignerKey::parse(text.trim())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
+    let logs = args
+        .logs
+        .iter()
+        .map(|l| urne::witness::parse_log_arg(l))
+        .collect::<Result<Vec<_>>>()?;
+    let w = std::sync::Arc::new(
+        urne::witness::Witness::open(&args.data, key, logs)?.with_peers(args.peers)?,
+    );
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    println!("urne witness {}", w.verifier());
+    println!(
+        "  serving on: http://{}/add-checkpoint",
+        listener.local_addr()?
+    );
+    urne::witness::run(listener, w, shutdown_signal()).await
+}
+
+/// `urne mirror`: copies a log and serves it, until SIGINT or SIGTERM.
+async fn mirror(args: MirrorArgs) -> Result<()> {
+    init_tracing();
+    let key = urne_client::note::VerifierKey::parse(&args.key)
+        .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
+    let mut m = urne::mirror::Mirror::open(&args.data, &args.of, key, args.peers)?;
+    if let Some(t) = args.time_tolerance {
+        if t < 0 {
+            anyhow::bail!("--time-tolerance must not be negative");
+        }
+        m = m.with_time_tolerance(t);
+    }
+    let m = std::sync::Arc::new(m);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    println!("urne mirror of {}", args.of);
+    println!("  serving on: http://{}/", listener.local_addr()?);
+    urne::mirror::run(listener, m, shutdown_signal()).await
+}
+
+/// `urne demo`: a simulated election, against `--log` or a log started here.
+async fn demo(args: DemoArgs) -> Result<()> {
+    let keys = demo::DemoKeys::from_seed(&args.seed)?;
+    if args.print_board_key {
+        for k in &keys.board {
+            println!("{}", k.verifier());
+        }
+        return Ok(());
+    }
+    let opts = demo::DemoOptions {
+        voters: args.voters,
+        concurrency: args.concurrency,
+        seed: args.seed.clone(),
+        election: args.election.clone(),
+        simulate_hours: None,
+        progress: true,
+    };
+    if let Some(url) = &args.log {
+        let tolerance = demo::log_time_tolerance(url).await?;
+        let allowed = tolerance.map_or(0, demo::hours_allowed);
+        let hours = match args.hours {
+            Some(h) if h > allowed => anyhow::bail!(
+                "--hours {h}: the log at {url} accepts statements dated at most {} s \
+                 from its clock, enough for {allowed} hour(s); restart it with \
+                 --time-tolerance {} or lower --hours",
+                tolerance.map_or_else(|| "an unknown number of".into(), |t| t.to_string()),
+                i64::from(h) * 3600 + demo::DEMO_RUN_MARGIN_SECS
+            ),
+            Some(h) => h,
+            None => allowed.min(10),
+        };
+        let opts = demo::DemoOptions {
+            simulate_hours: Some(hours),
+            ..opts
+        };
+        let s = demo::run_demo(url, &opts).await?;
+        print_summary(url, &s);
+        return Ok(());
+    }
+    let hours = args.hours.unwrap_or(10);
+    init_tracing();
+    let mut config = args.serve.clone().into_config()?;
+    config
+        .allow_board
+        .extend(keys.board.iter().map(|k| k.verifier().to_string()));
+    // The simulated election is spread over past hours: tolerate it (one more
+    // hour for the demo to run).
+    config.time_tolerance_secs = config
+        .time_tolerance_secs
+        .max((i64::from(hours) + 1) * 3600);
+    let (log, listener) = start_log(config).await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let exit = args.exit;
+    let server = tokio::spawn(urne::run(listener, log, async move {
+        if exit {
+            let _ = stop_rx.await;
+        } else {
+            shutdown_signal().await;
+        }
+    }));
+    let opts = demo::DemoOptions {
+        simulate_hours: Some(hours),
+        ..opts
+    };
+    let summary = demo::run_demo(&url, &opts).await?;
+    print_summary(&url, &summary);
+    if exit {
+        let _ = stop_tx.send(());
+    } else {
+        println!("\nThe log keeps running at {url}/ — Ctrl-C to stop.");
+    }
+    server.await??;
+    Ok(())
+}
+
+/// `urne forge-append` (tests only): appends an entry bypassing the rules.
+fn forge_append(data: &std::path::Path, file: &std::path::Path) -> Result<()> {
+    let index = urne::forge::forge_append(data, file)?;
+    println!("forged entry appended at index {index}");
+    Ok(())
+}
+
+/// `urne load`: ballots (or inclusion proofs) against a running log.
+async fn load(args: LoadArgs) -> Result<()> {
+    if let Some(n) = args.proofs {
+        let r = demo::run_proof_load(&args.log, n, args.concurrency).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{} inclusion proofs in {:.2} s: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms",
+                r.proofs, r.seconds, r.per_second, r.p50_ms, r.p99_ms
+            );
+        }
+        return Ok(());
+    }
+    let opts = demo::LoadOptions {
+        ballots: args.ballots,
+        concurrency: args.concurrency,
+        rate: args.rate,
+        seed: args.seed,
+        progress: !args.json,
+    };
+    let r = demo::run_load(&args.log, &opts).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!(
+            "{} ballots appended of {} in {:.2} s: {:.0}/s; latency p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            r.appended, r.sent, r.seconds, r.per_second, r.p50_ms, r.p90_ms, r.p99_ms, r.max_ms
+        );
+    }
+    Ok(())
 }
 
 fn print_summary(url: &str, s: &demo::DemoSummary) {
