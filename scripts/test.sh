@@ -8,7 +8,8 @@
 # RocksDB build (the longest step, see BENCHMARKS.md "First contact") is made once and
 # kept between runs.
 # Ends with one line `N passed, N failed` over every test run, where each failed lint
-# step (clippy, `cargo fmt --check`, `cargo doc` with warnings as errors) counts as one
+# step (clippy, `cargo fmt --check`, `cargo doc` with warnings as errors, the module
+# layering of scripts/layers.py) counts as one
 # failure; the exit status is non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,13 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked 2>&1 | tee -
   lint_failed=$((lint_failed + 1))
   echo "cargo doc: FAILED (warnings are errors)" >&2
 }
+# The layering: no import circle between modules, no module using one listed after it
+# in its crate's `# Layout` (scripts/layers.py, no build needed).
+python3 scripts/layers.py 2>&1 | tee -a "$log" || {
+  status=1
+  lint_failed=$((lint_failed + 1))
+  echo "scripts/layers.py: FAILED (a module circle or an upward use)" >&2
+}
 cargo build --workspace --bins --locked 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?
 
@@ -54,7 +62,7 @@ passed=$((passed + wpassed))
 failed=$((failed + wfailed + lint_failed))
 echo
 if [ "$lint_failed" -ne 0 ]; then
-  echo "lint steps failed: $lint_failed (clippy, fmt, doc; each counted as 1 failure)"
+  echo "lint steps failed: $lint_failed (clippy, fmt, doc, layers; each counted as 1 failure)"
 fi
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -98,9 +98,7 @@ impl<'a> Appender<'a> {
         }
         for s in subjects {
             if !matches!(s, Subject::Election(_)) {
-                self.commit
-                    .lookups
-                    .push((crate::sequencer::subject_key(s), index));
+                self.commit.lookups.push((subject_key(s), index));
             }
         }
         let election = &statement.election;
@@ -145,5 +143,15 @@ impl<'a> Appender<'a> {
             .map(|(k, v)| (k, v.encode()))
             .collect();
         commit
+    }
+}
+
+/// Encodes a lookup subject as a key prefix: one type byte, then the tag or id.
+pub fn subject_key(s: &Subject) -> Vec<u8> {
+    match s {
+        Subject::Voter(t) => [b"v".as_slice(), &t.0].concat(),
+        Subject::Credential(t) => [b"c".as_slice(), &t.0].concat(),
+        Subject::Receipt(t) => [b"r".as_slice(), &t.0].concat(),
+        Subject::Election(id) => [b"e".as_slice(), id.as_bytes(), b"\0"].concat(),
     }
 }

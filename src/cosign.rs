@@ -272,7 +272,7 @@ impl Cosigning {
             // A small synchronous write on the cosigning task: once per cosigned head,
             // far rarer than appends, and the sequencer never waits for it. A failure
             // only costs the head served after a restart, so it is logged, not fatal.
-            if let Err(e) = write_atomic(path, note.as_bytes()) {
+            if let Err(e) = crate::atomic_file::write_atomic(path, note.as_bytes()) {
                 tracing::error!(
                     "keeping the cosigned checkpoint in {}: {e:#}",
                     path.display()
@@ -649,22 +649,4 @@ fn publish_late(cos: &Cosigning, head: &TreeHead, line: &str) {
     if let Ok(note) = add_cosignatures(&cur.1, &[line.to_string()]) {
         cos.publish(cur.0, note, true);
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file, fsynced, renamed over it,
-/// then the directory fsynced, so a crash leaves the old note or the new one.
-pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_extension("tmp");
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    f.write_all(bytes).context("writing")?;
-    f.sync_all().context("syncing")?;
-    std::fs::rename(&tmp, path).context("renaming")?;
-    if let Some(d) = path.parent() {
-        if let Ok(d) = std::fs::File::open(d) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }

@@ -9,34 +9,54 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: the one `Config` struct, its defaults and validation.
-//! - [`keys`]: the log's signing key file (created on first start, mode 0600).
+//! From the foundations up: a module uses only modules listed above it
+//! (`python3 scripts/layers.py` checks it). One knot remains: [`api`] holds the
+//! state every handler shares and [`web`], [`leader`], [`witness`], [`gossip`] and
+//! [`mirror`] use its state, errors or body reader while it uses them; the script
+//! names it as known and fails on any other circle or upward use.
+//!
 //! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
 //!   ([`storage::PgStore`]) and memory.
-//! - [`leader`]: several instances on one PostgreSQL database: the lease, exactly
-//!   one sequencer, takeover, followers forwarding writes.
-//! - [`sequencer`]: the single writer: batches, rules, hashes, checkpoint, one durable
-//!   commit per batch.
-//! - [`append`]: the one append path: accepted entries become a storage commit (used by
-//!   the sequencer, the mirror's copy and the forge).
-//! - [`stats`]: per-election statistics for the dashboard.
-//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
-//! - [`web`]: the web page served at `/`.
-//! - [`demo`]: a simulated election, and the load generator built on it.
-//! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).
-//! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
-//! - [`cosign`]: the log asking its witnesses for cosignatures.
-//! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
-//!   checkpoints.
-//! - [`mirror`]: the mirror mode: copying a log through its tiles and serving it.
-//! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
-//!   checkpoints checked against the one held, equivocation evidence.
+//! - [`keys`]: the log's signing key file (created on first start, mode 0600).
 //! - [`serve`]: the HTTP server loop: connection caps, header and body deadlines,
 //!   graceful stop with a deadline, the descriptor budget.
-//! - [`watermark`]: the largest checkpoint the log signed, kept outside RocksDB, and
-//!   the halt marker: the log never signs below what it signed.
 //! - [`peer_body`]: reading what a peer sends (gossip, tiles, witness answers) up to a
 //!   bound, whatever the transfer encoding.
+//! - [`atomic_file`]: writing a small file atomically (cosigned checkpoint, seals).
+//! - [`watermark`]: the largest checkpoint the log signed, kept outside RocksDB, and
+//!   the halt marker: the log never signs below what it signed.
+//! - [`config`]: the one `Config` struct, its defaults and validation.
+//! - [`stats`]: per-election statistics for the dashboard.
+//! - [`append`]: the one append path: accepted entries become a storage commit (used by
+//!   the sequencer, the mirror's copy and the forge).
+//! - [`sequencer`]: the single writer: batches, rules, hashes, checkpoint, one durable
+//!   commit per batch.
+//! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).
+//! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
+//!   checkpoints.
+//! - [`cosign`]: the log asking its witnesses for cosignatures.
+//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
+//! - [`web`]: the web page served at `/`.
+//! - [`leader`]: several instances on one PostgreSQL database: the lease, exactly
+//!   one sequencer, takeover, followers forwarding writes.
+//! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
+//! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
+//!   checkpoints checked against the one held, equivocation evidence.
+//! - [`mirror`]: the mirror mode: copying a log through its tiles and serving it.
+//! - [`demo`]: a simulated election, and the load generator built on it.
+//!
+//! # Where a statement goes
+//!
+//! - **Parsed** and **judged** by `urne-client` (`urne_client::statement`,
+//!   `urne_client::rules::check`): the same code every monitor runs.
+//! - **Received** by [`api`] (`POST /v1/statements`), which parses it and checks its
+//!   signatures, then hands it to the [`sequencer`], which judges it against the rule
+//!   state in order.
+//! - **Appended** by [`append`] (hashes, lookup rows, statistics: one storage commit
+//!   per batch), committed by [`storage`], then the sequencer signs the checkpoint.
+//! - **Proved** by [`api`] (inclusion and consistency proofs, C2SP tiles) from the
+//!   stored hashes, with `urne_client::tree`.
+//! - **Served** by [`serve`] (the HTTP loop) with the [`api`] router and [`web`].
 //!
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
@@ -45,6 +65,7 @@
 
 pub mod api;
 pub mod append;
+pub mod atomic_file;
 pub mod config;
 pub mod cosign;
 pub mod demo;

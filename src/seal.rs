@@ -134,7 +134,7 @@ impl Seals {
                     return;
                 }
             };
-            if let Err(e) = crate::cosign::write_atomic(path, &bytes) {
+            if let Err(e) = crate::atomic_file::write_atomic(path, &bytes) {
                 tracing::error!("keeping the seals in {}: {e:#}", path.display());
             }
         }

@@ -295,15 +295,8 @@ impl StateView for StoreStateView<'_> {
     }
 }
 
-/// Encodes a lookup subject as a key prefix: one type byte, then the tag or id.
-pub fn subject_key(s: &Subject) -> Vec<u8> {
-    match s {
-        Subject::Voter(t) => [b"v".as_slice(), &t.0].concat(),
-        Subject::Credential(t) => [b"c".as_slice(), &t.0].concat(),
-        Subject::Receipt(t) => [b"r".as_slice(), &t.0].concat(),
-        Subject::Election(id) => [b"e".as_slice(), id.as_bytes(), b"\0"].concat(),
-    }
-}
+// The lookup rows' key is the append path's: named here too for the API's readers.
+pub use crate::append::subject_key;
 
 /// Starts the sequencer thread on `store`, which must hold a tree head (see
 /// [`init_log`]).

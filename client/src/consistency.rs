@@ -35,6 +35,9 @@ use crate::checkpoint::{
     open_checkpoint, open_checkpoint_with_policy, Checkpoint, CheckpointError, SignedCheckpoint,
     WitnessPolicy,
 };
+// `ConflictKind` is defined with the evidence that carries it (`gossip`), so that
+// `gossip` does not import this module back; it is named here, with the decision.
+pub use crate::gossip::ConflictKind;
 use crate::gossip::Equivocation;
 use crate::note::VerifierKey;
 use crate::tree::{self, Hash};
@@ -112,34 +115,6 @@ impl Shown<'_> {
     fn source(&self) -> &str {
         match self {
             Shown::ByLog(s) | Shown::Elsewhere(s) => s,
-        }
-    }
-}
-
-/// What kind of contradiction a conflict is.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ConflictKind {
-    /// The log shows a smaller tree than one it signed before: entries were removed.
-    Rollback,
-    /// The log shows a tree that is not an extension of one it signed before (two
-    /// roots for one size, a proof that does not verify, a refused proof, a size-0
-    /// tree with another root than the empty tree's).
-    Fork,
-    /// A checkpoint shown elsewhere (a peer, a receipt) contradicts the one this
-    /// party holds: the log showed two histories to two audiences (a split view).
-    Equivocation,
-}
-
-impl ConflictKind {
-    /// Returns the stable name: `rollback`, `fork`, `equivocation` (alert kinds).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ConflictKind::Rollback => "rollback",
-            ConflictKind::Fork => "fork",
-            ConflictKind::Equivocation => "equivocation",
         }
     }
 }

@@ -6,7 +6,8 @@
 //! two checkpoints signed by one log key that cannot both be true (same size and
 //! different roots, a consistency proof from the larger tree that leads to another
 //! root at the smaller size, or a checkpoint of the empty tree with another root than
-//! the empty-tree hash). Does not own: fetching (the server's mirror and
+//! the empty-tree hash), and the kinds of contradiction it names ([`ConflictKind`],
+//! also named in [`crate::consistency`], which decides them). Does not own: fetching (the server's mirror and
 //! witness, the command-line tool), the proof algorithms ([`crate::tree`]).
 
 use crate::checkpoint::{open_checkpoint, WitnessPolicy};
@@ -82,7 +83,7 @@ pub struct Equivocation {
     /// What the party that found it decided ([`crate::consistency::decide`]); absent
     /// in records written before it was said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<crate::consistency::ConflictKind>,
+    pub kind: Option<ConflictKind>,
 }
 
 /// Why a piece of evidence does not prove an equivocation.
@@ -198,5 +199,33 @@ impl Equivocation {
             ));
         }
         Ok(())
+    }
+}
+
+/// What kind of contradiction a conflict is.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictKind {
+    /// The log shows a smaller tree than one it signed before: entries were removed.
+    Rollback,
+    /// The log shows a tree that is not an extension of one it signed before (two
+    /// roots for one size, a proof that does not verify, a refused proof, a size-0
+    /// tree with another root than the empty tree's).
+    Fork,
+    /// A checkpoint shown elsewhere (a peer, a receipt) contradicts the one this
+    /// party holds: the log showed two histories to two audiences (a split view).
+    Equivocation,
+}
+
+impl ConflictKind {
+    /// Returns the stable name: `rollback`, `fork`, `equivocation` (alert kinds).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConflictKind::Rollback => "rollback",
+            ConflictKind::Fork => "fork",
+            ConflictKind::Equivocation => "equivocation",
+        }
     }
 }

@@ -6,18 +6,26 @@
 //!
 //! # Layout
 //!
-//! - [`api`]: the JSON bodies of the log's HTTP API, typed once (server writes,
-//!   clients read).
+//! From the foundations up: a module uses only modules listed above it, never one
+//! below (`python3 scripts/layers.py` checks it, and that no two modules import each
+//! other).
+//!
 //! - [`note`]: C2SP signed notes with Ed25519 (keys, key IDs, signing, opening).
-//! - [`checkpoint`]: C2SP tlog-checkpoint, tlog-cosignature (`cosignature/v1`),
-//!   witness policies ("k of these n witness keys", and C2SP tlog-policy files),
-//!   offline receipts (C2SP tlog-proof).
 //! - [`tree`]: RFC 6962 hashing (also as an `rs_merkle::Hasher`), inclusion and
 //!   consistency proofs (RFC 9162), the stored-hash index arithmetic.
+//! - [`api`]: the JSON bodies of the log's HTTP API, typed once (server writes,
+//!   clients read).
+//! - [`checkpoint`]: one file per C2SP spec: tlog-checkpoint (the note text),
+//!   tlog-cosignature (`cosignature/v1` keys and lines), tlog-policy (the one witness
+//!   policy type, [`checkpoint::WitnessPolicy`]: a policy file or "k of these n
+//!   witness keys"), opening a signed checkpoint, and tlog-proof (offline receipts).
 //! - [`tiles`]: C2SP tlog-tiles paths (`x001/x234/067`, `.p/W`) and entry bundles.
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
-//! - [`statement`]: the typed statements of urne and their strict, canonical text.
-//! - [`rules`]: the election rules as a pure state machine over a small state trait.
+//! - [`statement`]: the typed statements of urne: their values, their strict,
+//!   canonical text (parse beside format), signed statements, who may sign which
+//!   type (the roles), the authorities' signing.
+//! - [`rules`]: the election rules as a pure state machine over a small state trait;
+//!   [`rules::check`] dispatches each statement to its family's judge.
 //! - [`ballot_rate`]: the ballot-rate alarm (ballots far below their recent level
 //!   while open and not suspended), its threshold and the open periods it judges.
 //! - [`receipt`]: receipt codes in the voting systems' own encodings (hex, Belenios's
@@ -33,6 +41,21 @@
 //!   reissue), defined once for the monitor, `alerts` and the web page.
 //! - [`voter`]: what a voter's history means (helpdesk, batch and other reissues,
 //!   revocations, a ballot soon after a reissue) and its French words.
+//!
+//! # Where a statement goes
+//!
+//! - **Parsed**: [`statement::SignedStatement::parse`] (the signed note) and
+//!   [`statement::Statement::parse_text`] (the text, in `statement/text.rs`).
+//! - **Judged**: [`rules::check`] (in `rules/judge.rs`), after
+//!   [`rules::check_signature_block`] and [`rules::verify_signatures`]; the same
+//!   code on the log before it appends and in every monitor that re-checks history.
+//! - **Appended**: by the log server (crate `urne`: `sequencer` and `append`), never
+//!   here.
+//! - **Proved**: [`tree`] (inclusion and consistency proofs), checked against a
+//!   checkpoint opened by [`checkpoint::open_checkpoint`]; offline, a
+//!   [`checkpoint::TlogProof`].
+//! - **Served**: by the log server (`api`), in the bodies of [`api`] and the tiles of
+//!   [`tiles`].
 
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
