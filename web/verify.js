@@ -671,7 +671,7 @@ export async function decideConsistency(trust, heldNote, newNote, shown, prove) 
 }
 
 // ---------------------------------------------------------------------------------
-// Authority signatures (DESIGN.md, "Election rules"; client/src/rules.rs)
+// Authority signatures (DESIGN.md, "Election rules"; client/src/statement/roles.rs)
 
 /** The role whose key must sign each statement type. */
 export const SIGNER_ROLE = {
@@ -681,7 +681,7 @@ export const SIGNER_ROLE = {
   suspend: ["board"],
   resume: ["board"],
   intervention: ["board", "platform"],
-  // A protocol's event: which of the two depends on the event (rules.rs,
+  // A protocol's event: which of the two depends on the event (statement/roles.rs,
   // `belenios_signer`); the log and monitors check that, the page the election's key.
   event: ["board", "platform"],
 };

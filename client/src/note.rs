@@ -4,7 +4,7 @@
 //! IDs, signing a text, and opening a note with several signature lines (known keys
 //! verified, unknown ones kept aside, a bad signature by a known key an error).
 //! Does not own: what the text means (statements, checkpoints) nor cosignatures
-//! (`checkpoint.rs`).
+//! (`checkpoint/`).
 //!
 //! The note format and Ed25519 signer/verifier are Cloudflare's `signed_note` crate, a
 //! port of Go's reference `golang.org/x/mod/sumdb/note`; this module only gives it the
