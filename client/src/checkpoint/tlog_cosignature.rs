@@ -310,7 +310,7 @@ fn parse_signature_line(line: &str) -> Result<signed_note::Signature, Checkpoint
 /// lines (the final newline may be left out). A line whose key (name and key ID)
 /// already signs the note, or came earlier in `lines`, is dropped: the existing line is
 /// kept, so an unverified line can never displace a good one. Nothing is verified here:
-/// open the result with [`open_checkpoint`].
+/// open the result with [`super::open_checkpoint`].
 ///
 /// # Errors
 /// [`CheckpointError::Malformed`] if the note or its text is not a signed checkpoint, a

@@ -137,12 +137,12 @@ pub struct ElectionBody {
     pub quorum: u32,
     /// The time tolerance (seconds) that judges every statement of the election,
     /// sealed here so that every party re-checks history with the value in force
-    /// (`tolerance <secs>`, 0..=[`MAX_TOLERANCE_SECS`]). Its presence also marks the
+    /// (`tolerance <secs>`, 0..=[`super::MAX_TOLERANCE_SECS`]). Its presence also marks the
     /// election as sealed under rules 2 (see [`crate::rules::RULES_VERSION`]);
     /// `None` is an election sealed before it existed, judged by rules 1.
     pub tolerance: Option<u64>,
     /// The grace period (seconds) after the `close` statement's time after which the
-    /// election is sealed automatically (`grace <secs>`, 0..=[`MAX_GRACE_SECS`]; French
+    /// election is sealed automatically (`grace <secs>`, 0..=[`super::MAX_GRACE_SECS`]; French
     /// rules, CGFP R.211-572: 30 minutes): only `results` and protocol events are
     /// accepted then. `None`: no automatic seal.
     pub grace: Option<u64>,
