@@ -22,10 +22,13 @@ fn log_key() -> &'static VerifierKey {
 
 fn policy() -> &'static WitnessPolicy {
     static POLICY: OnceLock<WitnessPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| WitnessPolicy::k_of_n(vec![WitnessKey::parse(
+    POLICY.get_or_init(|| {
+        let w1 = WitnessKey::parse(
             "witness.example.com/w1+18494d16+BGcDI5sa0FrkfjLV96Dmv5GH269zqjL86/7Te0NMqdko",
         )
-        .expect("fixed key")], 1))
+        .expect("fixed key");
+        WitnessPolicy::k_of_n(vec![w1], 1)
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
