@@ -617,6 +617,42 @@ impl Store for PgStore {
             .transpose()
     }
 
+    fn leaf_indexes(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        if leaves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let want: Vec<&[u8]> = leaves.iter().map(|l| l.0.as_slice()).collect();
+        let rows = self.query(
+            "reading leaf indexes",
+            "SELECT leaf, idx FROM urne_leaves WHERE leaf = ANY($1)",
+            &[&want],
+        )?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for r in rows {
+            let leaf = hash_of("leaf hash", r.get(0))?;
+            found.insert(leaf.0, uidx("leaf index", r.get(1))?);
+        }
+        Ok(leaves.iter().map(|l| found.get(&l.0).copied()).collect())
+    }
+
+    fn states(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let want: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let rows = self.query(
+            "reading rule state",
+            "SELECT key, value FROM urne_state WHERE key = ANY($1)",
+            &[&want],
+        )?;
+        let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            std::collections::HashMap::with_capacity(rows.len());
+        for r in rows {
+            found.insert(r.get(0), r.get(1));
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
+    }
+
     fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let rows = self.query(
             "reading rule state",
