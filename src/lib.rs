@@ -257,7 +257,7 @@ impl Log {
             Vec::new(),
             evidence,
         )?);
-        let state = api::AppState {
+        let read = api::ReadView {
             cosign: Arc::new(
                 cosign::Cosigning::new(peers, quorum)
                     .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs))
@@ -266,14 +266,20 @@ impl Log {
                     )),
             ),
             store,
-            seq,
+            head: seq.subscribe(),
+            time_tolerance_secs: seq.time_tolerance(),
             log_key: key.verifier().clone(),
-            allow_board: Arc::new(allow_board),
-            authorities: Default::default(),
             started: std::time::Instant::now(),
             web: Arc::new(web::Web::new(config.web_dir.clone())),
             gossip,
+            sequencer: Some(seq.status()),
             role,
+        };
+        let state = api::AppState {
+            read,
+            seq,
+            allow_board: Arc::new(allow_board),
+            authorities: Default::default(),
         };
         Ok(Log {
             state,

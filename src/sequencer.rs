@@ -119,6 +119,32 @@ pub struct SequencerConfig {
     pub time_tolerance_secs: i64,
 }
 
+/// What the read side may know of the sequencer: its counters and whether it
+/// stopped (see [`SequencerHandle::status`]). It cannot submit anything.
+#[derive(Clone)]
+pub struct SequencerStatus {
+    metrics: Arc<SequencerMetrics>,
+    failed: Arc<AtomicBool>,
+    halted: Arc<std::sync::OnceLock<String>>,
+}
+
+impl SequencerStatus {
+    /// Returns the sequencer's counters.
+    pub fn metrics(&self) -> &SequencerMetrics {
+        &self.metrics
+    }
+
+    /// Reports whether the sequencer stopped after a storage failure.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Returns why the log halted, if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.get().map(String::as_str)
+    }
+}
+
 /// The handle HTTP handlers use to submit statements. Cheap to clone.
 #[derive(Clone)]
 pub struct SequencerHandle {
@@ -216,6 +242,21 @@ impl SequencerHandle {
     /// Returns the sequencer's counters.
     pub fn metrics(&self) -> &SequencerMetrics {
         &self.metrics
+    }
+
+    /// Returns the read-only view of the sequencer's counters and state, for the
+    /// read endpoints ([`crate::api::ReadView`]).
+    pub fn status(&self) -> SequencerStatus {
+        SequencerStatus {
+            metrics: self.metrics.clone(),
+            failed: self.failed.clone(),
+            halted: self.halted.clone(),
+        }
+    }
+
+    /// Returns the shared time tolerance (for the read view's `/v1/log`).
+    pub fn time_tolerance(&self) -> Option<Arc<std::sync::atomic::AtomicI64>> {
+        self.time_tolerance_secs.clone()
     }
 
     /// Returns the time tolerance the rules apply to statements: the log's, or the
@@ -510,25 +551,6 @@ impl Standby {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(thread);
         let _ = h.tx.set(tx);
         Ok(())
-    }
-}
-
-/// Builds a handle with no sequencer behind it, whose heads come from `head` (a
-/// mirror serves the log's read API this way): every submission is refused.
-/// `time_tolerance_secs` is the tolerance announced in `/v1/log`, if any.
-pub fn read_only(
-    head: watch::Receiver<Arc<TreeHead>>,
-    time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
-) -> SequencerHandle {
-    SequencerHandle {
-        tx: Arc::default(),
-        metrics: Arc::new(SequencerMetrics::default()),
-        failed: Arc::new(AtomicBool::new(true)),
-        head,
-        time_tolerance_secs,
-        thread: Arc::default(),
-        halted: Arc::default(),
-        watermark: None,
     }
 }
 
