@@ -364,7 +364,7 @@ pub async fn run(
     });
     let lost = lease
         .as_ref()
-        .map(|(_, role, store)| (role.clone(), store.clone()));
+        .map(|(task, role, store)| (task.abort_handle(), role.clone(), store.clone()));
     let lease_task = lease.map(|(task, _, _)| {
         tokio::spawn(async move {
             if let Ok(why) = task.await {
@@ -403,7 +403,10 @@ pub async fn run(
         t.abort();
         let _ = t.await;
     }
-    if let Some((role, pg)) = lost {
+    if let Some((lease_loop, role, pg)) = lost {
+        // The lease loop itself, not only its watcher: a stopped log must not renew
+        // its lease (in this process, which may open the log again).
+        lease_loop.abort();
         // A clean stop: hand over at once rather than after the lease.
         let _ = tokio::task::spawn_blocking(move || leader::release(&role, &pg)).await;
     }
