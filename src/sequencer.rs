@@ -42,7 +42,8 @@ use tokio::sync::{oneshot, watch};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::note::SignerKey;
 use urne_client::rules::{
-    Context, Overlay, Refusal, RefusalCode, StateError, StateKey, StateValue, StateView, Subject, Verified,
+    Context, Overlay, Refusal, RefusalCode, StateError, StateKey, StateValue, StateView, Subject,
+    Verified,
 };
 use urne_client::statement::{SignedStatement, Time};
 use urne_client::tree::{self, Hash};
@@ -751,9 +752,7 @@ impl Sequencer {
         let mut duplicates: Vec<(Submission, u64)> = Vec::new();
         for ((sub, leaf), verdict) in batch.into_iter().zip(leaves).zip(verdicts) {
             match verdict {
-                Verdict::Accept(subjects, reissue) => {
-                    accepted.push((sub, leaf, subjects, reissue))
-                }
+                Verdict::Accept(subjects, reissue) => accepted.push((sub, leaf, subjects, reissue)),
                 Verdict::Duplicate(index) => duplicates.push((sub, index)),
                 Verdict::Refuse(refusal) => {
                     self.metrics.refused.fetch_add(1, Ordering::Relaxed);

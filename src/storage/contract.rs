@@ -50,7 +50,9 @@ pub fn check(store: &dyn Store) {
     assert_eq!(store.leaf_index(&h(1)).unwrap(), None);
     assert_eq!(store.state(b"nothing").unwrap(), None);
     assert_eq!(
-        store.states(&[b"nothing".to_vec(), b"else".to_vec()]).unwrap(),
+        store
+            .states(&[b"nothing".to_vec(), b"else".to_vec()])
+            .unwrap(),
         vec![None, None]
     );
     assert!(store.states(&[]).unwrap().is_empty());
@@ -96,9 +98,7 @@ pub fn check(store: &dyn Store) {
     assert_eq!(store.leaf_index(&h(101)).unwrap(), Some(1));
     // Many at once: in the order asked, absent ones `None`, a repeated one twice.
     assert_eq!(
-        store
-            .leaf_indexes(&[h(102), h(1), h(100), h(102)])
-            .unwrap(),
+        store.leaf_indexes(&[h(102), h(1), h(100), h(102)]).unwrap(),
         vec![Some(2), None, Some(0), Some(2)]
     );
     assert_eq!(
