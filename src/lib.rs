@@ -20,7 +20,9 @@
 //! - [`append`]: the one append path: accepted entries become a storage commit (used by
 //!   the sequencer, the mirror's copy and the forge).
 //! - [`stats`]: per-election statistics for the dashboard.
-//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
+//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups); the
+//!   read endpoints need only its read view ([`api::ReadView`]), which a mirror serves
+//!   on its own copy.
 //! - [`web`]: the web page served at `/`.
 //! - [`demo`]: a simulated election, and the load generator built on it.
 //! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).

@@ -185,20 +185,31 @@ pub async fn submit(
     // (foreign, repeated) is the earlier entry, not a refusal and not a new entry.
     // One point read of the rule state; the sequencer checks again (the entry may be
     // in a batch being committed right now).
-    if let Some((index, head)) = known_statement(&app, &stmt)? {
-        let leaf = app
-            .store
-            .read_hashes(&[tree::stored_hash_index(0, index)])?
+    if let Some((index, head)) = reading(|| known_statement(&app, &stmt))? {
+        let leaf = reading(|| app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
             .pop()
             .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
-        return answer(&app, index, leaf, &head, None).map(|a| a.into_response());
+        return reading(|| answer(&app, index, leaf, &head, None)).map(|a| a.into_response());
     }
-    let verified = pre_verify(&app, &stmt)?;
+    let verified = reading(|| pre_verify(&app, &stmt))?;
     let bytes = stmt.bytes.clone();
     let ack = app.seq.submit(stmt, verified).await?;
     // A new entry is the bytes just sent; a duplicate's are read back.
     let appended = (!ack.duplicate).then_some(bytes);
-    answer(&app, ack.index, ack.leaf_hash, &ack.head, appended).map(|a| a.into_response())
+    reading(|| answer(&app, ack.index, ack.leaf_hash, &ack.head, appended))
+        .map(|a| a.into_response())
+}
+
+/// Runs `f`, which reads the store synchronously, without holding up the runtime's
+/// other tasks meanwhile: on PostgreSQL a read waits for a round trip, and the
+/// runtime has a worker per core. (A single-threaded runtime just runs it.)
+fn reading<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 /// Returns the index of the entry holding this statement's signed text, and the head
