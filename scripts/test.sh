@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of urne: installs what is missing (scripts/setup.sh --test), lints
 # the whole workspace with clippy (warnings are errors), then the Rust tests of the
-# workspace (unit, property, integration, crash, the operator files in dist/) and the
+# workspace (unit, property, integration, crash, the operator files in dist/; the API
+# and crash tests a second time on PostgreSQL) and the
 # web page's tests (unit tests of the in-browser verifier, end-to-end tests in
 # headless Chromium against real `urne` processes). Everything builds in the dev
 # profile, into the same CARGO_TARGET_DIR as scripts/demo.sh (README command 1): the
@@ -47,6 +48,9 @@ python3 scripts/layers.py 2>&1 | tee -a "$log" || {
 }
 cargo build --workspace --bins --locked 2>&1 | tee -a "$log" || status=$?
 cargo test --workspace --locked "$@" 2>&1 | tee -a "$log" || status=$?
+# The API and crash tests again with the log on PostgreSQL (each test binary starts
+# its own cluster in a temporary directory, one database per log: tests/common/backend.rs).
+URNE_TEST_BACKEND=postgres cargo test --locked -p urne --test api --test crash "$@" 2>&1 | tee -a "$log" || status=$?
 
 # The web page: Node's test runner, with the binary just built.
 if [ "${URNE_SKIP_WEB:-0}" != 1 ]; then

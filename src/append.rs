@@ -20,13 +20,30 @@ use urne_client::tree::{self, Hash, HashReader};
 pub struct Appender<'a> {
     store: &'a dyn Store,
     size: u64,
+    // The new stored hashes, and the committed tree's frontier once read.
     pending: HashMap<u64, Hash>,
+    frontier_read: bool,
     stats: HashMap<String, ElectionStats>,
     commit: Commit,
 }
 
+/// The stored-hash indexes of the complete subtrees a tree of `size` entries splits
+/// into (its frontier, left to right): all that appending after it reads.
+fn frontier(size: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        if size & (1u64 << level) != 0 {
+            out.push(tree::stored_hash_index(level, start >> level));
+            start += 1u64 << level;
+        }
+    }
+    out
+}
+
 /// Stored hashes of the entries being appended, in front of the committed ones
-/// (those are read in one multi-get).
+/// (the committed tree's frontier is read once, in one multi-get, at the first push:
+/// every later entry and the root need only it and the new hashes).
 struct PendingHashes<'a, 'b>(&'b Appender<'a>);
 
 impl HashReader for PendingHashes<'_, '_> {
@@ -60,6 +77,7 @@ impl<'a> Appender<'a> {
             store,
             size,
             pending: HashMap::new(),
+            frontier_read: false,
             stats: HashMap::new(),
             commit: Commit::default(),
         }
@@ -86,6 +104,13 @@ impl<'a> Appender<'a> {
         reissue: bool,
     ) -> Result<u64, StorageError> {
         let index = self.size;
+        if !self.frontier_read {
+            // One read for the whole batch, rather than one per entry that needs it.
+            let want = frontier(self.size);
+            let got = self.store.read_hashes(&want)?;
+            self.pending.extend(want.into_iter().zip(got));
+            self.frontier_read = true;
+        }
         let new = tlog_tiles::stored_hashes_for_record_hash(index, leaf, &PendingHashes(self))
             .map_err(|e| StorageError::Corrupt {
                 what: format!("stored hashes for entry {index}"),
@@ -126,6 +151,9 @@ impl<'a> Appender<'a> {
     /// # Errors
     /// If a stored hash cannot be read.
     pub fn root(&self) -> Result<Hash, StorageError> {
+        if self.size == 0 {
+            return Ok(tree::EMPTY_HASH);
+        }
         tree::tree_hash(self.size, &PendingHashes(self)).map_err(|e| StorageError::Corrupt {
             what: format!("root of tree size {}", self.size),
             detail: e.to_string(),
@@ -153,5 +181,47 @@ pub fn subject_key(s: &Subject) -> Vec<u8> {
         Subject::Credential(t) => [b"c".as_slice(), &t.0].concat(),
         Subject::Receipt(t) => [b"r".as_slice(), &t.0].concat(),
         Subject::Election(id) => [b"e".as_slice(), id.as_bytes(), b"\0"].concat(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use urne_client::tree::MemoryHashStore;
+
+    /// The frontier is exactly what appending and the root read: a store holding
+    /// only the frontier of a tree of `n` entries lets the appender extend it, and
+    /// the stored hashes and root equal those of the whole tree built in memory.
+    #[test]
+    fn frontier_is_all_an_append_reads() {
+        let leaf = |i: u64| tree::record_hash(format!("entry {i}").as_bytes());
+        for n in [0u64, 1, 2, 3, 5, 8, 13, 64, 100, 255] {
+            let mut all = MemoryHashStore::default();
+            for i in 0..n + 7 {
+                all.append_record_hash(leaf(i));
+            }
+            let store = crate::storage::MemoryStore::new();
+            let want = frontier(n);
+            let hashes = all.read_hashes(&want).unwrap();
+            store
+                .commit(Commit {
+                    hashes: want.into_iter().zip(hashes).collect(),
+                    ..Commit::default()
+                })
+                .unwrap();
+            let mut a = Appender::new(&store, n);
+            let statement = Statement {
+                election: "e".into(),
+                time: urne_client::statement::Time::now(),
+                body: urne_client::statement::Body::Open,
+            };
+            for i in n..n + 7 {
+                a.push(vec![], leaf(i), &statement, &[], false).unwrap();
+            }
+            assert_eq!(a.root().unwrap(), all.root(), "size {n}");
+            for (i, h) in &a.commit.hashes {
+                assert_eq!(all.read_hashes(&[*i]).unwrap(), vec![*h], "size {n}");
+            }
+        }
     }
 }

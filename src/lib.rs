@@ -35,7 +35,9 @@
 //! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
 //!   checkpoints.
 //! - [`cosign`]: the log asking its witnesses for cosignatures.
-//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
+//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups); the
+//!   read endpoints need only its read view ([`api::ReadView`]), which a mirror serves
+//!   on its own copy.
 //! - [`web`]: the web page served at `/`.
 //! - [`leader`]: several instances on one PostgreSQL database: the lease, exactly
 //!   one sequencer, takeover, followers forwarding writes.
@@ -278,7 +280,7 @@ impl Log {
             Vec::new(),
             evidence,
         )?);
-        let state = api::AppState {
+        let read = api::ReadView {
             cosign: Arc::new(
                 cosign::Cosigning::new(peers, quorum)
                     .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs))
@@ -287,14 +289,20 @@ impl Log {
                     )),
             ),
             store,
-            seq,
+            head: seq.subscribe(),
+            time_tolerance_secs: seq.time_tolerance(),
             log_key: key.verifier().clone(),
-            allow_board: Arc::new(allow_board),
-            authorities: Default::default(),
             started: std::time::Instant::now(),
             web: Arc::new(web::Web::new(config.web_dir.clone())),
             gossip,
+            sequencer: Some(seq.status()),
             role,
+        };
+        let state = api::AppState {
+            read,
+            seq,
+            allow_board: Arc::new(allow_board),
+            authorities: Default::default(),
         };
         Ok(Log {
             state,
@@ -379,7 +387,7 @@ pub async fn run(
     });
     let lost = lease
         .as_ref()
-        .map(|(_, role, store)| (role.clone(), store.clone()));
+        .map(|(task, role, store)| (task.abort_handle(), role.clone(), store.clone()));
     let lease_task = lease.map(|(task, _, _)| {
         tokio::spawn(async move {
             if let Ok(why) = task.await {
@@ -418,7 +426,10 @@ pub async fn run(
         t.abort();
         let _ = t.await;
     }
-    if let Some((role, pg)) = lost {
+    if let Some((lease_loop, role, pg)) = lost {
+        // The lease loop itself, not only its watcher: a stopped log must not renew
+        // its lease (in this process, which may open the log again).
+        lease_loop.abort();
         // A clean stop: hand over at once rather than after the lease.
         let _ = tokio::task::spawn_blocking(move || leader::release(&role, &pg)).await;
     }

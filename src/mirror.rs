@@ -594,23 +594,24 @@ async fn gossip(State(m): State<Arc<Mirror>>) -> Json<Gossip> {
 
 /// Builds the mirror's router: its checkpoint and gossip, the evidence
 /// ([`crate::gossip`]), then the log's own tile handler (full tiles immutable) and
-/// JSON lookups over the mirror's store (the write endpoint answers 503 there).
+/// JSON lookups over the mirror's store, on a read view (no write endpoint).
 pub fn router(m: Arc<Mirror>) -> Router {
-    let app = crate::api::AppState {
+    // A read view of the mirror's copy: no sequencer, no write endpoint.
+    let view = crate::api::ReadView {
         store: m.store.clone(),
-        seq: crate::sequencer::read_only(m.head_tx.subscribe(), Some(m.tolerance_secs.clone())),
+        head: m.head_tx.subscribe(),
+        time_tolerance_secs: Some(m.tolerance_secs.clone()),
         log_key: m.log_key.clone(),
-        allow_board: Arc::new(Vec::new()),
-        authorities: Default::default(),
         started: std::time::Instant::now(),
         web: Arc::new(crate::web::Web::new(None)),
         cosign: m.cosign.clone(),
         gossip: m.gossip.clone(),
+        sequencer: None,
         role: None,
     };
     let tiles = Router::new()
         .route("/tile/{*path}", get(crate::api::tiles::tile))
-        .with_state(app.clone());
+        .with_state(view.clone());
     let evidence = crate::gossip::router(m.gossip.clone());
     Router::new()
         .route("/checkpoint", get(checkpoint))
@@ -618,7 +619,7 @@ pub fn router(m: Arc<Mirror>) -> Router {
         .with_state(m)
         .merge(tiles)
         .merge(evidence)
-        .merge(crate::api::json_router(app))
+        .merge(crate::api::read_router(view))
 }
 
 /// Follows the log and serves the mirror on `listener` until `shutdown` resolves.

@@ -42,7 +42,8 @@ use tokio::sync::{oneshot, watch};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::note::SignerKey;
 use urne_client::rules::{
-    Context, Overlay, Refusal, StateError, StateKey, StateValue, StateView, Subject, Verified,
+    Context, Overlay, Refusal, RefusalCode, StateError, StateKey, StateValue, StateView, Subject,
+    Verified,
 };
 use urne_client::statement::{SignedStatement, Time};
 use urne_client::tree::{self, Hash};
@@ -117,6 +118,32 @@ pub struct SequencerConfig {
     /// The largest time tolerance (seconds) an `election` statement may seal; the
     /// elections' sealed tolerances judge their statements.
     pub time_tolerance_secs: i64,
+}
+
+/// What the read side may know of the sequencer: its counters and whether it
+/// stopped (see [`SequencerHandle::status`]). It cannot submit anything.
+#[derive(Clone)]
+pub struct SequencerStatus {
+    metrics: Arc<SequencerMetrics>,
+    failed: Arc<AtomicBool>,
+    halted: Arc<std::sync::OnceLock<String>>,
+}
+
+impl SequencerStatus {
+    /// Returns the sequencer's counters.
+    pub fn metrics(&self) -> &SequencerMetrics {
+        &self.metrics
+    }
+
+    /// Reports whether the sequencer stopped after a storage failure.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Returns why the log halted, if it did.
+    pub fn halted(&self) -> Option<&str> {
+        self.halted.get().map(String::as_str)
+    }
 }
 
 /// The handle HTTP handlers use to submit statements. Cheap to clone.
@@ -218,6 +245,21 @@ impl SequencerHandle {
         &self.metrics
     }
 
+    /// Returns the read-only view of the sequencer's counters and state, for the
+    /// read endpoints ([`crate::api::ReadView`]).
+    pub fn status(&self) -> SequencerStatus {
+        SequencerStatus {
+            metrics: self.metrics.clone(),
+            failed: self.failed.clone(),
+            halted: self.halted.clone(),
+        }
+    }
+
+    /// Returns the shared time tolerance (for the read view's `/v1/log`).
+    pub fn time_tolerance(&self) -> Option<Arc<std::sync::atomic::AtomicI64>> {
+        self.time_tolerance_secs.clone()
+    }
+
     /// Returns the time tolerance the rules apply to statements: the log's, or the
     /// one a mirror re-checks the log's entries with (`None` when unknown).
     pub fn time_tolerance_secs(&self) -> Option<i64> {
@@ -282,6 +324,81 @@ impl StateView for CachedStateView<'_> {
             return Ok(v);
         }
         StoreStateView(self.store).get(key)
+    }
+}
+
+/// How many rounds of batched state reads judging a batch may take before falling
+/// back to point reads. The rules read at most three keys deep today (a ballot's
+/// credential, then its voter's earlier ballot, then that ballot's receipt).
+const PREFETCH_ROUNDS: usize = 4;
+
+/// What judging decided for one statement of a batch.
+enum Verdict {
+    /// Appended, filed under these subjects; a reissue or not.
+    Accept(Vec<Subject>, bool),
+    /// Already in the log at this index.
+    Duplicate(u64),
+    /// Refused by the rules.
+    Refuse(Refusal),
+}
+
+/// The rule state as one batch reads it: every key it needs fetched together, one
+/// [`Store::states`] query per round, in front of the election cache. A speculative
+/// round answers a key not fetched yet as absent and records it; the batch is judged
+/// again once those keys are fetched, until a round reads nothing it lacks. That
+/// round read only stored values, so its judgement is exact; the rules are pure, so
+/// the earlier rounds leave nothing behind. On PostgreSQL this turns a round trip per
+/// key into a round trip per level of the rules' reads (three).
+struct BatchView<'a> {
+    base: CachedStateView<'a>,
+    fetched: std::cell::RefCell<HashMap<StateKey, Result<Option<StateValue>, StateError>>>,
+    misses: std::cell::RefCell<Vec<StateKey>>,
+    speculative: std::cell::Cell<bool>,
+}
+
+impl BatchView<'_> {
+    /// Fetches `keys` in one query. A failed read is kept as each key's answer, so
+    /// the statements that read them are refused (`state_unavailable`), as a point
+    /// read's failure would have them.
+    fn fetch(&self, mut keys: Vec<StateKey>) {
+        keys.sort();
+        keys.dedup();
+        let encoded: Vec<Vec<u8>> = keys.iter().map(StateKey::encode).collect();
+        let mut fetched = self.fetched.borrow_mut();
+        match self.base.store.states(&encoded) {
+            Ok(values) => {
+                for (k, v) in keys.into_iter().zip(values) {
+                    fetched.insert(k, v.map(|b| StateValue::decode(&b)).transpose());
+                }
+            }
+            Err(e) => {
+                for k in keys {
+                    fetched.insert(k, Err(StateError::Backend(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+impl StateView for BatchView<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StateError> {
+        if let Some(v) = self.fetched.borrow().get(key) {
+            return v.clone();
+        }
+        if matches!(key, StateKey::Election(_)) {
+            // Elections come from the sequencer's cache (an unknown one is read once
+            // per batch, not once per statement naming it).
+            let v = self.base.get(key);
+            self.fetched.borrow_mut().insert(key.clone(), v.clone());
+            return v;
+        }
+        if self.speculative.get() {
+            self.misses.borrow_mut().push(key.clone());
+            return Ok(None);
+        }
+        let v = StoreStateView(self.base.store).get(key);
+        self.fetched.borrow_mut().insert(key.clone(), v.clone());
+        v
     }
 }
 
@@ -431,25 +548,6 @@ impl Standby {
     }
 }
 
-/// Builds a handle with no sequencer behind it, whose heads come from `head` (a
-/// mirror serves the log's read API this way): every submission is refused.
-/// `time_tolerance_secs` is the tolerance announced in `/v1/log`, if any.
-pub fn read_only(
-    head: watch::Receiver<Arc<TreeHead>>,
-    time_tolerance_secs: Option<Arc<std::sync::atomic::AtomicI64>>,
-) -> SequencerHandle {
-    SequencerHandle {
-        tx: Arc::default(),
-        metrics: Arc::new(SequencerMetrics::default()),
-        failed: Arc::new(AtomicBool::new(true)),
-        head,
-        time_tolerance_secs,
-        thread: Arc::default(),
-        halted: Arc::default(),
-        watermark: None,
-    }
-}
-
 /// Writes the empty tree's signed checkpoint into a new store; does nothing to a
 /// store that has a tree head already.
 ///
@@ -541,22 +639,25 @@ impl Sequencer {
         }
     }
 
-    fn process(&self, batch: Vec<Submission>) -> Result<(), StorageError> {
-        let head = self.head_tx.borrow().clone();
-        let store: &dyn Store = &*self.store;
-        let view = CachedStateView {
-            store,
-            elections: &self.elections,
-        };
-        let mut overlay = Overlay::new(&view);
-        let now = Time::now();
-        // Each accepted statement with its leaf hash (computed once, here), the
-        // subjects the rules filed it under, and whether it is a reissue.
-        let mut accepted: Vec<(Submission, Hash, Vec<Subject>, bool)> =
-            Vec::with_capacity(batch.len());
-        let mut duplicates: Vec<(Submission, u64)> = Vec::new();
+    /// Judges `batch` in order against `view` (through an overlay, so later
+    /// statements see earlier ones): a verdict per statement and the rule-state
+    /// writes of the accepted ones. `leaves` are the statements' leaf hashes and
+    /// `known` the indexes of those already in the log. Pure: judging a batch twice on
+    /// the same state gives the same answer (see [`BatchView`]).
+    fn judge<S: StateView>(
+        &self,
+        view: &S,
+        batch: &[Submission],
+        leaves: &[Hash],
+        known: &[Option<u64>],
+        size: u64,
+        now: Time,
+    ) -> (Vec<Verdict>, Vec<(StateKey, StateValue)>) {
+        let mut overlay = Overlay::new(view);
+        let mut verdicts = Vec::with_capacity(batch.len());
         let mut batch_leaves: HashMap<[u8; 32], u64> = HashMap::new();
-        for sub in batch {
+        let mut next = size;
+        for ((sub, leaf), known) in batch.iter().zip(leaves).zip(known) {
             // A statement already in the log (a retry after a lost answer, or a
             // replay with other signature lines): answer with the earlier index
             // instead of refusing, as Tessera does, and append nothing. Its identity
@@ -566,39 +667,87 @@ impl Sequencer {
             let text_key = StateKey::Statement(sub.stmt.text_hash());
             match overlay.get(&text_key) {
                 Ok(Some(StateValue::Statement { index })) => {
-                    duplicates.push((sub, index));
+                    verdicts.push(Verdict::Duplicate(index));
                     continue;
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    return Err(StorageError::Corrupt {
-                        what: "statement identity".into(),
-                        detail: e.to_string(),
-                    })
+                    verdicts.push(Verdict::Refuse(Refusal {
+                        code: RefusalCode::StateUnavailable,
+                        detail: format!("reading the statement's identity: {e}"),
+                    }));
+                    continue;
                 }
             }
-            let leaf = tree::record_hash(&sub.stmt.bytes);
-            if let Some(i) = batch_leaves.get(&leaf.0) {
-                duplicates.push((sub, *i));
+            if let Some(i) = batch_leaves.get(&leaf.0).copied().or(*known) {
+                verdicts.push(Verdict::Duplicate(i));
                 continue;
             }
-            if let Some(i) = store.leaf_index(&leaf)? {
-                duplicates.push((sub, i));
-                continue;
-            }
-            let index = head.size + accepted.len() as u64;
             let ctx = Context {
-                index,
+                index: next,
                 now: Some(now),
                 tolerance_secs: self.cfg.time_tolerance_secs,
                 max_tolerance_secs: Some(self.cfg.time_tolerance_secs),
             };
             match overlay.check_and_apply(&sub.stmt, sub.verified.as_ref(), &ctx) {
                 Ok(effects) => {
-                    batch_leaves.insert(leaf.0, index);
-                    accepted.push((sub, leaf, effects.subjects, effects.reissue));
+                    batch_leaves.insert(leaf.0, next);
+                    next += 1;
+                    verdicts.push(Verdict::Accept(effects.subjects, effects.reissue));
                 }
-                Err(refusal) => {
+                Err(refusal) => verdicts.push(Verdict::Refuse(refusal)),
+            }
+        }
+        (verdicts, overlay.into_writes())
+    }
+
+    fn process(&self, batch: Vec<Submission>) -> Result<(), StorageError> {
+        let head = self.head_tx.borrow().clone();
+        let store: &dyn Store = &*self.store;
+        let now = Time::now();
+        // Each statement's leaf hash, computed once, and whether the log holds it
+        // already: one read for the whole batch.
+        let leaves: Vec<Hash> = batch
+            .iter()
+            .map(|s| tree::record_hash(&s.stmt.bytes))
+            .collect();
+        let known = store.leaf_indexes(&leaves)?;
+        // The rule state the batch reads, fetched a round at a time (one query each,
+        // see BatchView) until judging the batch finds every key it reads.
+        let view = BatchView {
+            base: CachedStateView {
+                store,
+                elections: &self.elections,
+            },
+            fetched: Default::default(),
+            misses: Default::default(),
+            speculative: std::cell::Cell::new(true),
+        };
+        let mut rounds = 0;
+        let (verdicts, writes) = loop {
+            let judged = self.judge(&view, &batch, &leaves, &known, head.size, now);
+            let misses = view.misses.take();
+            if misses.is_empty() || !view.speculative.get() {
+                break judged;
+            }
+            rounds += 1;
+            if rounds > PREFETCH_ROUNDS {
+                // A chain of reads deeper than the rules have today: finish with
+                // point reads rather than loop.
+                view.speculative.set(false);
+                continue;
+            }
+            view.fetch(misses);
+        };
+
+        let mut accepted: Vec<(Submission, Hash, Vec<Subject>, bool)> =
+            Vec::with_capacity(batch.len());
+        let mut duplicates: Vec<(Submission, u64)> = Vec::new();
+        for ((sub, leaf), verdict) in batch.into_iter().zip(leaves).zip(verdicts) {
+            match verdict {
+                Verdict::Accept(subjects, reissue) => accepted.push((sub, leaf, subjects, reissue)),
+                Verdict::Duplicate(index) => duplicates.push((sub, index)),
+                Verdict::Refuse(refusal) => {
                     self.metrics.refused.fetch_add(1, Ordering::Relaxed);
                     let _ = sub.reply.send(Err(SubmitError::Refused(refusal)));
                 }
@@ -608,7 +757,6 @@ impl Sequencer {
             self.answer_duplicates(duplicates, &head);
             return Ok(());
         }
-        let writes = overlay.into_writes();
 
         // One append path (crate::append): hashes, lookups, statistics, root.
         let mut appender = crate::append::Appender::new(store, head.size);

@@ -85,7 +85,7 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Serves a file of the page; unknown paths get 404 in the API's JSON error form.
-pub async fn serve(State(app): State<crate::api::AppState>, uri: Uri) -> Response {
+pub async fn serve(State(app): State<crate::api::ReadView>, uri: Uri) -> Response {
     let mut path = uri.path().trim_start_matches('/').to_string();
     if path.is_empty() {
         path = "index.html".into();

@@ -7,7 +7,6 @@ mod common;
 use common::faulty::{CommitFault, FaultyStore};
 use common::{check_log, election, TestLog};
 use urne::demo::{random_tag, DemoKeys};
-use urne::storage::RocksStore;
 use urne_client::checkpoint::{open_checkpoint, TlogProof, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::{
@@ -953,9 +952,8 @@ async fn storage_failures_acknowledge_nothing() {
     let cfg = common::config_for(&keys);
     let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
     let open = |dir: &tempfile::TempDir| {
-        std::sync::Arc::new(FaultyStore::new(
-            RocksStore::open(&dir.path().join("db"), 8 << 20).unwrap(),
-        ))
+        // RocksDB in the directory, or its PostgreSQL database (common::backend).
+        std::sync::Arc::new(FaultyStore::new(common::backend::open_store(dir.path())))
     };
     let e = election(&keys, "cse-faulty");
     let credential = || common::new_credential(&e, Channel::Mail);

@@ -12,7 +12,8 @@
 //!   log's own consistency proof to the new checkpoint is verified too.
 //!
 //! Rounds: `URNE_CRASH_ROUNDS` (default 3; CI keeps it small; run many locally, see
-//! README "Durability").
+//! README "Durability"). Storage: RocksDB in the directory, or a PostgreSQL database
+//! with `URNE_TEST_BACKEND=postgres` (`common::backend`; `scripts/test.sh` runs both).
 
 mod common;
 
@@ -51,6 +52,13 @@ fn spawn(dir: &std::path::Path, keys: &DemoKeys) -> Child_ {
         ])
         .arg(dir)
         .args(["--allow-board", &keys.board[0].verifier().to_string()])
+        // On PostgreSQL (URNE_TEST_BACKEND=postgres), the database of `dir`.
+        .args(
+            common::backend::postgres()
+                .then(|| ["--database".to_string(), common::backend::database_for(dir)])
+                .into_iter()
+                .flatten(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -170,6 +178,8 @@ async fn kill_9_loses_nothing_acknowledged() {
 
     for round in 0..=rounds {
         let mut child = spawn(dir.path(), &keys);
+        // On PostgreSQL, once the killed leader's lease expired.
+        common::wait_leading(&http, &child.url).await;
         let key = child.key.clone();
         assert_eq!(
             log_key.get_or_insert_with(|| key.clone()),
@@ -422,6 +432,7 @@ async fn sigterm_stops_cleanly_every_time() {
     let mut acked = 0u64;
     for round in 0..=rounds {
         let mut child = spawn(dir.path(), &keys);
+        common::wait_leading(&http, &child.url).await;
         let head = checkpoint(&http, &child.url, &child.key).await;
         assert_eq!(
             head.size, acked,

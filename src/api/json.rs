@@ -5,7 +5,8 @@
 //! carries what a client needs to check it (entry bytes, inclusion proof, the signed
 //! checkpoint): clients verify, they never trust these answers.
 
-use super::{ApiError, AppState};
+use super::{ApiError, ReadView};
+use crate::sequencer::SequencerMetrics;
 use crate::stats::ElectionStats;
 use crate::storage::StoreHashReader;
 use axum::extract::{Path, Query, State};
@@ -26,7 +27,7 @@ use urne_client::tree;
 /// lists): a client follows `next` for the rest.
 pub const VOTER_PAGE: usize = 1000;
 
-fn prove_entry(app: &AppState, size: u64, index: u64) -> Result<ProvedEntry, ApiError> {
+fn prove_entry(app: &ReadView, size: u64, index: u64) -> Result<ProvedEntry, ApiError> {
     let bytes = app
         .store
         .entries(index, index + 1)?
@@ -58,8 +59,8 @@ fn parse_tag(s: &str) -> Result<Tag, ApiError> {
 }
 
 /// GET /v1/log: who this log is.
-pub async fn log_info(State(app): State<AppState>) -> Json<LogInfo> {
-    let head = app.seq.head();
+pub async fn log_info(State(app): State<ReadView>) -> Json<LogInfo> {
+    let head = app.head();
     let (serving, serving_reason) = app.cosign.serving();
     Json(LogInfo {
         origin: app.log_key.name().to_string(),
@@ -82,15 +83,15 @@ pub async fn log_info(State(app): State<AppState>) -> Json<LogInfo> {
         max_entry_size: urne_client::statement::MAX_ENTRY_SIZE,
         // How far from the log's clock a statement's time may be (`urne demo --log
         // --hours` reads it to spread an election over past hours).
-        time_tolerance_secs: app.seq.time_tolerance_secs(),
+        time_tolerance_secs: app.time_tolerance_secs(),
         // The largest tolerance an election may seal here. Each election's statements
         // are judged with the tolerance sealed in its `election` statement; the one
         // above only judges elections sealed before tolerances were (rules 1).
-        max_time_tolerance_secs: app.seq.time_tolerance_secs(),
+        max_time_tolerance_secs: app.time_tolerance_secs(),
         rules_version: urne_client::rules::RULES_VERSION,
         // Several instances on one database: whether this one sequences, and which
         // one does (followers forward writes there). Alone, it always leads.
-        leading: app.role.as_ref().is_none_or(|r| r.is_leader()),
+        leading: app.leading(),
         instance: app.role.as_ref().map(|r| urne_client::api::InstanceInfo {
             id: r.instance.clone(),
             url: r.url().map(str::to_string),
@@ -115,7 +116,7 @@ pub struct EntriesAnswer {
 
 /// `GET /v1/receipts/<code>`: the ballot carrying this receipt code.
 pub async fn receipt(
-    State(app): State<AppState>,
+    State(app): State<ReadView>,
     Path(code): Path<String>,
 ) -> Result<Json<ReceiptAnswer>, ApiError> {
     // A receipt in the voting system's own encoding (a Belenios tracker, `/` escaped
@@ -127,7 +128,7 @@ pub async fn receipt(
     let app2 = app.clone();
     let found = tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         // Only entries the head covers (a mirror stores some ahead of it while copying).
-        let size = app2.seq.head().size;
+        let size = app2.head().size;
         // The ballot, then (`revote last`) the voter's next ballot, which is filed
         // under the receipt it supersedes.
         let idx =
@@ -192,12 +193,12 @@ pub struct VoterQuery {
 /// under the tag (so another election padding the tag costs pages, never hides
 /// anything) and says where the next starts.
 pub async fn voter(
-    State(app): State<AppState>,
+    State(app): State<ReadView>,
     Path(tag): Path<String>,
     Query(q): Query<VoterQuery>,
 ) -> Result<Json<VoterPage>, ApiError> {
     let tag = parse_tag(&tag)?;
-    let head = app.seq.head();
+    let head = app.head();
     let app2 = app.clone();
     tokio::task::spawn_blocking(move || -> Result<_, ApiError> {
         let rows = app2.store.lookup(
@@ -255,10 +256,10 @@ pub struct InclusionQuery {
 /// GET /v1/proof/inclusion?index=&size=: inclusion proof of leaf `index` in the tree
 /// of `size` entries (default: the latest checkpoint).
 pub async fn inclusion(
-    State(app): State<AppState>,
+    State(app): State<ReadView>,
     Query(q): Query<InclusionQuery>,
 ) -> Result<Json<InclusionAnswer>, ApiError> {
-    let head = app.seq.head();
+    let head = app.head();
     let size = q.size.unwrap_or(head.size);
     if size > head.size || q.index >= size {
         return Err(ApiError::bad_request(
@@ -300,10 +301,10 @@ pub struct ConsistencyQuery {
 /// GET /v1/proof/consistency?old=&new=: consistency proof between two tree sizes
 /// (default new: the latest checkpoint), with both checkpoints if the log signed them.
 pub async fn consistency(
-    State(app): State<AppState>,
+    State(app): State<ReadView>,
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyAnswer>, ApiError> {
-    let head = app.seq.head();
+    let head = app.head();
     let new = q.new.unwrap_or(head.size);
     if new > head.size || q.old > new {
         return Err(ApiError::bad_request(
@@ -332,7 +333,7 @@ pub async fn consistency(
     }))
 }
 
-fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
+fn election_json(app: &ReadView, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
     let view = crate::sequencer::StoreStateView(&*app.store);
     let Some(StateValue::Election(es)) = view
         .get(&StateKey::Election(id.to_string()))
@@ -354,7 +355,7 @@ fn election_json(app: &AppState, id: &str) -> Result<Option<serde_json::Value>, 
 }
 
 /// GET /v1/elections: every election with its state.
-pub async fn elections(State(app): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub async fn elections(State(app): State<ReadView>) -> Result<Json<serde_json::Value>, ApiError> {
     let mut out = Vec::new();
     for id in app.store.elections()? {
         if let Some(v) = election_json(&app, &id)? {
@@ -362,13 +363,13 @@ pub async fn elections(State(app): State<AppState>) -> Result<Json<serde_json::V
         }
     }
     Ok(Json(
-        serde_json::json!({ "tree_size": app.seq.head().size, "elections": out }),
+        serde_json::json!({ "tree_size": app.head().size, "elections": out }),
     ))
 }
 
 /// `GET /v1/elections/<id>`: state, counts per type, hourly series and timeline.
 pub async fn election(
-    State(app): State<AppState>,
+    State(app): State<ReadView>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     election_json(&app, &id)?.map(Json).ok_or_else(|| {
@@ -381,9 +382,11 @@ pub async fn election(
 }
 
 /// GET /v1/stats: the log's counters.
-pub async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
-    let m = app.seq.metrics();
-    let head = app.seq.head();
+pub async fn stats(State(app): State<ReadView>) -> Json<serde_json::Value> {
+    // A mirror has no sequencer: its counters are zero and it never failed.
+    let none = SequencerMetrics::default();
+    let m = app.sequencer.as_ref().map_or(&none, |s| s.metrics());
+    let head = app.head();
     Json(serde_json::json!({
         "tree_size": head.size,
         "appended": m.appended.load(Ordering::Relaxed),
@@ -392,15 +395,16 @@ pub async fn stats(State(app): State<AppState>) -> Json<serde_json::Value> {
         "batches": m.batches.load(Ordering::Relaxed),
         "queue_depth": m.queue_depth.load(Ordering::Relaxed),
         "uptime_secs": app.started.elapsed().as_secs(),
-        "sequencer_failed": app.seq.failed(),
-        "halted": app.seq.halted(),
+        "sequencer_failed": app.sequencer.as_ref().is_some_and(|s| s.failed()),
+        "halted": app.sequencer.as_ref().and_then(|s| s.halted()),
     }))
 }
 
 /// GET /metrics: Prometheus text exposition.
-pub async fn metrics(State(app): State<AppState>) -> Response {
-    let m = app.seq.metrics();
-    let head = app.seq.head();
+pub async fn metrics(State(app): State<ReadView>) -> Response {
+    let none = SequencerMetrics::default();
+    let m = app.sequencer.as_ref().map_or(&none, |s| s.metrics());
+    let head = app.head();
     let mut s = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, v: u64| {
         s.push_str(&format!(
@@ -412,7 +416,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         "urne_leader",
         "gauge",
         "1 if this instance is the sequencer (always, for a log alone on RocksDB).",
-        u64::from(app.role.as_ref().is_none_or(|r| r.is_leader())),
+        u64::from(app.leading()),
     );
     if let Some(r) = &app.role {
         metric(
@@ -462,13 +466,13 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         "urne_sequencer_failed",
         "gauge",
         "1 if the sequencer stopped after a storage failure.",
-        u64::from(app.seq.failed()),
+        u64::from(app.sequencer.as_ref().is_some_and(|s| s.failed())),
     );
     metric(
         "urne_halted",
         "gauge",
         "1 if the log halted on proof that it lost signed entries (critical).",
-        u64::from(app.seq.halted().is_some()),
+        u64::from(app.sequencer.as_ref().is_some_and(|s| s.halted().is_some())),
     );
     // Evidence that the log was seen signing two histories (found by gossip with
     // `--peer`): the number an operator's alerting watches first.

@@ -1,8 +1,9 @@
 //! The HTTP API of the log.
 //!
-//! Owns: the router, the shared application state, and the write endpoint
-//! `POST /v1/statements`. The read endpoints live in [`tiles`] (C2SP tlog-tiles) and
-//! [`json`] (convenience JSON lookups, statistics, metrics).
+//! Owns: the routers, the write side of the application state ([`AppState`]), and
+//! the write endpoint `POST /v1/statements`. The read endpoints live in [`tiles`]
+//! (C2SP tlog-tiles) and [`json`] (convenience JSON lookups, statistics, metrics) and
+//! need only the read view ([`view`]): a mirror serves them without any sequencer.
 //!
 //! Submissions are parsed and their signatures verified here, in the handler, in
 //! parallel and without any lock; only rule checks and ordering go through the
@@ -12,18 +13,19 @@ pub mod body;
 pub mod error;
 pub mod json;
 pub mod tiles;
+pub mod view;
 
 pub use error::ApiError;
+pub use view::ReadView;
 
 use crate::sequencer::{SequencerHandle, StoreStateView};
-use crate::storage::{Store, StoreHashReader};
+use crate::storage::StoreHashReader;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 use urne_client::api::SubmitAnswer;
 use urne_client::checkpoint::TlogProof;
 use urne_client::note::VerifierKey;
@@ -43,57 +45,35 @@ pub struct Authorities {
     pub rules: u32,
 }
 
-/// State shared by every handler.
+/// The state of a log's router: the read view, and the write side (the sequencer,
+/// the operator's board allow-list, the election keys submissions are checked
+/// against). It dereferences to its [`ReadView`].
 #[derive(Clone)]
 pub struct AppState {
-    /// The log's storage.
-    pub store: Arc<dyn Store>,
+    /// What the read endpoints see.
+    pub read: ReadView,
     /// The sequencer.
     pub seq: SequencerHandle,
-    /// The log's verifier key.
-    pub log_key: VerifierKey,
     /// Board keys allowed to seal elections.
     pub allow_board: Arc<Vec<VerifierKey>>,
     /// Cache of sealed elections' authorities.
     pub authorities: Arc<RwLock<HashMap<String, Arc<Authorities>>>>,
-    /// Start time of the process.
-    pub started: Instant,
-    /// The web page's files.
-    pub web: Arc<crate::web::Web>,
-    /// Witness cosignatures gathered for the checkpoints ([`crate::cosign`]).
-    pub cosign: Arc<crate::cosign::Cosigning>,
-    /// Checkpoint gossip with peers and the equivocation evidence it found
-    /// ([`crate::gossip`]): counted in `/metrics`.
-    pub gossip: Arc<crate::gossip::Gossiper>,
-    /// With several instances on one database: this instance's role. A follower
-    /// forwards writes to the leader ([`crate::leader`]). `None`: the only instance.
-    pub role: Option<Arc<crate::leader::Role>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = ReadView;
+    fn deref(&self) -> &ReadView {
+        &self.read
+    }
+}
+
+impl axum::extract::FromRef<AppState> for ReadView {
+    fn from_ref(app: &AppState) -> ReadView {
+        app.read.clone()
+    }
 }
 
 impl AppState {
-    /// Returns the checkpoint to serve at `/checkpoint`.
-    /// With witnesses, that is the latest checkpoint that gathered a quorum of
-    /// cosignatures (the newest log-signed one until the first does).
-    pub fn served_checkpoint(&self) -> String {
-        match self.cosign.served() {
-            Some(s) => s.1.clone(),
-            None => self.seq.head().checkpoint.clone(),
-        }
-    }
-
-    /// The checkpoint to prove entry `index` against, as (size, signed note): the
-    /// served (witnessed) checkpoint if it covers the entry, else the latest one (its
-    /// cosignatures are still being gathered).
-    pub fn checkpoint_covering(&self, index: u64) -> (u64, String) {
-        match self.cosign.served() {
-            Some(s) if index < s.0 => (s.0, s.1.clone()),
-            _ => {
-                let h = self.seq.head();
-                (h.size, h.checkpoint.clone())
-            }
-        }
-    }
-
     /// Returns the authorities of a sealed election, from cache or store.
     ///
     /// # Errors
@@ -133,13 +113,14 @@ impl AppState {
     }
 }
 
-/// The write endpoint, the JSON lookups and the web page: what the log and its
-/// mirrors both serve (a mirror's sequencer handle is read-only: writes answer 503).
-fn common_routes() -> Router<AppState> {
+/// The JSON lookups and the web page: what the log and its mirrors both serve, on a
+/// read view alone.
+fn read_routes<S: Clone + Send + Sync + 'static>() -> Router<S>
+where
+    ReadView: axum::extract::FromRef<S>,
+{
     Router::new()
         .route("/v1/log", get(json::log_info))
-        // `submit` reads the body itself, up to the entry limit (see [`body`]).
-        .route("/v1/statements", post(submit))
         .route("/v1/receipts/{code}", get(json::receipt))
         .route("/v1/voters/{tag}", get(json::voter))
         .route("/v1/proof/inclusion", get(json::inclusion))
@@ -151,24 +132,29 @@ fn common_routes() -> Router<AppState> {
         .fallback(get(crate::web::serve))
 }
 
-/// Builds the router of the log.
+/// Builds the router of the log: the read routes and tiles on its read view, and
+/// the write endpoint.
 pub fn router(state: AppState) -> Router {
-    common_routes()
+    read_routes()
+        // `submit` reads the body itself, up to the entry limit (see [`body`]).
+        .route("/v1/statements", post(submit))
         .route("/checkpoint", get(tiles::checkpoint))
         .route("/tile/{*path}", get(tiles::tile))
         .route("/v1/gossip", get(gossip))
         .with_state(state)
 }
 
-/// Builds the read-only JSON lookups of the log (a mirror serves them over its copy).
-pub fn json_router(state: AppState) -> Router {
-    common_routes().with_state(state)
+/// Builds the read-only JSON lookups and web page on a read view (a mirror serves
+/// them over its copy): there is no write endpoint, a statement posted there is
+/// refused (405).
+pub fn read_router(view: ReadView) -> Router {
+    read_routes().with_state(view)
 }
 
 /// GET /v1/gossip: the checkpoint this log serves (C2SP gossip between mirrors,
 /// witnesses and monitors; see [`crate::mirror`]).
-pub async fn gossip(State(app): State<AppState>) -> Json<crate::mirror::Gossip> {
-    let head = app.seq.head();
+pub async fn gossip(State(app): State<ReadView>) -> Json<crate::mirror::Gossip> {
+    let head = app.head();
     Json(crate::mirror::Gossip {
         checkpoints: vec![crate::mirror::GossipCheckpoint {
             origin: app.log_key.name().to_string(),
@@ -199,17 +185,31 @@ pub async fn submit(
     // (foreign, repeated) is the earlier entry, not a refusal and not a new entry.
     // One point read of the rule state; the sequencer checks again (the entry may be
     // in a batch being committed right now).
-    if let Some((index, head)) = known_statement(&app, &stmt)? {
-        let leaf = app
-            .store
-            .read_hashes(&[tree::stored_hash_index(0, index)])?
+    if let Some((index, head)) = reading(|| known_statement(&app, &stmt))? {
+        let leaf = reading(|| app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
             .pop()
             .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
-        return answer(&app, index, leaf, &head, true).map(|a| a.into_response());
+        return reading(|| answer(&app, index, leaf, &head, None)).map(|a| a.into_response());
     }
-    let verified = pre_verify(&app, &stmt)?;
+    let verified = reading(|| pre_verify(&app, &stmt))?;
+    let bytes = stmt.bytes.clone();
     let ack = app.seq.submit(stmt, verified).await?;
-    answer(&app, ack.index, ack.leaf_hash, &ack.head, ack.duplicate).map(|a| a.into_response())
+    // A new entry is the bytes just sent; a duplicate's are read back.
+    let appended = (!ack.duplicate).then_some(bytes);
+    reading(|| answer(&app, ack.index, ack.leaf_hash, &ack.head, appended))
+        .map(|a| a.into_response())
+}
+
+/// Runs `f`, which reads the store synchronously, without holding up the runtime's
+/// other tasks meanwhile: on PostgreSQL a read waits for a round trip, and the
+/// runtime has a worker per core. (A single-threaded runtime just runs it.)
+fn reading<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 /// Returns the index of the entry holding this statement's signed text, and the head
@@ -218,7 +218,7 @@ fn known_statement(
     app: &AppState,
     stmt: &SignedStatement,
 ) -> Result<Option<(u64, Arc<crate::storage::TreeHead>)>, ApiError> {
-    let head = app.seq.head();
+    let head = app.head();
     let found = StoreStateView(&*app.store)
         .get(&StateKey::Statement(stmt.text_hash()))
         .map_err(|e| {
@@ -235,14 +235,16 @@ fn known_statement(
     })
 }
 
-/// The answer to an appended (201) or already logged (200) statement at `index`.
+/// The answer to an appended (201, `appended` holds the entry's bytes) or already
+/// logged (200, `appended` is `None`) statement at `index`.
 fn answer(
     app: &AppState,
     index: u64,
     leaf_hash: tree::Hash,
     head: &crate::storage::TreeHead,
-    duplicate: bool,
+    appended: Option<Vec<u8>>,
 ) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
+    let duplicate = appended.is_none();
     let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
         // Reading the stored hashes is what fails here (the database failing over):
         // retry later, and the statement, appended, is then answered 200.
@@ -255,11 +257,15 @@ fn answer(
         })?;
     // The entry as stored (a duplicate's may carry other signature lines than the
     // body just sent): the receipt carries it, so it is checkable without the log.
-    let entry = app
-        .store
-        .entries(index, index + 1)?
-        .pop()
-        .ok_or_else(|| ApiError::internal(format!("entry {index} missing")))?;
+    // A new entry's bytes are those the sequencer appended (no read back).
+    let entry = match appended {
+        Some(bytes) => bytes,
+        None => app
+            .store
+            .entries(index, index + 1)?
+            .pop()
+            .ok_or_else(|| ApiError::internal(format!("entry {index} missing")))?,
+    };
     let status = if duplicate {
         StatusCode::OK
     } else {

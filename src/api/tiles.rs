@@ -9,7 +9,7 @@
 //! well, hashes do not). Tiles are computed from stored hashes on demand: nothing is
 //! kept in memory.
 
-use super::{ApiError, AppState};
+use super::{ApiError, ReadView};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -44,7 +44,7 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 /// GET /checkpoint: the latest signed checkpoint (with any cosignatures).
-pub async fn checkpoint(State(app): State<AppState>) -> Response {
+pub async fn checkpoint(State(app): State<ReadView>) -> Response {
     let cp = app.served_checkpoint();
     (
         [
@@ -61,13 +61,13 @@ pub async fn checkpoint(State(app): State<AppState>) -> Response {
 
 /// GET /tile/*path: a hash tile or an entry bundle.
 pub async fn tile(
-    State(app): State<AppState>,
+    State(app): State<ReadView>,
     Path(path): Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = TileId::parse_path(&format!("tile/{path}"))
         .map_err(|e| ApiError::bad_request("bad_tile_path", format!("{path}: {e}")))?;
-    let size = app.seq.head().size;
+    let size = app.head().size;
     let body = match id.kind {
         TileKind::Entries => {
             let start = id

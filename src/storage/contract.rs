@@ -49,6 +49,15 @@ pub fn check(store: &dyn Store) {
     assert!(store.entries(0, 0).unwrap().is_empty());
     assert_eq!(store.leaf_index(&h(1)).unwrap(), None);
     assert_eq!(store.state(b"nothing").unwrap(), None);
+    assert_eq!(
+        store
+            .states(&[b"nothing".to_vec(), b"else".to_vec()])
+            .unwrap(),
+        vec![None, None]
+    );
+    assert!(store.states(&[]).unwrap().is_empty());
+    assert_eq!(store.leaf_indexes(&[h(1)]).unwrap(), vec![None]);
+    assert!(store.leaf_indexes(&[]).unwrap().is_empty());
     assert!(store.lookup(b"vsubject", 0, 10).unwrap().is_empty());
     assert_eq!(store.stats("e1").unwrap(), None);
     assert!(store.elections().unwrap().is_empty());
@@ -87,6 +96,27 @@ pub fn check(store: &dyn Store) {
         vec![h(2), h(0), h(1)]
     );
     assert_eq!(store.leaf_index(&h(101)).unwrap(), Some(1));
+    // Many at once: in the order asked, absent ones `None`, a repeated one twice.
+    assert_eq!(
+        store.leaf_indexes(&[h(102), h(1), h(100), h(102)]).unwrap(),
+        vec![Some(2), None, Some(0), Some(2)]
+    );
+    assert_eq!(
+        store
+            .states(&[
+                b"nothing".to_vec(),
+                b"state-key".to_vec(),
+                b"state-key".to_vec(),
+                b"state-ke".to_vec(),
+            ])
+            .unwrap(),
+        vec![
+            None,
+            Some(b"after 3".to_vec()),
+            Some(b"after 3".to_vec()),
+            None
+        ]
+    );
     assert_eq!(store.lookup(b"vsubject", 0, 10).unwrap(), vec![0, 1, 2]);
     // A page: from an index, at most `limit`; a subject that is a prefix of another
     // sees only its own rows.
@@ -122,6 +152,7 @@ pub fn check(store: &dyn Store) {
         );
         assert_eq!(store.head().unwrap(), Some(h3.clone()));
         assert_eq!(store.leaf_index(&h(103)).unwrap(), None);
+        assert_eq!(store.leaf_indexes(&[h(103)]).unwrap(), vec![None]);
         assert_eq!(store.checkpoint_at(5).unwrap(), None);
         assert_eq!(
             store.state(b"state-key").unwrap(),
@@ -139,6 +170,10 @@ pub fn check(store: &dyn Store) {
     assert_eq!(
         store.state(b"state-key").unwrap(),
         Some(b"after 5".to_vec())
+    );
+    assert_eq!(
+        store.states(&[b"state-key".to_vec()]).unwrap(),
+        vec![Some(b"after 5".to_vec())]
     );
     assert_eq!(store.stats("e1").unwrap(), Some(b"5".to_vec()));
 

@@ -85,6 +85,16 @@ impl Store for MemoryStore {
         Ok(self.read().leaves.get(&leaf.0).copied())
     }
 
+    fn leaf_indexes(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        let g = self.read();
+        Ok(leaves.iter().map(|l| g.leaves.get(&l.0).copied()).collect())
+    }
+
+    fn states(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        let g = self.read();
+        Ok(keys.iter().map(|k| g.state.get(k).cloned()).collect())
+    }
+
     fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError> {
         let g = self.read();
         Ok(g.lookups

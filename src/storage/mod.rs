@@ -109,8 +109,14 @@ pub trait Store: Send + Sync + 'static {
     fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StorageError>;
     /// Returns the index of the entry whose leaf hash is `leaf`, if any.
     fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StorageError>;
+    /// Returns the leaf index of each of `leaves`, in order (`None`: not in the log):
+    /// [`Store::leaf_index`] for a whole batch at once (one query on PostgreSQL).
+    fn leaf_indexes(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StorageError>;
     /// Returns the election-rule state value under an encoded `StateKey`.
     fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Returns the rule state value under each of `keys`, in order: [`Store::state`]
+    /// for a whole batch at once (one query on PostgreSQL). A key may repeat.
+    fn states(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError>;
     /// Returns up to `limit` leaf indexes at or above `from` filed under `subject`, in
     /// increasing order (a page: the next one starts after the last index returned).
     fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError>;

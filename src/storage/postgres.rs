@@ -39,10 +39,10 @@
 //! The driver is `tokio-postgres` (pure Rust). Its connection tasks run on a private
 //! two-thread runtime, and the [`Store`] methods, which are synchronous like
 //! RocksDB's, wait for their query on the calling thread. Readers share a few
-//! connections (queries are pipelined on each); the committer has its own; a closed
-//! connection (server restarted, standby promoted) is reopened at the next use, from
-//! the same connection string, so a multi-host string with
-//! `target_session_attrs=read-write` finds the new primary.
+//! connections (queries are pipelined on each, prepared once per connection); the
+//! committer has its own; a closed connection (server restarted, standby promoted)
+//! is reopened at the next use, from the same connection string, so a multi-host
+//! string with `target_session_attrs=read-write` finds the new primary.
 
 use super::{Commit, StorageError, Store, TreeHead};
 use std::future::Future;
@@ -94,11 +94,19 @@ pub struct LeaseRow {
     pub expired: bool,
 }
 
+/// A readers' connection and the statements prepared on it: each read is then one
+/// round trip (bind and execute) rather than two (parse, then bind and execute), and
+/// the server plans it once per connection.
+struct Reader {
+    client: Client,
+    prepared: Mutex<std::collections::HashMap<&'static str, tokio_postgres::Statement>>,
+}
+
 /// A log stored in PostgreSQL. See the module documentation.
 pub struct PgStore {
     config: tokio_postgres::Config,
     rt: Option<tokio::runtime::Runtime>,
-    readers: Vec<Mutex<Option<Arc<Client>>>>,
+    readers: Vec<Mutex<Option<Arc<Reader>>>>,
     next: AtomicUsize,
     writer: Mutex<Option<Client>>,
     lease: Mutex<Option<Arc<Client>>>,
@@ -203,19 +211,49 @@ impl PgStore {
         Ok(c)
     }
 
-    fn reader(&self) -> Result<Arc<Client>, StorageError> {
+    fn reader(&self) -> Result<Arc<Reader>, StorageError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        self.shared(&self.readers[i])
+        let mut g = self.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = g.as_ref().filter(|r| !r.client.is_closed()) {
+            return Ok(r.clone());
+        }
+        // A new connection (or a reopened one): nothing prepared on it yet.
+        let r = Arc::new(Reader {
+            client: self.connect()?,
+            prepared: Mutex::default(),
+        });
+        *g = Some(r.clone());
+        Ok(r)
     }
 
     fn query(
         &self,
         what: &str,
-        sql: &str,
+        sql: &'static str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StorageError> {
-        let c = self.reader()?;
-        self.wait(c.query(sql, params)).map_err(|e| engine(what, e))
+        let r = self.reader()?;
+        let cached = r
+            .prepared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned();
+        let stmt = match cached {
+            Some(s) => s,
+            None => {
+                let s = self
+                    .wait(r.client.prepare(sql))
+                    .map_err(|e| engine(what, e))?;
+                r.prepared
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(sql, s.clone());
+                s
+            }
+        };
+        self.wait(r.client.query(&stmt, params))
+            .map_err(|e| engine(what, e))
     }
 
     fn migrate(&self) -> Result<(), StorageError> {
@@ -615,6 +653,42 @@ impl Store for PgStore {
         rows.first()
             .map(|r| uidx("leaf index", r.get(0)))
             .transpose()
+    }
+
+    fn leaf_indexes(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        if leaves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let want: Vec<&[u8]> = leaves.iter().map(|l| l.0.as_slice()).collect();
+        let rows = self.query(
+            "reading leaf indexes",
+            "SELECT leaf, idx FROM urne_leaves WHERE leaf = ANY($1)",
+            &[&want],
+        )?;
+        let mut found = std::collections::HashMap::with_capacity(rows.len());
+        for r in rows {
+            let leaf = hash_of("leaf hash", r.get(0))?;
+            found.insert(leaf.0, uidx("leaf index", r.get(1))?);
+        }
+        Ok(leaves.iter().map(|l| found.get(&l.0).copied()).collect())
+    }
+
+    fn states(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let want: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let rows = self.query(
+            "reading rule state",
+            "SELECT key, value FROM urne_state WHERE key = ANY($1)",
+            &[&want],
+        )?;
+        let mut found: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            std::collections::HashMap::with_capacity(rows.len());
+        for r in rows {
+            found.insert(r.get(0), r.get(1));
+        }
+        Ok(keys.iter().map(|k| found.get(k).cloned()).collect())
     }
 
     fn state(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {

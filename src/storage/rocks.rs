@@ -251,6 +251,28 @@ impl Store for RocksStore {
             .transpose()
     }
 
+    fn leaf_indexes(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        let cf = self.cf(CF_LEAVES);
+        self.db
+            .multi_get_cf(leaves.iter().map(|l| (cf, l.0)))
+            .into_iter()
+            .map(|r| {
+                r.map_err(engine)?
+                    .map(|b| from_be("leaf index", &b))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    fn states(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        let cf = self.cf(CF_STATE);
+        self.db
+            .multi_get_cf(keys.iter().map(|k| (cf, k.as_slice())))
+            .into_iter()
+            .map(|r| r.map_err(engine))
+            .collect()
+    }
+
     fn lookup(&self, subject: &[u8], from: u64, limit: usize) -> Result<Vec<u64>, StorageError> {
         let mut out = Vec::new();
         // Keys are subject ‖ be(index): start at the first index of the page.

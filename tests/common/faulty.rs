@@ -64,6 +64,15 @@ impl<S: Store> Store for FaultyStore<S> {
     fn leaf_index(&self, leaf: &Hash) -> Result<Option<u64>, StorageError> {
         self.inner.leaf_index(leaf)
     }
+    fn leaf_indexes(&self, leaves: &[Hash]) -> Result<Vec<Option<u64>>, StorageError> {
+        self.inner.leaf_indexes(leaves)
+    }
+    fn states(&self, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        if self.fail_state_reads.load(Ordering::SeqCst) {
+            return Err(injected("state read"));
+        }
+        self.inner.states(keys)
+    }
     fn staged(&self) -> Result<Option<u64>, StorageError> {
         self.inner.staged()
     }

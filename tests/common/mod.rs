@@ -4,6 +4,7 @@
 //! and rs_merkle, trusting nothing the server says.
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod cluster;
 pub mod faulty;
 pub mod postgres;
@@ -73,6 +74,9 @@ impl TestLog {
     /// Starts a log on `dir` with `cfg` (its data field is replaced by `dir`).
     pub async fn start_in(dir: Arc<tempfile::TempDir>, mut cfg: Config) -> TestLog {
         cfg.data = dir.path().to_path_buf();
+        if backend::postgres() {
+            cfg.database = Some(backend::database_for(dir.path()));
+        }
         let log = tokio::task::spawn_blocking(move || Log::open(&cfg))
             .await
             .unwrap()
@@ -107,7 +111,7 @@ impl TestLog {
         let task = tokio::spawn(urne::run(listener, log, async move {
             let _ = rx.await;
         }));
-        TestLog {
+        let log = TestLog {
             url: format!("http://{addr}"),
             addr,
             key,
@@ -115,7 +119,16 @@ impl TestLog {
             dir,
             stop: Some(tx),
             task: Some(task),
-        }
+        };
+        log.wait_leading().await;
+        log
+    }
+
+    /// Waits (up to two minutes) until this instance sequences: at once on RocksDB;
+    /// on PostgreSQL once it took the lease (after a kill, when the dead holder's
+    /// lease expired).
+    pub async fn wait_leading(&self) {
+        wait_leading(&self.http, &self.url).await;
     }
 
     /// Stops the server and waits until its storage is closed.
@@ -166,6 +179,21 @@ impl TestLog {
     pub async fn size(&self) -> u64 {
         self.checkpoint().await.checkpoint.size
     }
+}
+
+/// Waits (up to two minutes) until the log at `url` says it leads (`/v1/log`).
+pub async fn wait_leading(http: &reqwest::Client, url: &str) {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..1200 {
+        if let Ok(r) = http.get(format!("{url}/v1/log")).send().await {
+            last = r.json().await.unwrap_or_default();
+            if last["leading"] == true {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not lead within two minutes: {last}");
 }
 
 pub fn config_for(keys: &DemoKeys) -> Config {
