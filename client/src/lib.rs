@@ -14,6 +14,10 @@
 //!   offline receipts (C2SP tlog-proof).
 //! - [`tree`]: RFC 6962 hashing (also as an `rs_merkle::Hasher`), inclusion and
 //!   consistency proofs (RFC 9162), the stored-hash index arithmetic.
+//! - [`subtree`]: subtrees and their consistency proofs (draft-ietf-plants-merkle-tree-certs
+//!   §4), as C2SP tlog-mirror packages carry them.
+//! - [`tlog_mirror`]: the C2SP tlog-mirror wire format (`add-entries` header and
+//!   packages, the mirror-info answer).
 //! - [`tiles`]: C2SP tlog-tiles paths (`x001/x234/067`, `.p/W`) and entry bundles.
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne and their strict, canonical text.
@@ -49,7 +53,9 @@ pub mod receipt;
 pub mod rules;
 pub mod seal;
 pub mod statement;
+pub mod subtree;
 pub mod thresholds;
 pub mod tiles;
+pub mod tlog_mirror;
 pub mod tree;
 pub mod voter;
