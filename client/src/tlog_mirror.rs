@@ -35,6 +35,14 @@ pub enum WireError {
     /// The bytes are not what the spec says.
     #[error("malformed add-entries body: {0}")]
     Malformed(String),
+    /// An entry longer than the receiver accepts.
+    #[error("an entry of {size} bytes, more than the {max} accepted")]
+    EntryTooLarge {
+        /// Its declared length.
+        size: usize,
+        /// The bound.
+        max: usize,
+    },
 }
 
 fn malformed(why: impl Into<String>) -> WireError {
@@ -219,15 +227,16 @@ pub fn parse_package(
 ) -> Result<Option<(Package, usize)>, WireError> {
     let mut at = 0;
     let mut entries = Vec::new();
-    for i in 0..count {
+    for _ in 0..count {
         let Some(n) = take(buf, &mut at, 2) else {
             return Ok(None);
         };
         let n = usize::from(be_u16(n));
         if n > max_entry {
-            return Err(malformed(format!(
-                "entry {i} of the package has {n} bytes, more than {max_entry}"
-            )));
+            return Err(WireError::EntryTooLarge {
+                size: n,
+                max: max_entry,
+            });
         }
         let Some(e) = take(buf, &mut at, n) else {
             return Ok(None);
