@@ -54,6 +54,11 @@ pub struct Config {
     /// rate towards each witness, at most 86400 / this many a day). Default 0: one
     /// round per new checkpoint. A log joining a public witness network sets it.
     pub witness_interval_secs: u64,
+    /// Mirrors the log pushes its entries to as it grows, as `URL=MIRRORKEY` (C2SP
+    /// tlog-mirror `add-checkpoint` and `add-entries`; the key is the mirror's
+    /// cosignature key, whose "I hold it up to N" the log keeps and shows in
+    /// `/v1/log`). Default none.
+    pub mirrors: Vec<String>,
     /// Peers (mirrors, witnesses, monitors) whose `/v1/gossip` the log pulls, base
     /// URLs: a checkpoint signed with the log's key that does not fit its own tree (a
     /// stolen key, a forked copy) is kept as evidence at `/v1/gossip/equivocations`.
@@ -111,6 +116,7 @@ impl Default for Config {
             witness_quorum: None,
             witness_checkin_secs: 60,
             witness_interval_secs: 0,
+            mirrors: Vec::new(),
             peers: Vec::new(),
             max_connections: None,
             max_connections_per_ip: None,

@@ -35,6 +35,8 @@
 //! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
 //!   checkpoints.
 //! - [`cosign`]: the log asking its witnesses for cosignatures.
+//! - [`push`]: the log pushing its entries to mirrors (C2SP tlog-mirror client) and
+//!   keeping their cosignatures.
 //! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups); the
 //!   read endpoints need only its read view ([`api::ReadView`]), which a mirror serves
 //!   on its own copy.
@@ -45,6 +47,8 @@
 //! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
 //!   checkpoints checked against the one held, equivocation evidence.
 //! - [`mirror`]: the mirror mode: copying a log through its tiles and serving it.
+//! - [`mirror_push`]: the mirror receiving a log by push (C2SP tlog-mirror
+//!   `add-checkpoint`, `add-entries`) and cosigning what it holds.
 //! - [`demo`]: a simulated election, and the load generator built on it.
 //!
 //! # Where a statement goes
@@ -76,7 +80,9 @@ pub mod gossip;
 pub mod keys;
 pub mod leader;
 pub mod mirror;
+pub mod mirror_push;
 pub mod peer_body;
+pub mod push;
 pub mod seal;
 pub mod sequencer;
 pub mod serve;
@@ -284,8 +290,13 @@ impl Log {
             cosign: Arc::new(
                 cosign::Cosigning::new(peers, quorum)
                     .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs))
-                    .with_min_interval(std::time::Duration::from_secs(
-                        config.witness_interval_secs,
+                    .with_min_interval(std::time::Duration::from_secs(config.witness_interval_secs))
+                    .with_mirrors(push::Pushing::new(
+                        config
+                            .mirrors
+                            .iter()
+                            .map(|m| push::parse_mirror_arg(m))
+                            .collect::<anyhow::Result<Vec<_>>>()?,
                     )),
             ),
             store,
@@ -405,6 +416,12 @@ pub async fn run(
         log.state.seq.clone(),
         log.state.store.clone(),
     ));
+    // Pushing to mirrors only reads committed heads too; it is stopped with the server.
+    let pusher = tokio::spawn(push::run(
+        log.state.cosign.clone(),
+        log.state.seq.clone(),
+        log.state.store.clone(),
+    ));
     // Pulling peers' checkpoints only reads committed heads too; it ends with the server.
     let puller = (!log.gossip().peers().is_empty()).then(|| {
         let state = log.state.clone();
@@ -422,6 +439,8 @@ pub async fn run(
     }
     cosigner.abort();
     let _ = cosigner.await;
+    pusher.abort();
+    let _ = pusher.await;
     if let Some(t) = lease_task {
         t.abort();
         let _ = t.await;

@@ -133,6 +133,10 @@ struct ServeArgs {
     /// 86400/SECS a day to each witness: a public witness network's `qpd`) [default: 0]
     #[arg(long, value_name = "SECS")]
     witness_interval: Option<u64>,
+    /// A mirror to push entries to as the log grows (C2SP tlog-mirror),
+    /// `URL=MIRRORKEY`: its cosignature key from `urne keygen --witness` (repeatable).
+    #[arg(long = "mirror", value_name = "URL=MIRRORKEY")]
+    mirrors: Vec<String>,
     /// A peer (mirror, witness, monitor) whose /v1/gossip is pulled to catch another
     /// history signed with this log's key (repeatable).
     #[arg(long = "peer", value_name = "URL")]
@@ -214,6 +218,7 @@ impl ServeArgs {
         if let Some(v) = self.witness_interval {
             c.witness_interval_secs = v;
         }
+        c.mirrors.extend(self.mirrors);
         c.peers.extend(self.peers);
         if self.max_connections.is_some() {
             c.max_connections = self.max_connections;
@@ -264,9 +269,15 @@ struct WitnessArgs {
 
 #[derive(Args)]
 struct MirrorArgs {
-    /// The log to mirror (base URL).
+    /// The log to copy through its tiles (base URL). Without it, the mirror only
+    /// receives what the log pushes (--push-key).
     #[arg(long)]
-    of: String,
+    of: Option<String>,
+    /// Receive the log by push too (C2SP tlog-mirror `add-checkpoint` and
+    /// `add-entries`, from the log of --key only), cosigning what it holds with this
+    /// key (a file from `urne keygen --witness`).
+    #[arg(long, value_name = "FILE")]
+    push_key: Option<PathBuf>,
     /// The log's verifier key.
     #[arg(long)]
     key: String,
@@ -474,7 +485,19 @@ async fn mirror(args: MirrorArgs) -> Result<()> {
     init_tracing();
     let key = urne_client::note::VerifierKey::parse(&args.key)
         .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
-    let mut m = urne::mirror::Mirror::open(&args.data, &args.of, key, args.peers)?;
+    if args.of.is_none() && args.push_key.is_none() {
+        anyhow::bail!("a mirror needs --of URL (pull), --push-key FILE (push), or both");
+    }
+    let of = args.of.clone().unwrap_or_default();
+    let mut m = urne::mirror::Mirror::open(&args.data, &of, key, args.peers)?;
+    if let Some(path) = &args.push_key {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let k = CosignerKey::parse(text.trim())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        println!("  push mirror key: {}", k.verifier());
+        m = m.with_push(k)?;
+    }
     if let Some(t) = args.time_tolerance {
         if t < 0 {
             anyhow::bail!("--time-tolerance must not be negative");
@@ -485,7 +508,10 @@ async fn mirror(args: MirrorArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    println!("urne mirror of {}", args.of);
+    match &args.of {
+        Some(of) => println!("urne mirror of {of}"),
+        None => println!("urne mirror of {} (push only)", m.log_key().name()),
+    }
     println!("  serving on: http://{}/", listener.local_addr()?);
     urne::mirror::run(listener, m, shutdown_signal()).await
 }

@@ -82,12 +82,19 @@ pub struct Mirror {
     // with its monitor's own `--tolerance`.
     tolerance_secs: Arc<std::sync::atomic::AtomicI64>,
     tolerance_fixed: bool,
+    // Serialises what writes the copy (a pull sync, a pushed package, a pushed head):
+    // each reads where the copy ends and commits after it.
+    pub(crate) writer: tokio::sync::Mutex<()>,
+    // The small database beside the copy (gossip evidence, pushed pending checkpoints).
+    pub(crate) meta: Arc<WitnessStore>,
+    // Push mode (C2SP tlog-mirror): the mirror's cosigner key and pending checkpoints.
+    pub(crate) push: Option<crate::mirror_push::Push>,
 }
 
 /// Runs the election rules over `entries` (leaves `from..`) on top of the store, and
 /// computes their stored hashes: the commit that adds them (without a head), and the
 /// root of the tree they end.
-fn apply_chunk(
+pub(crate) fn apply_chunk(
     store: &dyn Store,
     from: u64,
     entries: Vec<Vec<u8>>,
@@ -160,12 +167,17 @@ impl Mirror {
         let gossip = Gossiper::new(
             vec![log_key.clone()],
             peers,
-            vec![of.clone()],
-            Evidence::open(evidence_db, "equivocation/")?,
+            if of.is_empty() {
+                Vec::new()
+            } else {
+                vec![of.clone()]
+            },
+            Evidence::open(evidence_db.clone(), "equivocation/")?,
         )?;
         // The elections' seals, found among the cosigned checkpoints it copies (each
-        // re-checked with the library's decision, as the log does).
-        let cosign = Cosigning::mirror_of(&of);
+        // re-checked with the library's decision, as the log does). A mirror the log
+        // only pushes to names the log by its origin.
+        let cosign = Cosigning::mirror_of(if of.is_empty() { log_key.name() } else { &of });
         cosign.seals.open(data, &log_key);
         Ok(Mirror {
             store: Arc::new(store),
@@ -183,7 +195,50 @@ impl Mirror {
             chunk_tiles: CHUNK_TILES,
             tolerance_secs: Arc::new(std::sync::atomic::AtomicI64::new(RULES_TOLERANCE_SECS)),
             tolerance_fixed: false,
+            writer: tokio::sync::Mutex::new(()),
+            meta: evidence_db,
+            push: None,
         })
+    }
+
+    /// Makes this mirror accept the log by push (C2SP tlog-mirror `add-checkpoint`
+    /// and `add-entries`), cosigning with `key` what it holds.
+    ///
+    /// # Errors
+    /// If the pending checkpoints kept from before cannot be read.
+    pub fn with_push(mut self, key: urne_client::checkpoint::CosignerKey) -> Result<Self> {
+        self.push = Some(crate::mirror_push::Push::open(
+            key,
+            &self.meta,
+            &self.log_key,
+        )?);
+        Ok(self)
+    }
+
+    /// Sets how long an `add-entries` body may pause before the mirror stops reading
+    /// it and keeps the packages it verified (default
+    /// [`crate::mirror_push::DEFAULT_IDLE`]).
+    pub fn with_push_idle(mut self, idle: Duration) -> Self {
+        if let Some(p) = &mut self.push {
+            p.idle = idle;
+        }
+        self
+    }
+
+    /// Returns the log's verifier key.
+    pub fn log_key(&self) -> &VerifierKey {
+        &self.log_key
+    }
+
+    /// Returns the log witnesses' keys the mirror knows (announced by the log it pulls
+    /// from), to keep their cosignatures on a pushed checkpoint.
+    pub(crate) fn witness_keys(&self) -> Vec<WitnessKey> {
+        self.policy
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|p| p.witness_keys())
+            .unwrap_or_default()
     }
 
     /// Fixes the time tolerance the election rules are re-run with, instead of the
@@ -303,7 +358,7 @@ impl Mirror {
 
     /// Makes `head` the one served, and the cosigned one of `/v1/log` if it meets the
     /// quorum the log announces.
-    fn serve(&self, head: TreeHead) {
+    pub(crate) fn serve(&self, head: TreeHead) {
         let policy = self
             .policy
             .read()
@@ -367,6 +422,10 @@ impl Mirror {
     /// checkpoint that does not match the entries: then the head does not move (and
     /// the evidence is recorded if the log forked from what the mirror holds).
     pub async fn sync_once(&self) -> Result<u64> {
+        if self.of.is_empty() {
+            bail!("this mirror only receives pushes (no --of)");
+        }
+        let _writer = self.writer.lock().await;
         let note = crate::peer_body::text_capped(
             self.get(format!("{}/checkpoint", self.of)).await?,
             crate::peer_body::MAX_CHECKPOINT_BYTES,
@@ -562,17 +621,25 @@ pub async fn follow(m: Arc<Mirror>) {
 
 async fn checkpoint(State(m): State<Arc<Mirror>>) -> Response {
     match m.head() {
-        Some(h) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-            h.checkpoint,
-        )
-            .into_response(),
+        Some(h) => {
+            // A push mirror adds its own cosignature: it holds every entry of this
+            // tree (C2SP tlog-mirror: the checkpoint it serves carries it).
+            let note = match &m.push {
+                Some(p) => p.cosigned(&h.checkpoint),
+                None => h.checkpoint,
+            };
+            (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("text/plain; charset=utf-8"),
+                    ),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+                ],
+                note,
+            )
+                .into_response()
+        }
         None => (StatusCode::SERVICE_UNAVAILABLE, "nothing mirrored yet\n").into_response(),
     }
 }
@@ -613,13 +680,30 @@ pub fn router(m: Arc<Mirror>) -> Router {
         .route("/tile/{*path}", get(crate::api::tiles::tile))
         .with_state(view.clone());
     let evidence = crate::gossip::router(m.gossip.clone());
-    Router::new()
+    // The copy as C2SP tlog-mirror names it too: under the SHA-256 of the origin.
+    let copy = Router::new()
         .route("/checkpoint", get(checkpoint))
+        .with_state(m.clone())
+        .merge(tiles);
+    let prefix = format!(
+        "/{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(m.log_key.name()))
+    );
+    let push = m
+        .push
+        .is_some()
+        .then(|| crate::mirror_push::router(m.clone()));
+    let r = Router::new()
         .route("/v1/gossip", get(gossip))
         .with_state(m)
-        .merge(tiles)
+        .nest(&prefix, copy.clone())
+        .merge(copy)
         .merge(evidence)
-        .merge(crate::api::read_router(view))
+        .merge(crate::api::read_router(view));
+    match push {
+        Some(p) => r.merge(p),
+        None => r,
+    }
 }
 
 /// Follows the log and serves the mirror on `listener` until `shutdown` resolves.
@@ -631,7 +715,18 @@ pub async fn run(
     m: Arc<Mirror>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let follower = tokio::spawn(follow(m.clone()));
+    // A mirror the log only pushes to pulls nothing (but still its gossip peers).
+    let follower = if m.of.is_empty() {
+        let m = m.clone();
+        tokio::spawn(async move {
+            loop {
+                m.pull_peers().await;
+                tokio::time::sleep(POLL).await;
+            }
+        })
+    } else {
+        tokio::spawn(follow(m.clone()))
+    };
     let limits = crate::serve::Limits::with_reserve(
         crate::serve::rocksdb_files(
             crate::serve::nofile_limit(),

@@ -195,6 +195,74 @@ pub fn parse_log_arg(s: &str) -> Result<VerifierKey> {
     Ok(key)
 }
 
+/// An add-checkpoint request body, parsed (C2SP tlog-witness; a mirror's
+/// add-checkpoint takes the same body, C2SP tlog-mirror).
+pub struct AddRequest<'a> {
+    /// The size the sender believes the receiver holds.
+    pub old: u64,
+    /// The consistency proof from `old` to the checkpoint.
+    pub proof: Vec<tree::Hash>,
+    /// The signed checkpoint, as sent.
+    pub note: &'a str,
+    /// Its text (up to and including the blank line's newline).
+    pub text: &'a str,
+    /// The checkpoint parsed (not yet verified).
+    pub checkpoint: Checkpoint,
+}
+
+/// Parses an add-checkpoint body; a malformed one is refused with 400.
+///
+/// # Errors
+/// The refusal to answer ([`AddOutcome::Refused`] with 400).
+pub fn parse_add_checkpoint(body: &[u8]) -> Result<AddRequest<'_>, AddOutcome> {
+    let Ok(body) = std::str::from_utf8(body) else {
+        return Err(refused(400, "body is not UTF-8"));
+    };
+    let Some((first, mut rest)) = body.split_once('\n') else {
+        return Err(refused(400, "no old size line"));
+    };
+    let Some(old) = first.strip_prefix("old ").and_then(parse_size) else {
+        return Err(refused(400, format!("bad old size line {first:?}")));
+    };
+    let mut proof = Vec::new();
+    loop {
+        let Some((line, r)) = rest.split_once('\n') else {
+            return Err(refused(400, "no blank line before the checkpoint"));
+        };
+        rest = r;
+        if line.is_empty() {
+            break;
+        }
+        if proof.len() == MAX_PROOF_LINES {
+            return Err(refused(400, "more than 63 consistency proof lines"));
+        }
+        match tree::hash_from_base64(line) {
+            Ok(h) => proof.push(h),
+            Err(e) => return Err(refused(400, format!("bad proof line {line:?}: {e}"))),
+        }
+    }
+    let note = rest;
+    let Ok(parsed) = signed_note::Note::from_bytes(note.as_bytes()) else {
+        return Err(refused(400, "the checkpoint is not a signed note"));
+    };
+    let Ok(text) = std::str::from_utf8(parsed.text()) else {
+        return Err(refused(400, "the checkpoint is not UTF-8"));
+    };
+    let checkpoint = match Checkpoint::parse_text(text) {
+        Ok(c) => c,
+        Err(e) => return Err(refused(400, format!("checkpoint: {e}"))),
+    };
+    // The text is a prefix of the note (the signed-note format), borrowed from it.
+    let text = &note[..text.len()];
+    Ok(AddRequest {
+        old,
+        proof,
+        note,
+        text,
+        checkpoint,
+    })
+}
+
 impl Witness {
     /// Opens a witness with its RocksDB in `data/witness-db`, and the evidence found
     /// before.
@@ -267,42 +335,15 @@ impl Witness {
     /// Handles one add-checkpoint body (C2SP tlog-witness) and returns the answer.
     /// A checkpoint is persisted before its cosignature is returned.
     pub fn add_checkpoint(&self, body: &[u8], now: u64) -> AddOutcome {
-        let Ok(body) = std::str::from_utf8(body) else {
-            return refused(400, "body is not UTF-8");
-        };
-        let Some((first, mut rest)) = body.split_once('\n') else {
-            return refused(400, "no old size line");
-        };
-        let Some(old) = first.strip_prefix("old ").and_then(parse_size) else {
-            return refused(400, format!("bad old size line {first:?}"));
-        };
-        let mut proof = Vec::new();
-        loop {
-            let Some((line, r)) = rest.split_once('\n') else {
-                return refused(400, "no blank line before the checkpoint");
-            };
-            rest = r;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() == MAX_PROOF_LINES {
-                return refused(400, "more than 63 consistency proof lines");
-            }
-            match tree::hash_from_base64(line) {
-                Ok(h) => proof.push(h),
-                Err(e) => return refused(400, format!("bad proof line {line:?}: {e}")),
-            }
-        }
-        let note = rest;
-        let Ok(parsed) = signed_note::Note::from_bytes(note.as_bytes()) else {
-            return refused(400, "the checkpoint is not a signed note");
-        };
-        let Ok(text) = std::str::from_utf8(parsed.text()) else {
-            return refused(400, "the checkpoint is not UTF-8");
-        };
-        let cp = match Checkpoint::parse_text(text) {
-            Ok(c) => c,
-            Err(e) => return refused(400, format!("checkpoint: {e}")),
+        let AddRequest {
+            old,
+            proof,
+            note,
+            text,
+            checkpoint: cp,
+        } = match parse_add_checkpoint(body) {
+            Ok(r) => r,
+            Err(refusal) => return refusal,
         };
         let Some(log_key) = self.logs.iter().find(|k| k.name() == cp.origin) else {
             // C2SP tlog-witness: "If the checkpoint origin is unknown, the witness MUST
@@ -493,7 +534,7 @@ impl Witness {
 
 /// Returns `text` signed by its first signature line by `log_key` that verifies, and
 /// no other line; `note` is `text`, a blank line, then signature lines.
-fn verified_note(text: &str, note: &str, log_key: &VerifierKey) -> Option<String> {
+pub(crate) fn verified_note(text: &str, note: &str, log_key: &VerifierKey) -> Option<String> {
     let sigs = note.get(text.len() + 1..)?;
     sigs.lines().find_map(|line| {
         let sig = signed_note::Signature::from_bytes(line.as_bytes()).ok()?;

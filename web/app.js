@@ -14,7 +14,7 @@
 // only keys, checkpoints and the language choice are stored, which are public.
 
 import * as v from "./verify.js";
-import { t, lang, setLang, applyStatic, formatTime, formatNumber } from "./i18n.js";
+import { t, lang, setLang, applyStatic, formatTime, formatDay, formatClock, formatNumber } from "./i18n.js";
 
 const TRUST_KEY = "urne.trust.v1";
 const SEEN_KEY = "urne.seen.v1";
@@ -1103,7 +1103,31 @@ function electionSummary(e, now) {
     drops,
     hours,
     state: e.state,
+    // The automatic seal (R.211-572) as the log states it: the checkpoint that froze
+    // the urn and its witnesses' timestamps (the unions' monitors re-check it).
+    seal: e.seal || null,
+    sealedAfter: e.sealed_after || null,
   };
+}
+
+/** The seal's sentence: sealed (when, fingerprint, witnesses), awaited, or not yet. */
+function sealLine(e) {
+  const when = (x) => ({ date: formatDay(x), time: formatClock(x) });
+  if (e.seal) {
+    const witnesses = e.seal.witnesses.map((w) => t("seal.witness", { name: w.name, ...when(w.time) })).join(", ");
+    return el(
+      "p",
+      { class: "seal seal-sealed", "data-seal": "sealed", role: "note" },
+      t("seal.sealed", { ...when(e.seal.sealed_after), root: e.seal.root, size: formatNumber(e.seal.size), witnesses }),
+    );
+  }
+  if (e.state.closed && e.sealedAfter) {
+    return el("p", { class: "seal seal-awaiting", "data-seal": "awaiting", role: "note" }, t("seal.awaiting", when(e.sealedAfter)));
+  }
+  if (e.state.closed) {
+    return el("p", { class: "seal seal-none", "data-seal": "no-grace", role: "note" }, t("seal.no_grace"));
+  }
+  return el("p", { class: "seal seal-none", "data-seal": "unsealed", role: "note" }, t("seal.none"));
 }
 
 function destroyCharts() {
@@ -1385,6 +1409,7 @@ function renderElection(e) {
       el("span", { class: `phase phase-${e.phase}`, "data-phase": e.phase, text: t(`phase.${e.phase}`) }),
     ),
     el("p", { class: "help mono", text: e.id }),
+    sealLine(e),
     el(
       "dl",
       { class: "counts" },

@@ -127,6 +127,11 @@ const STRINGS = {
     "phase.suspended": "suspendue",
     "phase.closed": "close",
     "phase.void": "annulée",
+    "seal.sealed": "Urne scellée le {date} à {time}, empreinte {root} ({size} entrées du registre), témoins : {witnesses}.",
+    "seal.witness": "{name} (le {date} à {time})",
+    "seal.awaiting": "Fermée, scellement attendu : l'urne est scellée automatiquement le {date} à {time}, dès que les témoins contresignent le registre.",
+    "seal.no_grace": "Fermée, sans scellement automatique : l'élection n'a pas fixé de délai de scellement.",
+    "seal.none": "Pas encore scellée : l'urne sera figée et scellée automatiquement après sa fermeture.",
     "count.ballots": "Bulletins",
     "count.credentials": "Électeurs ayant reçu un identifiant",
     "count.reissues": "Réémissions",
@@ -396,6 +401,11 @@ const STRINGS = {
     "phase.suspended": "suspended",
     "phase.closed": "closed",
     "phase.void": "void",
+    "seal.sealed": "Urn sealed on {date} at {time}, fingerprint {root} ({size} log entries), witnesses: {witnesses}.",
+    "seal.witness": "{name} (on {date} at {time})",
+    "seal.awaiting": "Closed, seal awaited: the urn is sealed automatically on {date} at {time}, as soon as the witnesses cosign the log.",
+    "seal.no_grace": "Closed, no automatic seal: the election set no sealing delay.",
+    "seal.none": "Not sealed yet: the urn is frozen and sealed automatically after it closes.",
     "count.ballots": "Ballots",
     "count.credentials": "Voters given a credential",
     "count.reissues": "Reissues",
@@ -591,6 +601,20 @@ export function formatTime(x) {
     dateStyle: "medium",
     timeStyle: "medium",
   }).format(d);
+}
+
+/** Formats the day of an RFC 3339 time ("30 novembre 2026"), in the browser's zone. */
+export function formatDay(x) {
+  const d = x instanceof Date ? x : new Date(x);
+  if (Number.isNaN(d.getTime())) return String(x);
+  return new Intl.DateTimeFormat(current === "fr" ? "fr-FR" : "en-GB", { dateStyle: "long" }).format(d);
+}
+
+/** Formats the clock time of an RFC 3339 time ("18:30:05"), in the browser's zone. */
+export function formatClock(x) {
+  const d = x instanceof Date ? x : new Date(x);
+  if (Number.isNaN(d.getTime())) return String(x);
+  return new Intl.DateTimeFormat(current === "fr" ? "fr-FR" : "en-GB", { timeStyle: "medium" }).format(d);
 }
 
 /** Applies the language to the static parts of the page. */

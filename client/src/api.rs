@@ -162,6 +162,27 @@ pub struct WitnessStatus {
     pub busy: bool,
 }
 
+/// What `/v1/log` says about one mirror the log pushes to (C2SP tlog-mirror).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PushMirrorStatus {
+    /// Mirror key name.
+    pub name: String,
+    /// Mirror cosignature verifier key.
+    pub vkey: String,
+    /// Submission URL prefix.
+    pub url: String,
+    /// The mirror's next entry, as it last said (entries it holds, pending or not).
+    pub next_entry: Option<u64>,
+    /// The largest tree the mirror cosigned: it holds every entry up to this size.
+    pub cosigned_size: Option<u64>,
+    /// The log's checkpoint of that size with the mirror's cosignature, checkable
+    /// with the log key and the mirror key alone.
+    pub cosigned_checkpoint: Option<String>,
+    /// The last error, cleared by a success.
+    pub last_error: Option<String>,
+}
+
 /// `GET /v1/log`: who this log (or mirror) is, what `/checkpoint` serves and why, and
 /// its public parameters. Fields a newer log added are read as absent by default, so a
 /// client or mirror still reads an older log.
@@ -178,6 +199,9 @@ pub struct LogInfo {
     pub witnesses: Vec<WitnessStatus>,
     /// Cosignatures its checkpoints need.
     pub witness_quorum: usize,
+    /// The mirrors it pushes its entries to (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub push_mirrors: Vec<PushMirrorStatus>,
     /// How often an idle log asks its witnesses again (its check-in rate), seconds.
     pub witness_checkin_secs: u64,
     /// At most this many add-checkpoint requests a day to each witness (`None`: one

@@ -19,6 +19,10 @@
 //!   tlog-cosignature (`cosignature/v1` keys and lines), tlog-policy (the one witness
 //!   policy type, [`checkpoint::WitnessPolicy`]: a policy file or "k of these n
 //!   witness keys"), opening a signed checkpoint, and tlog-proof (offline receipts).
+//! - [`subtree`]: subtrees and their consistency proofs (draft-ietf-plants-merkle-tree-certs
+//!   §4), as C2SP tlog-mirror packages carry them.
+//! - [`tlog_mirror`]: the C2SP tlog-mirror wire format (`add-entries` header and
+//!   packages, the mirror-info answer).
 //! - [`tiles`]: C2SP tlog-tiles paths (`x001/x234/067`, `.p/W`) and entry bundles.
 //! - [`compact`]: a compact range, the O(log n) incremental root a monitor runs.
 //! - [`statement`]: the typed statements of urne: their values, their strict,
@@ -72,7 +76,9 @@ pub mod receipt;
 pub mod rules;
 pub mod seal;
 pub mod statement;
+pub mod subtree;
 pub mod thresholds;
 pub mod tiles;
+pub mod tlog_mirror;
 pub mod tree;
 pub mod voter;

@@ -239,6 +239,79 @@ test("a receipt that is not in the log is reported as such; a malformed code too
   await context.close();
 });
 
+test("the dashboard shows the election's seal in French: sealed with each witness's time, awaited, not yet", async () => {
+  // The real answer first: the demo's election closed without a sealing delay.
+  const { context, page, errors } = await newPage({ viewport: { width: 1200, height: 900 } });
+  const seal = () => page.locator(`section.election[data-election="cse-2026-acme"] [data-seal]`).getAttribute("data-seal");
+  await page.goto(`${log.url}/#/tableau`);
+  await page.locator('section.election[data-election="cse-2026-acme"]').waitFor({ timeout: 30_000 });
+  assert.equal(await seal(), "no-grace");
+  await context.close();
+
+  // The real cosigned checkpoint, with its witnesses' names and timestamps read from
+  // their cosignature lines (C2SP tlog-cosignature: key ID, 8-byte timestamp, signature).
+  const note = await (await fetch(`${log.url}/checkpoint`)).text();
+  const [, size, root64] = note.split("\n");
+  const rootHex = Buffer.from(root64, "base64").toString("hex");
+  const witnesses = note
+    .split("\n")
+    .filter((l) => l.startsWith("— temoin-"))
+    .map((l) => {
+      const [, name, sig] = l.split(" ");
+      const ts = Number(Buffer.from(sig, "base64").readBigUInt64BE(4));
+      return { name, timestamp: ts, time: new Date(ts * 1000).toISOString().replace(/\.000Z$/, "Z") };
+    });
+  assert.equal(witnesses.length, 2, note);
+  const variants = [
+    ["sealed", (e) => {
+      e.sealed_after = "2026-03-12T17:30:00Z";
+      e.seal = { sealed_after: e.sealed_after, close_index: Number(size) - 1, size: Number(size), root: rootHex, witnesses, checkpoint: note };
+    }],
+    ["awaiting", (e) => {
+      e.sealed_after = "2026-03-12T17:30:00Z";
+      e.seal = null;
+    }],
+    ["unsealed", (e) => {
+      e.state.closed = null;
+      e.sealed_after = null;
+      e.seal = null;
+    }],
+  ];
+  for (const [want, alter] of variants) {
+    const { context, page, errors } = await newPage({ viewport: { width: 1200, height: 900 } });
+    // The real server's answer, altered in transit to show each state.
+    await page.route("**/v1/elections", async (route) => {
+      const response = await route.fetch();
+      const body = await response.json();
+      for (const e of body.elections) if (e.id === "cse-2026-acme") alter(e);
+      await route.fulfill({ response, json: body });
+    });
+    await page.goto(`${log.url}/#/tableau`);
+    const box = page.locator('section.election[data-election="cse-2026-acme"] [data-seal]');
+    await box.waitFor({ timeout: 30_000 });
+    assert.equal(await box.getAttribute("data-seal"), want);
+    const text = await box.innerText();
+    if (want === "sealed") {
+      assert.match(text, /^Urne scellée le 12 mars 2026 à 18:30:00, empreinte [0-9a-f]{64} \([\d\u202f ]+ entrées du registre\), témoins : /);
+      assert.ok(text.includes(rootHex), text);
+      for (const w of witnesses) {
+        const d = new Date(w.timestamp * 1000);
+        const day = new Intl.DateTimeFormat("fr-FR", { dateStyle: "long", timeZone: "Europe/Paris" }).format(d);
+        const clock = new Intl.DateTimeFormat("fr-FR", { timeStyle: "medium", timeZone: "Europe/Paris" }).format(d);
+        assert.ok(text.includes(`${w.name} (le ${day} à ${clock})`), `${w.name} ${day} ${clock} in ${text}`);
+      }
+      await page.screenshot({ path: join(SHOTS, "tableau-scellee.png"), fullPage: true });
+    } else if (want === "awaiting") {
+      assert.match(text, /^Fermée, scellement attendu : l'urne est scellée automatiquement le 12 mars 2026 à 18:30:00/);
+    } else {
+      assert.match(text, /^Pas encore scellée/);
+    }
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+  assert.deepEqual(errors, []);
+});
+
 test("a proof tampered in transit makes the page say verification failed", async () => {
   const { context, page } = await newPage();
   // Flip one bit of the first hash of the inclusion proof in the real server's answer.
