@@ -26,9 +26,10 @@ CRATES = [("urne-client", "client/src"), ("urne", "src")]
 # shares (and routes to `web`, `leader`, `mirror`, `gossip`), while those use its
 # state, its error type or its body reader (`witness`, via `gossip`). Untying it moves
 # `ApiError` and the body reader below `api` and the mirror's gossip bodies into
-# `urne_client::gossip`.
+# `urne_client::gossip`. `mirror_push` (a mirror receiving by push) and `mirror` (its
+# pull side) share the mirror's state and its chunk check both ways.
 KNOWN = {
-    "urne": [{"api", "gossip", "leader", "mirror", "web", "witness"}],
+    "urne": [{"api", "gossip", "leader", "mirror", "mirror_push", "web", "witness"}],
 }
 
 

@@ -109,8 +109,6 @@ pub struct Cosigning {
     /// The least time between two rounds of requests (the log's add-checkpoint rate:
     /// a public witness network bounds it per day).
     min_interval: Duration,
-    /// The mirrors the log pushes to and their cosignatures ([`crate::push`]).
-    pub mirrors: Arc<crate::push::Pushing>,
 }
 
 /// The default check-in interval of an idle log ([`Cosigning::with_checkin`]).
@@ -146,14 +144,7 @@ impl Cosigning {
             seals: crate::seal::Seals::default(),
             checkin: DEFAULT_CHECKIN,
             min_interval: Duration::ZERO,
-            mirrors: Arc::default(),
         }
-    }
-
-    /// Sets the mirrors the log pushes to.
-    pub fn with_mirrors(mut self, mirrors: crate::push::Pushing) -> Self {
-        self.mirrors = Arc::new(mirrors);
-        self
     }
 
     /// Sets the least time between two rounds: at most one add-checkpoint request

@@ -12,7 +12,8 @@
 //! From the foundations up: a module uses only modules listed above it
 //! (`python3 scripts/layers.py` checks it). One knot remains: [`api`] holds the
 //! state every handler shares and [`web`], [`leader`], [`witness`], [`gossip`] and
-//! [`mirror`] use its state, errors or body reader while it uses them; the script
+//! [`mirror`] use its state, errors or body reader while it uses them, and
+//! [`mirror_push`] shares the mirror's state and chunk check with [`mirror`]; the script
 //! names it as known and fails on any other circle or upward use.
 //!
 //! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
@@ -290,15 +291,17 @@ impl Log {
             cosign: Arc::new(
                 cosign::Cosigning::new(peers, quorum)
                     .with_checkin(std::time::Duration::from_secs(config.witness_checkin_secs))
-                    .with_min_interval(std::time::Duration::from_secs(config.witness_interval_secs))
-                    .with_mirrors(push::Pushing::new(
-                        config
-                            .mirrors
-                            .iter()
-                            .map(|m| push::parse_mirror_arg(m))
-                            .collect::<anyhow::Result<Vec<_>>>()?,
+                    .with_min_interval(std::time::Duration::from_secs(
+                        config.witness_interval_secs,
                     )),
             ),
+            mirrors: Arc::new(push::Pushing::new(
+                config
+                    .mirrors
+                    .iter()
+                    .map(|m| push::parse_mirror_arg(m))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            )),
             store,
             head: seq.subscribe(),
             time_tolerance_secs: seq.time_tolerance(),
@@ -418,6 +421,7 @@ pub async fn run(
     ));
     // Pushing to mirrors only reads committed heads too; it is stopped with the server.
     let pusher = tokio::spawn(push::run(
+        log.state.mirrors.clone(),
         log.state.cosign.clone(),
         log.state.seq.clone(),
         log.state.store.clone(),

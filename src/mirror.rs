@@ -672,6 +672,7 @@ pub fn router(m: Arc<Mirror>) -> Router {
         started: std::time::Instant::now(),
         web: Arc::new(crate::web::Web::new(None)),
         cosign: m.cosign.clone(),
+        mirrors: Arc::default(),
         gossip: m.gossip.clone(),
         sequencer: None,
         role: None,

@@ -128,8 +128,12 @@ impl Pushing {
 }
 
 /// Runs one push task per mirror until the sequencer stops.
-pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store>) {
-    let p = cos.mirrors.clone();
+pub async fn run(
+    p: Arc<Pushing>,
+    cos: Arc<Cosigning>,
+    seq: SequencerHandle,
+    store: Arc<dyn Store>,
+) {
     if p.mirrors.is_empty() {
         return;
     }
@@ -144,6 +148,7 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
         .map(|i| {
             tokio::spawn(follow(
                 i,
+                p.clone(),
                 cos.clone(),
                 seq.clone(),
                 store.clone(),
@@ -181,12 +186,12 @@ fn target(cos: &Cosigning, seq: &SequencerHandle) -> Option<(u64, String)> {
 
 async fn follow(
     i: usize,
+    p: Arc<Pushing>,
     cos: Arc<Cosigning>,
     seq: SequencerHandle,
     store: Arc<dyn Store>,
     http: reqwest::Client,
 ) {
-    let p = cos.mirrors.clone();
     let mut rx = seq.subscribe();
     let mut backoff = RETRY_MIN;
     loop {

@@ -69,7 +69,7 @@ pub async fn log_info(State(app): State<ReadView>) -> Json<LogInfo> {
         witnesses: app.cosign.statuses(),
         witness_quorum: app.cosign.quorum(),
         // The mirrors it pushes to, each with its latest "I hold it up to N".
-        push_mirrors: app.cosign.mirrors.statuses(),
+        push_mirrors: app.mirrors.statuses(),
         // How often an idle log asks its witnesses again (its check-in rate).
         witness_checkin_secs: app.cosign.checkin().as_secs(),
         // At most this many add-checkpoint requests a day to each witness (`None`:
@@ -479,7 +479,7 @@ pub async fn metrics(State(app): State<ReadView>) -> Response {
     // Evidence that the log was seen signing two histories (found by gossip with
     // `--peer`): the number an operator's alerting watches first.
     s.push_str(&app.gossip.metrics_text());
-    s.push_str(&app.cosign.mirrors.metrics_text());
+    s.push_str(&app.mirrors.metrics_text());
     (
         [(
             header::CONTENT_TYPE,

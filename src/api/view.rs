@@ -34,6 +34,8 @@ pub struct ReadView {
     pub web: Arc<crate::web::Web>,
     /// Witness cosignatures gathered for the checkpoints ([`crate::cosign`]).
     pub cosign: Arc<crate::cosign::Cosigning>,
+    /// The mirrors the log pushes to and their cosignatures ([`crate::push`]).
+    pub mirrors: Arc<crate::push::Pushing>,
     /// Checkpoint gossip with peers and the equivocation evidence it found
     /// ([`crate::gossip`]): counted in `/metrics`.
     pub gossip: Arc<crate::gossip::Gossiper>,
