@@ -224,11 +224,11 @@ pub(crate) fn add_checkpoint(m: &Mirror, body: &[u8]) -> AddOutcome {
             return refused(422, "inconsistent: the proof from size 0 must be empty")
         }
         None => {}
-        Some((size, root)) if size == cp.size => {
-            if root != cp.root || !proof.is_empty() {
-                return AddOutcome::Conflict(base_size);
-            }
+        // The same size: the same root, and no proof (else another tree of that size).
+        Some((size, root)) if size == cp.size && (root != cp.root || !proof.is_empty()) => {
+            return AddOutcome::Conflict(base_size);
         }
+        Some((size, _)) if size == cp.size => {}
         Some((size, root)) => {
             if let Err(e) = tree::verify_consistency(size, cp.size, &root, &cp.root, &proof) {
                 tracing::error!(origin = %cp.origin, held = size, shown = cp.size,

@@ -31,7 +31,7 @@ pub fn is_subtree(start: u64, end: u64) -> bool {
         return false;
     }
     let ceil = (end - start).next_power_of_two();
-    start % ceil == 0
+    start.is_multiple_of(ceil)
 }
 
 /// Where the node `[start, end)` (more than one leaf) splits: after the largest power
