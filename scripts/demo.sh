@@ -4,10 +4,10 @@
 # them): a log in ./urne-data filled by a simulated election, kept serving.
 #
 # It builds in the dev profile, into the target directory scripts/test.sh uses
-# (CARGO_TARGET_DIR, default ~/.cache/urne-target). Dependencies, RocksDB's C++
-# included, are optimised and built without debug information in that profile
-# (Cargo.toml, [profile.dev.package."*"]), so the demo runs at full speed where it
-# counts, and command 2 (scripts/test.sh) reuses this build instead of compiling
+# (CARGO_TARGET_DIR, default ~/.cache/urne-target). Dependencies are optimised and
+# built without debug information in that profile (Cargo.toml,
+# [profile.dev.package."*"]; RocksDB's C++ at -O1, code that runs only at build time
+# at opt-level 0), so the demo runs at full speed where it counts, and command 2 (scripts/test.sh) reuses this build instead of compiling
 # RocksDB a second time. A server runs a release build (docs/operations.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
