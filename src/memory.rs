@@ -21,7 +21,13 @@ pub fn resident() -> Vec<Figure> {
         status
             .lines()
             .find_map(|l| l.strip_prefix(field))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .map(|k| k * 1024)
     };
     [("resident", "VmRSS:"), ("resident_peak", "VmHWM:")]
