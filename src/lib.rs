@@ -20,8 +20,7 @@
 //! - [`append`]: the one append path: accepted entries become a storage commit (used by
 //!   the sequencer, the mirror's copy and the forge).
 //! - [`stats`]: per-election statistics for the dashboard.
-//! - [`memory`]: the process's resident set and the allocator's figures (`/metrics`);
-//!   returning the allocator's free memory to the system.
+//! - [`memory`]: the process's resident set and the allocator's figures (`/metrics`).
 //! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups).
 //! - [`web`]: the web page served at `/`.
 //! - [`demo`]: a simulated election, and the load generator built on it.
@@ -337,7 +336,6 @@ pub async fn run(
     log: Log,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    memory::start_trimming();
     // One handle on the store and the sequencer thread, kept to the end: see below.
     let store = log.state.store.clone();
     let mut log = log;

@@ -6,8 +6,7 @@
 //! figures ([`crate::storage::Store::memory`]) they attribute the resident memory: the
 //! engine's bounded caches, what the rest of the process allocated, and what the
 //! allocator keeps without use (fragmentation). Elsewhere, or when a figure cannot be
-//! read, it is left out rather than reported as zero. Also owns trimming that free
-//! memory ([`start_trimming`]), which bounds the log's resident set.
+//! read, it is left out rather than reported as zero.
 
 /// One memory figure: a metric label and its value in bytes.
 pub type Figure = (&'static str, u64);
@@ -54,46 +53,6 @@ pub fn heap() -> Vec<Figure> {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn heap() -> Vec<Figure> {
     Vec::new()
-}
-
-/// How often [`start_trimming`] returns the allocator's free memory to the system.
-pub const TRIM_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
-/// Free memory the allocator may keep before [`start_trimming`] trims it.
-pub const TRIM_ABOVE_BYTES: u64 = 16 << 20;
-
-/// Starts (once per process) a thread that returns the allocator's free memory to the
-/// system every [`TRIM_PERIOD`] when it holds more than [`TRIM_ABOVE_BYTES`].
-///
-/// Why: filled to a million entries over HTTP, the log's memory in use stayed flat
-/// (about 100 MiB: the block cache, the memtables and 15 MiB of the rest) while glibc
-/// kept a growing amount of freed memory in its per-thread arenas (tokio's workers, the
-/// blocking pool that reads tiles and receipts, RocksDB's threads: up to eight arenas
-/// per core), and only trims the top of each heap by itself: the resident set followed
-/// the largest each arena had ever been (BENCHMARKS.md, "One million entries in one
-/// run"). `malloc_trim` releases the free pages inside every arena.
-pub fn start_trimming() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        static STARTED: std::sync::Once = std::sync::Once::new();
-        STARTED.call_once(|| {
-            let spawned = std::thread::Builder::new()
-                .name("malloc-trim".into())
-                .spawn(|| loop {
-                    std::thread::sleep(TRIM_PERIOD);
-                    let free = heap()
-                        .iter()
-                        .find(|f| f.0 == "heap_free_held")
-                        .map_or(0, |f| f.1);
-                    if free > TRIM_ABOVE_BYTES {
-                        // SAFETY: malloc_trim only takes the allocator's own locks.
-                        unsafe { libc::malloc_trim(0) };
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::warn!("could not start the allocator trimming thread: {e}");
-            }
-        });
-    }
 }
 
 #[cfg(test)]
