@@ -753,6 +753,13 @@ pub struct LoadOptions {
     pub seed: String,
     /// Show progress bars.
     pub progress: bool,
+    /// The election's sealed time tolerance, seconds (the log must allow it): a long
+    /// run on a slow machine sends pre-signed statements later than 300 s after they
+    /// were signed.
+    pub tolerance_secs: u64,
+    /// Where to write the receipt codes of the appended ballots (hex, one a line), for
+    /// [`run_receipt_load`].
+    pub receipts_out: Option<std::path::PathBuf>,
 }
 
 /// Results of a load run.
@@ -795,7 +802,7 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
         scrutins: vec!["s1".into()],
         opens: Time(now.0 - 60),
         closes: Time(now.0 + 86_400),
-        tolerance: urne_client::rules::DEFAULT_TOLERANCE_SECS as u64,
+        tolerance: opts.tolerance_secs,
     };
     let o = sub.post(election.seal(now, "load test")?).await?;
     if o.status != 201 {
@@ -823,14 +830,16 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
     }
     // Pre-sign every ballot so the generator measures the log, not its own signing.
     let t = Time::now();
+    let receipts: Vec<Tag> = creds.iter().map(|_| random_tag(&mut rng)).collect();
     let ballots: Vec<String> = creds
         .iter()
-        .map(|c| election.ballot(t, "s1", *c, random_tag(&mut rand::thread_rng())))
+        .zip(&receipts)
+        .map(|(c, r)| election.ballot(t, "s1", *c, *r))
         .collect::<Result<Vec<_>>>()?;
     let b = bar(opts.progress, ballots.len(), "ballots");
     let start = Instant::now();
     let interval = opts.rate.map(|r| Duration::from_secs_f64(1.0 / r));
-    let results: Vec<Result<Outcome>> = stream::iter(ballots.into_iter().enumerate())
+    let results: Vec<Result<(usize, Outcome)>> = stream::iter(ballots.into_iter().enumerate())
         .map(|(i, text)| {
             let s = sub.clone();
             let b = b.clone();
@@ -843,7 +852,7 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
                 let mut o = s.post(text).await?;
                 o.latency = scheduled.elapsed();
                 b.inc(1);
-                Ok(o)
+                Ok((i, o))
             }
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -851,9 +860,19 @@ pub async fn run_load(base: &str, opts: &LoadOptions) -> Result<LoadReport> {
         .await;
     let seconds = start.elapsed().as_secs_f64();
     b.finish();
-    let outcomes: Vec<Outcome> = results.into_iter().collect::<Result<_>>()?;
+    let outcomes: Vec<(usize, Outcome)> = results.into_iter().collect::<Result<_>>()?;
+    if let Some(path) = &opts.receipts_out {
+        let lines: String = outcomes
+            .iter()
+            .filter(|(_, o)| o.status == 201)
+            .map(|(i, _)| format!("{}\n", receipts[*i]))
+            .collect();
+        std::fs::write(path, lines)
+            .with_context(|| format!("writing the receipts to {}", path.display()))?;
+    }
     let mut lat: Vec<f64> = outcomes
         .iter()
+        .map(|(_, o)| o)
         .filter(|o| o.status == 201)
         .map(|o| o.latency.as_secs_f64() * 1000.0)
         .collect();
@@ -977,6 +996,91 @@ pub async fn run_proof_load(
             bail!("a proof served by the log does not verify");
         }
         lat.push(l.as_secs_f64() * 1000.0);
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    Ok(ProofLoadReport {
+        proofs: lat.len(),
+        seconds,
+        per_second: lat.len() as f64 / seconds,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+    })
+}
+
+/// The verification storm: fetches `count` receipts (`GET /v1/receipts/<code>`, the
+/// ballot found by its receipt code, with its inclusion proof, signed checkpoint and
+/// tlog-proof) drawn at random from `codes`, with `concurrency` requests in flight,
+/// and measures receipts proved per second. One answer in sixteen is verified as a
+/// voter's client does (the checkpoint's signature under the log key, the entry's
+/// inclusion proof); every answer must name the receipt asked for.
+///
+/// # Errors
+/// Network failures, no codes, a receipt not found, or a proof that does not verify.
+pub async fn run_receipt_load(
+    base: &str,
+    codes: &[String],
+    count: usize,
+    concurrency: usize,
+) -> Result<ProofLoadReport> {
+    if codes.is_empty() {
+        bail!("no receipt codes to look up");
+    }
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?;
+    let base = base.trim_end_matches('/').to_string();
+    let info: urne_client::api::LogInfo = http
+        .get(format!("{base}/v1/log"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let key = urne_client::note::VerifierKey::parse(&info.verifier_key)
+        .map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+    let mut rng = rand::rngs::StdRng::from_entropy();
+    let picks: Vec<&String> = (0..count)
+        .map(|_| &codes[rng.gen_range(0..codes.len())])
+        .collect();
+    let start = Instant::now();
+    let results: Vec<Result<Duration>> = stream::iter(picks.into_iter().enumerate())
+        .map(|(k, code)| {
+            let http = http.clone();
+            let url = format!("{base}/v1/receipts/{code}");
+            let key = &key;
+            async move {
+                let t = Instant::now();
+                let resp = http.get(url).send().await?;
+                if resp.status() != 200 {
+                    bail!("receipt {code}: HTTP {}", resp.status());
+                }
+                let a: urne_client::api::ReceiptAnswer = resp.json().await?;
+                let lat = t.elapsed();
+                if &a.receipt != code {
+                    bail!("asked for receipt {code}, answered {}", a.receipt);
+                }
+                if k % 16 == 0 {
+                    let proof = urne_client::checkpoint::TlogProof::parse(a.tlog_proof.as_bytes())
+                        .map_err(|e| anyhow::anyhow!("receipt {code}: tlog-proof: {e}"))?;
+                    let record = urne_client::tree::record_hash(a.entry.entry.as_bytes());
+                    proof
+                        .verify(
+                            &record,
+                            key,
+                            &urne_client::checkpoint::WitnessPolicy::none(),
+                        )
+                        .map_err(|e| anyhow::anyhow!("receipt {code}: {e}"))?;
+                }
+                Ok(lat)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut lat = Vec::with_capacity(results.len());
+    for r in results {
+        lat.push(r?.as_secs_f64() * 1000.0);
     }
     lat.sort_by(|a, b| a.total_cmp(b));
     let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];

@@ -24,6 +24,7 @@
 //! - [`peer_body`]: reading what a peer sends (gossip, tiles, witness answers) up to a
 //!   bound, whatever the transfer encoding.
 //! - [`atomic_file`]: writing a small file atomically (cosigned checkpoint, seals).
+//! - [`memory`]: the process's resident set and the allocator's figures (`/metrics`).
 //! - [`watermark`]: the largest checkpoint the log signed, kept outside RocksDB, and
 //!   the halt marker: the log never signs below what it signed.
 //! - [`config`]: the one `Config` struct, its defaults and validation.
@@ -80,6 +81,7 @@ pub mod forge;
 pub mod gossip;
 pub mod keys;
 pub mod leader;
+pub mod memory;
 pub mod mirror;
 pub mod mirror_push;
 pub mod peer_body;

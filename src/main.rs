@@ -363,6 +363,21 @@ struct LoadArgs {
     /// leaves (`GET /v1/proof/inclusion`) and report proofs served per second.
     #[arg(long)]
     proofs: Option<usize>,
+    /// The time tolerance (seconds) the load election seals: a long run sends
+    /// pre-signed statements late (the log must allow it: `serve --time-tolerance`).
+    #[arg(long, default_value_t = urne_client::rules::DEFAULT_TOLERANCE_SECS as u64)]
+    tolerance: u64,
+    /// Write the receipt codes of the appended ballots to this file (one a line).
+    #[arg(long)]
+    receipts_out: Option<std::path::PathBuf>,
+    /// Instead of appending ballots, look up this many receipts drawn from the codes
+    /// in `--receipts-from` (`GET /v1/receipts/<code>`: the ballot, its inclusion proof
+    /// and checkpoint) and report receipts proved per second.
+    #[arg(long, requires = "receipts_from")]
+    receipts: Option<usize>,
+    /// The file of receipt codes for `--receipts` (written by `--receipts-out`).
+    #[arg(long)]
+    receipts_from: Option<std::path::PathBuf>,
 }
 
 fn init_tracing() {
@@ -613,12 +628,29 @@ async fn load(args: LoadArgs) -> Result<()> {
         }
         return Ok(());
     }
+    if let (Some(n), Some(path)) = (args.receipts, &args.receipts_from) {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading receipt codes from {}", path.display()))?;
+        let codes: Vec<String> = text.split_whitespace().map(str::to_string).collect();
+        let r = demo::run_receipt_load(&args.log, &codes, n, args.concurrency).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{} receipts proved in {:.2} s: {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms",
+                r.proofs, r.seconds, r.per_second, r.p50_ms, r.p99_ms
+            );
+        }
+        return Ok(());
+    }
     let opts = demo::LoadOptions {
         ballots: args.ballots,
         concurrency: args.concurrency,
         rate: args.rate,
         seed: args.seed,
         progress: !args.json,
+        tolerance_secs: args.tolerance,
+        receipts_out: args.receipts_out,
     };
     let r = demo::run_load(&args.log, &opts).await?;
     if args.json {

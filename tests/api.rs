@@ -734,6 +734,7 @@ async fn whole_election_every_endpoint_and_refusal() {
     let m = log.get("/metrics").await.text().await.unwrap();
     assert!(m.contains(&format!("urne_tree_size {}", cp.size)), "{m}");
     assert!(m.contains("\nurne_equivocations 0\n"), "{m}");
+    assert!(m.contains("\nurne_memory_bytes{use=\"resident\"} "), "{m}");
     let page = log.get("/").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("urne"));

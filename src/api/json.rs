@@ -476,6 +476,21 @@ pub async fn metrics(State(app): State<ReadView>) -> Response {
         "1 if the log halted on proof that it lost signed entries (critical).",
         u64::from(app.sequencer.as_ref().is_some_and(|s| s.halted().is_some())),
     );
+    // Where the resident memory goes: the engine's bounded caches, the allocator's
+    // view (what is in use, what it holds free), the resident set itself.
+    s.push_str(
+        "# HELP urne_memory_bytes Memory of the process by use (storage engine caches, \
+         allocator, resident set).\n# TYPE urne_memory_bytes gauge\n",
+    );
+    let engine = app.store.memory();
+    let engine = engine.iter().map(|(n, v)| (format!("rocksdb_{n}"), *v));
+    let process = crate::memory::resident()
+        .into_iter()
+        .chain(crate::memory::heap())
+        .map(|(n, v)| (n.to_string(), v));
+    for (name, v) in engine.chain(process) {
+        s.push_str(&format!("urne_memory_bytes{{use=\"{name}\"}} {v}\n"));
+    }
     // Evidence that the log was seen signing two histories (found by gossip with
     // `--peer`): the number an operator's alerting watches first.
     s.push_str(&app.gossip.metrics_text());

@@ -134,6 +134,11 @@ pub trait Store: Send + Sync + 'static {
     fn disk_usage(&self) -> u64 {
         0
     }
+    /// Bytes of memory the engine holds, by use (for `/metrics`): what its bounded
+    /// caches and buffers hold now. Empty for engines that keep nothing in process.
+    fn memory(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Checks [`Commit::extends`] against `head` for the stores that keep one writer per

@@ -83,6 +83,7 @@ const KEY_STAGED: &[u8] = b"staged";
 pub struct RocksStore {
     db: DB,
     path: PathBuf,
+    cache: Cache,
 }
 
 fn engine(e: rocksdb::Error) -> StorageError {
@@ -172,6 +173,7 @@ impl RocksStore {
         Ok(RocksStore {
             db,
             path: dir.to_path_buf(),
+            cache,
         })
     }
 
@@ -359,6 +361,29 @@ impl Store for RocksStore {
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
         self.db.write_opt(wb, &wo).map_err(engine)
+    }
+
+    fn memory(&self) -> Vec<(&'static str, u64)> {
+        // Summed over the column families: RocksDB reports these per family.
+        let sum = |property: &str| -> u64 {
+            ALL_CFS
+                .iter()
+                .filter_map(|n| self.db.property_int_value_cf(self.cf(n), property).ok())
+                .flatten()
+                .sum()
+        };
+        vec![
+            // Data, index and filter blocks (all of them: `cache_index_and_filter_blocks`),
+            // bounded by `cache_bytes`; the pinned part is included.
+            ("block_cache", self.cache.get_usage() as u64),
+            ("block_cache_pinned", self.cache.get_pinned_usage() as u64),
+            // Active and immutable memtables not yet flushed (bounded by the
+            // database-wide write buffer size).
+            ("memtables", sum("rocksdb.size-all-mem-tables")),
+            // Table readers outside the block cache (one per open table file, at most
+            // `max_open_files`).
+            ("table_readers", sum("rocksdb.estimate-table-readers-mem")),
+        ]
     }
 
     fn disk_usage(&self) -> u64 {
