@@ -6,7 +6,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
-use urne::storage::{Commit, RocksStore, Store, StoreHashReader};
+use urne::storage::{Commit, LeafIndex, RocksStore, Store, StoreHashReader, StoredHashIndex};
 use urne_client::compact::CompactRange;
 use urne_client::tree::{self, Hash, MemoryHashStore, Rfc6962Hasher};
 
@@ -89,9 +89,9 @@ fn append(c: &mut Criterion) {
                                 pending.stored()[first as usize..]
                                     .iter()
                                     .enumerate()
-                                    .map(|(m, h)| (first + m as u64, *h)),
+                                    .map(|(m, h)| (StoredHashIndex(first + m as u64), *h)),
                             );
-                            c.entries.push((i, d.clone()));
+                            c.entries.push((LeafIndex(i), d.clone()));
                         }
                         store.commit(c).unwrap();
                     }
@@ -126,9 +126,9 @@ fn proofs(c: &mut Criterion) {
             mem.stored()[first as usize..end as usize]
                 .iter()
                 .enumerate()
-                .map(|(m, h)| (first + m as u64, *h)),
+                .map(|(m, h)| (StoredHashIndex(first + m as u64), *h)),
         );
-        c0.entries.push((i as u64, d.clone()));
+        c0.entries.push((LeafIndex(i as u64), d.clone()));
     }
     rocks.commit(c0).unwrap();
 

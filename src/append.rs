@@ -10,7 +10,7 @@
 //! caller's overlay), signing the checkpoint, committing ([`crate::storage`]).
 
 use crate::stats::ElectionStats;
-use crate::storage::{Commit, StorageError, Store, StoreHashReader};
+use crate::storage::{Commit, LeafIndex, StorageError, Store, StoreHashReader, StoredHashIndex};
 use std::collections::HashMap;
 use urne_client::rules::Subject;
 use urne_client::statement::Statement;
@@ -119,11 +119,13 @@ impl<'a> Appender<'a> {
         let first = tree::stored_hash_index(0, index);
         for (j, h) in new.into_iter().enumerate() {
             self.pending.insert(first + j as u64, h);
-            self.commit.hashes.push((first + j as u64, h));
+            self.commit
+                .hashes
+                .push((StoredHashIndex(first + j as u64), h));
         }
         for s in subjects {
             if !matches!(s, Subject::Election(_)) {
-                self.commit.lookups.push((subject_key(s), index));
+                self.commit.lookups.push((subject_key(s), LeafIndex(index)));
             }
         }
         let election = &statement.election;
@@ -140,8 +142,8 @@ impl<'a> Appender<'a> {
         if let Some(s) = self.stats.get_mut(election) {
             s.record(index, statement, reissue);
         }
-        self.commit.leaves.push((leaf, index));
-        self.commit.entries.push((index, bytes));
+        self.commit.leaves.push((leaf, LeafIndex(index)));
+        self.commit.entries.push((LeafIndex(index), bytes));
         self.size += 1;
         Ok(index)
     }
@@ -205,7 +207,7 @@ mod tests {
             let hashes = all.read_hashes(&want).unwrap();
             store
                 .commit(Commit {
-                    hashes: want.into_iter().zip(hashes).collect(),
+                    hashes: want.into_iter().map(StoredHashIndex).zip(hashes).collect(),
                     ..Commit::default()
                 })
                 .unwrap();
@@ -220,7 +222,7 @@ mod tests {
             }
             assert_eq!(a.root().unwrap(), all.root(), "size {n}");
             for (i, h) in &a.commit.hashes {
-                assert_eq!(all.read_hashes(&[*i]).unwrap(), vec![*h], "size {n}");
+                assert_eq!(all.read_hashes(&[i.0]).unwrap(), vec![*h], "size {n}");
             }
         }
     }

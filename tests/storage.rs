@@ -74,7 +74,7 @@ fn postgres_lease_fences_a_former_leader() {
     assert!(!a.renew_lead(ea, lease).unwrap(), "a lost the lease");
     // a, resumed, commits on the head it knew: fenced, nothing written.
     let stale = Commit {
-        entries: vec![(0, b"from a".to_vec())],
+        entries: vec![(urne::storage::LeafIndex(0), b"from a".to_vec())],
         head: Some(urne::storage::TreeHead {
             size: 1,
             root: urne_client::tree::Hash([1; 32]),
@@ -90,7 +90,7 @@ fn postgres_lease_fences_a_former_leader() {
     // b, fenced with its own epoch, appends.
     b.set_fence(eb);
     b.commit(Commit {
-        entries: vec![(0, b"from b".to_vec())],
+        entries: vec![(urne::storage::LeafIndex(0), b"from b".to_vec())],
         head: Some(urne::storage::TreeHead {
             size: 1,
             root: urne_client::tree::Hash([2; 32]),

@@ -4,7 +4,7 @@
 //! Owns: what every store must answer, after which commits, including the fence.
 //! Hidden from the documentation: a test helper shared by the integration tests.
 
-use super::{Commit, StorageError, Store, TreeHead};
+use super::{Commit, LeafIndex, StorageError, Store, StoredHashIndex, TreeHead};
 use urne_client::tree::Hash;
 
 fn h(n: u8) -> Hash {
@@ -25,11 +25,12 @@ fn batch(from: u64, n: u64, extends: Option<(u64, Hash)>, root: u8) -> Commit {
         ..Commit::default()
     };
     for i in from..from + n {
-        c.entries.push((i, format!("entry {i}").into_bytes()));
-        c.hashes.push((i * 2, h(i as u8)));
-        c.leaves.push((h(100 + i as u8), i));
-        c.lookups.push((b"vsubject".to_vec(), i));
-        c.lookups.push((format!("r{i}").into_bytes(), i));
+        c.entries
+            .push((LeafIndex(i), format!("entry {i}").into_bytes()));
+        c.hashes.push((StoredHashIndex(i * 2), h(i as u8)));
+        c.leaves.push((h(100 + i as u8), LeafIndex(i)));
+        c.lookups.push((b"vsubject".to_vec(), LeafIndex(i)));
+        c.lookups.push((format!("r{i}").into_bytes(), LeafIndex(i)));
     }
     c.state.push((
         b"state-key".to_vec(),

@@ -126,11 +126,14 @@ impl Store for MemoryStore {
         if c.staged.is_some() {
             g.staged = c.staged;
         }
-        g.entries.extend(c.entries);
-        g.hashes.extend(c.hashes);
-        g.lookups.extend(c.lookups.into_iter().map(|k| (k, ())));
+        g.entries
+            .extend(c.entries.into_iter().map(|(i, e)| (i.0, e)));
+        g.hashes.extend(c.hashes.into_iter().map(|(i, h)| (i.0, h)));
+        g.lookups
+            .extend(c.lookups.into_iter().map(|(s, i)| ((s, i.0), ())));
         g.state.extend(c.state);
-        g.leaves.extend(c.leaves.into_iter().map(|(h, i)| (h.0, i)));
+        g.leaves
+            .extend(c.leaves.into_iter().map(|(h, i)| (h.0, i.0)));
         g.stats.extend(c.stats);
         if let Some(h) = c.head {
             g.checkpoints.insert(h.size, h.checkpoint.clone());

@@ -1,6 +1,7 @@
 //! Storage: the one interface between the log and its disk.
 //!
-//! Owns: the [`Store`] contract and the shape of a committed batch ([`Commit`]).
+//! Owns: the [`Store`] contract, the shape of a committed batch ([`Commit`]) and the
+//! two kinds of index it holds ([`LeafIndex`], [`StoredHashIndex`]).
 //! Does not own: what is valid (the rules engine of `urne-client`), the order of
 //! entries (the sequencer), nor any encoding beyond the key layout described here.
 //!
@@ -70,17 +71,30 @@ pub struct TreeHead {
     pub checkpoint: String,
 }
 
+/// The index of an entry in the log (its leaf): 0 for the first entry, `size - 1` for
+/// the last. A distinct type from [`StoredHashIndex`] so that the two `u64`s of a
+/// [`Commit`] cannot be swapped (as ct-merkle keeps leaf and node indexes apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LeafIndex(pub u64);
+
+/// The index of a stored hash in Go's tlog layout (`tlog.StoredHashIndex(level, n)`,
+/// `urne_client::tree::stored_hash_index`): every node of the tree, leaves included,
+/// numbered in the order the hashes are first computed. Leaf `n`'s own hash sits at
+/// `stored_hash_index(0, n)`, not at `n`: see [`LeafIndex`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct StoredHashIndex(pub u64);
+
 /// Everything one sequencer batch writes, applied atomically by [`Store::commit`].
 #[derive(Default, Debug)]
 pub struct Commit {
     /// New entries: (leaf index, entry bytes), contiguous from the old tree size.
-    pub entries: Vec<(u64, Vec<u8>)>,
+    pub entries: Vec<(LeafIndex, Vec<u8>)>,
     /// New stored hashes: (stored-hash index, hash), as Go's tlog lays them out.
-    pub hashes: Vec<(u64, Hash)>,
+    pub hashes: Vec<(StoredHashIndex, Hash)>,
     /// Lookup index rows: (subject key, leaf index).
-    pub lookups: Vec<(Vec<u8>, u64)>,
+    pub lookups: Vec<(Vec<u8>, LeafIndex)>,
     /// Leaf hash → leaf index of each new entry (duplicate detection).
-    pub leaves: Vec<(Hash, u64)>,
+    pub leaves: Vec<(Hash, LeafIndex)>,
     /// Election-rule state: (encoded `StateKey`, encoded `StateValue`).
     pub state: Vec<(Vec<u8>, Vec<u8>)>,
     /// Per-election statistics: (election id, encoded statistics).

@@ -330,22 +330,22 @@ impl Store for RocksStore {
             wb.put_cf(self.cf(CF_META), KEY_STAGED, be(n));
         }
         for (i, e) in &c.entries {
-            wb.put_cf(self.cf(CF_ENTRIES), be(*i), e);
+            wb.put_cf(self.cf(CF_ENTRIES), be(i.0), e);
         }
         for (i, h) in &c.hashes {
-            wb.put_cf(self.cf(CF_HASHES), be(*i), h.0);
+            wb.put_cf(self.cf(CF_HASHES), be(i.0), h.0);
         }
         for (subject, i) in &c.lookups {
             let mut k = Vec::with_capacity(subject.len() + 8);
             k.extend_from_slice(subject);
-            k.extend_from_slice(&be(*i));
+            k.extend_from_slice(&be(i.0));
             wb.put_cf(self.cf(CF_LOOKUPS), k, []);
         }
         for (k, v) in &c.state {
             wb.put_cf(self.cf(CF_STATE), k, v);
         }
         for (h, i) in &c.leaves {
-            wb.put_cf(self.cf(CF_LEAVES), h.0, be(*i));
+            wb.put_cf(self.cf(CF_LEAVES), h.0, be(i.0));
         }
         for (id, v) in &c.stats {
             wb.put_cf(self.cf(CF_STATS), id.as_bytes(), v);
