@@ -32,11 +32,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use urne::config::Config;
-use urne::demo::{random_tag, DemoElection, DemoKeys};
 use urne::storage::StoreHashReader;
 use urne::Log;
 use urne_client::rules;
 use urne_client::statement::{Body, Channel, CredentialReason, SignedStatement, Time};
+use urne_client::test_kit::{random_tag, DemoElection, DemoKeys};
 use urne_client::tree;
 
 /// `VmRSS` and `VmHWM` of a process, in MiB.
@@ -319,7 +319,7 @@ fn main() {
         let pid = server.child.id();
         let rss_start = rss_mib(pid);
         let report = rt
-            .block_on(urne::demo::run_proof_load(&server.url, proofs, 64))
+            .block_on(urne_demo::run_proof_load(&server.url, proofs, 64))
             .expect("proof load");
         let rss_proofs = rss_mib(pid);
         // A crash, then the restart it leads to.

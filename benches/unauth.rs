@@ -15,12 +15,12 @@
 //! before/after figures in BENCHMARKS.md come from one method).
 
 use std::time::Instant;
-use urne::demo::DemoKeys;
 use urne_client::note::VerifierKey;
 use urne_client::rules;
 use urne_client::statement::{
     Body, Channel, CredentialReason, Role, SignedStatement, Statement, Tag, Time, MAX_ENTRY_SIZE,
 };
+use urne_client::test_kit::DemoKeys;
 
 fn per_request(name: &str, body: &[u8], auth: &[(Role, VerifierKey)], quorum: u32) {
     // Warm up, and say what the log answers.

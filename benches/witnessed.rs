@@ -20,11 +20,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use urne::demo::{random_tag, DemoElection, DemoKeys};
 use urne_client::api::SubmitAnswer;
 use urne_client::checkpoint::{open_checkpoint, WitnessKey, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::{Body, Channel, CredentialReason, Time};
+use urne_client::test_kit::{random_tag, DemoElection, DemoKeys};
 
 /// A child process killed on drop.
 struct Proc(Child);
@@ -157,7 +157,7 @@ fn main() {
             .pool_max_idle_per_host(512)
             .build()
             .expect("http");
-        let sub = urne::demo::Submitter::new(&base).expect("submitter");
+        let sub = urne_demo::Submitter::new(&base).expect("submitter");
         let mut rng = rand::rngs::StdRng::from_entropy();
         let now = Time::now();
         let election = DemoElection {

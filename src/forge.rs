@@ -1,4 +1,6 @@
-//! `urne forge-append`: a test-only tool that simulates a compromised operator.
+//! `urne forge-append`: a test-only tool that simulates a compromised operator. A
+//! module of the `urne` binary, not of the server's library: it uses only the
+//! library's public append path and storage.
 //!
 //! Owns: appending one entry to a stopped log's RocksDB store **bypassing every
 //! election rule**, with correct stored hashes, lookups and a checkpoint signed by the
@@ -9,12 +11,12 @@
 //! Does not own: anything a real log does. Never use it on a real log; the server
 //! must be stopped while it runs (RocksDB allows one process per directory).
 
-use crate::append::Appender;
-use crate::keys;
-use crate::sequencer::StoreStateView;
-use crate::storage::{RocksStore, Store, TreeHead};
 use anyhow::{anyhow, bail, Context as _, Result};
 use std::path::Path;
+use urne::append::Appender;
+use urne::keys;
+use urne::sequencer::StoreStateView;
+use urne::storage::{RocksStore, Store, TreeHead};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::rules::{StateKey, StateValue, StateView, Subject};
 use urne_client::statement::{Body, SignedStatement};
@@ -73,7 +75,7 @@ pub fn forge_append(data: &Path, entry_file: &Path) -> Result<u64> {
         }
         _ => {}
     }
-    // The log's own append path (crate::append), without its rules.
+    // The log's own append path (urne::append), without its rules.
     let mut appender = Appender::new(&store, index);
     appender.push(
         bytes.clone(),

@@ -30,10 +30,9 @@
 //! - [`config`]: the one `Config` struct, its defaults and validation.
 //! - [`stats`]: per-election statistics for the dashboard.
 //! - [`append`]: the one append path: accepted entries become a storage commit (used by
-//!   the sequencer, the mirror's copy and the forge).
+//!   the sequencer, the mirror's copy and the binary's test-only `forge-append`).
 //! - [`sequencer`]: the single writer: batches, rules, hashes, checkpoint, one durable
 //!   commit per batch.
-//! - [`forge`]: test only: append an entry bypassing the rules (a compromised operator).
 //! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
 //!   checkpoints.
 //! - [`cosign`]: the log asking its witnesses for cosignatures.
@@ -51,7 +50,6 @@
 //! - [`mirror`]: the mirror mode: copying a log through its tiles and serving it.
 //! - [`mirror_push`]: the mirror receiving a log by push (C2SP tlog-mirror
 //!   `add-checkpoint`, `add-entries`) and cosigning what it holds.
-//! - [`demo`]: a simulated election, and the load generator built on it.
 //!
 //! # Where a statement goes
 //!
@@ -68,6 +66,16 @@
 //!
 //! The binary (`src/main.rs`) only parses flags, sets up tracing and binds; tests
 //! start the same [`run`] with their own listener and shutdown future.
+//!
+//! # What lives elsewhere
+//!
+//! - `urne demo` and `urne load`: the crate `urne-demo` (`demo/`), a client of the log
+//!   over HTTP that the binary runs; nothing in this library uses it.
+//! - `urne forge-append` (test only: appends an entry bypassing the rules, a
+//!   compromised operator): a module of the binary (`src/forge.rs`), not of this
+//!   library.
+//! - The authority keys and statement builders of test elections:
+//!   `urne_client::test_kit` (cargo feature `test-kit`), shared by every test suite.
 
 #![warn(missing_docs)]
 
@@ -76,8 +84,6 @@ pub mod append;
 pub mod atomic_file;
 pub mod config;
 pub mod cosign;
-pub mod demo;
-pub mod forge;
 pub mod gossip;
 pub mod keys;
 pub mod leader;

@@ -1,17 +1,21 @@
 //! The `urne` binary: parses flags, sets up tracing, binds, and hands over to the
 //! library. Subcommands: `serve` (the log), `keygen` (authority keys), `demo` (a
 //! living simulated election), `load` (the load generator), and the hidden test-only
-//! `forge-append` (see [`urne::forge`]).
+//! `forge-append` (the module `forge`, part of this binary only). The demo and the
+//! load generator are the crate `urne-demo`.
 
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use urne::config::Config;
-use urne::demo;
 use urne::Log;
 use urne_client::checkpoint::CosignerKey;
 use urne_client::note::SignerKey;
+use urne_client::test_kit::DemoKeys;
+use urne_demo as demo;
+
+mod forge;
 
 /// urne — a public, append-only bulletin board for electronic elections.
 ///
@@ -533,7 +537,7 @@ async fn mirror(args: MirrorArgs) -> Result<()> {
 
 /// `urne demo`: a simulated election, against `--log` or a log started here.
 async fn demo(args: DemoArgs) -> Result<()> {
-    let keys = demo::DemoKeys::from_seed(&args.seed)?;
+    let keys = DemoKeys::from_seed(&args.seed)?;
     if args.print_board_key {
         for k in &keys.board {
             println!("{}", k.verifier());
@@ -609,7 +613,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
 
 /// `urne forge-append` (tests only): appends an entry bypassing the rules.
 fn forge_append(data: &std::path::Path, file: &std::path::Path) -> Result<()> {
-    let index = urne::forge::forge_append(data, file)?;
+    let index = forge::forge_append(data, file)?;
     println!("forged entry appended at index {index}");
     Ok(())
 }

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use urne::demo::DemoKeys;
 use urne_client::checkpoint::{Checkpoint, CosignerKey};
 use urne_client::note::{SignerKey, VerifierKey};
 use urne_client::statement::{Channel, Time};
+use urne_client::test_kit::DemoKeys;
 
 // ---------------------------------------------------------------------------------
 // Children

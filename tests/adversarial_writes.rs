@@ -10,9 +10,9 @@ mod common;
 use base64::Engine as _;
 use common::{check_log, election, new_credential, TestLog};
 use std::sync::Arc;
-use urne::demo::{random_tag, DemoElection, DemoKeys};
 use urne::mirror::Mirror;
 use urne_client::statement::{Body, Channel, CredentialReason, Statement, Tag, Time};
+use urne_client::test_kit::{random_tag, DemoElection, DemoKeys};
 
 // ---------------------------------------------------------------------------------
 // Helpers: statements a test needs beyond `DemoElection`'s.

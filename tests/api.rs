@@ -6,12 +6,12 @@ mod common;
 
 use common::faulty::{CommitFault, FaultyStore};
 use common::{check_log, election, TestLog};
-use urne::demo::{random_tag, DemoKeys};
 use urne_client::checkpoint::{open_checkpoint, TlogProof, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::{
     Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
 };
+use urne_client::test_kit::{random_tag, DemoKeys};
 use urne_client::tree::{self, hash_from_base64, hash_from_hex};
 
 fn proof(v: &serde_json::Value, field: &str) -> Vec<tree::Hash> {

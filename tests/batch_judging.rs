@@ -10,12 +10,12 @@
 
 use std::sync::Arc;
 use std::time::Duration;
-use urne::demo::{random_tag, DemoKeys};
 use urne::sequencer::{init_log, start, SequencerConfig, SubmitError};
 use urne::storage::{MemoryStore, Store};
 use urne_client::note::SignerKey;
 use urne_client::rules::{Context, MemoryState, Overlay, StateKey, StateValue, StateView};
 use urne_client::statement::{Body, Channel, CredentialReason, SignedStatement, Time};
+use urne_client::test_kit::{random_tag, DemoKeys};
 
 mod common;
 

@@ -26,10 +26,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use urne::demo::DemoKeys;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::{Body, Channel, Time};
+use urne_client::test_kit::DemoKeys;
 use urne_client::tree::{self, Hash};
 
 struct Child_ {

@@ -18,8 +18,8 @@ use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne_client::statement::{Channel, Time};
+use urne_client::test_kit::DemoKeys;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_killed_standby_promoted_nothing_lost() {

@@ -10,8 +10,8 @@ use common::{check_log, TestLog};
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 use std::sync::Arc;
-use urne::demo::DemoKeys;
 use urne_client::statement::{Body, SignedStatement};
+use urne_client::test_kit::DemoKeys;
 
 fn urne(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_urne"))
@@ -144,7 +144,7 @@ async fn demo_runs_twice_and_against_a_running_log() {
     // The resulting log, served again over the same directory.
     let mut cfg = common::config_for(&keys);
     cfg.origin = urne::keys::existing_origin(dir.path()).unwrap();
-    cfg.time_tolerance_secs = 2 * 3600 + urne::demo::DEMO_RUN_MARGIN_SECS;
+    cfg.time_tolerance_secs = 2 * 3600 + urne_demo::DEMO_RUN_MARGIN_SECS;
     let log = TestLog::start_in(dir, cfg).await;
     let entries = check_log(&log).await;
     check_election(&log, &entries, "cse-2026-acme", 60, 3).await;

@@ -12,12 +12,12 @@ use common::{append_interventions, check_log_at, election, TestLog};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne::gossip::{Evidence, Gossiper, Held, Outcome};
 use urne::mirror::{Equivocation, Mirror};
 use urne_client::checkpoint::{open_checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::Time;
+use urne_client::test_kit::DemoKeys;
 
 struct TestMirror {
     url: String,
@@ -165,7 +165,7 @@ async fn mirror_judges_an_election_by_its_sealed_tolerance() {
     let log = TestLog::start_in(Arc::new(tempfile::tempdir().unwrap()), cfg).await;
     let (_, info) = log.get_json("/v1/log").await;
     assert_eq!(info["max_time_tolerance_secs"], 3 * 3600, "{info}");
-    let e = urne::demo::DemoElection {
+    let e = urne_client::test_kit::DemoElection {
         tolerance: 3 * 3600,
         ..election(&keys, "e-t")
     };

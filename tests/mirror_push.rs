@@ -12,12 +12,12 @@ use futures::StreamExt as _;
 use std::io::{BufRead as _, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use urne::demo::{DemoElection, DemoKeys};
 use urne::mirror::Mirror;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, CosignerKey, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::Time;
 use urne_client::subtree;
+use urne_client::test_kit::{DemoElection, DemoKeys};
 use urne_client::tlog_mirror::{self, Header, MirrorInfo};
 use urne_client::tree::{self, Hash, MemoryHashStore};
 

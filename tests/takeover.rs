@@ -30,9 +30,9 @@ use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne_client::note::VerifierKey;
 use urne_client::statement::{Channel, Time};
+use urne_client::test_kit::DemoKeys;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_killed_follower_takes_over_nothing_lost() {
@@ -193,7 +193,7 @@ async fn paused_leader_cannot_append(
     key: &VerifierKey,
     acked: &Arc<Mutex<Vec<Acked>>>,
     handed: &Arc<Mutex<Handed>>,
-    e: &urne::demo::DemoElection<'_>,
+    e: &urne_client::test_kit::DemoElection<'_>,
 ) {
     cluster.respawn(keys);
     let urls = cluster.urls();

@@ -7,13 +7,13 @@ mod common;
 use common::{append_interventions, check_log, election, TestLog};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne::witness::Witness;
 use urne_client::checkpoint::{
     open_checkpoint, Checkpoint, CosignerKey, WitnessKey, WitnessPolicy,
 };
 use urne_client::note::{SignerKey, VerifierKey};
 use urne_client::statement::Time;
+use urne_client::test_kit::DemoKeys;
 use urne_client::tree::{self, MemoryHashStore};
 
 const ORIGIN: &str = "test.urne.localhost/log";
@@ -651,7 +651,7 @@ async fn blackhole() -> String {
 /// Appends `n` interventions one after the other; returns sorted latencies in ms.
 async fn append_latencies(
     log: &TestLog,
-    e: &urne::demo::DemoElection<'_>,
+    e: &urne_client::test_kit::DemoElection<'_>,
     n: usize,
     tag: &str,
 ) -> Vec<f64> {

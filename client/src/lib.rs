@@ -45,6 +45,8 @@
 //!   reissue), defined once for the monitor, `alerts` and the web page.
 //! - [`voter`]: what a voter's history means (helpdesk, batch and other reissues,
 //!   revocations, a ballot soon after a reissue) and its French words.
+//! - [`test_kit`] (cargo feature `test-kit`): authority keys and builders of signed
+//!   statements for tests, benchmarks and `urne demo`; never for a real election.
 //!
 //! # Where a statement goes
 //!
@@ -77,6 +79,8 @@ pub mod rules;
 pub mod seal;
 pub mod statement;
 pub mod subtree;
+#[cfg(any(feature = "test-kit", doc))]
+pub mod test_kit;
 pub mod thresholds;
 pub mod tiles;
 pub mod tlog_mirror;

@@ -3,12 +3,8 @@
 //! electorate of a reissue burst are measured against. Every malformed count an
 //! attacker might write is refused with a stable code; a good one round-trips.
 
-use urne_client::note::SignerKey;
 use urne_client::statement::*;
-
-fn key(name: &str) -> SignerKey {
-    SignerKey::from_seed(name, [name.len() as u8; 32]).unwrap()
-}
+use urne_client::test_kit::named_key as key;
 
 /// A signed `election` statement with the given `roll` line (None: without one).
 fn sealed(roll_line: Option<&str>) -> Result<SignedStatement, StatementError> {

@@ -5,6 +5,7 @@
 use urne_client::note::SignerKey;
 use urne_client::rules::*;
 use urne_client::statement::*;
+use urne_client::test_kit::DemoKeys;
 
 struct Election {
     board: Vec<SignerKey>,
@@ -15,11 +16,11 @@ struct Election {
 
 impl Election {
     fn new() -> Self {
-        let k = |n: &str, b: u8| SignerKey::from_seed(n, [b; 32]).unwrap();
+        let k = DemoKeys::fixed();
         Election {
-            board: vec![k("president", 1), k("delegue-a", 2), k("delegue-b", 3)],
-            registrar: k("registrar", 4),
-            platform: k("platform", 5),
+            board: k.board,
+            registrar: k.registrar,
+            platform: k.platform,
             t0: 1_796_119_203,
         }
     }

@@ -7,22 +7,15 @@
 use urne_client::note::SignerKey;
 use urne_client::rules::*;
 use urne_client::statement::*;
+use urne_client::test_kit::DemoKeys;
 
 const T0: i64 = 1_796_119_203;
 
-struct Keys {
-    board: Vec<SignerKey>,
-    registrar: SignerKey,
-    platform: SignerKey,
-}
+/// The authorities: the test kit's fixed keys.
+type Keys = DemoKeys;
 
 fn keys() -> Keys {
-    let k = |n: &str, b: u8| SignerKey::from_seed(n, [b; 32]).unwrap();
-    Keys {
-        board: vec![k("president", 1), k("delegue-a", 2), k("delegue-b", 3)],
-        registrar: k("registrar", 4),
-        platform: k("platform", 5),
-    }
+    DemoKeys::fixed()
 }
 
 struct Log {

@@ -5,10 +5,7 @@
 use proptest::prelude::*;
 use urne_client::note::SignerKey;
 use urne_client::statement::*;
-
-fn key(name: &str) -> SignerKey {
-    SignerKey::from_seed(name, [name.len() as u8; 32]).unwrap()
-}
+use urne_client::test_kit::named_key as key;
 
 fn tag(b: u8) -> Tag {
     Tag([b; 32])

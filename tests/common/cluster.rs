@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
+use urne_client::test_kit::DemoKeys;
 use urne_client::tree::{self, Hash};
 
 pub const ORIGIN: &str = "takeover.urne.localhost/log";

@@ -13,11 +13,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use urne::config::Config;
-use urne::demo::{DemoElection, DemoKeys};
 use urne::Log;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, SignedCheckpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::{Channel, CredentialReason, Time};
+use urne_client::test_kit::{DemoElection, DemoKeys};
 use urne_client::tiles::{decode_entry_bundle, TileId, TileKind};
 use urne_client::tree::{self, Rfc6962Hasher};
 
@@ -205,8 +205,8 @@ pub fn config_for(keys: &DemoKeys) -> Config {
 pub fn new_credential(e: &DemoElection<'_>, channel: Channel) -> String {
     e.credential(
         Time::now(),
-        urne::demo::random_tag(&mut rand::thread_rng()),
-        urne::demo::random_tag(&mut rand::thread_rng()),
+        urne_client::test_kit::random_tag(&mut rand::thread_rng()),
+        urne_client::test_kit::random_tag(&mut rand::thread_rng()),
         channel,
         CredentialReason::Initial,
     )
