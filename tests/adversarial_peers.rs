@@ -9,7 +9,7 @@ mod common;
 
 use common::{election, new_credential, TestLog};
 use futures::stream::{self, StreamExt};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -104,24 +104,8 @@ fn spawn(args: &[String], nofile: Option<u64>) -> Result<Proc, String> {
             }
         })
     };
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut url, mut key) = (None, None);
-    for line in lines.by_ref() {
-        let Ok(line) = line else { break };
-        if let Some(k) = line.trim().strip_prefix("verifier key:") {
-            key = VerifierKey::parse(k.trim()).ok();
-        }
-        if let Some(rest) = line.trim().strip_prefix("serving on:") {
-            let u = rest.split_whitespace().next().unwrap_or("");
-            url = Some(
-                u.trim_end_matches('/')
-                    .trim_end_matches("/add-checkpoint")
-                    .to_string(),
-            );
-            break;
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let (url, key) = common::process::serving(&mut child);
+    let key = key.and_then(|k| VerifierKey::parse(&k).ok());
     match url {
         Some(url) => Ok(Proc {
             child,

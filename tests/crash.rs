@@ -21,7 +21,6 @@ use common::{check_log_full, election, new_credential, prefix_roots};
 use futures::stream::{self, StreamExt};
 use rand::Rng;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,31 +63,11 @@ fn spawn(dir: &std::path::Path, keys: &DemoKeys) -> Child_ {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn urne serve");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = None;
-    let mut key = None;
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(k) = line.trim().strip_prefix("verifier key:") {
-            key = Some(VerifierKey::parse(k.trim()).unwrap());
-        }
-        if let Some(rest) = line.trim().strip_prefix("serving on:") {
-            url = Some(
-                rest.split_whitespace()
-                    .next()
-                    .unwrap()
-                    .trim_end_matches('/')
-                    .to_string(),
-            );
-            break;
-        }
-    }
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let (url, key) = common::process::serving(&mut child);
     Child_ {
         child,
         url: url.expect("server printed its address"),
-        key: key.expect("server printed its key"),
+        key: VerifierKey::parse(&key.expect("server printed its key")).unwrap(),
     }
 }
 

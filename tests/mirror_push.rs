@@ -9,7 +9,7 @@ mod common;
 
 use common::{check_log_at, election, TestLog};
 use futures::StreamExt as _;
-use std::io::{BufRead as _, Write as _};
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urne::mirror::Mirror;
@@ -115,18 +115,9 @@ fn spawn_mirror(
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the mirror said where it serves")
-            .unwrap();
-        if let Some(rest) = line.trim().strip_prefix("serving on: ") {
-            break rest.trim_end_matches('/').to_string();
-        }
-    };
-    // Keep reading its stdout so that it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let url = common::process::serving(&mut child)
+        .0
+        .expect("the mirror said where it serves");
     MirrorProcess { child, url }
 }
 

@@ -947,19 +947,7 @@ fn forged_ballot_while_suspended_is_caught() {
     assert_eq!(v["error"], "ballot_while_suspended");
     s.stop();
     // …so a compromised operator writes it into storage directly.
-    let f = tmp.path().join("ballot.txt");
-    std::fs::write(&f, &ballot).unwrap();
-    let out = Command::new(urne_bin())
-        .args(["forge-append", "--data"])
-        .arg(&data)
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    forge_append(&data, tmp.path(), &ballot);
     let s = Server::start(&data, &k);
     let r = client(
         &xdg,

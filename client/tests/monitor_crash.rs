@@ -13,27 +13,15 @@
 
 use redb::{ReadableTable, TableDefinition};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use urne_client::note::SignerKey;
 use urne_client::statement::{Body, Statement, Time};
 
-/// The path of the `urne` binary (a sibling of this test's target directory).
-fn urne_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("URNE_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    for dir in exe.ancestors() {
-        let cand = dir.join("urne");
-        if cand.is_file() {
-            return cand;
-        }
-    }
-    panic!("the urne binary was not found: build it (cargo build --bin urne) or set URNE_BIN");
-}
+#[path = "support/urne.rs"]
+mod urne;
+use urne::urne_bin;
 
 /// A child process killed when dropped.
 struct Guard(Child);
@@ -55,56 +43,24 @@ struct Log {
 }
 
 fn start_log(data: &Path, board: &[String]) -> Log {
-    let mut child = Command::new(urne_bin())
-        .args(["serve", "--data"])
-        .arg(data)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(board.iter().flat_map(|k| ["--allow-board", k.as_str()]))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start urne serve");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let (mut url, mut key) = (None, None);
-    while url.is_none() {
-        let line = lines.next().expect("server exited").expect("read stdout");
-        if let Some(k) = line.trim().strip_prefix("verifier key:") {
-            key = Some(k.trim().to_string());
-        }
-        if let Some(rest) = line.trim().strip_prefix("serving on:") {
-            url = Some(
-                rest.split_whitespace()
-                    .next()
-                    .expect("url")
-                    .trim_end_matches('/')
-                    .to_string(),
-            );
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let flags: Vec<&str> = board
+        .iter()
+        .flat_map(|k| ["--allow-board", k.as_str()])
+        .collect();
+    let (child, url, key) = urne::serve(data, &flags);
     Log {
         child: Guard(child),
-        url: url.expect("url"),
-        key: key.expect("verifier key line"),
+        url,
+        key,
     }
 }
 
 impl Log {
     /// Stops the log (SIGTERM: a clean shutdown) and waits for it.
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !urne::terminate(&mut self.child.0, Duration::from_secs(60)) {
+            panic!("urne serve did not stop");
         }
-        panic!("urne serve did not stop");
     }
 }
 
@@ -117,18 +73,6 @@ fn run_ok(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Appends `entry` to the stopped log in `data`, bypassing the rules.
-fn forge(data: &Path, dir: &Path, entry: &str) {
-    let f = dir.join("forged.txt");
-    std::fs::write(&f, entry).expect("write");
-    run_ok(
-        Command::new(urne_bin())
-            .args(["forge-append", "--data"])
-            .arg(data)
-            .arg(&f),
-    );
 }
 
 /// Starts `urne-client monitor --once` on `state`; `hook`: its `--exec`.
@@ -262,7 +206,7 @@ fn monitor_killed_during_catch_up_ends_as_if_never_killed() {
         );
         if round < 2 {
             log.stop();
-            forge(&data, tmp.path(), &forged(round + 1));
+            urne::forge_append(&data, tmp.path(), &forged(round + 1));
             log = start_log(&data, &board);
         }
     }

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod cluster;
 pub mod faulty;
 pub mod postgres;
+pub mod process;
 
 use std::net::SocketAddr;
 use std::path::Path;

@@ -2,33 +2,19 @@
 //! on 127.0.0.1 with a temporary RocksDB directory, and `urne-client` runs in a
 //! working directory, as an authority would type them.
 //!
-//! The server binary is `$URNE_BIN`, else `urne` next to this test's target directory
-//! (`cargo build --workspace --bins` first; `scripts/test.sh` does).
+//! How `urne` is found, started and stopped: `support/urne.rs`, shared with the
+//! harness of `cli.rs` and `monitor_crash.rs`.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+mod urne;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// The log's origin in every test.
 pub const ORIGIN: &str = "authorities.test/log";
-
-/// Returns the `urne` server binary.
-pub fn urne_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("URNE_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    for dir in exe.ancestors() {
-        let cand = dir.join(if cfg!(windows) { "urne.exe" } else { "urne" });
-        if cand.is_file() {
-            return cand;
-        }
-    }
-    panic!("the server binary `urne` was not found: run `cargo build --workspace --bins` or set URNE_BIN");
-}
 
 /// Returns the `urne-client` binary under test.
 pub fn client_bin() -> PathBuf {
@@ -47,47 +33,12 @@ pub struct Server {
 impl Server {
     /// Starts `urne serve` on `data`, allowing `allow_board` to seal elections.
     pub fn start(data: &Path, allow_board: &[String]) -> Server {
-        let mut cmd = Command::new(urne_bin());
-        cmd.args(["serve", "--data"]).arg(data).args([
-            "--listen",
-            "127.0.0.1:0",
-            "--origin",
-            ORIGIN,
-        ]);
+        let mut flags = vec!["--origin", ORIGIN];
         for k in allow_board {
-            cmd.args(["--allow-board", k]);
+            flags.extend(["--allow-board", k.as_str()]);
         }
-        let mut child = cmd
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start urne serve");
-        let out = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(out).lines();
-        let (mut url, mut key) = (None, None);
-        while url.is_none() {
-            let line = lines.next().expect("server exited").expect("read stdout");
-            if let Some(k) = line.trim().strip_prefix("verifier key:") {
-                key = Some(k.trim().to_string());
-            }
-            if let Some(rest) = line.trim().strip_prefix("serving on:") {
-                url = Some(
-                    rest.split_whitespace()
-                        .next()
-                        .expect("url")
-                        .trim_end_matches('/')
-                        .to_string(),
-                );
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            url: url.expect("url"),
-            key: key.expect("verifier key line"),
-        }
+        let (child, url, key) = urne::serve(data, &flags);
+        Server { child, url, key }
     }
 
     /// Returns `/v1/stats` as JSON.
@@ -106,18 +57,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !urne::terminate(&mut self.child, Duration::from_secs(20)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

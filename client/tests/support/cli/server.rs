@@ -1,29 +1,14 @@
 //! Processes of the tests: `urne serve` ([`Server`], stopped on drop), other `urne`
-//! modes ([`start_urne`]), `urne forge-append`, `urne-client` runs ([`client`]), and
+//! modes ([`start_urne`]), `urne-client` runs ([`client`]), and
 //! small HTTP and file helpers.
 //!
-//! The server binary is `$URNE_BIN`, else `urne` next to this test's target directory
-//! (`cargo build --workspace --bins` first; `scripts/test.sh` does).
+//! How `urne` is found, started and stopped: `support/urne.rs`.
 
+use super::urne::{serve, start, terminate};
 use super::{Keys, ORIGIN};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-pub fn urne_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("URNE_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().expect("current exe");
-    for dir in exe.ancestors() {
-        let cand = dir.join(if cfg!(windows) { "urne.exe" } else { "urne" });
-        if cand.is_file() {
-            return cand;
-        }
-    }
-    panic!("the server binary `urne` was not found: run `cargo build --workspace --bins` or set URNE_BIN");
-}
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
 
 /// A running `urne serve`; stopped (SIGTERM, then wait) on drop.
 pub struct Server {
@@ -39,48 +24,15 @@ impl Server {
 
     /// Starts `urne serve` with more flags (e.g. `--witness`).
     pub fn start_with(data: &Path, keys: &Keys, extra: &[String]) -> Server {
-        let mut child = Command::new(urne_bin())
-            .args(["serve", "--data"])
-            .arg(data)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--origin",
-                ORIGIN,
-                "--allow-board",
-            ])
-            .arg(keys.board.verifier().to_string())
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start urne serve");
-        let out = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(out).lines();
-        let (mut url, mut key) = (None, None);
-        while url.is_none() {
-            let line = lines.next().expect("server exited").expect("read stdout");
-            if let Some(k) = line.trim().strip_prefix("verifier key:") {
-                key = Some(k.trim().to_string());
-            }
-            if let Some(rest) = line.trim().strip_prefix("serving on:") {
-                url = Some(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap()
-                        .trim_end_matches('/')
-                        .to_string(),
-                );
-            }
-        }
-        // Keep draining stdout so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            url: url.unwrap(),
-            key: key.expect("verifier key line"),
-        }
+        let mut flags = vec![
+            "--origin".to_string(),
+            ORIGIN.to_string(),
+            "--allow-board".to_string(),
+            keys.board.verifier().to_string(),
+        ];
+        flags.extend_from_slice(extra);
+        let (child, url, key) = serve(data, &flags);
+        Server { child, url, key }
     }
 
     pub fn stop(mut self) {
@@ -88,18 +40,10 @@ impl Server {
     }
 
     pub fn stop_inner(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if !terminate(&mut self.child, Duration::from_secs(20)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 
     /// Posts a statement; returns (status, JSON body).
@@ -182,27 +126,8 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// Starts another `urne` mode (witness, mirror); returns the child and the base URL
 /// of its "serving on:" line.
 pub fn start_urne(args: &[&str]) -> (Child, String) {
-    let mut child = Command::new(urne_bin())
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start urne");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let url = loop {
-        let line = lines.next().expect("urne exited").expect("read stdout");
-        if let Some(rest) = line.trim().strip_prefix("serving on:") {
-            let u = rest.split_whitespace().next().unwrap();
-            break u
-                .trim_end_matches("/add-checkpoint")
-                .trim_end_matches('/')
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    let s = start(args);
+    (s.child, s.url)
 }
 
 /// A free port on 127.0.0.1 (bound and released).
@@ -222,21 +147,4 @@ pub fn get_json(url: &str) -> Option<serde_json::Value> {
         return None;
     }
     serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()
-}
-
-/// Runs `urne forge-append` on a stopped log: `entry` is appended bypassing the rules.
-pub fn forge_append(data: &Path, dir: &Path, entry: &str) {
-    let f = dir.join("forged.txt");
-    std::fs::write(&f, entry).unwrap();
-    let out = Command::new(urne_bin())
-        .args(["forge-append", "--data"])
-        .arg(data)
-        .arg(&f)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
