@@ -214,7 +214,7 @@ pub fn release(role: &Role, store: &PgStore) {
 
 fn unavailable(code: &'static str, detail: String) -> Response {
     let mut r =
-        crate::api::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, detail).into_response();
+        crate::http::ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, detail).into_response();
     r.headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     r

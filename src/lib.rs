@@ -10,11 +10,11 @@
 //! # Layout
 //!
 //! From the foundations up: a module uses only modules listed above it
-//! (`python3 scripts/layers.py` checks it). One knot remains: [`api`] holds the
-//! state every handler shares and [`web`], [`leader`], [`witness`], [`gossip`] and
-//! [`mirror`] use its state, errors or body reader while it uses them, and
-//! [`mirror_push`] shares the mirror's state and chunk check with [`mirror`]; the script
-//! names it as known and fails on any other circle or upward use.
+//! (`python3 scripts/layers.py` checks it). Two small knots remain, named as known by
+//! the script, which fails on any other circle or upward use: [`gossip`] keeps its
+//! evidence in the witness's store ([`witness::WitnessStore`]) while the witness
+//! gossips, and [`mirror_push`] shares the mirror's state and chunk check with
+//! [`mirror`].
 //!
 //! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
 //!   ([`storage::PgStore`]) and memory.
@@ -38,15 +38,17 @@
 //! - [`cosign`]: the log asking its witnesses for cosignatures.
 //! - [`push`]: the log pushing its entries to mirrors (C2SP tlog-mirror client) and
 //!   keeping their cosignatures.
-//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups); the
-//!   read endpoints need only its read view ([`api::ReadView`]), which a mirror serves
-//!   on its own copy.
+//! - [`http`]: what every HTTP handler shares below the routers: the error type with
+//!   its stable codes ([`http::ApiError`]) and the bounded read of a request body.
 //! - [`web`]: the web page served at `/`.
 //! - [`leader`]: several instances on one PostgreSQL database: the lease, exactly
 //!   one sequencer, takeover, followers forwarding writes.
 //! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
 //! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
 //!   checkpoints checked against the one held, equivocation evidence.
+//! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups); the
+//!   read endpoints need only its read view ([`api::ReadView`]), which a mirror serves
+//!   on its own copy.
 //! - [`mirror`]: the mirror mode: copying a log through its tiles and serving it.
 //! - [`mirror_push`]: the mirror receiving a log by push (C2SP tlog-mirror
 //!   `add-checkpoint`, `add-entries`) and cosigning what it holds.
@@ -85,6 +87,7 @@ pub mod atomic_file;
 pub mod config;
 pub mod cosign;
 pub mod gossip;
+pub mod http;
 pub mod keys;
 pub mod leader;
 pub mod memory;

@@ -291,9 +291,9 @@ async fn add_checkpoint_handler(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let body = match crate::api::body::read_limited(&headers, body, MAX_CHECKPOINT_BODY).await {
+    let body = match crate::http::body::read_limited(&headers, body, MAX_CHECKPOINT_BODY).await {
         Ok(b) => b,
-        Err(crate::api::body::BodyError::TooLarge { .. }) => {
+        Err(crate::http::body::BodyError::TooLarge { .. }) => {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 [(header::CONNECTION, HeaderValue::from_static("close"))],

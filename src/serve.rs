@@ -5,7 +5,7 @@
 //! body deadlines, the graceful stop with a deadline, raising the soft descriptor
 //! limit, and the descriptor budget that keeps sockets away from RocksDB's files.
 //! Does not own: the routes (`api`, `mirror`, `witness`), how a handler reads its body
-//! up to a size ([`crate::api::body`]).
+//! up to a size ([`crate::http::body`]).
 //!
 //! # Why not `axum::serve`
 //!

@@ -3,7 +3,6 @@
 //! Owns: mapping `/`, `/index.html`, `/app.js`, … to the page's files with their
 //! content types. The page itself (in `web/`) verifies everything in the browser.
 
-use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use std::path::PathBuf;
@@ -85,16 +84,16 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Serves a file of the page; unknown paths get 404 in the API's JSON error form.
-pub async fn serve(State(app): State<crate::api::ReadView>, uri: Uri) -> Response {
+pub async fn serve(web: &Web, uri: Uri) -> Response {
     let mut path = uri.path().trim_start_matches('/').to_string();
     if path.is_empty() {
         path = "index.html".into();
     }
     if path.contains("..") || path.starts_with("v1/") {
-        return crate::api::ApiError::not_found(format!("no such resource /{path}"))
+        return crate::http::ApiError::not_found(format!("no such resource /{path}"))
             .into_response();
     }
-    let found: Option<(&'static str, Vec<u8>)> = if let Some(dir) = &app.web.dir {
+    let found: Option<(&'static str, Vec<u8>)> = if let Some(dir) = &web.dir {
         tokio::fs::read(dir.join(&path))
             .await
             .ok()
@@ -129,7 +128,7 @@ pub async fn serve(State(app): State<crate::api::ReadView>, uri: Uri) -> Respons
         )
             .into_response();
     }
-    crate::api::ApiError::not_found(format!("no such resource /{path}")).into_response()
+    crate::http::ApiError::not_found(format!("no such resource /{path}")).into_response()
 }
 
 #[cfg(test)]

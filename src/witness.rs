@@ -558,10 +558,10 @@ async fn add_checkpoint(
     body: axum::body::Body,
 ) -> Response {
     // Read to the limit ourselves so that a too-large request still gets its answer
-    // (see `api::body`).
-    let body = match crate::api::body::read_limited(&headers, body, MAX_BODY).await {
+    // (see `http::body`).
+    let body = match crate::http::body::read_limited(&headers, body, MAX_BODY).await {
         Ok(b) => b,
-        Err(crate::api::body::BodyError::TooLarge { .. }) => {
+        Err(crate::http::body::BodyError::TooLarge { .. }) => {
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 [(header::CONNECTION, HeaderValue::from_static("close"))],
@@ -569,7 +569,7 @@ async fn add_checkpoint(
             )
                 .into_response()
         }
-        Err(crate::api::body::BodyError::TimedOut(why)) => {
+        Err(crate::http::body::BodyError::TimedOut(why)) => {
             return (
                 StatusCode::REQUEST_TIMEOUT,
                 [(header::CONNECTION, HeaderValue::from_static("close"))],
@@ -577,7 +577,7 @@ async fn add_checkpoint(
             )
                 .into_response()
         }
-        Err(crate::api::body::BodyError::Broken(why)) => {
+        Err(crate::http::body::BodyError::Broken(why)) => {
             return (
                 StatusCode::BAD_REQUEST,
                 format!("reading the body: {why}\n"),

@@ -9,13 +9,11 @@
 //! parallel and without any lock; only rule checks and ordering go through the
 //! single-threaded sequencer.
 
-pub mod body;
-pub mod error;
 pub mod json;
 pub mod tiles;
 pub mod view;
 
-pub use error::ApiError;
+pub use crate::http::{body, error, ApiError};
 pub use view::ReadView;
 
 use crate::sequencer::{SequencerHandle, StoreStateView};
@@ -129,7 +127,11 @@ where
         .route("/v1/elections/{id}", get(json::election))
         .route("/v1/stats", get(json::stats))
         .route("/metrics", get(json::metrics))
-        .fallback(get(crate::web::serve))
+        .fallback(get(
+            |State(view): State<ReadView>, uri: axum::http::Uri| async move {
+                crate::web::serve(&view.web, uri).await
+            },
+        ))
 }
 
 /// Builds the router of the log: the read routes and tiles on its read view, and
@@ -152,11 +154,11 @@ pub fn read_router(view: ReadView) -> Router {
 }
 
 /// GET /v1/gossip: the checkpoint this log serves (C2SP gossip between mirrors,
-/// witnesses and monitors; see [`crate::mirror`]).
-pub async fn gossip(State(app): State<ReadView>) -> Json<crate::mirror::Gossip> {
+/// witnesses and monitors; see [`crate::gossip`]).
+pub async fn gossip(State(app): State<ReadView>) -> Json<urne_client::gossip::Gossip> {
     let head = app.head();
-    Json(crate::mirror::Gossip {
-        checkpoints: vec![crate::mirror::GossipCheckpoint {
+    Json(urne_client::gossip::Gossip {
+        checkpoints: vec![urne_client::gossip::GossipCheckpoint {
             origin: app.log_key.name().to_string(),
             size: app.cosign.served().map_or(head.size, |s| s.0),
             checkpoint: app.served_checkpoint(),

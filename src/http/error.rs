@@ -130,7 +130,7 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         }
-        // The rest of a too-large body may still be on its way (see `api::body`): the
+        // The rest of a too-large body may still be on its way (see `http::body`): the
         // connection cannot be reused, and saying so lets the client read this answer.
         if self.status == StatusCode::PAYLOAD_TOO_LARGE
             || self.status == StatusCode::REQUEST_TIMEOUT
