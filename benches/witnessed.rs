@@ -16,7 +16,6 @@
 
 use futures::stream::{self, StreamExt};
 use rand::{Rng, SeedableRng};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,6 +26,9 @@ use urne_client::statement::{Body, Channel, CredentialReason, Time};
 use urne_client::test_kit::{random_tag, DemoElection, DemoKeys};
 
 /// A child process killed on drop.
+#[path = "../tests/common/process.rs"]
+mod process;
+
 struct Proc(Child);
 
 impl Drop for Proc {
@@ -45,24 +47,8 @@ fn start(args: &[&str]) -> (Proc, String, Option<String>) {
         .stderr(Stdio::null())
         .spawn()
         .expect("start urne");
-    let out = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(out).lines();
-    let mut key = None;
-    let url = loop {
-        let line = lines.next().expect("urne exited").expect("read stdout");
-        if let Some(k) = line.trim().strip_prefix("verifier key:") {
-            key = Some(k.trim().to_string());
-        }
-        if let Some(rest) = line.trim().strip_prefix("serving on:") {
-            let u = rest.split_whitespace().next().expect("url");
-            break u
-                .trim_end_matches("/add-checkpoint")
-                .trim_end_matches('/')
-                .to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Proc(child), url, key)
+    let (url, key) = process::serving(&mut child);
+    (Proc(child), url.expect("urne exited"), key)
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
