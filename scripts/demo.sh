@@ -6,7 +6,7 @@
 # It builds in the dev profile, into the target directory scripts/test.sh uses
 # (CARGO_TARGET_DIR, default ~/.cache/urne-target). Dependencies are optimised and
 # built without debug information in that profile (Cargo.toml,
-# [profile.dev.package."*"]; RocksDB's C++ at -O1, code that runs only at build time
+# [profile.dev.package."*"]; RocksDB's C++ unoptimised with clang++, code that runs only at build time
 # at opt-level 0), so the demo runs at full speed where it counts, and command 2 (scripts/test.sh) reuses this build instead of compiling
 # RocksDB a second time. A server runs a release build (docs/operations.md).
 set -euo pipefail

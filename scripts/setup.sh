@@ -5,7 +5,7 @@
 #   bash scripts/setup.sh --test   # to run every test too (scripts/test.sh calls this)
 #
 # Always: Debian libclang-dev and clang (the RocksDB bindings are generated with
-# libclang, and RocksDB's C++ is compiled from source).
+# libclang, and RocksDB's C++ is compiled from source with clang++: .cargo/config.toml).
 # With --test, also:
 # - clippy (scripts/test.sh lints with it);
 # - systemd-analyze (Debian systemd; tests/dist.rs checks the units in dist/systemd);

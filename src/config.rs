@@ -224,10 +224,16 @@ impl Config {
     /// Returns the server's limits: the configured ones, else the defaults computed
     /// from the descriptor limit in force, keeping RocksDB's descriptors apart.
     pub fn limits(&self) -> crate::serve::Limits {
-        let reserve = self.rocksdb_files() as u64
-            + crate::storage::rocks::ENGINE_FILES
-            + crate::serve::PROCESS_FILES;
-        let auto = crate::serve::Limits::with_reserve(reserve);
+        self.limits_under(crate::serve::nofile_limit())
+    }
+
+    /// [`Config::limits`] under a descriptor limit of `nofile` (a systemd unit's
+    /// `LimitNOFILE`: tests/dist.rs checks the units against it).
+    pub fn limits_under(&self, nofile: u64) -> crate::serve::Limits {
+        let files = crate::serve::rocksdb_files(nofile, self.rocksdb_max_open_files);
+        let reserve =
+            files as u64 + crate::storage::rocks::ENGINE_FILES + crate::serve::PROCESS_FILES;
+        let auto = crate::serve::Limits::under(nofile, reserve);
         let max_connections = self.max_connections.unwrap_or(auto.max_connections);
         crate::serve::Limits {
             max_connections,

@@ -68,7 +68,13 @@ impl Limits {
     /// The defaults for a server whose other descriptors are `reserve` (computed from
     /// the current soft descriptor limit).
     pub fn with_reserve(reserve: u64) -> Limits {
-        let max = descriptor_budget(reserve);
+        Limits::under(nofile_limit(), reserve)
+    }
+
+    /// The defaults under a descriptor limit of `nofile` (a unit's `LimitNOFILE`, say),
+    /// `reserve` of them kept for files.
+    pub fn under(nofile: u64, reserve: u64) -> Limits {
+        let max = connections_under(nofile, reserve);
         Limits {
             max_connections: max,
             max_connections_per_ip: (max / 4).max(1),
@@ -124,7 +130,13 @@ pub fn nofile_limit() -> u64 {
 /// Returns the connections that fit in the descriptor limit once `reserve`
 /// descriptors are kept for files (at least 8).
 pub fn descriptor_budget(reserve: u64) -> usize {
-    let n = nofile_limit().saturating_sub(reserve).max(8);
+    connections_under(nofile_limit(), reserve)
+}
+
+/// Returns the connections that fit in a descriptor limit of `limit` once `reserve`
+/// descriptors are kept for files (at least 8).
+pub fn connections_under(limit: u64, reserve: u64) -> usize {
+    let n = limit.saturating_sub(reserve).max(8);
     usize::try_from(n).unwrap_or(usize::MAX).min(1 << 20)
 }
 
@@ -218,6 +230,13 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // What the operator checks a unit's LimitNOFILE against (docs/operations.md).
+    tracing::info!(
+        nofile = nofile_limit(),
+        max_connections = limits.max_connections,
+        max_connections_per_ip = limits.max_connections_per_ip,
+        "descriptor budget"
+    );
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let per_ip = Arc::new(PerIp::default());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -148,6 +149,52 @@ fn example_config_loads_and_validates() {
         .contains("--config /etc/urne/urne.toml"));
 }
 
+/// The unit's `LimitNOFILE`, the descriptor limit systemd gives the service (soft and
+/// hard).
+fn limit_nofile(unit: &str) -> u64 {
+    let s = settings(&dist().join("systemd").join(unit));
+    let v = setting(&s, "LimitNOFILE").unwrap_or_else(|| panic!("{unit}: no LimitNOFILE="));
+    v.parse()
+        .unwrap_or_else(|e| panic!("{unit}: LimitNOFILE={v}: {e} (one number expected)"))
+}
+
+/// The connections each service accepts at once under its unit's `LimitNOFILE`, by the
+/// server's own budget: the limit minus RocksDB's table files (which must not be cut
+/// below what is configured), RocksDB's other files and the process's own.
+const MIN_CONNECTIONS: usize = 10_000;
+
+#[test]
+fn every_unit_limit_nofile_fits_the_descriptor_budget() {
+    use urne::serve::{connections_under, rocksdb_files, PROCESS_FILES};
+    use urne::storage::rocks::{DEFAULT_MAX_OPEN_FILES, ENGINE_FILES};
+    let config = Config::from_file(&dist().join("urne.toml")).unwrap();
+    let n = limit_nofile("urne.service");
+    assert_eq!(
+        rocksdb_files(n, config.rocksdb_max_open_files),
+        config.rocksdb_max_open_files,
+        "urne.service: LimitNOFILE={n} cuts RocksDB's table files"
+    );
+    let limits = config.limits_under(n);
+    assert!(
+        limits.max_connections >= MIN_CONNECTIONS,
+        "urne.service: LimitNOFILE={n} leaves {} connections",
+        limits.max_connections
+    );
+    let witness = urne::witness::WITNESS_MAX_OPEN_FILES;
+    for (unit, files) in [
+        ("urne-witness.service", witness),
+        ("urne-mirror.service", DEFAULT_MAX_OPEN_FILES),
+    ] {
+        let n = limit_nofile(unit);
+        assert_eq!(rocksdb_files(n, files), files, "{unit}: LimitNOFILE={n}");
+        let connections = connections_under(n, files as u64 + ENGINE_FILES + PROCESS_FILES);
+        assert!(
+            connections >= MIN_CONNECTIONS,
+            "{unit}: LimitNOFILE={n} leaves {connections} connections"
+        );
+    }
+}
+
 /// The command line of `unit` as systemd would run it, with the files of `dist/` in
 /// place of their installed copies under /etc/urne, `root` in place of /var/lib (`%S`)
 /// and of the credentials directory, and its listening address on a free port.
@@ -219,6 +266,27 @@ fn installed(path: &str) -> PathBuf {
     dist().join(name)
 }
 
+/// `limit`, or the hard descriptor limit in force if lower: raising the hard limit
+/// needs a privilege (CAP_SYS_RESOURCE) a test may not have, even as root in a
+/// container.
+fn applicable_limit(limit: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit only writes the struct passed.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    limit.min(lim.rlim_max)
+}
+
+/// The number after `name=` in a log line of tracing's default format.
+fn field(line: &str, name: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+}
+
 /// Each unit's command line starts the real binary with the example configuration and
 /// arguments, which serves, and stops with status 0 on SIGTERM (what systemd sends).
 #[test]
@@ -238,8 +306,27 @@ fn every_unit_starts_urne_and_stops_on_sigterm() {
         }
         let args = command_line(unit, root.path());
         let stderr = root.path().join("stderr");
-        let mut child = Command::new(&args[0])
+        let nofile = applicable_limit(limit_nofile(unit));
+        let mut command = Command::new(&args[0]);
+        // As systemd does with LimitNOFILE=: soft and hard limits, before exec.
+        // SAFETY: setrlimit is async-signal-safe and only reads the struct passed.
+        unsafe {
+            command.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: nofile,
+                    rlim_max: nofile,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = command
             .args(&args[1..])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
@@ -277,15 +364,38 @@ fn every_unit_starts_urne_and_stops_on_sigterm() {
             .nth(1)
             .and_then(|r| r.split('/').next())
             .unwrap_or_else(|| panic!("{unit}: no address in {line:?}"));
-        answers(addr, Instant::now() + Duration::from_secs(30))
+        answers(addr, Instant::now() + Duration::from_secs(120))
             .unwrap_or_else(|e| panic!("{unit}: no HTTP answer from {addr}: {e}"));
+        // The server logged the budget it computed under the unit's limit before it
+        // accepted the connection above.
+        let log = std::fs::read_to_string(&stderr).unwrap();
+        let budget = log
+            .lines()
+            .find(|l| l.contains("descriptor budget"))
+            .unwrap_or_else(|| panic!("{unit}: no \"descriptor budget\" in stderr:\n{log}"));
+        assert_eq!(field(budget, "nofile"), nofile, "{unit}: {budget}");
+        let max = field(budget, "max_connections");
+        if unit == "urne.service" {
+            let config = Config::from_file(&dist().join("urne.toml")).unwrap();
+            assert_eq!(
+                max,
+                config.limits_under(nofile).max_connections as u64,
+                "{unit}: {budget}"
+            );
+        }
+        // At most RocksDB's default table files, its other files and the process's own
+        // are kept from connections.
+        let kept = urne::storage::rocks::DEFAULT_MAX_OPEN_FILES as u64
+            + urne::storage::rocks::ENGINE_FILES
+            + urne::serve::PROCESS_FILES;
+        assert!(max >= nofile - kept && max < nofile, "{unit}: {budget}");
         let pid = child.id().to_string();
         assert!(Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap()
             .success());
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;

@@ -323,7 +323,7 @@ async fn wait_cosigned_at(
             }
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(30),
+            t0.elapsed() < Duration::from_secs(120),
             "{url}: not cosigned at size {size} in 10 s: {text}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -548,11 +548,16 @@ async fn mirror_takes_cosignatures_that_come_after_it_copied() {
     let keys = DemoKeys::from_seed("witness-late").unwrap();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let (log_key, _) = urne::keys::load_or_create(dir.path(), ORIGIN).unwrap();
-    // The witnesses' addresses, nobody listening yet.
+    // The witnesses' addresses, nobody listening yet: each port is bound without
+    // listening (connections are refused) and kept, so that no other test's socket
+    // can take it before the witness listens on it.
+    let mut sockets = Vec::new();
     let mut addrs = Vec::new();
     for _ in 0..3 {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        addrs.push(l.local_addr().unwrap());
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        addrs.push(s.local_addr().unwrap());
+        sockets.push(s);
     }
     let policy = WitnessPolicy::k_of_n(
         (0..3)
@@ -588,7 +593,7 @@ async fn mirror_takes_cosignatures_that_come_after_it_copied() {
     let t0 = Instant::now();
     while m.head().map_or(0, |h| h.size) < 1 {
         assert!(
-            t0.elapsed() < Duration::from_secs(30),
+            t0.elapsed() < Duration::from_secs(120),
             "mirror did not copy"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -600,8 +605,8 @@ async fn mirror_takes_cosignatures_that_come_after_it_copied() {
     );
 
     let mut ws = Vec::new();
-    for (i, a) in addrs.into_iter().enumerate() {
-        let listener = tokio::net::TcpListener::bind(a).await.unwrap();
+    for (i, socket) in sockets.into_iter().enumerate() {
+        let listener = socket.listen(1024).unwrap();
         let d = Arc::new(tempfile::tempdir().unwrap());
         ws.push(
             TestWitness::start_on(
@@ -762,7 +767,7 @@ async fn witness_gossip_finds_a_same_size_fork() {
             break r;
         }
         assert!(
-            t0.elapsed() < Duration::from_secs(30),
+            t0.elapsed() < Duration::from_secs(120),
             "fork not found by gossip"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -1020,7 +1020,7 @@ fn monitor_follows_raises_stale_and_posts_webhooks() {
         .spawn()
         .unwrap();
     let wait_for = |kind: &str| -> Option<serde_json::Value> {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Ok(b) = bodies.recv_timeout(Duration::from_millis(200)) {
                 let v: serde_json::Value = serde_json::from_str(&b).unwrap();
@@ -1141,26 +1141,21 @@ fn split_view_is_caught_through_peers() {
     // A union's monitor following the second history serves what it verified at
     // /v1/gossip; a voter shown the first history and pulling the monitor as a peer
     // catches the split view too.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let gossip = format!("127.0.0.1:{port}");
     let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
         .args(["monitor", "--log", &s2.url, "--key", &s2.key, "--state"])
         .arg(tmp.path().join("mon2"))
-        .args(["--interval", "1", "--quiet", "--gossip", &gossip])
+        .args(["--interval", "1", "--quiet", "--gossip", "127.0.0.1:0"])
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let gossip = gossip_addr(&mut mon);
     let url = format!("http://{gossip}");
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     let held = loop {
         let g = agent
             .get(format!("{url}/v1/gossip"))
@@ -1261,7 +1256,7 @@ fn verify_with_witness_quorum_against_log_and_two_mirrors() {
         client(&xdg, &args)
     };
     // Cosignatures arrive shortly after the append; the mirrors copy shortly after.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     for base in [&s.url, &mirrors[0], &mirrors[1]] {
         let r = loop {
             let r = verify(base);
@@ -1496,7 +1491,7 @@ fn alerts_every_failure_exit_code() {
         .unwrap();
     front.wait_polls(2);
     front.switch(&s_old.url);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
         if let Some(st) = follow.try_wait().unwrap() {
             break Some(st);
@@ -1556,7 +1551,7 @@ fn alerts_follow_posts_each_new_entry_to_a_webhook() {
         CredentialReason::Initial,
     ));
     let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while got.len() < 2 && Instant::now() < deadline {
         if let Ok(b) = bodies.recv_timeout(Duration::from_millis(200)) {
             got.push(serde_json::from_str::<serde_json::Value>(&b).unwrap());
@@ -2020,18 +2015,19 @@ fn monitor_raises_each_rollback_and_fork_once_and_serves_the_evidence() {
 
     // A union's monitor follows the log through one URL.
     let front = Proxy::honest(&s1.url);
-    let start_monitor = |gossip: &str| {
-        Command::new(env!("CARGO_BIN_EXE_urne-client"))
+    let start_monitor = || {
+        let mut mon = Command::new(env!("CARGO_BIN_EXE_urne-client"))
             .args(["monitor", "--log", &front.url, "--key", &s1.key, "--state"])
             .arg(&state)
-            .args(["--interval", "1", "--quiet", "--gossip", gossip])
+            .args(["--interval", "1", "--quiet", "--gossip", "127.0.0.1:0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
-            .unwrap()
+            .unwrap();
+        let gossip = gossip_addr(&mut mon);
+        (mon, gossip)
     };
-    let gossip = free_addr();
-    let mut mon = start_monitor(&gossip);
+    let (mut mon, gossip) = start_monitor();
     let deadline = Instant::now() + Duration::from_secs(60);
     while get_json(&format!("http://{gossip}/v1/gossip"))
         .is_none_or(|g| g["checkpoints"][0]["size"] != 10)
@@ -2092,9 +2088,8 @@ fn monitor_raises_each_rollback_and_fork_once_and_serves_the_evidence() {
 
     // After a restart: the evidence is served at once, and the same fork is not
     // alerted again.
-    let gossip = free_addr();
-    let mut mon = start_monitor(&gossip);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut mon, gossip) = start_monitor();
+    let deadline = Instant::now() + Duration::from_secs(120);
     let served = loop {
         if let Some(v) = get_json(&format!("http://{gossip}/v1/gossip/equivocations")) {
             break serde_json::from_value::<Vec<Equivocation>>(v).unwrap();

@@ -130,10 +130,24 @@ pub fn start_urne(args: &[&str]) -> (Child, String) {
     (s.child, s.url)
 }
 
-/// A free port on 127.0.0.1 (bound and released).
-pub fn free_addr() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+/// The address `urne-client monitor --gossip 127.0.0.1:0` bound, read from the line
+/// it prints on its standard error (spawned with `Stdio::piped()`), which is drained
+/// afterwards. A port is never picked by the test and handed over: another socket of
+/// the machine could take it in between.
+pub fn gossip_addr(monitor: &mut std::process::Child) -> String {
+    let stderr = monitor.stderr.take().expect("monitor's stderr piped");
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = match lines.next() {
+            Some(Ok(l)) => l,
+            other => panic!("monitor exited before serving gossip: {other:?}"),
+        };
+        if let Some(rest) = line.split("serving gossip on http://").nth(1) {
+            break rest.split('/').next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    addr
 }
 
 /// GET `url` as JSON, `None` if it cannot be had.
