@@ -6,6 +6,7 @@
 
 use super::urne::{serve, start, terminate};
 use super::{Keys, ORIGIN};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -134,7 +135,7 @@ pub fn start_urne(args: &[&str]) -> (Child, String) {
 /// it prints on its standard error (spawned with `Stdio::piped()`), which is drained
 /// afterwards. A port is never picked by the test and handed over: another socket of
 /// the machine could take it in between.
-pub fn gossip_addr(monitor: &mut std::process::Child) -> String {
+pub fn gossip_addr(monitor: &mut Child) -> String {
     let stderr = monitor.stderr.take().expect("monitor's stderr piped");
     let mut lines = BufReader::new(stderr).lines();
     let addr = loop {
