@@ -23,13 +23,13 @@ CRATES = [("urne-client", "client/src"), ("urne", "src")]
 
 # Known knots, named in the crate's layout: printed, not failed on. Any other circle,
 # or a new member of one, fails. The server's: `api` holds the state every handler
-# shares (and routes to `web`, `leader`, `mirror`, `gossip`), while those use its
-# state, its error type or its body reader (`witness`, via `gossip`). Untying it moves
+# shares (and routes to `web`, `leader`, `mirror`), while those use its state, its
+# error type or its body reader (`witness`). Untying it moves
 # `ApiError` and the body reader below `api` and the mirror's gossip bodies into
 # `urne_client::gossip`. `mirror_push` (a mirror receiving by push) and `mirror` (its
 # pull side) share the mirror's state and its chunk check both ways.
 KNOWN = {
-    "urne": [{"api", "gossip", "leader", "mirror", "mirror_push", "web", "witness"}],
+    "urne": [{"api", "leader", "mirror", "mirror_push", "web", "witness"}],
 }
 
 
