@@ -6,7 +6,7 @@
 //! [`crate::leader`]'s; this module only keeps the row).
 //! Does not own: what is written (see [`super::Commit`]).
 //!
-//! # Tables (schema version 1)
+//! # Tables (schema versions 1 and 2)
 //!
 //! - `urne_entries (idx, bytes)`, `urne_hashes (idx, hash)`: the entries and Go tlog's
 //!   stored hashes, keyed by index;
@@ -20,7 +20,7 @@
 //! - `urne_leader`: the one row of the lease (holder, URL, epoch, expiry).
 //!
 //! Version 2 adds what lived in a side RocksDB before ([`super::side`]), each record
-//! checksummed ([`super::frame`]), read and written by [`super::postgres_side`]:
+//! checksummed ([`super::frame`]), read and written by `postgres_side.rs`:
 //! - `urne_witness_notes (origin, value)`: a witness's latest cosigned note per log;
 //! - `urne_evidence (n, value)`: the equivocation evidence, in the order added, shared
 //!   by every instance of the log;
@@ -30,7 +30,7 @@
 //! # Commit and fence
 //!
 //! One [`Commit`] is one transaction, pipelined on one connection (a sequencer's batch
-//! in one round trip: [`commit`]'s single statement between `BEGIN` and `COMMIT`,
+//! in one round trip: `postgres/commit.rs`'s single statement between `BEGIN` and `COMMIT`,
 //! sent together); [`Store::commit`]
 //! returns only after PostgreSQL acknowledged the `COMMIT` (with
 //! `synchronous_commit = on`, the default, after its WAL flush, and with a
