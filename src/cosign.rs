@@ -26,12 +26,21 @@
 //! bare one (which every witness-checking client would refuse). Only a log that never
 //! met its quorum serves its bare head, and `/v1/log` says so ([`Cosigning::serving`]).
 //!
+//! Several instances of a log on PostgreSQL ([`crate::leader`]): only the leader asks
+//! the witnesses, and it shares each cosigned checkpoint in the database
+//! ([`crate::storage::CosignedStore`]); a follower serves that one once checked
+//! ([`Cosigning::share_through`]). A follower never asks: its head may lag the one
+//! the witnesses hold, and a witness takes a smaller checkpoint for a rollback (and
+//! the log would halt on its 409). After a takeover the new leader goes on from the
+//! witnesses' sizes (their 409 answers), so they keep cosigning, each checkpoint
+//! consistent with the last.
+//!
 //! A mirror has a [`Cosigning`] too, in relay mode: it asks no witness but announces
 //! the witnesses and quorum its log announces (learnt from the log's `/v1/log`), so
 //! that voters and the web page reading the mirror know whose cosignatures to check.
 
 use crate::sequencer::SequencerHandle;
-use crate::storage::{Store, StoreHashReader, TreeHead};
+use crate::storage::{CosignedStore, Store, StoreHashReader, TreeHead};
 use anyhow::{bail, Context as _, Result};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -99,6 +108,9 @@ pub struct Cosigning {
     // Where the cosigned checkpoint is kept across restarts (a log with witnesses);
     // set once at start, before the cosigning task runs.
     persist: std::sync::OnceLock<std::path::PathBuf>,
+    // Instances of a log on PostgreSQL: where the leader shares each cosigned
+    // checkpoint and followers read it, and the log key they check it with.
+    shared: std::sync::OnceLock<(Arc<dyn CosignedStore>, urne_client::note::VerifierKey)>,
     /// The elections' automatic seals found among the cosigned checkpoints
     /// ([`crate::seal`]).
     pub seals: crate::seal::Seals,
@@ -141,6 +153,7 @@ impl Cosigning {
             mirror_of: None,
             relayed: RwLock::new(None),
             persist: std::sync::OnceLock::new(),
+            shared: std::sync::OnceLock::new(),
             seals: crate::seal::Seals::default(),
             checkin: DEFAULT_CHECKIN,
             min_interval: Duration::ZERO,
@@ -227,6 +240,19 @@ impl Cosigning {
             ),
         }
         Ok(())
+    }
+
+    /// Makes the instances of a log share their cosigned checkpoint through `db` (a
+    /// log on PostgreSQL): the leader writes each one it gathers, a follower does not
+    /// ask the witnesses (its head may lag theirs, which they would rightly take for
+    /// a rollback) but serves what the leader's witnesses cosigned, once checked with
+    /// `log_key`, the witness policy and its own tree.
+    pub fn share_through(
+        &self,
+        db: Arc<dyn CosignedStore>,
+        log_key: urne_client::note::VerifierKey,
+    ) {
+        let _ = self.shared.set((db, log_key));
     }
 
     /// Says what `/checkpoint` serves and why, for `/v1/log`: `cosigned` (the latest
@@ -515,7 +541,22 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
     let mut rx = seq.subscribe();
     let mut backoff = RETRY_MIN;
     let mut last_round: Option<tokio::time::Instant> = None;
+    let mut shared_size: Option<u64> = None;
     loop {
+        if cos.shared.get().is_some() && !seq.is_running() {
+            // A follower (see `share_through`): the leader's cosigned checkpoint.
+            follow_cosigned(&cos, &store).await;
+            tokio::select! {
+                changed = rx.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(FOLLOW_POLL) => {}
+            }
+            continue;
+        }
+        share_cosigned(&cos, &mut shared_size).await;
         // The configured rate: never two rounds closer than `min_interval`.
         if let Some(t) = last_round {
             tokio::time::sleep_until(t + cos.min_interval).await;
@@ -526,6 +567,7 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
         if behind(&cos) {
             round(&http, &cos, &store, &seq, head.clone(), false).await;
         }
+        share_cosigned(&cos, &mut shared_size).await;
         if let Some(s) = cos.served() {
             let keys: Vec<_> = cos.peers.iter().map(|p| p.key.clone()).collect();
             cos.seals.observe(&*store, s.0, &s.1, &keys, cos.quorum);
@@ -557,6 +599,72 @@ pub async fn run(cos: Arc<Cosigning>, seq: SequencerHandle, store: Arc<dyn Store
                 }
             }
         }
+    }
+}
+
+/// How often a follower reads the cosigned checkpoint its leader shares.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+/// The leader: writes the cosigned checkpoint served, if newer than the one written
+/// (`written`: its size), where the followers read it. A failure is retried at the
+/// next round; it only delays what followers serve.
+async fn share_cosigned(cos: &Arc<Cosigning>, written: &mut Option<u64>) {
+    let (Some((db, _)), Some(s)) = (cos.shared.get(), cos.served()) else {
+        return;
+    };
+    if written.is_some_and(|w| w >= s.0) {
+        return;
+    }
+    let db = db.clone();
+    let size = s.0;
+    let done = tokio::task::spawn_blocking(move || db.set_cosigned(s.0, &s.1)).await;
+    match done {
+        Ok(Ok(())) => *written = Some(size),
+        Ok(Err(e)) => tracing::warn!("sharing the cosigned checkpoint: {e}"),
+        Err(e) => tracing::warn!("sharing the cosigned checkpoint: {e}"),
+    }
+}
+
+/// A follower: serves the cosigned checkpoint the leader shared, if it is larger
+/// than the one served and checks out (log key, witness policy, same root in this
+/// instance's tree).
+async fn follow_cosigned(cos: &Arc<Cosigning>, store: &Arc<dyn Store>) {
+    let Some((db, log_key)) = cos.shared.get() else {
+        return;
+    };
+    let served = cos.served().map(|s| s.0);
+    let (db, log_key, store) = (db.clone(), log_key.clone(), store.clone());
+    let policy = urne_client::checkpoint::WitnessPolicy::k_of_n(
+        cos.peers.iter().map(|p| p.key.clone()).collect(),
+        cos.quorum,
+    );
+    let checked = tokio::task::spawn_blocking(move || -> Result<Option<(u64, String)>> {
+        let Some((size, note)) = db.cosigned()? else {
+            return Ok(None);
+        };
+        if served.is_some_and(|s| s >= size) {
+            return Ok(None);
+        }
+        let c = urne_client::checkpoint::open_checkpoint(note.as_bytes(), &log_key, &policy)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .checkpoint;
+        let root = tree::root_from_store(c.size, &crate::storage::StoreHashReader(&*store))
+            .map_err(|e| anyhow::anyhow!("the store has no tree of size {}: {e}", c.size))?;
+        if root != c.root || c.size != size {
+            bail!("the store's root at size {} is another one", c.size);
+        }
+        Ok(Some((size, note)))
+    })
+    .await;
+    match checked {
+        Ok(Ok(Some((size, note)))) => {
+            cos.publish(size, note, false);
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("the cosigned checkpoint shared in the database is not served: {e:#}")
+        }
+        Err(e) => tracing::warn!("reading the shared cosigned checkpoint: {e}"),
     }
 }
 

@@ -23,8 +23,7 @@
 //!   consistency proof that leads to it (Go's checksum-database client presents forks
 //!   so). No proof available is never evidence: it only leaves the question open.
 
-use crate::storage::{Store, StoreHashReader};
-use crate::witness::WitnessStore;
+use crate::storage::{EvidenceStore, Store, StoreHashReader};
 use anyhow::{anyhow, Context as _, Result};
 use axum::extract::State;
 use axum::routing::get;
@@ -61,27 +60,29 @@ pub use urne_client::gossip::MAX_GOSSIP_CHECKPOINTS;
 /// Equivocation evidence found: kept durably (when given a store), deduplicated,
 /// capped at [`MAX_EVIDENCE`], each new piece raised as an alert.
 pub struct Evidence {
-    db: Option<Arc<WitnessStore>>,
-    prefix: &'static str,
+    db: Option<Arc<dyn EvidenceStore>>,
     // The evidence in finding order; a std mutex, held only to compare and push.
     found: Mutex<Vec<Equivocation>>,
 }
 
 impl Evidence {
-    /// Keeps evidence in `db` under keys starting with `prefix`, and loads what is
-    /// there already.
+    /// Keeps evidence in `db` ([`crate::storage::evidence`]), and loads what is there
+    /// already: one record per incident (instances of one log on PostgreSQL may each
+    /// have added the same incident). [`Gossiper::new`] checks each with the log key.
     ///
     /// # Errors
-    /// If the stored evidence cannot be read.
-    pub fn open(db: Arc<WitnessStore>, prefix: &'static str) -> Result<Self> {
-        let found = db
-            .list(prefix)?
-            .into_iter()
-            .map(|v| serde_json::from_str(&v).context("stored equivocation evidence"))
-            .collect::<Result<Vec<Equivocation>>>()?;
+    /// If the stored evidence cannot be read, or a record is damaged or not evidence.
+    pub fn open(db: Arc<dyn EvidenceStore>) -> Result<Self> {
+        let mut found: Vec<Equivocation> = Vec::new();
+        for (n, v) in db.load_evidence()?.into_iter().enumerate() {
+            let e: Equivocation = serde_json::from_str(&v)
+                .with_context(|| format!("stored equivocation evidence #{n} is not evidence"))?;
+            if !found.iter().any(|x| x.same_incident(&e)) {
+                found.push(e);
+            }
+        }
         Ok(Evidence {
             db: Some(db),
-            prefix,
             found: Mutex::new(found),
         })
     }
@@ -90,7 +91,6 @@ impl Evidence {
     pub fn memory() -> Self {
         Evidence {
             db: None,
-            prefix: "",
             found: Mutex::new(Vec::new()),
         }
     }
@@ -131,8 +131,7 @@ impl Evidence {
             evidence = %json,
             "ALERT: equivocation: the log signed two checkpoints that cannot both be true");
         if let Some(db) = &self.db {
-            let key = format!("{}{:08}", self.prefix, found.len());
-            if let Err(err) = db.put(&key, &json) {
+            if let Err(err) = db.add_evidence(&json) {
                 tracing::error!("storing equivocation evidence: {err:#}");
             }
         }
@@ -190,16 +189,30 @@ fn trim_urls(urls: Vec<String>) -> Vec<String> {
 impl Gossiper {
     /// Builds the gossip of a party following `logs`, pulling `peers`, reading proofs
     /// from the peer that gossiped a checkpoint, then `sources` (a mirror's log), then
-    /// the other peers.
+    /// the other peers. The evidence loaded is checked with the log key, as anyone
+    /// will check it: a stored piece that does not prove an equivocation (damaged,
+    /// edited, planted) is refused, never served as evidence.
     ///
     /// # Errors
-    /// If the HTTP client cannot be built.
+    /// If the HTTP client cannot be built, or a piece of evidence held for a log
+    /// followed does not verify.
     pub fn new(
         logs: Vec<VerifierKey>,
         peers: Vec<String>,
         sources: Vec<String>,
         evidence: Evidence,
     ) -> Result<Self> {
+        for (n, e) in evidence.list().iter().enumerate() {
+            if let Some(k) = logs.iter().find(|k| k.name() == e.origin) {
+                e.verify(k).map_err(|err| {
+                    anyhow!(
+                        "stored equivocation evidence #{n} about {} does not verify with the log key ({err}): \
+                         the evidence store was damaged or edited; it is not trusted",
+                        e.origin
+                    )
+                })?;
+            }
+        }
         Ok(Gossiper {
             logs,
             peers: trim_urls(peers),

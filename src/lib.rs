@@ -10,14 +10,13 @@
 //! # Layout
 //!
 //! From the foundations up: a module uses only modules listed above it
-//! (`python3 scripts/layers.py` checks it). Two small knots remain, named as known by
-//! the script, which fails on any other circle or upward use: [`gossip`] keeps its
-//! evidence in the witness's store ([`witness::WitnessStore`]) while the witness
-//! gossips, and [`mirror_push`] shares the mirror's state and chunk check with
-//! [`mirror`].
+//! (`python3 scripts/layers.py` checks it). One small knot remains, named as known by
+//! the script, which fails on any other circle or upward use: [`mirror_push`] shares
+//! the mirror's state and chunk check with [`mirror`].
 //!
 //! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
-//!   ([`storage::PgStore`]) and memory.
+//!   ([`storage::PgStore`]) and memory; and the side records: a witness's notes and
+//!   the equivocation evidence ([`storage::NoteStore`], [`storage::EvidenceStore`]).
 //! - [`keys`]: the log's signing key file (created on first start, mode 0600).
 //! - [`serve`]: the HTTP server loop: connection caps, header and body deadlines,
 //!   graceful stop with a deadline, the descriptor budget.
@@ -25,12 +24,15 @@
 //!   bound, whatever the transfer encoding.
 //! - [`atomic_file`]: writing a small file atomically (cosigned checkpoint, seals).
 //! - [`memory`]: the process's resident set and the allocator's figures (`/metrics`).
-//! - [`watermark`]: the largest checkpoint the log signed, kept outside RocksDB, and
-//!   the halt marker: the log never signs below what it signed.
+//! - [`watermark`]: the largest checkpoint the log signed (or, an instance on
+//!   PostgreSQL, saw committed), kept outside the database, and the halt marker: the
+//!   log never signs below what it signed.
 //! - [`config`]: the one `Config` struct, its defaults and validation.
 //! - [`stats`]: per-election statistics for the dashboard.
 //! - [`append`]: the one append path: accepted entries become a storage commit (used by
 //!   the sequencer, the mirror's copy and the binary's test-only `forge-append`).
+//! - [`batch_proofs`]: the inclusion proofs of a committed batch, with one read of
+//!   stored hashes (what the sequencer hands back with its acknowledgements).
 //! - [`sequencer`]: the single writer: batches, rules, hashes, checkpoint, one durable
 //!   commit per batch.
 //! - [`seal`]: the elections' automatic seals (R.211-572) found among the cosigned
@@ -40,12 +42,12 @@
 //!   keeping their cosignatures.
 //! - [`http`]: what every HTTP handler shares below the routers: the error type with
 //!   its stable codes ([`http::ApiError`]) and the bounded read of a request body.
+//! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
+//!   checkpoints checked against the one held, equivocation evidence.
 //! - [`web`]: the web page served at `/`.
 //! - [`leader`]: several instances on one PostgreSQL database: the lease, exactly
 //!   one sequencer, takeover, followers forwarding writes.
 //! - [`witness`]: the witness mode (C2SP tlog-witness `add-checkpoint`).
-//! - [`gossip`]: checkpoint gossip for the log, mirrors and witnesses: peers'
-//!   checkpoints checked against the one held, equivocation evidence.
 //! - [`api`]: the HTTP API (C2SP tlog-tiles, the write endpoint, JSON lookups); the
 //!   read endpoints need only its read view ([`api::ReadView`]), which a mirror serves
 //!   on its own copy.
@@ -84,6 +86,7 @@
 pub mod api;
 pub mod append;
 pub mod atomic_file;
+pub mod batch_proofs;
 pub mod config;
 pub mod cosign;
 pub mod gossip;
@@ -167,8 +170,12 @@ impl Log {
             watermark::check_store(m, &store)?;
         }
         // Evidence about its own key, kept in its own small database beside the log's.
-        let evidence_db = Arc::new(witness::WitnessStore::open(&config.data.join("gossip-db"))?);
-        let evidence = gossip::Evidence::open(evidence_db, "equivocation/")?;
+        let side = config.data.join("gossip-db");
+        let evidence_db = Arc::new(
+            storage::SideDb::open(&side, "equivocation/")
+                .with_context(|| format!("opening the evidence database in {}", side.display()))?,
+        );
+        let evidence = gossip::Evidence::open(evidence_db)?;
         let mark = Arc::new(mark);
         let store: Arc<dyn Store> = Arc::new(store);
         sequencer::init_log(&*store, &key)?;
@@ -195,9 +202,13 @@ impl Log {
     /// Opens an instance of the log in the PostgreSQL database at `url`: a follower
     /// until [`run`]'s lease loop makes it the leader ([`leader`]). The data
     /// directory holds the log key, which every instance of the log shares, and this
-    /// instance's evidence.
+    /// instance's high-water mark ([`watermark`]); everything else, the equivocation
+    /// evidence included, is in the database.
     fn open_postgres(config: &Config, url: &str, allow: Vec<VerifierKey>) -> anyhow::Result<Log> {
         let (key, new_key) = keys::load_or_create(&config.data, &config.origin)?;
+        // This instance's own mark: the largest tree it saw committed (see
+        // `watermark`, "Several instances"). A halted instance does not start.
+        let (mark, held) = watermark::Watermark::open(&config.data, key.verifier())?;
         let pg =
             Arc::new(storage::PgStore::open(url).with_context(|| {
                 format!("opening the log's PostgreSQL database ({})", redact(url))
@@ -219,14 +230,33 @@ impl Log {
                 )
             })?;
         }
+        if let Some(m) = &held {
+            // Before anything is written: a database restored from an older copy is
+            // refused by every instance that saw a larger tree.
+            watermark::check_store(m, &*store).with_context(|| {
+                format!(
+                    "checking the PostgreSQL database against this instance's high-water mark \
+                     ({})",
+                    config.data.join(watermark::MARK_FILE).display()
+                )
+            })?;
+        }
         sequencer::init_log(&*store, &key)?;
-        let evidence_db = Arc::new(witness::WitnessStore::open(&config.data.join("gossip-db"))?);
-        let evidence = gossip::Evidence::open(evidence_db, "equivocation/")?;
+        // Evidence in the database, shared by every instance of the log.
+        let evidence = gossip::Evidence::open(pg.clone())?;
+        let mark = Arc::new(mark);
+        // The head it is about to serve, if larger than its mark (a new instance, one
+        // from before its mark existed, or one that was down while others appended).
+        if let Some(h) = store.head()? {
+            if held.as_ref().is_none_or(|m| m.checkpoint.size < h.size) {
+                mark.record(&h)?;
+            }
+        }
         let (seq, standby) = sequencer::standby(
             store.clone(),
             key.clone(),
             Self::sequencer_config(config),
-            None,
+            Some(mark),
         )?;
         let role = Arc::new(leader::Role::new(std::time::Duration::from_millis(
             config.lease_ms,
@@ -235,6 +265,10 @@ impl Log {
         log.state
             .cosign
             .restore(&config.data, &log.state.log_key, &*log.state.store)?;
+        // The leader shares each cosigned checkpoint there; followers serve it.
+        log.state
+            .cosign
+            .share_through(pg.clone(), log.state.log_key.clone());
         log.ha = Some(Ha {
             store: pg,
             standby,

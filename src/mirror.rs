@@ -25,8 +25,8 @@
 use crate::cosign::Cosigning;
 use crate::gossip::{Evidence, Gossiper, Held};
 use crate::sequencer::StoreStateView;
+use crate::storage::SideDb;
 use crate::storage::{Commit, RocksStore, Store, TreeHead};
-use crate::witness::WitnessStore;
 use anyhow::{bail, Context as _, Result};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -86,7 +86,7 @@ pub struct Mirror {
     // each reads where the copy ends and commits after it.
     pub(crate) writer: tokio::sync::Mutex<()>,
     // The small database beside the copy (gossip evidence, pushed pending checkpoints).
-    pub(crate) meta: Arc<WitnessStore>,
+    pub(crate) meta: Arc<SideDb>,
     // Push mode (C2SP tlog-mirror): the mirror's cosigner key and pending checkpoints.
     pub(crate) push: Option<crate::mirror_push::Push>,
 }
@@ -156,7 +156,10 @@ impl Mirror {
         let store = RocksStore::open_with_files(&data.join("db"), 32 << 20, files)
             .with_context(|| format!("opening the mirror RocksDB in {}", data.display()))?;
         let head = store.head().context("reading the mirror head")?;
-        let evidence_db = Arc::new(WitnessStore::open(&data.join("gossip-db"))?);
+        let side = data.join("gossip-db");
+        let evidence_db = Arc::new(SideDb::open(&side, "equivocation/").with_context(|| {
+            format!("opening the mirror's side database in {}", side.display())
+        })?);
         let (head_tx, _) =
             tokio::sync::watch::channel(Arc::new(head.clone().unwrap_or(TreeHead {
                 size: 0,
@@ -172,7 +175,7 @@ impl Mirror {
             } else {
                 vec![of.clone()]
             },
-            Evidence::open(evidence_db.clone(), "equivocation/")?,
+            Evidence::open(evidence_db.clone())?,
         )?;
         // The elections' seals, found among the cosigned checkpoints it copies (each
         // re-checked with the library's decision, as the log does). A mirror the log

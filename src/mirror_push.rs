@@ -40,8 +40,9 @@
 //! that pauses mid-stream does not hold up another.
 
 use crate::mirror::Mirror;
+use crate::storage::SideDb;
 use crate::storage::{Store, TreeHead};
-use crate::witness::{parse_add_checkpoint, verified_note, AddOutcome, AddRequest, WitnessStore};
+use crate::witness::{parse_add_checkpoint, verified_note, AddOutcome, AddRequest};
 use anyhow::{Context as _, Result};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -115,13 +116,9 @@ impl Push {
     ///
     /// # Errors
     /// If `meta` cannot be read or holds something else than a list of notes.
-    pub(crate) fn open(
-        key: CosignerKey,
-        meta: &WitnessStore,
-        log_key: &VerifierKey,
-    ) -> Result<Self> {
+    pub(crate) fn open(key: CosignerKey, meta: &SideDb, log_key: &VerifierKey) -> Result<Self> {
         let mut pending = Vec::new();
-        if let Some(json) = meta.latest(PENDING_KEY)? {
+        if let Some(json) = meta.get(PENDING_KEY)? {
             let notes: Vec<String> =
                 serde_json::from_str(&json).context("the pending checkpoints kept")?;
             for note in notes {
@@ -279,7 +276,7 @@ pub(crate) fn add_checkpoint(m: &Mirror, body: &[u8]) -> AddOutcome {
     let notes: Vec<&str> = next.iter().map(|p| p.note.as_str()).collect();
     let json = serde_json::to_string(&notes).unwrap_or_default();
     // Durable before the answer (C2SP tlog-witness: persist, then respond).
-    if let Err(e) = m.meta.put(PENDING_KEY, &json) {
+    if let Err(e) = m.meta.set(PENDING_KEY, &json) {
         return refused(500, format!("storage: {e:#}"));
     }
     *pending = next;

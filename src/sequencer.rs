@@ -19,7 +19,7 @@
 //! including the failed one, if it reached the disk: its submitters were told it
 //! failed, and a retry finds it as a duplicate).
 //!
-//! With a [`Watermark`] (the log on RocksDB), each committed head is also recorded
+//! With a [`Watermark`] (a log on RocksDB or PostgreSQL), each committed head is also recorded
 //! there, synced, before anything of the batch is acknowledged or served: the log
 //! never hands out a checkpoint its high-water mark does not cover. A failure to
 //! record it stops the sequencer as a failed commit does.
@@ -81,6 +81,10 @@ pub struct Ack {
     /// True if this statement was already in the log: the same signed text, whatever
     /// its signature lines (the earlier index, and that entry's leaf hash, are given).
     pub duplicate: bool,
+    /// The entry's inclusion proof in `head`, built for the whole batch with one read
+    /// ([`crate::batch_proofs`]); `None` for a duplicate, or if that read failed (the
+    /// caller then proves it itself: the entry is committed either way).
+    pub inclusion_proof: Option<Vec<Hash>>,
 }
 
 struct Submission {
@@ -501,12 +505,46 @@ impl Standby {
     ///
     /// # Errors
     /// If the store cannot be read.
+    ///
+    /// A head is served only if it is signed by the log key, and only once this
+    /// instance's high-water mark records it ([`crate::watermark`], "Several
+    /// instances"). A head smaller than the one served is never served: the database
+    /// went back (a restored backup, a failover that lost commits); it is said, and
+    /// [`Standby::promote`] will refuse to sequence over it.
     pub fn refresh(&self) -> Result<(), StorageError> {
-        if let Some(h) = self.store.head()? {
-            if h.size > self.head_tx.borrow().size {
-                self.head_tx.send_replace(Arc::new(h));
-            }
+        let Some(h) = self.store.head()? else {
+            return Ok(());
+        };
+        let served = self.head_tx.borrow().clone();
+        if h.size < served.size {
+            tracing::error!(
+                served = served.size,
+                database = h.size,
+                "ROLLBACK: the database's tree head is smaller than one this instance served: \
+                 it was restored from an older copy or failed over to a standby that missed \
+                 commits; this instance will not lead over it"
+            );
+            return Ok(());
         }
+        if h.size == served.size {
+            return Ok(());
+        }
+        if let Err(e) = urne_client::checkpoint::open_checkpoint(
+            h.checkpoint.as_bytes(),
+            self.key.verifier(),
+            &urne_client::checkpoint::WitnessPolicy::none(),
+        ) {
+            tracing::error!(
+                size = h.size,
+                "the database's tree head is not signed by this log's key, not served: {e}"
+            );
+            return Ok(());
+        }
+        if let Some(w) = &self.handle.watermark {
+            w.record(&h)
+                .map_err(|e| StorageError::Engine(format!("{e:#}")))?;
+        }
+        self.head_tx.send_replace(Arc::new(h));
         Ok(())
     }
 
@@ -522,6 +560,16 @@ impl Standby {
             what: "tree head".into(),
             detail: "log not initialised".into(),
         })?;
+        // Never sequence over a store that lost what this instance's mark holds (see
+        // `crate::watermark`): the next commit would sign a second root for a size.
+        if let Some((size, root)) = self.handle.watermark.as_ref().and_then(|w| w.held()) {
+            crate::watermark::check_head(size, &root, &*self.store).map_err(|e| {
+                StorageError::Corrupt {
+                    what: "the store, against the high-water mark".into(),
+                    detail: format!("{e:#}"),
+                }
+            })?;
+        }
         self.head_tx.send_replace(Arc::new(head));
         let (tx, rx) = sync_channel(self.cfg.queue);
         let h = &self.handle;
@@ -792,6 +840,8 @@ impl Sequencer {
         commit.head = Some((*new_head).clone());
         // The fence: this batch applies only on the head it was built on.
         commit.extends = Some((head.size, head.root));
+        // The batch's own stored hashes, for its acknowledgements' proofs.
+        let fresh: HashMap<u64, Hash> = commit.hashes.iter().copied().collect();
 
         let t = Instant::now();
         let committed = self
@@ -835,12 +885,25 @@ impl Sequencer {
             .fetch_add(accepted.len() as u64, Ordering::Relaxed);
         self.head_tx.send_replace(new_head.clone());
 
+        // Every acknowledgement's inclusion proof, with one read for the batch (not one
+        // per statement in the HTTP handlers). The batch is committed: a failure here
+        // only leaves the proofs to the handlers.
+        let proofs: Vec<Option<Vec<Hash>>> =
+            match crate::batch_proofs::prove_all(store, &fresh, size, head.size..size) {
+                Ok(p) => p.into_iter().map(Some).collect(),
+                Err(e) => {
+                    tracing::warn!("the batch's inclusion proofs: {e}");
+                    Vec::new()
+                }
+            };
+        let mut proofs = proofs.into_iter();
         for (i, (sub, leaf_hash, _, _)) in accepted.into_iter().enumerate() {
             let _ = sub.reply.send(Ok(Ack {
                 index: head.size + i as u64,
                 leaf_hash,
                 head: new_head.clone(),
                 duplicate: false,
+                inclusion_proof: proofs.next().flatten(),
             }));
         }
         self.answer_duplicates(duplicates, &new_head);
@@ -863,6 +926,7 @@ impl Sequencer {
                     leaf_hash,
                     head: head.clone(),
                     duplicate: true,
+                    inclusion_proof: None,
                 }),
                 Err(e) => Err(SubmitError::Storage(format!(
                     "reading the earlier entry {index}: {e}"

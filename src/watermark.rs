@@ -19,6 +19,22 @@
 //! log refuses to start when its store is behind this mark, or disagrees with it at
 //! its size, and says what happened and what the operator can do.
 //!
+//! # Several instances on one PostgreSQL database
+//!
+//! Each instance of a log on PostgreSQL keeps its own mark in its own data
+//! directory, and it records there every head it knows was committed: the heads it
+//! commits while it leads, and, while it follows, each newer head it reads from the
+//! database and serves (only one signed by the log key). So an instance's mark is
+//! the largest tree it saw, whoever signed it; it is never ahead of a database that
+//! lost nothing, and an instance that followed while another advanced the head starts
+//! as usual. It is checked against the database at start and again when the instance
+//! takes the lead: a database restored from an older backup, or a failover to a
+//! standby that missed acknowledged commits, is found by every instance whose mark is
+//! ahead of it, which refuses to start or to lead, and so never signs over it. An
+//! instance whose mark is not ahead (a new one, or one that was down the whole time)
+//! cannot tell; the witnesses then refuse the log's smaller checkpoint, and the log
+//! halts on their answer ([`crate::cosign`]).
+//!
 //! # Format
 //!
 //! Two slots of [`SLOT`] bytes, written in turn, so that a write torn by a power cut
@@ -37,6 +53,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
+use urne_client::tree::Hash;
 
 /// The file holding the mark, in the data directory.
 pub const MARK_FILE: &str = "signed-checkpoint";
@@ -58,6 +75,8 @@ pub struct Watermark {
     dir: PathBuf,
     // The open mark file and the slot written next; a std mutex, held for one write.
     file: Mutex<(File, u64)>,
+    // The (size, root) of the mark held: read at open, then each one recorded.
+    held: Mutex<Option<(u64, Hash)>>,
 }
 
 /// A mark read back: the checkpoint and its signed note.
@@ -152,10 +171,14 @@ impl Watermark {
         }
         // Write next into the slot not holding the mark.
         let next = best.as_ref().map_or(0, |(s, _)| 1 - s);
+        let held = best
+            .as_ref()
+            .map(|(_, m)| (m.checkpoint.size, m.checkpoint.root));
         Ok((
             Watermark {
                 dir: dir.to_path_buf(),
                 file: Mutex::new((file, next)),
+                held: Mutex::new(held),
             },
             best.map(|(_, m)| m),
         ))
@@ -173,7 +196,14 @@ impl Watermark {
             .context("writing the high-water mark")?;
         file.sync_data().context("syncing the high-water mark")?;
         *next = 1 - *next;
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some((head.size, head.root));
         Ok(())
+    }
+
+    /// Returns the (size, root) of the mark held: the one read at open, or the last
+    /// one recorded since.
+    pub fn held(&self) -> Option<(u64, Hash)> {
+        *self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Writes the halt marker with `reason` (synced), so that the log does not start
@@ -200,31 +230,36 @@ impl Watermark {
 /// The store is behind the mark or disagrees with it (the message says what happened
 /// and what the operator can do), or it cannot be read.
 pub fn check_store(mark: &Mark, store: &dyn Store) -> Result<()> {
-    let want = &mark.checkpoint;
+    check_head(mark.checkpoint.size, &mark.checkpoint.root, store)
+}
+
+/// [`check_store`] for a mark of `size` entries and root `root`.
+///
+/// # Errors
+/// As [`check_store`].
+pub fn check_head(want_size: u64, want_root: &Hash, store: &dyn Store) -> Result<()> {
     let head = store.head().context("reading the tree head")?;
     let size = head.as_ref().map_or(0, |h| h.size);
-    if size < want.size {
+    if size < want_size {
         bail!(
             "CRITICAL: storage damage: the database holds {size} entries, but this log signed a checkpoint \
-             of size {} (high-water mark in {MARK_FILE}). Entries the log acknowledged are missing; \
+             of size {want_size} (high-water mark in {MARK_FILE}). Entries the log acknowledged are missing; \
              sequencing from here would sign other roots for sizes already signed (a fork). The log \
-             refuses to start. {RECOVERY_HINT}",
-            want.size
+             refuses to start. {RECOVERY_HINT}"
         );
     }
     let at = store
-        .checkpoint_at(want.size)
+        .checkpoint_at(want_size)
         .context("reading the checkpoint at the high-water mark")?;
     let root = at
         .as_deref()
         .and_then(|n| n.split('\n').nth(2).map(str::to_string));
-    let want_root = urne_client::tree::hash_to_base64(&want.root);
+    let want_root = urne_client::tree::hash_to_base64(want_root);
     if root.as_deref() != Some(want_root.as_str()) {
         bail!(
-            "CRITICAL: storage damage: the database's checkpoint of size {} does not have the root this \
+            "CRITICAL: storage damage: the database's checkpoint of size {want_size} does not have the root this \
              log signed for that size (high-water mark in {MARK_FILE}): the database holds another \
-             history. The log refuses to start. {RECOVERY_HINT}",
-            want.size
+             history. The log refuses to start. {RECOVERY_HINT}"
         );
     }
     Ok(())

@@ -1,7 +1,8 @@
 //! The witness mode (`urne witness`): C2SP tlog-witness `POST /add-checkpoint`.
 //!
-//! Owns: the witness's durable record of the latest checkpoint it cosigned per log
-//! origin (RocksDB in its own directory), the atomic check-and-update of that record,
+//! Owns: the atomic check-and-update of the witness's durable record of the latest
+//! checkpoint it cosigned per log origin (kept by a [`NoteStore`]: RocksDB in its own
+//! directory by default, checked with the log's key at load),
 //! the add-checkpoint request parser and its status codes, `GET /v1/gossip` (the
 //! checkpoints the witness holds) and `GET /metrics`.
 //! Does not own: checkpoint, cosignature and proof formats (`urne_client`), asking
@@ -34,13 +35,13 @@
 //! is stored with the checkpoints and served at `/v1/gossip/equivocations`.
 
 use crate::gossip::{Equivocation, Evidence, Gossip, GossipCheckpoint, Gossiper, Held};
+use crate::storage::{EvidenceStore, NoteStore, SideDb};
 use anyhow::{Context as _, Result};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use rocksdb::{Options, WriteOptions, DB};
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -58,86 +59,19 @@ pub const MAX_PROOF_LINES: usize = 63;
 pub const MAX_BODY: usize = 64 * 1024;
 
 /// Table files a witness (or evidence) database keeps open: they are small.
-pub const WITNESS_MAX_OPEN_FILES: i32 = 16;
-
-/// The durable per-origin record of the latest cosigned checkpoint.
-///
-/// Contract: [`WitnessStore::latest`] returns exactly what the last successful
-/// [`WitnessStore::put`] wrote for that origin, across restarts (writes are synced).
-/// Check-and-update atomicity is the caller's: [`Witness`] holds one mutex over both.
-pub struct WitnessStore {
-    db: DB,
-}
-
-impl WitnessStore {
-    /// Opens (creating if needed) the witness database in `dir`.
-    ///
-    /// # Errors
-    /// The engine's error (locked by another process, unreadable, corrupt).
-    pub fn open(dir: &Path) -> Result<Self> {
-        let mut opts = Options::default();
-        opts.create_if_missing(true);
-        // A witness whose record silently rolled back would cosign a fork: damage is
-        // refused as for the log's own database; its few files stay few.
-        crate::storage::rocks::strict(&mut opts, WITNESS_MAX_OPEN_FILES);
-        let db = DB::open(&opts, dir)
-            .with_context(|| format!("opening witness RocksDB in {}", dir.display()))?;
-        Ok(WitnessStore { db })
-    }
-
-    /// Returns the signed note of the latest cosigned checkpoint of `origin`.
-    ///
-    /// # Errors
-    /// Engine failures; a stored value that is not UTF-8.
-    pub fn latest(&self, origin: &str) -> Result<Option<String>> {
-        let v = self
-            .db
-            .get(origin.as_bytes())
-            .with_context(|| format!("reading the checkpoint of {origin}"))?;
-        v.map(|b| String::from_utf8(b).context("stored checkpoint is not UTF-8"))
-            .transpose()
-    }
-
-    /// Records `note` as the latest cosigned checkpoint of `origin`, durably (synced).
-    ///
-    /// # Errors
-    /// Engine failures.
-    pub fn put(&self, origin: &str, note: &str) -> Result<()> {
-        let mut wo = WriteOptions::default();
-        wo.set_sync(true);
-        self.db
-            .put_opt(origin.as_bytes(), note.as_bytes(), &wo)
-            .with_context(|| format!("writing the checkpoint of {origin}"))
-    }
-}
-
-impl WitnessStore {
-    /// Returns every value whose key starts with `prefix`, in key order.
-    ///
-    /// # Errors
-    /// Engine failures; a value that is not UTF-8.
-    pub fn list(&self, prefix: &str) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        for kv in self.db.prefix_iterator(prefix.as_bytes()) {
-            let (k, v) = kv.context("reading the store")?;
-            if !k.starts_with(prefix.as_bytes()) {
-                break;
-            }
-            out.push(String::from_utf8(v.to_vec()).context("stored value is not UTF-8")?);
-        }
-        Ok(out)
-    }
-}
+pub const WITNESS_MAX_OPEN_FILES: i32 = crate::storage::side::SIDE_MAX_OPEN_FILES;
 
 /// A witness: its key, the logs it follows, its store, its gossip.
 pub struct Witness {
     key: CosignerKey,
     logs: Vec<VerifierKey>,
-    store: Arc<WitnessStore>,
+    store: Arc<dyn NoteStore>,
+    // The store of the evidence found (gossip is rebuilt around it by `with_peers`).
+    evidence: Arc<dyn EvidenceStore>,
     // Serialises "compare with the stored size" and "store the new checkpoint" so two
     // concurrent requests can never roll the record back (tlog-witness, last section).
     update: Mutex<()>,
-    // Peers pulled and equivocations found (kept in `store` under EVIDENCE_PREFIX).
+    // Peers pulled and equivocations found (kept in `evidence`).
     gossip: Arc<Gossiper>,
     // Rollback attempts per origin since start (a std mutex: held for one update).
     rollbacks: Mutex<std::collections::BTreeMap<String, RollbackAttempts>>,
@@ -147,8 +81,8 @@ pub struct Witness {
 /// `urne_client::gossip`).
 pub use urne_client::gossip::RollbackAttempts;
 
-/// The key prefix of equivocation evidence in the witness store (a NUL byte: no
-/// origin starts with one).
+/// The key prefix of equivocation evidence in the witness's side database (a NUL
+/// byte: no origin starts with one).
 const EVIDENCE_PREFIX: &str = "\u{0}equivocation/";
 
 /// The answer of the witness to one add-checkpoint request.
@@ -268,25 +202,58 @@ impl Witness {
     /// before.
     ///
     /// # Errors
-    /// If the database cannot be opened or its evidence read.
+    /// If the database cannot be opened, or a record in it is damaged or does not
+    /// verify (see [`Witness::with_stores`]).
     pub fn open(data: &Path, key: CosignerKey, logs: Vec<VerifierKey>) -> Result<Self> {
         std::fs::create_dir_all(data)
             .with_context(|| format!("creating data directory {}", data.display()))?;
-        let store = Arc::new(WitnessStore::open(&data.join("witness-db"))?);
+        let dir = data.join("witness-db");
+        let db = Arc::new(
+            SideDb::open(&dir, EVIDENCE_PREFIX)
+                .with_context(|| format!("opening the witness database in {}", dir.display()))?,
+        );
+        Self::with_stores(db.clone(), db, key, logs)
+    }
+
+    /// Opens a witness on the stores given (RocksDB, PostgreSQL or memory), and the
+    /// evidence found before. Every note held for a log it follows is loaded and
+    /// checked with that log's key first: a witness whose record was damaged or edited
+    /// refuses to start rather than cosign from a size it never cosigned.
+    ///
+    /// # Errors
+    /// A store that cannot be read; a damaged record; a note that does not verify.
+    pub fn with_stores(
+        notes: Arc<dyn NoteStore>,
+        evidence: Arc<dyn EvidenceStore>,
+        key: CosignerKey,
+        logs: Vec<VerifierKey>,
+    ) -> Result<Self> {
         let gossip = Gossiper::new(
             logs.clone(),
             Vec::new(),
             Vec::new(),
-            Evidence::open(store.clone(), EVIDENCE_PREFIX)?,
+            Evidence::open(evidence.clone())?,
         )?;
-        Ok(Witness {
+        let w = Witness {
             key,
             logs,
-            store,
+            store: notes,
+            evidence,
             update: Mutex::new(()),
             gossip: Arc::new(gossip),
             rollbacks: Mutex::new(Default::default()),
-        })
+        };
+        for k in &w.logs {
+            w.held_note(k.name()).with_context(|| {
+                format!(
+                    "the witness's record of {} cannot be trusted; it refuses to start. \
+                     Restore the record from the log's witnesses' and mirrors' view, never \
+                     from an older copy (that would let the log roll back)",
+                    k.name()
+                )
+            })?;
+        }
+        Ok(w)
     }
 
     /// Sets the peers (mirrors, logs, witnesses) whose `/v1/gossip` this witness pulls;
@@ -300,7 +267,7 @@ impl Witness {
             self.logs.clone(),
             peers,
             Vec::new(),
-            Evidence::open(self.store.clone(), EVIDENCE_PREFIX)?,
+            Evidence::open(self.evidence.clone())?,
         )?);
         Ok(self)
     }
@@ -320,7 +287,7 @@ impl Witness {
     /// # Errors
     /// If the store cannot be read.
     pub fn held(&self, origin: &str) -> Result<Option<Held>> {
-        Ok(self.store.latest(origin)?.map(|note| Held {
+        Ok(self.held_note(origin)?.map(|(note, _)| Held {
             note,
             tree: None,
             signer: false,
@@ -494,7 +461,7 @@ impl Witness {
         if !self.logs.iter().any(|k| k.name() == origin) {
             return Ok(None);
         }
-        let Some(note) = self.store.latest(origin)? else {
+        let Some((note, _)) = self.held_note(origin)? else {
             return Ok(None);
         };
         let parsed = signed_note::Note::from_bytes(note.as_bytes())
@@ -503,16 +470,27 @@ impl Witness {
         Ok(Some(format!("{note}{}", self.key.cosign(text, now))))
     }
 
-    fn held_checkpoint(&self, origin: &str) -> Result<Option<Checkpoint>> {
+    /// Returns the note held for `origin` and its checkpoint, checked with the log's
+    /// key: a note that does not verify (damaged, edited) is an error, never a size
+    /// the witness believes it cosigned.
+    fn held_note(&self, origin: &str) -> Result<Option<(String, Checkpoint)>> {
         let Some(note) = self.store.latest(origin)? else {
             return Ok(None);
         };
-        let parsed = signed_note::Note::from_bytes(note.as_bytes())
-            .map_err(|e| anyhow::anyhow!("stored note of {origin}: {e:?}"))?;
-        let text = std::str::from_utf8(parsed.text()).context("stored checkpoint text")?;
-        Ok(Some(
-            Checkpoint::parse_text(text).context("stored checkpoint")?,
-        ))
+        let key = self
+            .logs
+            .iter()
+            .find(|k| k.name() == origin)
+            .with_context(|| format!("a note held for {origin:?}, a log not followed"))?;
+        let opened =
+            open_checkpoint(note.as_bytes(), key, &WitnessPolicy::none()).map_err(|e| {
+                anyhow::anyhow!("the note held for {origin} does not verify with the log key: {e}")
+            })?;
+        Ok(Some((note, opened.checkpoint)))
+    }
+
+    fn held_checkpoint(&self, origin: &str) -> Result<Option<Checkpoint>> {
+        Ok(self.held_note(origin)?.map(|(_, c)| c))
     }
 
     /// Returns the latest checkpoint held for each followed log (for gossip).
@@ -520,8 +498,7 @@ impl Witness {
         self.logs
             .iter()
             .filter_map(|k| {
-                let note = self.store.latest(k.name()).ok().flatten()?;
-                let cp = self.held_checkpoint(k.name()).ok().flatten()?;
+                let (note, cp) = self.held_note(k.name()).ok().flatten()?;
                 Some(GossipCheckpoint {
                     origin: k.name().to_string(),
                     size: cp.size,

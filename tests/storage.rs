@@ -1,12 +1,17 @@
 //! The storage contract ([`urne::storage::contract`]) against every store: memory,
 //! RocksDB on disk, and PostgreSQL started by the test (see `common/postgres.rs`).
-//! Plus what only PostgreSQL has: the versioned schema and the lease's fence.
+//! Plus what only PostgreSQL has: the versioned schema and the lease's fence. And the
+//! side records' contracts (a witness's notes, the equivocation evidence) on the same
+//! three, with a flipped byte in a stored record as the attacker.
 
 mod common;
 
 use common::postgres::Postgres;
 use std::time::Duration;
-use urne::storage::{contract, Commit, MemoryStore, PgStore, RocksStore, StorageError, Store};
+use urne::storage::{
+    contract, Commit, EvidenceStore as _, MemoryStore, NoteStore as _, PgStore, RocksStore, SideDb,
+    StorageError, Store,
+};
 
 #[test]
 fn contract_memory() {
@@ -126,4 +131,88 @@ fn postgres_newer_schema_is_refused() {
     pg.psql("newer", "INSERT INTO urne_schema (version) VALUES (999)");
     let err = PgStore::open(&url).err().expect("refused");
     assert!(err.to_string().contains("999"), "{err}");
+}
+
+/// Flips a byte inside the body of a record stored by PostgreSQL (past the record's
+/// header and checksum), as a hand edit of the table would.
+const FLIP_SQL: &str = "set_byte(value, 40, get_byte(value, 40) # 32)";
+
+#[test]
+fn notes_and_evidence_memory() {
+    let notes = urne::storage::MemoryNotes::new();
+    contract::check_notes(&notes, &|origin| notes.flip_byte(origin, 40));
+    let ev = urne::storage::MemoryEvidence::new();
+    contract::check_evidence(&ev, &|n| ev.flip_byte(n, 40));
+}
+
+#[test]
+fn notes_and_evidence_rocksdb() {
+    let dir = tempfile::tempdir().unwrap();
+    let side = SideDb::open(dir.path(), "\0equivocation/").unwrap();
+    contract::check_notes(&side, &|origin| side.flip_byte(origin.as_bytes(), 40));
+    let ev_dir = tempfile::tempdir().unwrap();
+    let ev = SideDb::open(ev_dir.path(), "equivocation/").unwrap();
+    contract::check_evidence(&ev, &|n| ev.flip_byte(&ev.evidence_key(n), 40));
+    // Across a restart: the records, damage included, are as they were.
+    drop(side);
+    let side = SideDb::open(dir.path(), "\0equivocation/").unwrap();
+    assert!(side.latest("contract.test/b").unwrap().is_some());
+}
+
+#[test]
+fn notes_and_evidence_postgres() {
+    let pg = Postgres::start_new();
+    let url = pg.create_db("side");
+    let store = PgStore::open(&url).unwrap();
+    contract::check_notes(&store, &|origin| {
+        pg.psql(
+            "side",
+            &format!("UPDATE urne_witness_notes SET value = {FLIP_SQL} WHERE origin = '{origin}'"),
+        );
+    });
+    contract::check_evidence(&store, &|n| {
+        pg.psql(
+            "side",
+            &format!(
+                "UPDATE urne_evidence SET value = {FLIP_SQL} \
+                 WHERE n = (SELECT n FROM urne_evidence ORDER BY n OFFSET {n} LIMIT 1)"
+            ),
+        );
+    });
+    // Another instance on the same database sees the same records.
+    let other = PgStore::open(&url).unwrap();
+    assert!(other.latest("contract.test/b").unwrap().is_some());
+    assert!(other.load_evidence().is_err(), "the damage is seen by all");
+}
+
+/// A side database written before records were checksummed is upgraded once at
+/// open (its bare values framed); from then on a bare value is damage.
+#[test]
+fn side_database_upgrade_then_bare_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = rocksdb::DB::open_default(dir.path()).unwrap();
+        db.put(b"old.test/log", b"an old note\n").unwrap();
+        db.put(b"\0equivocation/00000000", b"{\"old\":1}").unwrap();
+    }
+    let side = SideDb::open(dir.path(), "\0equivocation/").unwrap();
+    assert_eq!(
+        side.latest("old.test/log").unwrap().as_deref(),
+        Some("an old note\n")
+    );
+    assert_eq!(
+        side.load_evidence().unwrap(),
+        vec!["{\"old\":1}".to_string()]
+    );
+    drop(side);
+    {
+        let db = rocksdb::DB::open_default(dir.path()).unwrap();
+        db.put(b"old.test/log", b"a bare note written later\n")
+            .unwrap();
+    }
+    let side = SideDb::open(dir.path(), "\0equivocation/").unwrap();
+    assert!(matches!(
+        side.latest("old.test/log"),
+        Err(StorageError::Corrupt { .. })
+    ));
 }

@@ -272,25 +272,29 @@ pub async fn inclusion(
             ),
         ));
     }
-    // The reads run on the async worker itself: a proof is a few dozen point reads of
-    // stored hashes, whose upper levels stay in the block cache and the rest in the
-    // page cache, microseconds each. Handing them to tokio's blocking pool cost more
-    // than the reads (same session, back to back, 100,000 proofs with 128 in flight:
-    // 8,700–10,400/s through `spawn_blocking`, 12,100–13,500/s in place, p99 24–31 ms
-    // vs 19–20 ms; `block_in_place` was worse still). The price: a read that misses
-    // the page cache holds its worker for one disk read.
-    let store = &*app.store;
+    // On RocksDB the reads run on the async worker itself: a proof is a few dozen
+    // point reads of stored hashes, whose upper levels stay in the block cache and the
+    // rest in the page cache, microseconds each. Handing them to tokio's blocking pool
+    // cost more than the reads (same session, back to back, 100,000 proofs with 128 in
+    // flight: 8,700–10,400/s through `spawn_blocking`, 12,100–13,500/s in place, p99
+    // 24–31 ms vs 19–20 ms; `block_in_place` was worse still). The price: a read that
+    // misses the page cache holds its worker for one disk read. On PostgreSQL each
+    // read is a round trip: off the workers ([`ReadView::read`]).
     let index = q.index;
-    let proof = tree::prove_inclusion(index, size, &StoreHashReader(store))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let leaf = store.read_hashes(&[tree::stored_hash_index(0, index)])?;
-    Ok(Json(InclusionAnswer {
-        index,
-        tree_size: size,
-        leaf_hash: leaf.first().map(tree::hash_to_hex),
-        inclusion_proof: hashes_to_base64(&proof),
-        checkpoint: store.checkpoint_at(size)?,
-    }))
+    app.read(move |app| -> Result<Json<InclusionAnswer>, ApiError> {
+        let store = &*app.store;
+        let proof = tree::prove_inclusion(index, size, &StoreHashReader(store))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let leaf = store.read_hashes(&[tree::stored_hash_index(0, index)])?;
+        Ok(Json(InclusionAnswer {
+            index,
+            tree_size: size,
+            leaf_hash: leaf.first().map(tree::hash_to_hex),
+            inclusion_proof: hashes_to_base64(&proof),
+            checkpoint: store.checkpoint_at(size)?,
+        }))
+    })
+    .await?
 }
 
 /// Query of `/v1/proof/consistency`.
@@ -317,22 +321,25 @@ pub async fn consistency(
             ),
         ));
     }
-    // Read in place, as the inclusion proofs (see there).
-    let store = &*app.store;
+    // Read where it costs least, as the inclusion proofs (see there).
     let old = q.old;
-    let proof = if old == 0 || old == new {
-        Vec::new()
-    } else {
-        tree::prove_consistency(old, new, &StoreHashReader(store))
-            .map_err(|e| ApiError::internal(e.to_string()))?
-    };
-    Ok(Json(ConsistencyAnswer {
-        old,
-        new,
-        consistency_proof: hashes_to_base64(&proof),
-        old_checkpoint: store.checkpoint_at(old)?,
-        new_checkpoint: store.checkpoint_at(new)?,
-    }))
+    app.read(move |app| -> Result<Json<ConsistencyAnswer>, ApiError> {
+        let store = &*app.store;
+        let proof = if old == 0 || old == new {
+            Vec::new()
+        } else {
+            tree::prove_consistency(old, new, &StoreHashReader(store))
+                .map_err(|e| ApiError::internal(e.to_string()))?
+        };
+        Ok(Json(ConsistencyAnswer {
+            old,
+            new,
+            consistency_proof: hashes_to_base64(&proof),
+            old_checkpoint: store.checkpoint_at(old)?,
+            new_checkpoint: store.checkpoint_at(new)?,
+        }))
+    })
+    .await?
 }
 
 fn election_json(app: &ReadView, id: &str) -> Result<Option<serde_json::Value>, ApiError> {
@@ -358,15 +365,18 @@ fn election_json(app: &ReadView, id: &str) -> Result<Option<serde_json::Value>, 
 
 /// GET /v1/elections: every election with its state.
 pub async fn elections(State(app): State<ReadView>) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut out = Vec::new();
-    for id in app.store.elections()? {
-        if let Some(v) = election_json(&app, &id)? {
-            out.push(v);
+    app.read(|app| -> Result<Json<serde_json::Value>, ApiError> {
+        let mut out = Vec::new();
+        for id in app.store.elections()? {
+            if let Some(v) = election_json(app, &id)? {
+                out.push(v);
+            }
         }
-    }
-    Ok(Json(
-        serde_json::json!({ "tree_size": app.head().size, "elections": out }),
-    ))
+        Ok(Json(
+            serde_json::json!({ "tree_size": app.head().size, "elections": out }),
+        ))
+    })
+    .await?
 }
 
 /// `GET /v1/elections/<id>`: state, counts per type, hourly series and timeline.
@@ -374,7 +384,11 @@ pub async fn election(
     State(app): State<ReadView>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    election_json(&app, &id)?.map(Json).ok_or_else(|| {
+    let found = {
+        let id = id.clone();
+        app.read(move |app| election_json(app, &id)).await??
+    };
+    found.map(Json).ok_or_else(|| {
         ApiError::new(
             axum::http::StatusCode::NOT_FOUND,
             "unknown_election",

@@ -182,24 +182,40 @@ pub async fn submit(
         return Ok(crate::leader::forward(role, &headers, body).await);
     }
     let stmt = SignedStatement::parse(&body)?;
-    // A statement already in the log is answered as such before anything else is
-    // looked at: its identity is its text, so a replay with other signature lines
-    // (foreign, repeated) is the earlier entry, not a refusal and not a new entry.
-    // One point read of the rule state; the sequencer checks again (the entry may be
-    // in a batch being committed right now).
-    if let Some((index, head)) = reading(|| known_statement(&app, &stmt))? {
-        let leaf = reading(|| app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
-            .pop()
-            .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
-        return reading(|| answer(&app, index, leaf, &head, None)).map(|a| a.into_response());
-    }
-    let verified = reading(|| pre_verify(&app, &stmt))?;
+    // A statement already in the log is answered as such: its identity is its text,
+    // so a replay with other signature lines (foreign, repeated) is the earlier entry,
+    // not a refusal and not a new entry. The sequencer finds it (it reads every
+    // statement's identity with its batch, in one query); only a statement whose
+    // signatures do not check here is looked up before it is refused, so that an
+    // honest statement costs no read of its own in this handler.
+    let verified = match reading(|| pre_verify(&app, &stmt)) {
+        Ok(v) => v,
+        Err(refusal) => {
+            let Some((index, head)) = reading(|| known_statement(&app, &stmt))? else {
+                return Err(refusal);
+            };
+            let leaf = reading(|| app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
+                .pop()
+                .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
+            return reading(|| answer(&app, index, leaf, &head, None, None))
+                .map(|a| a.into_response());
+        }
+    };
     let bytes = stmt.bytes.clone();
     let ack = app.seq.submit(stmt, verified).await?;
     // A new entry is the bytes just sent; a duplicate's are read back.
     let appended = (!ack.duplicate).then_some(bytes);
-    reading(|| answer(&app, ack.index, ack.leaf_hash, &ack.head, appended))
-        .map(|a| a.into_response())
+    reading(|| {
+        answer(
+            &app,
+            ack.index,
+            ack.leaf_hash,
+            &ack.head,
+            appended,
+            ack.inclusion_proof,
+        )
+    })
+    .map(|a| a.into_response())
 }
 
 /// Runs `f`, which reads the store synchronously, without holding up the runtime's
@@ -238,25 +254,30 @@ fn known_statement(
 }
 
 /// The answer to an appended (201, `appended` holds the entry's bytes) or already
-/// logged (200, `appended` is `None`) statement at `index`.
+/// logged (200, `appended` is `None`) statement at `index`, with its inclusion proof
+/// in `head` (`proof`, from the sequencer, or read here).
 fn answer(
     app: &AppState,
     index: u64,
     leaf_hash: tree::Hash,
     head: &crate::storage::TreeHead,
     appended: Option<Vec<u8>>,
+    proof: Option<Vec<tree::Hash>>,
 ) -> Result<(StatusCode, Json<SubmitAnswer>), ApiError> {
     let duplicate = appended.is_none();
-    let proof = tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store))
-        // Reading the stored hashes is what fails here (the database failing over):
-        // retry later, and the statement, appended, is then answered 200.
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_failure",
-                format!("inclusion proof: {e}"),
-            )
-        })?;
+    let proof = match proof {
+        Some(p) => Ok(p),
+        None => tree::prove_inclusion(index, head.size, &StoreHashReader(&*app.store)),
+    }
+    // Reading the stored hashes is what fails here (the database failing over):
+    // retry later, and the statement, appended, is then answered 200.
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage_failure",
+            format!("inclusion proof: {e}"),
+        )
+    })?;
     // The entry as stored (a duplicate's may carry other signature lines than the
     // body just sent): the receipt carries it, so it is checkable without the log.
     // A new entry's bytes are those the sequencer appended (no read back).

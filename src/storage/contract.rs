@@ -188,3 +188,68 @@ pub fn check(store: &dyn Store) {
     assert_eq!(store.staged().unwrap(), Some(9));
     assert_eq!(store.head().unwrap().map(|h| h.size), Some(5));
 }
+
+/// Runs the [`super::NoteStore`] checks on `store`, which must be empty. `flip`
+/// flips a byte of the record stored for an origin, as damage or a hand edit would.
+pub fn check_notes(store: &dyn super::NoteStore, flip: &dyn Fn(&str)) {
+    let a = "contract.test/a";
+    let b = "contract.test/b";
+    assert_eq!(store.latest(a).unwrap(), None);
+    store.put(a, "note a1\n\n— sig\n").unwrap();
+    store.put(b, "note b1\n\n— sig\n").unwrap();
+    store.put(a, "note a2\n\n— sig\n").unwrap();
+    // The last write per origin, and only that origin's.
+    assert_eq!(
+        store.latest(a).unwrap().as_deref(),
+        Some("note a2\n\n— sig\n")
+    );
+    assert_eq!(
+        store.latest(b).unwrap().as_deref(),
+        Some("note b1\n\n— sig\n")
+    );
+    // A flipped byte is damage, refused with a clear error, never a note believed;
+    // the other origin's record is unaffected.
+    flip(a);
+    match store.latest(a) {
+        Err(StorageError::Corrupt { what, detail }) => {
+            assert!(what.contains(a), "{what}");
+            assert!(detail.contains("not trusted"), "{detail}");
+        }
+        other => panic!("a damaged note was not refused: {other:?}"),
+    }
+    assert_eq!(
+        store.latest(b).unwrap().as_deref(),
+        Some("note b1\n\n— sig\n")
+    );
+    // A new write replaces the damaged record.
+    store.put(a, "note a3\n\n— sig\n").unwrap();
+    assert_eq!(
+        store.latest(a).unwrap().as_deref(),
+        Some("note a3\n\n— sig\n")
+    );
+}
+
+/// Runs the [`super::EvidenceStore`] checks on `store`, which must be empty. `flip`
+/// flips a byte of the `n`th piece stored, as damage or a hand edit would.
+pub fn check_evidence(store: &dyn super::EvidenceStore, flip: &dyn Fn(usize)) {
+    assert!(store.load_evidence().unwrap().is_empty());
+    for i in 0..3 {
+        store.add_evidence(&format!("{{\"piece\":{i}}}")).unwrap();
+    }
+    // Oldest first, nothing lost.
+    assert_eq!(
+        store.load_evidence().unwrap(),
+        vec![
+            "{\"piece\":0}".to_string(),
+            "{\"piece\":1}".into(),
+            "{\"piece\":2}".into()
+        ]
+    );
+    flip(1);
+    match store.load_evidence() {
+        Err(StorageError::Corrupt { detail, .. }) => {
+            assert!(detail.contains("not trusted"), "{detail}")
+        }
+        other => panic!("damaged evidence was not refused: {other:?}"),
+    }
+}

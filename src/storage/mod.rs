@@ -1,7 +1,12 @@
 //! Storage: the one interface between the log and its disk.
 //!
 //! Owns: the [`Store`] contract, the shape of a committed batch ([`Commit`]) and the
-//! two kinds of index it holds ([`LeafIndex`], [`StoredHashIndex`]).
+//! two kinds of index it holds ([`LeafIndex`], [`StoredHashIndex`]); and, beside the
+//! log, the small stores of other records, each behind its own trait with a RocksDB,
+//! memory and PostgreSQL implementation: a witness's notes ([`NoteStore`]) and the
+//! equivocation evidence ([`EvidenceStore`]), checksummed ([`frame`]) and kept in a
+//! side RocksDB ([`SideDb`]) or in the log's PostgreSQL database; and the cosigned head
+//! the instances of a log on PostgreSQL share ([`CosignedStore`]).
 //! Does not own: what is valid (the rules engine of `urne-client`), the order of
 //! entries (the sequencer), nor any encoding beyond the key layout described here.
 //!
@@ -30,15 +35,25 @@
 
 #[doc(hidden)]
 pub mod contract;
+pub mod cosigned;
+pub mod evidence;
+pub mod frame;
 pub mod memory;
+pub mod notes;
 pub mod postgres;
+mod postgres_side;
 pub mod rocks;
+pub mod side;
 
 use urne_client::tree::Hash;
 
+pub use cosigned::{CosignedStore, MemoryCosigned};
+pub use evidence::{EvidenceStore, MemoryEvidence};
 pub use memory::MemoryStore;
+pub use notes::{MemoryNotes, NoteStore};
 pub use postgres::PgStore;
 pub use rocks::RocksStore;
+pub use side::SideDb;
 
 /// Errors of the storage layer: I/O or corruption, never "not found".
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +159,12 @@ pub trait Store: Send + Sync + 'static {
     fn staged(&self) -> Result<Option<u64>, StorageError>;
     /// Applies `commit` atomically and durably (see the contract).
     fn commit(&self, commit: Commit) -> Result<(), StorageError>;
+    /// Whether each read waits for a round trip to another process (PostgreSQL), so
+    /// that callers on an async runtime run reads off its workers
+    /// ([`crate::api::ReadView::read`]). False for stores in this process.
+    fn remote(&self) -> bool {
+        false
+    }
     /// Approximate bytes used on disk (for `/v1/stats` and benchmarks).
     fn disk_usage(&self) -> u64 {
         0

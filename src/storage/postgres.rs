@@ -6,7 +6,7 @@
 //! [`crate::leader`]'s; this module only keeps the row).
 //! Does not own: what is written (see [`super::Commit`]).
 //!
-//! # Tables (schema version 1)
+//! # Tables (schema versions 1 and 2)
 //!
 //! - `urne_entries (idx, bytes)`, `urne_hashes (idx, hash)`: the entries and Go tlog's
 //!   stored hashes, keyed by index;
@@ -19,9 +19,19 @@
 //! - `urne_meta (name, value)`: the mirror's staged size;
 //! - `urne_leader`: the one row of the lease (holder, URL, epoch, expiry).
 //!
+//! Version 2 adds what lived in a side RocksDB before ([`super::side`]), each record
+//! checksummed ([`super::frame`]), read and written by `postgres_side.rs`:
+//! - `urne_witness_notes (origin, value)`: a witness's latest cosigned note per log;
+//! - `urne_evidence (n, value)`: the equivocation evidence, in the order added, shared
+//!   by every instance of the log;
+//! - `urne_cosigned`: the one row of the latest checkpoint the witnesses cosigned,
+//!   written by the leader, served by every instance.
+//!
 //! # Commit and fence
 //!
-//! One [`Commit`] is one transaction, pipelined on one connection; [`Store::commit`]
+//! One [`Commit`] is one transaction, pipelined on one connection (a sequencer's batch
+//! in one round trip: `postgres/commit.rs`'s single statement between `BEGIN` and `COMMIT`,
+//! sent together); [`Store::commit`]
 //! returns only after PostgreSQL acknowledged the `COMMIT` (with
 //! `synchronous_commit = on`, the default, after its WAL flush, and with a
 //! synchronous standby, after the standby has it too). In the same transaction:
@@ -44,6 +54,8 @@
 //! is reopened at the next use, from the same connection string, so a multi-host
 //! string with `target_session_attrs=read-write` finds the new primary.
 
+mod commit;
+
 use super::{Commit, StorageError, Store, TreeHead};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -54,11 +66,12 @@ use tokio_postgres::{Client, NoTls};
 use urne_client::tree::Hash;
 
 /// The schema version this urne writes. A database of a newer version is refused.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The migrations, in order: `MIGRATIONS[v]` takes the schema from version `v` to
 /// `v + 1`. Never edit one that shipped: add the next.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE urne_entries (idx bigint PRIMARY KEY, bytes bytea NOT NULL);
 CREATE TABLE urne_hashes (idx bigint PRIMARY KEY, hash bytea NOT NULL);
 CREATE TABLE urne_lookups (subject bytea NOT NULL, idx bigint NOT NULL, PRIMARY KEY (subject, idx));
@@ -72,7 +85,14 @@ CREATE TABLE urne_meta (name text PRIMARY KEY, value bigint NOT NULL);
 CREATE TABLE urne_leader (one boolean PRIMARY KEY DEFAULT true CHECK (one),
     holder text NOT NULL, url text NOT NULL, epoch bigint NOT NULL,
     expires timestamptz NOT NULL);
-"#];
+"#,
+    r#"
+CREATE TABLE urne_witness_notes (origin text PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE urne_evidence (n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, value bytea NOT NULL);
+CREATE TABLE urne_cosigned (one boolean PRIMARY KEY DEFAULT true CHECK (one),
+    size bigint NOT NULL, note text NOT NULL);
+"#,
+];
 
 /// Set on every connection (see `connect`): milliseconds.
 const SESSION_SETTINGS: &str =
@@ -109,6 +129,9 @@ pub struct PgStore {
     readers: Vec<Mutex<Option<Arc<Reader>>>>,
     next: AtomicUsize,
     writer: Mutex<Option<Client>>,
+    // The one-trip commit statement, prepared on the writer's connection (none after
+    // a reconnection until the next commit prepares it again).
+    one_trip: Mutex<Option<tokio_postgres::Statement>>,
     lease: Mutex<Option<Arc<Client>>>,
     fence: AtomicU64,
 }
@@ -164,6 +187,7 @@ impl PgStore {
             readers: (0..READERS).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
             writer: Mutex::new(None),
+            one_trip: Mutex::new(None),
             lease: Mutex::new(None),
             fence: AtomicU64::new(0),
         };
@@ -226,7 +250,7 @@ impl PgStore {
         Ok(r)
     }
 
-    fn query(
+    pub(super) fn query(
         &self,
         what: &str,
         sql: &'static str,
@@ -752,18 +776,40 @@ impl Store for PgStore {
 
     fn commit(&self, c: Commit) -> Result<(), StorageError> {
         let mut g = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut one_trip = self.one_trip.lock().unwrap_or_else(|p| p.into_inner());
         if g.as_ref().is_none_or(|c| c.is_closed()) {
             *g = Some(self.connect()?);
+            *one_trip = None;
         }
         let client = g.as_mut().expect("just connected");
         let fence = self.fence.load(Ordering::SeqCst);
-        match self.wait(Self::apply(client, &c, fence)) {
+        let outcome = if commit::one_trip(&c) {
+            // A sequencer batch: one round trip (see `commit`).
+            let stmt = match one_trip.as_ref() {
+                Some(s) => s.clone(),
+                None => {
+                    let s = self
+                        .wait(client.prepare(commit::SQL))
+                        .map_err(|e| engine("preparing the commit", e))?;
+                    *one_trip = Some(s.clone());
+                    s
+                }
+            };
+            self.wait(commit::apply(client, &stmt, &c, fence))
+        } else {
+            self.wait(Self::apply(client, &c, fence))
+        };
+        match outcome {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(StorageError::Fenced(why)),
             // A lost connection leaves the outcome unknown: the caller treats the
             // batch as failed (not acknowledged) and a restart rereads the head.
             Err(e) => Err(engine("committing a batch", e)),
         }
+    }
+
+    fn remote(&self) -> bool {
+        true
     }
 
     fn disk_usage(&self) -> u64 {

@@ -116,4 +116,7 @@ impl Store for AnyStore {
     fn disk_usage(&self) -> u64 {
         self.0.disk_usage()
     }
+    fn remote(&self) -> bool {
+        self.0.remote()
+    }
 }

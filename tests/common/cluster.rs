@@ -35,13 +35,25 @@ impl Drop for Instance {
 }
 
 pub fn spawn(dir: &Path, db: &str, keys: &DemoKeys) -> Instance {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_urne"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--origin", ORIGIN])
+    spawn_with(dir, db, keys, &[])
+}
+
+/// `urne serve` of an instance, as [`spawn`] starts it, with `extra` arguments.
+pub fn serve_command(dir: &Path, db: &str, keys: &DemoKeys, extra: &[String]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_urne"));
+    c.args(["serve", "--listen", "127.0.0.1:0", "--origin", ORIGIN])
         .args(["--batch-ms", "2", "--lease-ms", &LEASE_MS.to_string()])
         .arg("--data")
         .arg(dir)
         .args(["--database", db])
         .args(["--allow-board", &keys.board[0].verifier().to_string()])
+        .args(extra);
+    c
+}
+
+/// [`spawn`] with `extra` arguments (witnesses, say).
+pub fn spawn_with(dir: &Path, db: &str, keys: &DemoKeys, extra: &[String]) -> Instance {
+    let mut child = serve_command(dir, db, keys, extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -184,6 +196,8 @@ pub struct Cluster {
     pub db: String,
     pub dirs: Vec<PathBuf>,
     pub live: Vec<Option<Instance>>,
+    /// Arguments every instance gets besides [`spawn`]'s.
+    pub extra: Vec<String>,
 }
 
 impl Cluster {
@@ -207,6 +221,7 @@ impl Cluster {
             db,
             dirs,
             live: (0..n).map(|_| None).collect(),
+            extra: Vec::new(),
         };
         (cluster, log_key.verifier().clone())
     }
@@ -220,7 +235,7 @@ impl Cluster {
             };
             if exited {
                 self.live[i] = None;
-                self.live[i] = Some(spawn(&self.dirs[i], &self.db, keys));
+                self.live[i] = Some(spawn_with(&self.dirs[i], &self.db, keys, &self.extra));
             }
         }
     }

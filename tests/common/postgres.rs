@@ -235,6 +235,31 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Backs database `db` up with `pg_dump` (custom format) into `name`, a file
+    /// of the cluster's directory, while it is in use: an operator's backup.
+    pub fn dump(&self, db: &str, name: &str) {
+        let mut c = self.cmd("pg_dump");
+        c.args(["-h", "127.0.0.1", "-U", "postgres", "-Fc", "-p"])
+            .arg(self.port.to_string())
+            .arg("-f")
+            .arg(self.dir.join(name))
+            .arg(db);
+        self.run(c, "pg_dump");
+    }
+
+    /// Replaces database `db` by the backup `name` made by [`Postgres::dump`]:
+    /// the database is dropped (its sessions ended), created again and restored.
+    pub fn restore(&self, db: &str, name: &str) {
+        self.psql("postgres", &format!("DROP DATABASE {db} WITH (FORCE)"));
+        self.psql("postgres", &format!("CREATE DATABASE {db}"));
+        let mut c = self.cmd("pg_restore");
+        c.args(["-h", "127.0.0.1", "-U", "postgres", "-p"])
+            .arg(self.port.to_string())
+            .args(["-d", db])
+            .arg(self.dir.join(name));
+        self.run(c, "pg_restore");
+    }
+
     /// The postmaster's process id.
     pub fn pid(&self) -> i32 {
         let text = std::fs::read_to_string(self.data.join("postmaster.pid")).unwrap();
