@@ -79,7 +79,7 @@ pub fn prove_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{Commit, MemoryStore, TreeHead};
+    use crate::storage::{Commit, MemoryStore, StoredHashIndex, TreeHead};
 
     /// The batch's proofs equal the ones read one by one from the store, whichever
     /// hashes are given as fresh, and each verifies against the root.
@@ -97,7 +97,7 @@ mod tests {
                 hashes: hashes
                     .iter()
                     .enumerate()
-                    .map(|(i, h)| (i as u64, *h))
+                    .map(|(i, h)| (StoredHashIndex(i as u64), *h))
                     .collect(),
                 head: Some(TreeHead {
                     size: n,

@@ -841,7 +841,7 @@ impl Sequencer {
         // The fence: this batch applies only on the head it was built on.
         commit.extends = Some((head.size, head.root));
         // The batch's own stored hashes, for its acknowledgements' proofs.
-        let fresh: HashMap<u64, Hash> = commit.hashes.iter().copied().collect();
+        let fresh: HashMap<u64, Hash> = commit.hashes.iter().map(|(i, h)| (i.0, *h)).collect();
 
         let t = Instant::now();
         let committed = self

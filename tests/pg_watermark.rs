@@ -16,8 +16,8 @@ use common::postgres::Postgres;
 use common::{election, new_credential};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne_client::statement::{Channel, Time};
+use urne_client::test_kit::DemoKeys;
 
 /// The size every live instance serves at `/checkpoint`, once they all agree.
 async fn converged(

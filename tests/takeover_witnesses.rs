@@ -17,13 +17,13 @@ use common::postgres::Postgres;
 use common::{election, new_credential};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use urne::demo::DemoKeys;
 use urne::witness::Witness;
 use urne_client::checkpoint::{
     open_checkpoint, Checkpoint, CosignerKey, WitnessKey, WitnessPolicy,
 };
 use urne_client::note::VerifierKey;
 use urne_client::statement::{Channel, Time};
+use urne_client::test_kit::DemoKeys;
 use urne_client::tree;
 
 /// A witness served on 127.0.0.1, stopped when dropped.

@@ -81,22 +81,22 @@ pub(super) async fn apply(
     let (ei, eb): (Vec<i64>, Vec<&[u8]>) = c
         .entries
         .iter()
-        .map(|(i, b)| (idx(*i), b.as_slice()))
+        .map(|(i, b)| (idx(i.0), b.as_slice()))
         .unzip();
     let (hi, hh): (Vec<i64>, Vec<&[u8]>) = c
         .hashes
         .iter()
-        .map(|(i, h)| (idx(*i), h.0.as_slice()))
+        .map(|(i, h)| (idx(i.0), h.0.as_slice()))
         .unzip();
     let (ls, li): (Vec<&[u8]>, Vec<i64>) = c
         .lookups
         .iter()
-        .map(|(s, i)| (s.as_slice(), idx(*i)))
+        .map(|(s, i)| (s.as_slice(), idx(i.0)))
         .unzip();
     let (fh, fi): (Vec<&[u8]>, Vec<i64>) = c
         .leaves
         .iter()
-        .map(|(h, i)| (h.0.as_slice(), idx(*i)))
+        .map(|(h, i)| (h.0.as_slice(), idx(i.0)))
         .unzip();
     let (sk, sv): (Vec<&[u8]>, Vec<&[u8]>) = c
         .state
