@@ -43,7 +43,12 @@ if [ "$fresh" = 1 ]; then
     --receipts-out receipts.txt --json >fill.json
   echo "fill: $(cat fill.json); load $(load)"
 fi
-size=$(curl -s "$L/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree_size"])')
+# The tree size of the log's checkpoint (its second line), once it answers.
+size=
+for _ in $(seq 600); do
+  size=$(curl -sf "$L/checkpoint" | sed -n 2p) && [ -n "$size" ] && break
+  sleep 0.1
+done
 echo "log: $size entries"
 for spec in "$@"; do
   name=${spec%%=*}
