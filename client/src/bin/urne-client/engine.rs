@@ -3,7 +3,10 @@
 //! every signature and re-runs every election rule, and derives alerts and charts.
 //!
 //! Owns: [`stream_entries`] (entry bundles checked leaf by leaf against level-0 hash
-//! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root), and
+//! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root),
+//! [`Preparer`] (parsing and signatures, on every core, ahead of the rules:
+//! [`stream_prepared`] runs it on the download's thread while the rules judge the
+//! batch before), and
 //! [`Auditor`] (the rule state, a [`CompactRange`] for the root in O(log n) memory,
 //! the per-election statistics of the report, the pattern detectors: reissue bursts
 //! over a sliding hour, reissue-then-vote, suspensions). Does not own: what is valid
@@ -241,6 +244,10 @@ pub struct Auditor {
     /// it would make the keys of a forged seal check the statements of a real
     /// election sealed later with the same id.
     authorities: HashMap<String, Keys>,
+    /// The leaf index of every seal the rules accepted in this process, by election:
+    /// a signature checked ahead with a seal's keys before the rules judged that
+    /// seal counts only if it is this one ([`Preparer`]).
+    sealed: HashMap<String, u64>,
 }
 
 /// Rebuilds the authorities cache from the rule state.
@@ -257,13 +264,112 @@ fn authorities_of(state: &RuleState) -> Res<HashMap<String, Keys>> {
 enum Pre {
     Malformed(String),
     /// The statement, its signature check (`None`: left to the rules), and, when that
-    /// check used the keys of a seal of this same batch not yet accepted, the index of
-    /// that seal.
+    /// check used the keys of a seal the rules had not judged yet, the index of that
+    /// seal.
     Parsed(
         Box<SignedStatement>,
         Option<Result<Verified, Refusal>>,
         Option<u64>,
     ),
+}
+
+/// Parses entries and checks their signatures ahead of the rules, on every core,
+/// possibly on another thread while the rules judge the batch before (the monitor's
+/// pipeline: the signatures are most of an audit's work, the rules run in log order
+/// on one core).
+///
+/// It knows the keys of every election the rules had accepted when it was made, and
+/// the first seal it has seen since of each other election, a *candidate*: a
+/// statement checked with a candidate's keys carries that seal's index, and
+/// [`Auditor::apply`] keeps the check only if the rules accepted that very seal
+/// (otherwise the rules check the signatures themselves, against the keys they hold).
+pub struct Preparer {
+    /// Election id → (the candidate seal's index, `None` for keys the rules had
+    /// accepted; the keys).
+    known: HashMap<String, (Option<u64>, Keys)>,
+}
+
+/// A batch of authenticated entries, parsed and with their signatures checked, ready
+/// for [`Auditor::apply`].
+pub struct Prepared {
+    /// Leaf index of the first entry.
+    pub first: u64,
+    /// The entries.
+    pub entries: Vec<Vec<u8>>,
+    /// Their record hashes (computed once, by the download that authenticated them).
+    pub leaves: Vec<Hash>,
+    pres: Vec<Pre>,
+}
+
+impl Preparer {
+    /// Parses `entries` (leaves `first..`) and checks their signatures.
+    fn prepare(&mut self, first: u64, entries: &[Vec<u8>]) -> Vec<Pre> {
+        let parsed: Vec<Result<SignedStatement, String>> = par_map(entries, |b| {
+            SignedStatement::parse(b).map_err(|e| format!("{}: {e}", e.code()))
+        });
+        // The first seal of each election not known yet whose signatures verify (the
+        // one the rules accept, unless they refuse it for another reason) becomes its
+        // candidate. Seals are few: checked here, and again below with the others.
+        for (i, r) in parsed.iter().enumerate() {
+            if let Ok(
+                s @ SignedStatement {
+                    statement:
+                        urne_client::statement::Statement {
+                            election,
+                            body: Body::Election(e),
+                            ..
+                        },
+                    ..
+                },
+            ) = r
+            {
+                if self.known.contains_key(election) {
+                    continue;
+                }
+                let keys = (e.authorities.clone(), e.quorum, rules::rules_of(e));
+                if rules::verify_signatures_under(s, &keys.0, keys.1, keys.2).is_ok() {
+                    self.known
+                        .insert(election.clone(), (Some(first + i as u64), keys));
+                }
+            }
+        }
+        let known = &self.known;
+        par_map_owned(parsed, |r| match r {
+            Err(m) => Pre::Malformed(m),
+            Ok(s) => {
+                let (v, from) = match &s.statement.body {
+                    // A seal is signed by the keys it seals.
+                    Body::Election(e) => (
+                        Some(rules::verify_signatures_under(
+                            &s,
+                            &e.authorities,
+                            e.quorum,
+                            rules::rules_of(e),
+                        )),
+                        None,
+                    ),
+                    _ => match known.get(s.statement.election.as_str()) {
+                        Some((from, (a, q, r))) => {
+                            (Some(rules::verify_signatures_under(&s, a, *q, *r)), *from)
+                        }
+                        None => (None, None),
+                    },
+                };
+                Pre::Parsed(Box::new(s), v, from)
+            }
+        })
+    }
+
+    /// Parses and checks a downloaded batch.
+    pub fn prepared(&mut self, first: u64, entries: Vec<Vec<u8>>, leaves: Vec<Hash>) -> Prepared {
+        let pres = self.prepare(first, &entries);
+        Prepared {
+            first,
+            entries,
+            leaves,
+            pres,
+        }
+    }
 }
 
 impl Auditor {
@@ -290,7 +396,19 @@ impl Auditor {
             bursts,
             checked: 0,
             authorities,
+            sealed: HashMap::new(),
         })
+    }
+
+    /// Returns a [`Preparer`] for the entries after those judged so far.
+    pub fn preparer(&self) -> Preparer {
+        Preparer {
+            known: self
+                .authorities
+                .iter()
+                .map(|(id, keys)| (id.clone(), (None, keys.clone())))
+                .collect(),
+        }
     }
 
     /// Reports whether some election is open (for the stale-log alert).
@@ -322,79 +440,36 @@ impl Auditor {
         leaves: Option<&[Hash]>,
         det: &Detectors,
     ) -> Res<Vec<Alert>> {
-        // Phase 1, parallel: parse (and hash, if the download did not).
-        let parsed: Vec<(Result<SignedStatement, String>, Option<Hash>)> = par_map(entries, |b| {
-            (
-                SignedStatement::parse(b).map_err(|e| format!("{}: {e}", e.code())),
-                leaves.is_none().then(|| tree::record_hash(b)),
-            )
-        });
-        let (parsed, hashed): (Vec<_>, Vec<_>) = parsed.into_iter().unzip();
-        let leaf = |i: usize| match leaves {
-            Some(l) => l[i],
-            None => hashed[i].unwrap_or_else(|| unreachable!("hashed when not given")),
+        let leaves = match leaves {
+            Some(l) => l.to_vec(),
+            None => par_map(entries, |b| tree::record_hash(b)),
         };
-        // Phase 2: the keys to check signatures with. An election sealed before this
-        // batch has its accepted keys; one sealed in this batch has only a candidate
-        // (its first seal here), which the rules may still refuse.
-        let mut candidates: HashMap<&str, (u64, &Keys)> = HashMap::new();
-        let seals: Vec<(u64, String, Keys)> = parsed
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| match r {
-                Ok(s) => match &s.statement.body {
-                    Body::Election(e) if !self.authorities.contains_key(&s.statement.election) => {
-                        Some((
-                            first + i as u64,
-                            s.statement.election.clone(),
-                            (e.authorities.clone(), e.quorum, rules::rules_of(e)),
-                        ))
-                    }
-                    _ => None,
-                },
-                Err(_) => None,
-            })
-            .collect();
-        for (index, id, keys) in &seals {
-            candidates.entry(id.as_str()).or_insert((*index, keys));
-        }
-        // Phase 3, parallel: signatures.
-        let accepted = &self.authorities;
-        let pres: Vec<Pre> = par_map_owned(parsed, |r| match r {
-            Err(m) => Pre::Malformed(m),
-            Ok(s) => {
-                let id = s.statement.election.as_str();
-                let (v, from) = match &s.statement.body {
-                    Body::Election(e) => (
-                        Some(rules::verify_signatures_under(
-                            &s,
-                            &e.authorities,
-                            e.quorum,
-                            rules::rules_of(e),
-                        )),
-                        None,
-                    ),
-                    _ => match (accepted.get(id), candidates.get(id)) {
-                        (Some((a, q, r)), _) => {
-                            (Some(rules::verify_signatures_under(&s, a, *q, *r)), None)
-                        }
-                        (None, Some((seal, (a, q, r)))) => (
-                            Some(rules::verify_signatures_under(&s, a, *q, *r)),
-                            Some(*seal),
-                        ),
-                        (None, None) => (None, None),
-                    },
-                };
-                Pre::Parsed(Box::new(s), v, from)
-            }
-        });
-        // The seals of this batch the rules accepted, by election.
-        let mut sealed_here: HashMap<String, u64> = HashMap::new();
-        // Phase 4, in order: rules.
+        let pres = self.preparer().prepare(first, entries);
+        self.judge(first, entries, &leaves, pres, det)
+    }
+
+    /// Judges a batch a [`Preparer`] made (the rules, in log order, and the tree) and
+    /// returns the alerts it raises.
+    ///
+    /// # Errors
+    /// As [`Auditor::process`].
+    pub fn apply(&mut self, p: Prepared, det: &Detectors) -> Res<Vec<Alert>> {
+        self.judge(p.first, &p.entries, &p.leaves, p.pres, det)
+    }
+
+    fn judge(
+        &mut self,
+        first: u64,
+        entries: &[Vec<u8>],
+        leaves: &[Hash],
+        pres: Vec<Pre>,
+        det: &Detectors,
+    ) -> Res<Vec<Alert>> {
+        // In order: the tree and the rules.
         let mut alerts = Vec::new();
         for (i, (pre, bytes)) in pres.into_iter().zip(entries).enumerate() {
             let index = first + i as u64;
-            self.compact.append(leaf(i));
+            self.compact.append(leaves[i]);
             self.checked += 1;
             match pre {
                 Pre::Malformed(m) => {
@@ -415,7 +490,7 @@ impl Auditor {
                     // rules accepted that very seal; otherwise the rules check the
                     // signatures themselves against the keys they hold.
                     let v = match from {
-                        Some(seal) if sealed_here.get(&s.statement.election) != Some(&seal) => None,
+                        Some(seal) if self.sealed.get(&s.statement.election) != Some(&seal) => None,
                         _ => v,
                     };
                     let ctx = Context {
@@ -445,7 +520,7 @@ impl Auditor {
                                     id.clone(),
                                     (e.authorities.clone(), e.quorum, rules::rules_of(e)),
                                 );
-                                sealed_here.insert(id.clone(), index);
+                                self.sealed.insert(id.clone(), index);
                             }
                             self.observe(index, &s, det, reissue, &mut alerts);
                         }
@@ -796,14 +871,61 @@ pub fn stream_leaves(
     batch: usize,
     mut f: impl FnMut(u64, Vec<Vec<u8>>, Vec<Hash>) -> Res<()>,
 ) -> Res<()> {
-    type Batch = Res<(u64, Vec<Vec<u8>>, Vec<Hash>)>;
+    stream_mapped(
+        log,
+        cp,
+        start,
+        end,
+        batch,
+        |first, es, hs| (first, es, hs),
+        |(first, es, hs)| f(first, es, hs),
+    )
+}
+
+/// [`stream_leaves`], each batch also parsed and its signatures checked by `prep`
+/// on the download's side, so that the signatures of the next batches are checked
+/// while `f` judges this one ([`Auditor::apply`]).
+///
+/// # Errors
+/// As [`stream_entries`].
+pub fn stream_prepared(
+    log: &Log,
+    cp: &Checkpoint,
+    start: u64,
+    end: u64,
+    batch: usize,
+    mut prep: Preparer,
+    f: impl FnMut(Prepared) -> Res<()>,
+) -> Res<()> {
+    stream_mapped(
+        log,
+        cp,
+        start,
+        end,
+        batch,
+        move |first, es, hs| prep.prepared(first, es, hs),
+        f,
+    )
+}
+
+/// Downloads and authenticates batches on a thread of their own, maps each with `map`
+/// there, and hands the results to `f` in order on the calling thread.
+fn stream_mapped<T: Send>(
+    log: &Log,
+    cp: &Checkpoint,
+    start: u64,
+    end: u64,
+    batch: usize,
+    mut map: impl FnMut(u64, Vec<Vec<u8>>, Vec<Hash>) -> T + Send,
+    mut f: impl FnMut(T) -> Res<()>,
+) -> Res<()> {
     std::thread::scope(|sc| {
         // Two batches in flight at most: bounded memory, and the producer stops at
         // its next send once the consumer has returned (the receiver is dropped).
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Res<T>>(2);
         sc.spawn(move || {
             let r = produce(log, cp, start, end, batch, |first, es, hs| {
-                tx.send(Ok((first, es, hs)))
+                tx.send(Ok(map(first, es, hs)))
                     .map_err(|_| Fail::new(Kind::Other, "download stopped"))
             });
             if let Err(e) = r {
@@ -811,8 +933,7 @@ pub fn stream_leaves(
             }
         });
         for item in rx {
-            let (first, es, hs) = item?;
-            f(first, es, hs)?;
+            f(item?)?;
         }
         Ok(())
     })
@@ -906,7 +1027,124 @@ fn produce(
 
 #[cfg(test)]
 mod tests {
-    use super::ReissueWindow;
+    use super::{Auditor, Detectors, ReissueWindow};
+    use urne_client::note::SignerKey;
+    use urne_client::statement::{
+        Body, Channel, CredentialReason, ElectionBody, Role, Statement, Tag, Time,
+    };
+
+    /// The monitor's pipeline prepares the next batches (signatures checked with the
+    /// keys of a seal the rules have not judged yet) before the rules judge the one
+    /// before: its verdicts must be those of an audit that judges each batch before
+    /// preparing the next.
+    #[test]
+    fn signatures_checked_ahead_give_the_verdicts_of_a_sequential_audit() {
+        let k = |n: &str, b: u8| SignerKey::from_seed(n, [b; 32]).unwrap();
+        let board = [k("president", 1), k("delegue-a", 2)];
+        let registrar = k("registrar", 4);
+        // The registrar's name, another key.
+        let outsider = k("registrar", 9);
+        let t0 = 1_796_119_203;
+        let st = |dt: i64, body: Body| Statement {
+            election: "cse".into(),
+            time: Time(t0 + dt),
+            body,
+        };
+        let seal = st(
+            0,
+            Body::Election(ElectionBody {
+                title: "CSE".into(),
+                scrutins: vec!["s1".into()],
+                authorities: vec![
+                    (Role::Board, board[0].verifier().clone()),
+                    (Role::Board, board[1].verifier().clone()),
+                    (Role::Registrar, registrar.verifier().clone()),
+                ],
+                quorum: 2,
+                opens: Time(t0),
+                closes: Time(t0 + 10_000),
+                tolerance: Some(300),
+                grace: None,
+                revote: Default::default(),
+                roll: None,
+            }),
+        )
+        .sign(&[&board[0], &board[1]])
+        .unwrap();
+        let cred = |dt: i64, v: u8, by: &SignerKey| {
+            st(
+                dt,
+                Body::Credential {
+                    voter: Tag([v; 32]),
+                    credential: Tag([v; 32]),
+                    channel: Channel::Mail,
+                    reason: CredentialReason::Initial,
+                },
+            )
+            .sign(&[by])
+            .unwrap()
+            .into_bytes()
+        };
+        let batches: Vec<Vec<Vec<u8>>> = vec![
+            vec![seal.into_bytes(), cred(1, 1, &registrar)],
+            vec![
+                cred(2, 2, &registrar),
+                cred(3, 3, &outsider),
+                cred(4, 3, &registrar),
+                b"not a statement".to_vec(),
+            ],
+        ];
+        let det = Detectors {
+            tolerance_secs: 300,
+            burst_per_hour: u64::MAX,
+            reissue_vote_minutes: -1,
+        };
+        let verdicts = |alerts: Vec<super::Alert>| -> Vec<(Option<u64>, String)> {
+            alerts
+                .into_iter()
+                .map(|a| (a.index, format!("{}: {}", a.kind, a.message)))
+                .collect()
+        };
+        // Sequential: each batch judged before the next is parsed.
+        let mut seq = Auditor::default();
+        let mut want = Vec::new();
+        let mut first = 0;
+        for b in &batches {
+            want.extend(verdicts(seq.process(first, b, None, &det).unwrap()));
+            first += b.len() as u64;
+        }
+        // Pipelined: both batches prepared before the rules judge the first.
+        let mut piped = Auditor::default();
+        let mut prep = piped.preparer();
+        let leaves = |b: &[Vec<u8>]| -> Vec<_> {
+            b.iter()
+                .map(|e| urne_client::tree::record_hash(e))
+                .collect()
+        };
+        let p1 = prep.prepared(0, batches[0].clone(), leaves(&batches[0]));
+        let p2 = prep.prepared(2, batches[1].clone(), leaves(&batches[1]));
+        let mut got = verdicts(piped.apply(p1, &det).unwrap());
+        got.extend(verdicts(piped.apply(p2, &det).unwrap()));
+        // The outsider's credential and the junk are refused, nothing else.
+        assert_eq!(
+            got.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [Some(3), Some(5)],
+            "{got:?}"
+        );
+        assert!(got[0].1.contains("breaks the election rules"), "{got:?}");
+        assert_eq!(got, want);
+        assert_eq!(piped.compact.root(), seq.compact.root());
+        let state = |a: &Auditor| match &a.state {
+            crate::store::RuleState::Memory(m) => m.clone(),
+            crate::store::RuleState::Disk(_) => unreachable!("in memory"),
+        };
+        assert_eq!(state(&piped), state(&seq));
+        assert_eq!(
+            state(&piped).len(),
+            2 + 3 * 3,
+            "election and its seal, 3 credentials"
+        );
+    }
 
     #[test]
     fn reissue_window_slides_over_sixty_minutes() {

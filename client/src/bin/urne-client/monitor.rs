@@ -12,23 +12,27 @@
 //!
 //! # State directory
 //!
-//! Each audited batch (up to 16 entry bundles, 4,096 entries) is committed in one
-//! `redb` transaction: the rule state it wrote, the resume point ([`Header`]: log
-//! key, compact range, last verified checkpoint, report data, detector windows) and
-//! the alerts it raised (the outbox). The alerts are delivered after the commit and
-//! the outbox cleared; a monitor killed at any point resumes from its last commit,
-//! cuts `alerts.jsonl` back to its length before the undelivered batch and delivers
-//! it again: the same state and the same alert lines as a run never killed (a
-//! webhook or `--exec` may see that batch's alerts twice). A batch with alerts, and
-//! at least every 16th, waits for the disk; the others do not (a power cut takes the
-//! monitor back to the last that did, and what it audits again raised no alert).
+//! Entries are audited in batches (up to 16 entry bundles, 4,096 entries): the
+//! signatures of the next batches are checked on every core while the rules judge
+//! this one in log order (`engine.rs`). A chunk of batches (one batch at first, up to
+//! eight, 32,768 entries, as the state grows: [`commit_every`]), and every batch that
+//! raised an alert, is committed in one `redb` transaction: the rule state it wrote,
+//! the resume point ([`Header`]: log key, compact range, last verified checkpoint,
+//! report data, detector windows) and the alerts it raised (the outbox). The alerts
+//! are delivered after the commit and the outbox cleared; a monitor killed at any
+//! point resumes from its last commit, cuts `alerts.jsonl` back to its length before
+//! the undelivered batch and delivers it again: the same state and the same alert
+//! lines as a run never killed (a webhook or `--exec` may see that batch's alerts
+//! twice). A commit with alerts, and at least every 8th, waits for the disk; the
+//! others do not (a power cut takes the monitor back to the last that did, and what
+//! it audits again raised no alert).
 //!
 //! `monitor.state` = 8-byte big-endian length of the JSON header, the header
 //! (version 2). A version-1 file (the header, then the whole rule state as
 //! length-prefixed key/value pairs) is migrated into `monitor.redb` on first start.
 
 use crate::engine::{
-    stream_leaves, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue, ReissueWindow,
+    stream_prepared, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue, ReissueWindow,
 };
 use crate::evidence::{self, Evidence};
 use crate::fail::{ctx, Fail, Kind, Res};
@@ -123,6 +127,15 @@ pub struct Header {
     /// Whether a stale-log alert is raised and not yet cleared.
     #[serde(default)]
     pub stale_raised: bool,
+}
+
+/// How many entries the monitor audits between two commits of its state, once
+/// `audited` entries are: an eighth of them, between 4,096 (one batch) and 32,768.
+/// Each commit rewrites the pages of the state its keys land on, which are random
+/// (hashes): the larger the state, the more entries a commit must carry for its
+/// writes to share pages; a monitor killed re-audits at most one chunk.
+fn commit_every(audited: u64) -> u64 {
+    (audited / 8).clamp(4_096, 32_768)
 }
 
 fn now_unix() -> i64 {
@@ -621,20 +634,34 @@ impl Monitor<'_> {
             };
             let t0 = Instant::now();
             let log = Log::new(self.log.base());
-            let res = stream_leaves(&log, &cp, start, cp.size, 16, |first, es, hs| {
-                let n = es.len() as u64;
-                let alerts = self.aud.process(first, &es, Some(&hs), &self.det)?;
+            let prep = self.aud.preparer();
+            // Entries judged since the last commit.
+            let mut uncommitted = 0u64;
+            let res = stream_prepared(&log, &cp, start, cp.size, 16, prep, |p| {
+                let n = p.entries.len() as u64;
+                let alerts = self.aud.apply(p, &self.det)?;
                 bar.inc(n);
-                // A resume point per batch, with its rule state and its alerts: the
-                // tree and state cover exactly these entries, and the checkpoint is
-                // the last fully verified one.
+                uncommitted += n;
+                // A resume point per chunk of batches, with its rule state and its
+                // alerts: the tree and state cover exactly these entries, and the
+                // checkpoint is the last fully verified one. A batch with alerts is
+                // committed at once (its alerts are delivered after).
+                if alerts.is_empty() && uncommitted < commit_every(self.aud.compact.size()) {
+                    return Ok(());
+                }
+                uncommitted = 0;
                 self.commit_batch(alerts)
             });
             bar.finish_and_clear();
             if let Err(f) = res {
                 // Every batch audited whole is committed; a batch cut short (a tile
-                // that does not verify, the network, the disk) is not, and is
-                // audited again from the last commit.
+                // that does not verify, the network) is not, and is audited again
+                // from the last commit. A failure of the rule state or of a commit
+                // (`Kind::Other`) may have left a batch judged in part: nothing more
+                // is committed then.
+                if uncommitted > 0 && matches!(f.kind, Kind::ProofFailed | Kind::Network) {
+                    self.commit(None, true)?;
+                }
                 if f.kind == Kind::ProofFailed {
                     self.bad_tiles(&f, &new.note)?;
                 }

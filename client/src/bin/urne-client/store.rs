@@ -4,8 +4,10 @@
 //! keys and values), [`DiskState`] (the monitor's: a `redb` database in its state
 //! directory, `monitor.redb`, holding the rule state and, in the same transaction,
 //! the monitor's resume point and the alerts of the batch being delivered), and the
-//! bounded memory that goes with it: the writes of one audited batch in a buffer,
-//! the committed state read through redb's page cache of [`CACHE_BYTES`].
+//! bounded memory that goes with it: the writes of the batches audited since the
+//! last commit in a buffer, the committed state read through redb's page cache of
+//! [`CACHE_BYTES`], and the absence filter (`absent.rs`) that answers the lookups of
+//! keys the store does not hold without reading it.
 //! Does not own: what the resume point holds (`monitor.rs`), the rules
 //! (`urne_client::rules`), the audit (`engine.rs`).
 //!
@@ -29,6 +31,7 @@
 //! `header` → the monitor's JSON header, `outbox` → the alerts of the last batch
 //! while they are being delivered).
 
+use crate::absent::Absent;
 use redb::{Database, ReadOnlyTable, ReadableTable, TableDefinition};
 use std::collections::HashMap;
 use std::path::Path;
@@ -50,8 +53,10 @@ pub const CACHE_BYTES: usize = 96 << 20;
 pub const DB_FILE: &str = "monitor.redb";
 
 /// At most this many commits in a row without waiting for the disk (see
-/// [`DiskState::commit`]).
-const DURABLE_EVERY: u32 = 16;
+/// [`DiskState::commit`]). redb reuses the pages a commit replaced only after the
+/// next durable one: the file grows by what the commits between two durable ones
+/// rewrote, up to a chunk of 32,768 entries each (`monitor.rs`).
+const DURABLE_EVERY: u32 = 8;
 
 fn backend(e: impl std::fmt::Display) -> StateError {
     StateError::Backend(e.to_string())
@@ -115,8 +120,12 @@ pub struct DiskState {
     db: Database,
     /// The state as of the last commit.
     snapshot: ReadOnlyTable<&'static [u8], &'static [u8]>,
-    /// Writes since the last commit (one audited batch: a few thousand entries).
+    /// Writes since the last commit (a few audited batches: at most some tens of
+    /// thousands of entries).
     pending: HashMap<StateKey, StateValue>,
+    /// Every committed key (and perhaps a few more): a key it does not hold is not
+    /// read from the store.
+    absent: Absent,
     /// Commits since the last durable one.
     since_durable: u32,
 }
@@ -177,6 +186,12 @@ impl DiskState {
         }
         txn.commit().map_err(|e| e.to_string())?;
         let snapshot = Self::snapshot(&db).map_err(|e| e.to_string())?;
+        // Every committed key into the absence filter (a scan of the keys, in order).
+        let mut absent = Absent::new();
+        for item in snapshot.iter().map_err(|e| e.to_string())? {
+            let (k, _) = item.map_err(|e| format!("reading {}: {e}", path.display()))?;
+            absent.insert(k.value());
+        }
         let (header, outbox) = {
             let r = db.begin_read().map_err(|e| e.to_string())?;
             let meta = r.open_table(META).map_err(|e| e.to_string())?;
@@ -193,6 +208,7 @@ impl DiskState {
                 db,
                 snapshot,
                 pending: HashMap::new(),
+                absent,
                 since_durable: 0,
             },
             header,
@@ -212,11 +228,11 @@ impl DiskState {
         if let Some(v) = self.pending.get(key) {
             return Ok(Some(v.clone()));
         }
-        match self
-            .snapshot
-            .get(key.encode().as_slice())
-            .map_err(backend)?
-        {
+        let k = key.encode();
+        if !self.absent.may_contain(&k) {
+            return Ok(None);
+        }
+        match self.snapshot.get(k.as_slice()).map_err(backend)? {
             Some(v) => StateValue::decode(v.value()).map(Some),
             None => Ok(None),
         }
@@ -272,6 +288,8 @@ impl DiskState {
                 .collect();
             writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (k, v) in &writes {
+                // Into the filter first: a key committed is a key it holds.
+                self.absent.insert(k);
                 table.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
             }
             let mut meta = txn.open_table(META).map_err(backend)?;
@@ -320,6 +338,7 @@ impl DiskState {
             let mut table = txn.open_table(STATE).map_err(|e| e.to_string())?;
             for p in pairs {
                 let (k, v) = p?;
+                self.absent.insert(&k);
                 table
                     .insert(k.as_slice(), v.as_slice())
                     .map_err(|e| e.to_string())?;
