@@ -84,6 +84,11 @@ const MAX_HEADER_BYTES: usize = 2 + 0xffff + 16 + 2 + 0xffff;
 /// Compressed bytes fed to the gzip decoder at once: bounds what one step inflates.
 const INFLATE_STEP: usize = 1024;
 
+/// What is read and dropped of an `add-entries` body after the answer is decided
+/// ([`drain`]), and for how long at most.
+const DRAIN_BYTES: usize = 1 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
 #[derive(Clone, Debug)]
 struct Pending {
     size: u64,
@@ -331,8 +336,8 @@ async fn add_checkpoint_handler(
 
 /// The body of an `add-entries` request as it arrives: decompressed if it is gzip,
 /// read with a bound on each pause.
-struct Input {
-    stream: axum::body::BodyDataStream,
+struct Input<'a> {
+    stream: &'a mut axum::body::BodyDataStream,
     gzip: Option<flate2::write::GzDecoder<Vec<u8>>>,
     // Compressed bytes not yet inflated.
     raw: Bytes,
@@ -341,7 +346,7 @@ struct Input {
     ended: bool,
 }
 
-impl Input {
+impl Input<'_> {
     /// Reads more bytes into `buf`: `Ok(false)` at the end of the body.
     async fn more(&mut self) -> Result<bool, String> {
         loop {
@@ -562,6 +567,35 @@ async fn finish(m: &Arc<Mirror>, pending: &Pending) -> Response {
 }
 
 async fn add_entries(State(m): State<Arc<Mirror>>, headers: HeaderMap, body: Body) -> Response {
+    let mut stream = body.into_data_stream();
+    let answer = add_entries_from(&m, &headers, &mut stream).await;
+    drain(&mut stream).await;
+    answer
+}
+
+/// Reads and drops what is left of the body once the answer is decided (a refusal
+/// sent before the body's end), at most [`DRAIN_BYTES`] within [`DRAIN_TIME`]. A
+/// server that answers and closes while the client is still sending leaves unread
+/// bytes in its socket, and the kernel then resets the connection, which can destroy
+/// the answer before the client reads it: the pushing log would see a broken
+/// connection instead of the refusal and its code. The bounds keep a peer that never
+/// stops sending from holding the handler.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    let mut n = 0;
+    while n < DRAIN_BYTES {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(chunk))) => n += chunk.len(),
+            _ => break,
+        }
+    }
+}
+
+async fn add_entries_from(
+    m: &Arc<Mirror>,
+    headers: &HeaderMap,
+    stream: &mut axum::body::BodyDataStream,
+) -> Response {
     let Some(push) = &m.push else {
         return text(StatusCode::NOT_FOUND, "not_a_push_mirror".into());
     };
@@ -582,7 +616,7 @@ async fn add_entries(State(m): State<Arc<Mirror>>, headers: HeaderMap, body: Bod
         }
     };
     let mut input = Input {
-        stream: body.into_data_stream(),
+        stream,
         gzip: gzip.then(|| flate2::write::GzDecoder::new(Vec::new())),
         raw: Bytes::new(),
         buf: Vec::new(),
@@ -620,7 +654,7 @@ async fn add_entries(State(m): State<Arc<Mirror>>, headers: HeaderMap, body: Bod
             ),
         );
     }
-    let next = match next_entry_of(&m).await {
+    let next = match next_entry_of(m).await {
         Ok(n) => n,
         Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, format!("storage: {e:#}")),
     };
@@ -718,7 +752,7 @@ async fn add_entries(State(m): State<Arc<Mirror>>, headers: HeaderMap, body: Bod
                 }
             }
         };
-        match store_package(&m, range, pkg, &pending).await {
+        match store_package(m, range, pkg, &pending).await {
             Ok(()) => saved = true,
             Err(PackageError::Proof(why) | PackageError::Rules(why)) => {
                 tracing::warn!("add-entries refused: {why}");
@@ -730,7 +764,7 @@ async fn add_entries(State(m): State<Arc<Mirror>>, headers: HeaderMap, body: Bod
             }
         }
     }
-    finish(&m, &pending).await
+    finish(m, &pending).await
 }
 
 /// The push endpoints (added to the mirror's router when it takes pushes).
