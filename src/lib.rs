@@ -209,10 +209,7 @@ impl Log {
         // This instance's own mark: the largest tree it saw committed (see
         // `watermark`, "Several instances"). A halted instance does not start.
         let (mark, held) = watermark::Watermark::open(&config.data, key.verifier())?;
-        let pg =
-            Arc::new(storage::PgStore::open(url).with_context(|| {
-                format!("opening the log's PostgreSQL database ({})", redact(url))
-            })?);
+        let pg = Arc::new(open_database(url, "the log's")?);
         let store: Arc<dyn Store> = pg.clone();
         // An instance with another key must never lead this log: it would sign its
         // tree under another name.
@@ -395,6 +392,18 @@ impl Log {
             signer: true,
         })
     }
+}
+
+/// Opens `whose` PostgreSQL database at `url` (`--database` of `urne serve` and
+/// `urne witness`): the connection string parsed, the schema created or migrated
+/// ([`storage::PgStore::open`]); errors name the database without its password.
+///
+/// # Errors
+/// An unparseable connection string, an unreachable server, a schema newer than
+/// this urne.
+pub fn open_database(url: &str, whose: &str) -> anyhow::Result<storage::PgStore> {
+    storage::PgStore::open(url)
+        .with_context(|| format!("opening {whose} PostgreSQL database ({})", redact(url)))
 }
 
 /// The connection string without its password, for messages.

@@ -254,9 +254,14 @@ impl ServeArgs {
 
 #[derive(Args)]
 struct WitnessArgs {
-    /// Data directory (the witness's RocksDB).
+    /// Data directory (the witness's RocksDB; unused with --database).
     #[arg(long, default_value = "urne-witness-data")]
     data: PathBuf,
+    /// Keep the witness's notes and evidence in PostgreSQL
+    /// (`postgres://user@host:port/db`) instead of RocksDB. Not read from
+    /// URNE_DATABASE: a witness must not fall into its log's database by accident.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
@@ -485,9 +490,18 @@ async fn witness(args: WitnessArgs) -> Result<()> {
         .iter()
         .map(|l| urne::witness::parse_log_arg(l))
         .collect::<Result<Vec<_>>>()?;
-    let w = std::sync::Arc::new(
-        urne::witness::Witness::open(&args.data, key, logs)?.with_peers(args.peers)?,
-    );
+    let (data, database, peers) = (args.data, args.database, args.peers);
+    // Opening reads and checks every note (and may migrate PostgreSQL's schema):
+    // blocking work, off the async threads.
+    let w = tokio::task::spawn_blocking(move || {
+        match &database {
+            Some(url) => urne::witness::Witness::open_postgres(url, key, logs),
+            None => urne::witness::Witness::open(&data, key, logs),
+        }?
+        .with_peers(peers)
+    })
+    .await??;
+    let w = std::sync::Arc::new(w);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

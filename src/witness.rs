@@ -2,7 +2,8 @@
 //!
 //! Owns: the atomic check-and-update of the witness's durable record of the latest
 //! checkpoint it cosigned per log origin (kept by a [`NoteStore`]: RocksDB in its own
-//! directory by default, checked with the log's key at load),
+//! directory by default, PostgreSQL with `--database`, checked with the log's key at
+//! load),
 //! the add-checkpoint request parser and its status codes, `GET /v1/gossip` (the
 //! checkpoints the witness holds) and `GET /metrics`.
 //! Does not own: checkpoint, cosignature and proof formats (`urne_client`), asking
@@ -213,6 +214,17 @@ impl Witness {
                 .with_context(|| format!("opening the witness database in {}", dir.display()))?,
         );
         Self::with_stores(db.clone(), db, key, logs)
+    }
+
+    /// Opens a witness whose notes and evidence are in the PostgreSQL database at
+    /// `url` (`urne witness --database`; the schema created or migrated by urne, as
+    /// for a log), with nothing of its own on a local disk but its key.
+    ///
+    /// # Errors
+    /// As [`crate::open_database`] and [`Witness::with_stores`].
+    pub fn open_postgres(url: &str, key: CosignerKey, logs: Vec<VerifierKey>) -> Result<Self> {
+        let pg = Arc::new(crate::open_database(url, "the witness's")?);
+        Self::with_stores(pg.clone(), pg, key, logs)
     }
 
     /// Opens a witness on the stores given (RocksDB, PostgreSQL or memory), and the
