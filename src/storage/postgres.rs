@@ -481,36 +481,20 @@ impl PgStore {
                 )));
             }
         }
-        let (ei, eb): (Vec<i64>, Vec<&[u8]>) = c
-            .entries
-            .iter()
-            .map(|(i, b)| (idx(i.0), b.as_slice()))
-            .unzip();
-        let (hi, hh): (Vec<i64>, Vec<&[u8]>) = c
-            .hashes
-            .iter()
-            .map(|(i, h)| (idx(i.0), h.0.as_slice()))
-            .unzip();
-        let (ls, li): (Vec<&[u8]>, Vec<i64>) = c
-            .lookups
-            .iter()
-            .map(|(s, i)| (s.as_slice(), idx(i.0)))
-            .unzip();
-        let (fh, fi): (Vec<&[u8]>, Vec<i64>) = c
-            .leaves
-            .iter()
-            .map(|(h, i)| (h.0.as_slice(), idx(i.0)))
-            .unzip();
-        let (sk, sv): (Vec<&[u8]>, Vec<&[u8]>) = c
-            .state
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .unzip();
-        let (tk, tv): (Vec<&str>, Vec<&[u8]>) = c
-            .stats
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_slice()))
-            .unzip();
+        let commit::Columns {
+            ei,
+            eb,
+            hi,
+            hh,
+            ls,
+            li,
+            fh,
+            fi,
+            sk,
+            sv,
+            tk,
+            tv,
+        } = commit::Columns::of(c);
         let staged = c.staged.map(idx);
         let head_size = c.head.as_ref().map(|h| idx(h.size));
         type Params<'p> = Vec<&'p (dyn ToSql + Sync)>;

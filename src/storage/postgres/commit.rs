@@ -23,6 +23,74 @@ use super::{idx, Commit};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Statement};
 
+/// A commit's rows as the column arrays that `unnest` inserts, built once for both
+/// write paths (this one and [`super::PgStore`]'s general one): entries (`ei`, `eb`),
+/// stored hashes (`hi`, `hh`), lookups (`ls`, `li`), leaves (`fh`, `fi`), rule state
+/// (`sk`, `sv`) and statistics (`tk`, `tv`).
+pub(super) struct Columns<'c> {
+    pub ei: Vec<i64>,
+    pub eb: Vec<&'c [u8]>,
+    pub hi: Vec<i64>,
+    pub hh: Vec<&'c [u8]>,
+    pub ls: Vec<&'c [u8]>,
+    pub li: Vec<i64>,
+    pub fh: Vec<&'c [u8]>,
+    pub fi: Vec<i64>,
+    pub sk: Vec<&'c [u8]>,
+    pub sv: Vec<&'c [u8]>,
+    pub tk: Vec<&'c str>,
+    pub tv: Vec<&'c [u8]>,
+}
+
+impl<'c> Columns<'c> {
+    pub(super) fn of(c: &'c Commit) -> Columns<'c> {
+        let (ei, eb): (Vec<i64>, Vec<&[u8]>) = c
+            .entries
+            .iter()
+            .map(|(i, b)| (idx(i.0), b.as_slice()))
+            .unzip();
+        let (hi, hh): (Vec<i64>, Vec<&[u8]>) = c
+            .hashes
+            .iter()
+            .map(|(i, h)| (idx(i.0), h.0.as_slice()))
+            .unzip();
+        let (ls, li): (Vec<&[u8]>, Vec<i64>) = c
+            .lookups
+            .iter()
+            .map(|(s, i)| (s.as_slice(), idx(i.0)))
+            .unzip();
+        let (fh, fi): (Vec<&[u8]>, Vec<i64>) = c
+            .leaves
+            .iter()
+            .map(|(h, i)| (h.0.as_slice(), idx(i.0)))
+            .unzip();
+        let (sk, sv): (Vec<&[u8]>, Vec<&[u8]>) = c
+            .state
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .unzip();
+        let (tk, tv): (Vec<&str>, Vec<&[u8]>) = c
+            .stats
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_slice()))
+            .unzip();
+        Columns {
+            ei,
+            eb,
+            hi,
+            hh,
+            ls,
+            li,
+            fh,
+            fi,
+            sk,
+            sv,
+            tk,
+            tv,
+        }
+    }
+}
+
 /// The one statement (parameters: fence epoch, new head size, root, checkpoint, the
 /// head it extends, then the arrays).
 pub(super) const SQL: &str = "\
@@ -78,36 +146,20 @@ pub(super) async fn apply(
     let (Some(h), Some((old_size, old_root))) = (&c.head, c.extends) else {
         return Ok(Err("not a batch extending a head".into()));
     };
-    let (ei, eb): (Vec<i64>, Vec<&[u8]>) = c
-        .entries
-        .iter()
-        .map(|(i, b)| (idx(i.0), b.as_slice()))
-        .unzip();
-    let (hi, hh): (Vec<i64>, Vec<&[u8]>) = c
-        .hashes
-        .iter()
-        .map(|(i, h)| (idx(i.0), h.0.as_slice()))
-        .unzip();
-    let (ls, li): (Vec<&[u8]>, Vec<i64>) = c
-        .lookups
-        .iter()
-        .map(|(s, i)| (s.as_slice(), idx(i.0)))
-        .unzip();
-    let (fh, fi): (Vec<&[u8]>, Vec<i64>) = c
-        .leaves
-        .iter()
-        .map(|(h, i)| (h.0.as_slice(), idx(i.0)))
-        .unzip();
-    let (sk, sv): (Vec<&[u8]>, Vec<&[u8]>) = c
-        .state
-        .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_slice()))
-        .unzip();
-    let (tk, tv): (Vec<&str>, Vec<&[u8]>) = c
-        .stats
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_slice()))
-        .unzip();
+    let Columns {
+        ei,
+        eb,
+        hi,
+        hh,
+        ls,
+        li,
+        fh,
+        fi,
+        sk,
+        sv,
+        tk,
+        tv,
+    } = Columns::of(c);
     let (fence_i, size, old) = (idx(fence), idx(h.size), idx(old_size));
     let params: [&(dyn ToSql + Sync); 18] = [
         &fence_i,
