@@ -4,17 +4,15 @@
 
 mod common;
 
+use common::add_checkpoint::{body, proof, signed, tree_of};
 use common::{append_interventions, check_log, election, TestLog};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urne::witness::Witness;
-use urne_client::checkpoint::{
-    open_checkpoint, Checkpoint, CosignerKey, WitnessKey, WitnessPolicy,
-};
+use urne_client::checkpoint::{open_checkpoint, CosignerKey, WitnessKey, WitnessPolicy};
 use urne_client::note::{SignerKey, VerifierKey};
 use urne_client::statement::Time;
 use urne_client::test_kit::DemoKeys;
-use urne_client::tree::{self, MemoryHashStore};
 
 const ORIGIN: &str = "test.urne.localhost/log";
 
@@ -106,38 +104,6 @@ impl TestWitness {
             .unwrap_or_default();
         (status, ct, r.text().await.unwrap())
     }
-}
-
-/// A tree of `n` entries tagged `tag`, and its checkpoint signed by `key`.
-fn tree_of(n: usize, tag: &str) -> MemoryHashStore {
-    let entries: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag} {i}").into_bytes()).collect();
-    MemoryHashStore::from_entries(entries.iter().map(|e| e.as_slice()))
-}
-
-fn signed(key: &SignerKey, t: &MemoryHashStore) -> String {
-    Checkpoint {
-        origin: key.name().to_string(),
-        size: t.size(),
-        root: t.root(),
-        extensions: vec![],
-    }
-    .sign(key)
-}
-
-fn body(old: u64, proof: &[tree::Hash], note: &str) -> String {
-    let mut b = format!("old {old}\n");
-    for h in proof {
-        b.push_str(&tree::hash_to_base64(h));
-        b.push('\n');
-    }
-    b.push('\n');
-    b.push_str(note);
-    b
-}
-
-/// The proof from `old` to the whole of `t`.
-fn proof(t: &MemoryHashStore, old: u64) -> Vec<tree::Hash> {
-    tree::prove_consistency(old, t.size(), t).unwrap()
 }
 
 fn check_cosig(w: &TestWitness, log: &VerifierKey, note: &str, answer: &str) {

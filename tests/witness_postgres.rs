@@ -6,13 +6,13 @@
 
 mod common;
 
+use common::add_checkpoint::{body, proof, signed, tree_of};
 use common::postgres::Postgres;
 use common::process::serving;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use urne_client::checkpoint::{open_checkpoint, Checkpoint, CosignerKey, WitnessPolicy};
+use urne_client::checkpoint::{open_checkpoint, CosignerKey, WitnessPolicy};
 use urne_client::note::SignerKey;
-use urne_client::tree::{self, MemoryHashStore};
 
 const ORIGIN: &str = "witness-pg.urne.localhost/log";
 const NAME: &str = "w.pg.test";
@@ -78,36 +78,6 @@ async fn add(url: &str, body: &str) -> (u16, String) {
         .unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())
-}
-
-fn tree_of(n: usize, tag: &str) -> MemoryHashStore {
-    let entries: Vec<Vec<u8>> = (0..n).map(|i| format!("{tag} {i}").into_bytes()).collect();
-    MemoryHashStore::from_entries(entries.iter().map(|e| e.as_slice()))
-}
-
-fn signed(key: &SignerKey, t: &MemoryHashStore) -> String {
-    Checkpoint {
-        origin: key.name().to_string(),
-        size: t.size(),
-        root: t.root(),
-        extensions: vec![],
-    }
-    .sign(key)
-}
-
-fn body(old: u64, proof: &[tree::Hash], note: &str) -> String {
-    let mut b = format!("old {old}\n");
-    for h in proof {
-        b.push_str(&tree::hash_to_base64(h));
-        b.push('\n');
-    }
-    b.push('\n');
-    b.push_str(note);
-    b
-}
-
-fn proof(t: &MemoryHashStore, old: u64) -> Vec<tree::Hash> {
-    tree::prove_consistency(old, t.size(), t).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 //! and rs_merkle, trusting nothing the server says.
 #![allow(dead_code)]
 
+pub mod add_checkpoint;
 pub mod backend;
 pub mod cluster;
 pub mod faulty;
