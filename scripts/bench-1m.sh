@@ -12,6 +12,7 @@
 #
 #   cargo build --release --bins && bash scripts/bench-1m.sh [N] [M] [RECEIPTS]
 #   URNE_BIN=… URNE_CLIENT_BIN=… KEEP=/tmp/fill bash scripts/bench-1m.sh 500000
+#   MONITOR=0 …: the log's figures only (no monitor catch-up)
 set -euo pipefail
 N=${1:-500000}
 M=${2:-30000}
@@ -66,6 +67,10 @@ c0=$(cpu)
 c1=$(cpu)
 echo "receipts proved over HTTP (128 in flight): $(cat receipts.json); server CPU per receipt $(python3 -c "print(f'{($c1 - $c0) / $RECEIPTS * 1e6:.1f} µs')"); load $(load)"
 echo "after the receipts: VmRSS $(rss) MiB (peak $(hwm)); $(mem)(MiB)"
+if [ "${MONITOR:-1}" = 0 ]; then
+  echo "monitor: skipped (MONITOR=0)"
+  exit 0
+fi
 size=$(curl -s "$L/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tree_size"])')
 /usr/bin/time -v "$CLI" monitor --log "$L" --key "$K" --state mon --once --quiet >monitor.out 2>monitor.time || true
 python3 - "$size" <<'PY'

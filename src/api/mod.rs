@@ -188,16 +188,16 @@ pub async fn submit(
     // statement's identity with its batch, in one query); only a statement whose
     // signatures do not check here is looked up before it is refused, so that an
     // honest statement costs no read of its own in this handler.
-    let verified = match reading(|| pre_verify(&app, &stmt)) {
+    let verified = match reading(&app, || pre_verify(&app, &stmt)) {
         Ok(v) => v,
         Err(refusal) => {
-            let Some((index, head)) = reading(|| known_statement(&app, &stmt))? else {
+            let Some((index, head)) = reading(&app, || known_statement(&app, &stmt))? else {
                 return Err(refusal);
             };
-            let leaf = reading(|| app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
+            let leaf = reading(&app, || app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
                 .pop()
                 .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
-            return reading(|| answer(&app, index, leaf, &head, None, None))
+            return reading(&app, || answer(&app, index, leaf, &head, None, None))
                 .map(|a| a.into_response());
         }
     };
@@ -205,7 +205,7 @@ pub async fn submit(
     let ack = app.seq.submit(stmt, verified).await?;
     // A new entry is the bytes just sent; a duplicate's are read back.
     let appended = (!ack.duplicate).then_some(bytes);
-    reading(|| {
+    reading(&app, || {
         answer(
             &app,
             ack.index,
@@ -218,10 +218,17 @@ pub async fn submit(
     .map(|a| a.into_response())
 }
 
-/// Runs `f`, which reads the store synchronously, without holding up the runtime's
-/// other tasks meanwhile: on PostgreSQL a read waits for a round trip, and the
-/// runtime has a worker per core. (A single-threaded runtime just runs it.)
-fn reading<T>(f: impl FnOnce() -> T) -> T {
+/// Runs `f`, which may read the store synchronously, where that costs least (the
+/// same decision as [`ReadView::read`], for a handler that cannot hand `f` to another
+/// thread): on PostgreSQL ([`crate::storage::Store::remote`]) a read waits for a round
+/// trip, so the worker is handed over (`block_in_place`) and the runtime's other tasks
+/// go on meanwhile; on RocksDB `f` runs in place, since handing a worker over costs more
+/// than the reads (`json::inclusion`) and `f` is mostly CPU (an Ed25519 verification, a
+/// JSON answer). (A single-threaded runtime just runs it.)
+fn reading<T>(app: &AppState, f: impl FnOnce() -> T) -> T {
+    if !app.store.remote() {
+        return f();
+    }
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
