@@ -22,8 +22,8 @@
 //!
 //! # Why the shared records are polled, not notified
 //!
-//! The halt and the evidence are read on the lease's tick (one indexed query each,
-//! every `lease / 6`) rather than pushed with `LISTEN`/`NOTIFY`: a notification sent
+//! The halt and the evidence are read on the lease loop's tick (one query each,
+//! every `lease / 6` while following, `lease / 3` while leading) rather than pushed with `LISTEN`/`NOTIFY`: a notification sent
 //! while an instance is reconnecting (a failover, a restarted server) is lost, a
 //! pooler in transaction mode (pgbouncer) does not carry `LISTEN`, and the tick
 //! already bounds how late a follower learns anything (its head too). A halt never

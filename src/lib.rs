@@ -16,7 +16,8 @@
 //!
 //! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
 //!   ([`storage::PgStore`]) and memory; and the side records: a witness's notes and
-//!   the equivocation evidence ([`storage::NoteStore`], [`storage::EvidenceStore`]).
+//!   the equivocation evidence ([`storage::NoteStore`], [`storage::EvidenceStore`]),
+//!   and the halt the instances of a log on PostgreSQL share ([`storage::halt`]).
 //! - [`keys`]: the log's signing key file (created on first start, mode 0600).
 //! - [`serve`]: the HTTP server loop: connection caps, header and body deadlines,
 //!   graceful stop with a deadline, the descriptor budget.
@@ -27,7 +28,8 @@
 //! - [`watermark`]: the largest checkpoint the log signed (or, an instance on
 //!   PostgreSQL, saw committed), kept outside the database, and the halt marker: the
 //!   log never signs below what it signed.
-//! - [`config`]: the one `Config` struct, its defaults and validation.
+//! - [`config`]: the `Config` of `urne serve` and the `WitnessConfig` of `urne
+//!   witness`, their defaults, validation and TOML file.
 //! - [`stats`]: per-election statistics for the dashboard.
 //! - [`append`]: the one append path: accepted entries become a storage commit (used by
 //!   the sequencer, the mirror's copy and the binary's test-only `forge-append`).
