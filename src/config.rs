@@ -1,8 +1,13 @@
-//! Configuration of `urne serve`: one documented struct, validated once at start-up.
+//! Configuration of `urne serve` and `urne witness`: one documented struct each,
+//! validated once at start-up.
 //!
-//! Owns: every tunable of the log server and its defaults, the optional TOML file.
-//! Does not own: the command line (the binary maps flags onto this struct).
+//! Owns: every tunable of the log server and of the witness, their defaults, and the
+//! optional TOML file (read the same way for both: [`read_toml`], unknown keys
+//! refused). Does not own: the command line (the binary maps flags onto these structs;
+//! a flag wins over the file), nor parsing a witnessed log's `ORIGIN=LOGKEY`
+//! ([`crate::witness::parse_log_arg`]).
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -131,6 +136,83 @@ impl Default for Config {
     }
 }
 
+/// Reads a TOML configuration file into `T` (a [`Config`] or a [`WitnessConfig`]):
+/// any subset of its fields, an unknown key refused with its name and the keys
+/// expected (a misspelt key must not be silently ignored: the default it leaves in
+/// place may not be what the operator meant).
+///
+/// # Errors
+/// [`ConfigError::File`] if the file is unreadable or not valid TOML for `T`.
+pub fn read_toml<T: DeserializeOwned>(path: &std::path::Path) -> Result<T, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ConfigError::File(path.into(), e.to_string()))?;
+    toml::from_str(&text).map_err(|e| ConfigError::File(path.into(), e.to_string()))
+}
+
+/// Configuration of a witness (`urne witness`): the same keys as its flags. Every
+/// field has a default but `key` and `logs`, which [`WitnessConfig::validate`] asks
+/// for.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessConfig {
+    /// Data directory (the witness's RocksDB; unused with `database`). Default
+    /// `./urne-witness-data`.
+    pub data: PathBuf,
+    /// Keep the witness's notes and evidence in PostgreSQL
+    /// (`postgres://user@host:port/db`) instead of RocksDB. Never read from
+    /// `URNE_DATABASE`: a witness must not fall into its log's database by accident.
+    pub database: Option<String>,
+    /// Address to listen on. Default `127.0.0.1:8090`.
+    pub listen: SocketAddr,
+    /// File holding the witness key (from `urne keygen --witness`). Required.
+    pub key: Option<PathBuf>,
+    /// Logs to witness: `ORIGIN=LOGKEY` or just the log's verifier key. At least one.
+    pub logs: Vec<String>,
+    /// Peers (mirrors, logs, witnesses) whose `/v1/gossip` is pulled, base URLs.
+    pub peers: Vec<String>,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> Self {
+        WitnessConfig {
+            data: PathBuf::from("urne-witness-data"),
+            database: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            key: None,
+            logs: Vec::new(),
+            peers: Vec::new(),
+        }
+    }
+}
+
+impl WitnessConfig {
+    /// Reads a TOML file holding any subset of the fields ([`read_toml`]).
+    ///
+    /// # Errors
+    /// [`ConfigError::File`] if the file is unreadable, not TOML, or has a key that
+    /// is not a field.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
+        read_toml(path)
+    }
+
+    /// Checks that the witness has a key and at least one log; returns the key file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Missing`] naming the flag and the key.
+    pub fn validate(&self) -> Result<&std::path::Path, ConfigError> {
+        if self.logs.is_empty() {
+            return Err(ConfigError::Missing(
+                "a witness needs at least one log to witness: --log ORIGIN=LOGKEY, or \
+                 `logs = [\"ORIGIN=LOGKEY\"]` in its configuration file",
+            ));
+        }
+        self.key.as_deref().ok_or(ConfigError::Missing(
+            "a witness needs its key: --key FILE, or `key = \"FILE\"` in its configuration \
+             file (a file from `urne keygen --witness`)",
+        ))
+    }
+}
+
 /// A configuration that is not usable.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -146,6 +228,9 @@ pub enum ConfigError {
     /// The TOML file could not be read or parsed.
     #[error("config file {0}: {1}")]
     File(PathBuf, String),
+    /// A setting without a default is missing.
+    #[error("{0}")]
+    Missing(&'static str),
 }
 
 impl Config {
@@ -154,9 +239,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError::File`] if the file is unreadable or not valid TOML for `Config`.
     pub fn from_file(path: &std::path::Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::File(path.into(), e.to_string()))?;
-        toml::from_str(&text).map_err(|e| ConfigError::File(path.into(), e.to_string()))
+        read_toml(path)
     }
 
     /// Checks the configuration and returns the parsed board allow-list.

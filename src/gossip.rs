@@ -29,6 +29,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
@@ -61,6 +62,8 @@ pub use urne_client::gossip::MAX_GOSSIP_CHECKPOINTS;
 /// capped at [`MAX_EVIDENCE`], each new piece raised as an alert.
 pub struct Evidence {
     db: Option<Arc<dyn EvidenceStore>>,
+    // How many records the store held at the last read (see `refresh`).
+    read: AtomicUsize,
     // The evidence in finding order; a std mutex, held only to compare and push.
     found: Mutex<Vec<Equivocation>>,
 }
@@ -83,6 +86,7 @@ impl Evidence {
         }
         Ok(Evidence {
             db: Some(db),
+            read: AtomicUsize::new(0),
             found: Mutex::new(found),
         })
     }
@@ -91,6 +95,7 @@ impl Evidence {
     pub fn memory() -> Self {
         Evidence {
             db: None,
+            read: AtomicUsize::new(0),
             found: Mutex::new(Vec::new()),
         }
     }
@@ -103,6 +108,48 @@ impl Evidence {
     /// Returns how many pieces of evidence are held.
     pub fn count(&self) -> usize {
         self.found.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Reads the pieces other writers of the same store added since (the other
+    /// instances of a log on PostgreSQL), and holds each new incident after checking
+    /// it with `logs`' key of its origin, as [`Gossiper::new`] checks what it loads.
+    /// Returns how many were new. Without a store, nothing to read.
+    ///
+    /// # Errors
+    /// The store cannot be read, a record is damaged, or a piece is not evidence or
+    /// does not verify with its log's key (never held, never served).
+    pub fn refresh(&self, logs: &[VerifierKey]) -> Result<usize> {
+        let Some(db) = &self.db else {
+            return Ok(0);
+        };
+        let stored = db.load_evidence()?;
+        // Records are never removed: as many as last time, the same ones.
+        if self.read.swap(stored.len(), Ordering::Relaxed) == stored.len() {
+            return Ok(0);
+        }
+        let mut new = 0;
+        for (n, v) in stored.into_iter().enumerate() {
+            let e: Equivocation = serde_json::from_str(&v)
+                .with_context(|| format!("stored equivocation evidence #{n} is not evidence"))?;
+            let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+            if found.iter().any(|x| x.same_incident(&e)) || found.len() >= MAX_EVIDENCE {
+                continue;
+            }
+            if let Some(k) = logs.iter().find(|k| k.name() == e.origin) {
+                e.verify(k).map_err(|err| {
+                    anyhow!(
+                        "stored equivocation evidence #{n} about {} does not verify with the log key \
+                         ({err}): the evidence store was damaged or edited; it is not trusted",
+                        e.origin
+                    )
+                })?;
+            }
+            tracing::error!(origin = %e.origin, reason = %e.reason, source = %e.source,
+                "ALERT: equivocation: evidence found by another instance of this log, now served here too");
+            found.push(e);
+            new += 1;
+        }
+        Ok(new)
     }
 
     /// Records `e` durably unless a record of the same incident is held
@@ -235,6 +282,15 @@ impl Gossiper {
     /// Returns the evidence found.
     pub fn evidence(&self) -> &Evidence {
         &self.evidence
+    }
+
+    /// Reads the evidence other instances of the log added to the shared store
+    /// ([`Evidence::refresh`], checked with the followed logs' keys).
+    ///
+    /// # Errors
+    /// As [`Evidence::refresh`].
+    pub fn refresh_evidence(&self) -> Result<usize> {
+        self.evidence.refresh(&self.logs)
     }
 
     /// Returns the evidence found, oldest first.

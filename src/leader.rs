@@ -20,6 +20,15 @@
 //! takeover cannot append anything, not even one batch. (Sunlight does the same
 //! with a compare-and-swap on its checkpoint; Tessera on Spanner with a lease.)
 //!
+//! # Why the shared records are polled, not notified
+//!
+//! The halt and the evidence are read on the lease loop's tick (one query each,
+//! every `lease / 6` while following, `lease / 3` while leading) rather than pushed with `LISTEN`/`NOTIFY`: a notification sent
+//! while an instance is reconnecting (a failover, a restarted server) is lost, a
+//! pooler in transaction mode (pgbouncer) does not carry `LISTEN`, and the tick
+//! already bounds how late a follower learns anything (its head too). A halt never
+//! waits for the tick where it matters: the fenced commit checks it.
+//!
 //! # Roles
 //!
 //! - **Follower**: every `lease / 6`, tries to take the lease; otherwise learns the
@@ -27,6 +36,11 @@
 //!   forwards writes to the leader, relaying its answer.
 //! - **Leader**: promoted once (rereads the head, starts the sequencer, whose rule
 //!   state is read from the database), renews the lease every `lease / 3`.
+//! - **Both**, at every tick: read the database's halt ([`crate::storage::halt`]) and
+//!   halt this instance if another recorded one (a halted instance never takes the
+//!   lease, and its writes are refused `log_halted`; the fenced commit checks the
+//!   halt too, so a leader cannot append after it even between two ticks), and read
+//!   the equivocation evidence other instances added ([`crate::gossip::Evidence::refresh`]).
 //! - **Losing the lead is crash-only**: when the lease is taken over, cannot be
 //!   renewed within its length, or a commit fails (fenced, connection lost mid-commit:
 //!   outcome unknown), the process exits with status [`EXIT_LOST_LEAD`], and its
@@ -34,8 +48,9 @@
 //!   batch was acknowledged; a clean stop (SIGTERM) releases the lease so that a
 //!   follower takes over at once.
 
+use crate::gossip::Gossiper;
 use crate::sequencer::{SequencerHandle, Standby};
-use crate::storage::PgStore;
+use crate::storage::{PgStore, StorageError};
 use axum::body::Bytes;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -124,6 +139,7 @@ pub async fn run(
     store: Arc<PgStore>,
     standby: Standby,
     seq: SequencerHandle,
+    gossip: Arc<Gossiper>,
     url: String,
 ) -> String {
     let _ = role.url.set(url.clone());
@@ -131,11 +147,17 @@ pub async fn run(
     let mut standby = Some(standby);
     let epoch = loop {
         let (s, r, u) = (store.clone(), role.clone(), url.clone());
+        let (q, g) = (seq.clone(), gossip.clone());
         let sb = standby.take();
         let outcome = tokio::task::spawn_blocking(move || {
             let res = (|| {
-                if let Some(epoch) = s.try_lead(&r.instance, &u, r.lease)? {
-                    return Ok(Some(epoch));
+                follow_shared(&s, &q, &g);
+                // A halted instance never leads (taking the lease checks the halt
+                // in the database too).
+                if q.halted().is_none() {
+                    if let Some(epoch) = s.try_lead(&r.instance, &u, r.lease)? {
+                        return Ok(Some(epoch));
+                    }
                 }
                 r.set_leader_url(s.leader()?.map(|l| l.url));
                 if let Some(sb) = &sb {
@@ -188,7 +210,12 @@ pub async fn run(
         }
         let sent = Instant::now();
         let (s, lease) = (store.clone(), role.lease);
-        match tokio::task::spawn_blocking(move || s.renew_lead(epoch, lease)).await {
+        let (q, g) = (seq.clone(), gossip.clone());
+        let renewed_now = tokio::task::spawn_blocking(move || {
+            follow_shared(&s, &q, &g);
+            s.renew_lead(epoch, lease)
+        });
+        match renewed_now.await {
             Ok(Ok(true)) => renewed = sent,
             Ok(Ok(false)) => {
                 return format!("another instance took the lease over (epoch {epoch} is gone)")
@@ -199,6 +226,29 @@ pub async fn run(
             Ok(Err(e)) => tracing::warn!("renewing the lease: {e}"),
             Err(e) => return format!("the lease task failed: {e}"),
         }
+    }
+}
+
+/// What every instance reads from the database at each tick, leader or follower:
+/// the halt (this instance halts if another recorded one) and the equivocation
+/// evidence other instances added.
+fn follow_shared(store: &PgStore, seq: &SequencerHandle, gossip: &Gossiper) {
+    if seq.halted().is_none() {
+        match store.halt_state() {
+            Ok(h) => {
+                if let Some(why) = h.reason() {
+                    seq.halt_seen(&why);
+                }
+            }
+            // A damaged record is a halt whose reason cannot be read: never no halt.
+            Err(e @ StorageError::Corrupt { .. }) => seq.halt_seen(&format!(
+                "the database holds a halt record that does not check (damaged or edited): {e}"
+            )),
+            Err(e) => tracing::warn!("reading the halt: {e}"),
+        }
+    }
+    if let Err(e) = gossip.refresh_evidence() {
+        tracing::warn!("reading the equivocation evidence other instances added: {e:#}");
     }
 }
 

@@ -16,7 +16,8 @@
 //!
 //! - [`storage`]: the storage contract; RocksDB ([`storage::RocksStore`]), PostgreSQL
 //!   ([`storage::PgStore`]) and memory; and the side records: a witness's notes and
-//!   the equivocation evidence ([`storage::NoteStore`], [`storage::EvidenceStore`]).
+//!   the equivocation evidence ([`storage::NoteStore`], [`storage::EvidenceStore`]),
+//!   and the halt the instances of a log on PostgreSQL share ([`storage::halt`]).
 //! - [`keys`]: the log's signing key file (created on first start, mode 0600).
 //! - [`serve`]: the HTTP server loop: connection caps, header and body deadlines,
 //!   graceful stop with a deadline, the descriptor budget.
@@ -27,7 +28,8 @@
 //! - [`watermark`]: the largest checkpoint the log signed (or, an instance on
 //!   PostgreSQL, saw committed), kept outside the database, and the halt marker: the
 //!   log never signs below what it signed.
-//! - [`config`]: the one `Config` struct, its defaults and validation.
+//! - [`config`]: the `Config` of `urne serve` and the `WitnessConfig` of `urne
+//!   witness`, their defaults, validation and TOML file.
 //! - [`stats`]: per-election statistics for the dashboard.
 //! - [`append`]: the one append path: accepted entries become a storage commit (used by
 //!   the sequencer, the mirror's copy and the binary's test-only `forge-append`).
@@ -207,9 +209,14 @@ impl Log {
     fn open_postgres(config: &Config, url: &str, allow: Vec<VerifierKey>) -> anyhow::Result<Log> {
         let (key, new_key) = keys::load_or_create(&config.data, &config.origin)?;
         // This instance's own mark: the largest tree it saw committed (see
-        // `watermark`, "Several instances"). A halted instance does not start.
-        let (mark, held) = watermark::Watermark::open(&config.data, key.verifier())?;
+        // `watermark`, "Several instances"). A halted instance starts halted: it
+        // serves reads and never leads (see below).
+        let (mark, held, halted_here) =
+            watermark::Watermark::open_even_halted(&config.data, key.verifier())?;
         let pg = Arc::new(open_database(url, "the log's")?);
+        let role = Arc::new(leader::Role::new(std::time::Duration::from_millis(
+            config.lease_ms,
+        )));
         let store: Arc<dyn Store> = pg.clone();
         // An instance with another key must never lead this log: it would sign its
         // tree under another name.
@@ -230,14 +237,32 @@ impl Log {
         if let Some(m) = &held {
             // Before anything is written: a database restored from an older copy is
             // refused by every instance that saw a larger tree.
-            watermark::check_store(m, &*store).with_context(|| {
-                format!(
-                    "checking the PostgreSQL database against this instance's high-water mark \
-                     ({})",
-                    config.data.join(watermark::MARK_FILE).display()
-                )
-            })?;
+            if let Err(e) = watermark::check_store(m, &*store) {
+                // Proof that the database lost what the log signed: halt every
+                // instance, those without a mark to tell included.
+                let halt = storage::Halt {
+                    reason: format!("{e:#}"),
+                    instance: role.instance.clone(),
+                    tree_size: m.checkpoint.size,
+                };
+                if let Err(r) = pg.record_halt(&halt) {
+                    tracing::error!("recording the halt in the database: {r}");
+                }
+                return Err(e).with_context(|| {
+                    format!(
+                        "checking the PostgreSQL database against this instance's high-water mark \
+                         ({})",
+                        config.data.join(watermark::MARK_FILE).display()
+                    )
+                });
+            }
         }
+        // The halt another instance recorded: a damaged record refuses the start (it
+        // is never read as no halt, nor as another reason).
+        let shared_halt = pg.halt_state().context(
+            "reading the log's halt in the database (storage::halt): a halt record that does \
+             not check was damaged or edited; find out by whom before anything else",
+        )?;
         sequencer::init_log(&*store, &key)?;
         // Evidence in the database, shared by every instance of the log.
         let evidence = gossip::Evidence::open(pg.clone())?;
@@ -255,9 +280,29 @@ impl Log {
             Self::sequencer_config(config),
             Some(mark),
         )?;
-        let role = Arc::new(leader::Role::new(std::time::Duration::from_millis(
-            config.lease_ms,
-        )));
+        // Each halt of this instance goes to the database, for every instance.
+        let (sink, id, head) = (pg.clone(), role.instance.clone(), seq.subscribe());
+        seq.share_halts(Arc::new(move |reason: &str| {
+            let halt = storage::Halt {
+                reason: reason.to_string(),
+                instance: id.clone(),
+                tree_size: head.borrow().size,
+            };
+            if let Err(e) = sink.record_halt(&halt) {
+                tracing::error!(
+                    "CRITICAL: recording the halt in the database, where the other instances \
+                     see it, failed ({e}); they halt when they read it or when their commit is \
+                     refused"
+                );
+            }
+        }));
+        match (shared_halt.reason(), halted_here) {
+            (Some(why), _) => seq.halt_seen(&why),
+            // Halted here but not in the database (its record failed, or was removed):
+            // recorded there again.
+            (None, Some(why)) => seq.halt(why),
+            (None, None) => {}
+        }
         let mut log = Self::build(store, key, config, allow, evidence, seq, Some(role.clone()))?;
         log.state
             .cosign
@@ -449,6 +494,7 @@ pub async fn run(
             ha.store.clone(),
             ha.standby,
             log.state.seq.clone(),
+            log.gossip().clone(),
             url,
         ));
         (task, ha.role, ha.store)

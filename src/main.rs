@@ -254,26 +254,58 @@ impl ServeArgs {
 
 #[derive(Args)]
 struct WitnessArgs {
-    /// Data directory (the witness's RocksDB; unused with --database).
-    #[arg(long, default_value = "urne-witness-data")]
-    data: PathBuf,
+    /// TOML configuration file: the same keys as these flags (`data`, `database`,
+    /// `listen`, `key`, `logs`, `peers`); flags win, `--log` and `--peer` add to its
+    /// lists.
+    #[arg(long, env = "URNE_WITNESS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (the witness's RocksDB; unused with --database)
+    /// [default: ./urne-witness-data].
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Keep the witness's notes and evidence in PostgreSQL
-    /// (`postgres://user@host:port/db`) instead of RocksDB. Not read from
-    /// URNE_DATABASE: a witness must not fall into its log's database by accident.
-    #[arg(long, value_name = "URL")]
+    /// (`postgres://user@host:port/db`) instead of RocksDB. Read from
+    /// URNE_WITNESS_DATABASE, never from URNE_DATABASE: a witness must not fall into
+    /// its log's database by accident.
+    #[arg(long, value_name = "URL", env = "URNE_WITNESS_DATABASE")]
     database: Option<String>,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8090")]
-    listen: SocketAddr,
+    /// Address to listen on [default: 127.0.0.1:8090].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
     /// File holding the witness key (from `urne keygen --witness`).
     #[arg(long)]
-    key: PathBuf,
+    key: Option<PathBuf>,
     /// A log to witness: `ORIGIN=LOGKEY` or just the log's verifier key (repeatable).
-    #[arg(long = "log", value_name = "ORIGIN=LOGKEY", required = true)]
+    #[arg(long = "log", value_name = "ORIGIN=LOGKEY")]
     logs: Vec<String>,
     /// A peer (mirror, log or witness) whose /v1/gossip is pulled (repeatable).
     #[arg(long = "peer", value_name = "URL")]
     peers: Vec<String>,
+}
+
+impl WitnessArgs {
+    /// The configuration file, if any, with the flags over it.
+    fn into_config(self) -> Result<urne::config::WitnessConfig> {
+        let mut c = match &self.config {
+            Some(p) => urne::config::WitnessConfig::from_file(p)?,
+            None => urne::config::WitnessConfig::default(),
+        };
+        if let Some(v) = self.data {
+            c.data = v;
+        }
+        if self.database.is_some() {
+            c.database = self.database;
+        }
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if self.key.is_some() {
+            c.key = self.key;
+        }
+        c.logs.extend(self.logs);
+        c.peers.extend(self.peers);
+        Ok(c)
+    }
 }
 
 #[derive(Args)]
@@ -481,16 +513,18 @@ fn keygen(name: &str, out: Option<PathBuf>, witness: bool) -> Result<()> {
 /// `urne witness`: cosigns the checkpoints of its logs, until SIGINT or SIGTERM.
 async fn witness(args: WitnessArgs) -> Result<()> {
     init_tracing();
-    let text = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading {}", args.key.display()))?;
+    let c = args.into_config()?;
+    let key_file = c.validate()?;
+    let text = std::fs::read_to_string(key_file)
+        .with_context(|| format!("reading {}", key_file.display()))?;
     let key = CosignerKey::parse(text.trim())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.key.display()))?;
-    let logs = args
+        .map_err(|e| anyhow::anyhow!("{}: {e}", key_file.display()))?;
+    let logs = c
         .logs
         .iter()
         .map(|l| urne::witness::parse_log_arg(l))
         .collect::<Result<Vec<_>>>()?;
-    let (data, database, peers) = (args.data, args.database, args.peers);
+    let (data, database, peers, listen) = (c.data, c.database, c.peers, c.listen);
     // Opening reads and checks every note (and may migrate PostgreSQL's schema):
     // blocking work, off the async threads.
     let w = tokio::task::spawn_blocking(move || {
@@ -502,9 +536,9 @@ async fn witness(args: WitnessArgs) -> Result<()> {
     })
     .await??;
     let w = std::sync::Arc::new(w);
-    let listener = tokio::net::TcpListener::bind(args.listen)
+    let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {}", args.listen))?;
+        .with_context(|| format!("binding {listen}"))?;
     println!("urne witness {}", w.verifier());
     println!(
         "  serving on: http://{}/add-checkpoint",

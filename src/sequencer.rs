@@ -29,7 +29,11 @@
 //! [`SequencerHandle::halt`] stops sequencing for good (until an operator restarts the
 //! log, which the halt marker then refuses, see [`crate::watermark`]): on proof that
 //! the log lost entries it signed, going on would fork. Submissions then get
-//! [`SubmitError::Halted`] with the reason.
+//! [`SubmitError::Halted`] with the reason. A log on PostgreSQL also records the halt
+//! in the database ([`SequencerHandle::share_halts`], [`crate::storage::halt`]), so
+//! that every instance halts: an instance that reads it there halts itself
+//! ([`SequencerHandle::halt_seen`]), and a commit refused because the database says
+//! halted ([`StorageError::Halted`]) halts the sequencer rather than failing it.
 
 use crate::storage::{Commit, StorageError, Store, TreeHead};
 use crate::watermark::Watermark;
@@ -168,6 +172,27 @@ pub struct SequencerHandle {
     halted: Arc<std::sync::OnceLock<String>>,
     // Where the halt is recorded to survive a restart (the log on RocksDB).
     watermark: Option<Arc<Watermark>>,
+    // Where else the halt is recorded: the database every instance of the log reads
+    // (set by `share_halts`, a log on PostgreSQL).
+    share: Arc<std::sync::OnceLock<HaltSink>>,
+}
+
+/// Records a halt's reason where the other instances of the log see it.
+pub type HaltSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Marks the log halted in this process (first reason kept) and in the data
+/// directory's `HALTED`; returns whether it was new.
+fn halt_here(halted: &std::sync::OnceLock<String>, w: Option<&Watermark>, reason: &str) -> bool {
+    if halted.set(reason.to_string()).is_err() {
+        return false;
+    }
+    tracing::error!(reason = %reason, "CRITICAL: the log halts: it stops sequencing so as never to sign a fork; an operator must investigate (README \"Storage damage\")");
+    if let Some(w) = w {
+        if let Err(e) = w.halt(reason) {
+            tracing::error!("recording the halt: {e:#}");
+        }
+    }
+    true
 }
 
 impl SequencerHandle {
@@ -287,15 +312,24 @@ impl SequencerHandle {
     /// "Halt"): records `reason` in the halt marker, raises the critical alert, and
     /// refuses every submission from now on. The first reason is kept.
     pub fn halt(&self, reason: String) {
-        if self.halted.set(reason.clone()).is_err() {
+        if !halt_here(&self.halted, self.watermark.as_deref(), &reason) {
             return;
         }
-        tracing::error!(reason = %reason, "CRITICAL: the log halts: it stops sequencing so as never to sign a fork; an operator must investigate (README \"Storage damage\")");
-        if let Some(w) = &self.watermark {
-            if let Err(e) = w.halt(&reason) {
-                tracing::error!("recording the halt: {e:#}");
-            }
+        if let Some(share) = self.share.get() {
+            share(&reason);
         }
+    }
+
+    /// Halts this instance on a halt another instance recorded (read from the
+    /// database): as [`Self::halt`], without recording it there again.
+    pub fn halt_seen(&self, reason: &str) {
+        halt_here(&self.halted, self.watermark.as_deref(), reason);
+    }
+
+    /// Records every later [`Self::halt`] through `sink` too (once; a log on
+    /// PostgreSQL: its database, which every instance checks).
+    pub fn share_halts(&self, sink: HaltSink) {
+        let _ = self.share.set(sink);
     }
 
     /// Returns why the log halted, if it did.
@@ -488,6 +522,7 @@ pub fn standby(
         thread: Arc::default(),
         halted: Arc::default(),
         watermark,
+        share: Arc::default(),
     };
     let standby = Standby {
         store,
@@ -563,12 +598,15 @@ impl Standby {
         // Never sequence over a store that lost what this instance's mark holds (see
         // `crate::watermark`): the next commit would sign a second root for a size.
         if let Some((size, root)) = self.handle.watermark.as_ref().and_then(|w| w.held()) {
-            crate::watermark::check_head(size, &root, &*self.store).map_err(|e| {
-                StorageError::Corrupt {
+            if let Err(e) = crate::watermark::check_head(size, &root, &*self.store) {
+                // Proof that the database lost what this log signed: every instance
+                // must stop, those without a mark to tell included.
+                self.handle.halt(format!("{e:#}"));
+                return Err(StorageError::Corrupt {
                     what: "the store, against the high-water mark".into(),
                     detail: format!("{e:#}"),
-                }
-            })?;
+                });
+            }
         }
         self.head_tx.send_replace(Arc::new(head));
         let (tx, rx) = sync_channel(self.cfg.queue);
@@ -673,6 +711,12 @@ impl Sequencer {
                 continue;
             }
             if let Err(e) = self.process(batch) {
+                if let StorageError::Halted(why) = &e {
+                    // Another instance halted the log: this one halts too (its batch
+                    // was answered `log_halted`), it has not failed.
+                    halt_here(&self.halted, self.watermark.as_deref(), why);
+                    continue;
+                }
                 tracing::error!(error = %e, "commit failed: the sequencer stops; restart the log");
                 self.failed.store(true, Ordering::Release);
                 // Refuse everything still queued and everything to come.
@@ -858,13 +902,17 @@ impl Sequencer {
         if let Err(e) = committed {
             // What reached the disk is unknown: forget the cache, the restart rereads.
             self.elections.borrow_mut().clear();
-            let detail =
-                format!("durable commit failed, nothing of this batch is acknowledged: {e}");
+            let answer = match &e {
+                StorageError::Halted(why) => SubmitError::Halted(why.clone()),
+                e => SubmitError::Storage(format!(
+                    "durable commit failed, nothing of this batch is acknowledged: {e}"
+                )),
+            };
             for (sub, _, _, _) in accepted {
-                let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
+                let _ = sub.reply.send(Err(answer.clone()));
             }
             for (sub, _) in duplicates {
-                let _ = sub.reply.send(Err(SubmitError::Storage(detail.clone())));
+                let _ = sub.reply.send(Err(answer.clone()));
             }
             return Err(e);
         }

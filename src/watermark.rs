@@ -126,16 +126,33 @@ impl Watermark {
     /// The log is halted ([`HALT_FILE`] exists: its reason is in the error), or the mark
     /// file cannot be read, or it is damaged.
     pub fn open(dir: &Path, key: &VerifierKey) -> Result<(Watermark, Option<Mark>)> {
-        let halt = dir.join(HALT_FILE);
-        if let Ok(reason) = std::fs::read_to_string(&halt) {
+        // The halt first: a halted log opens nothing, not even its mark.
+        if let Ok(reason) = std::fs::read_to_string(dir.join(HALT_FILE)) {
             bail!(
                 "CRITICAL: this log was halted and does not start until an operator has dealt with it: {}\n\
                  The reason was recorded in {}. {RECOVERY_HINT} Once the cause is understood and \
                  the data directory holds every entry the log signed, remove that file.",
                 reason.trim(),
-                halt.display()
+                dir.join(HALT_FILE).display()
             );
         }
+        let (w, mark, _) = Self::open_even_halted(dir, key)?;
+        Ok((w, mark))
+    }
+
+    /// [`Self::open`] for an instance of a log on PostgreSQL, which starts halted
+    /// rather than not at all (it serves reads and refuses writes, as every instance
+    /// does once one halted): also returns the reason in [`HALT_FILE`], if any.
+    ///
+    /// # Errors
+    /// The mark file cannot be read, or it is damaged.
+    pub fn open_even_halted(
+        dir: &Path,
+        key: &VerifierKey,
+    ) -> Result<(Watermark, Option<Mark>, Option<String>)> {
+        let halted = std::fs::read_to_string(dir.join(HALT_FILE))
+            .ok()
+            .map(|r| r.trim().to_string());
         let path = dir.join(MARK_FILE);
         let file = OpenOptions::new()
             .read(true)
@@ -181,6 +198,7 @@ impl Watermark {
                 held: Mutex::new(held),
             },
             best.map(|(_, m)| m),
+            halted,
         ))
     }
 

@@ -1,7 +1,8 @@
 //! The operator files in `dist/` (docs/operations.md): the systemd units parse, are
 //! hardened, and start the real `urne` with the example configuration and arguments.
 //!
-//! Owns: the checks of `dist/systemd/*.service`, `dist/urne.toml`, `dist/*.env`.
+//! Owns: the checks of `dist/systemd/*.service`, `dist/urne.toml`, `dist/witness.toml`,
+//! `dist/*.env`.
 //! Does not own: running under systemd itself. The test machines have no systemd as
 //! PID 1, so a unit is checked offline (`systemd-analyze verify`, `systemd-analyze
 //! security --offline`), and its command line is run here the way systemd would run
@@ -147,6 +148,32 @@ fn example_config_loads_and_validates() {
     assert!(setting(&unit, "ExecStart")
         .unwrap()
         .contains("--config /etc/urne/urne.toml"));
+}
+
+/// The witness's example configuration loads with the witness's own parser, names
+/// logs it can parse, keeps its data where its unit lets it write, and the unit reads
+/// it (the key comes from the unit's credential, not from the file).
+#[test]
+fn example_witness_config_loads_and_validates() {
+    let mut c = urne::config::WitnessConfig::from_file(&dist().join("witness.toml")).unwrap();
+    let unit = settings(&dist().join("systemd/urne-witness.service"));
+    let state = setting(&unit, "StateDirectory").unwrap();
+    assert_eq!(c.data, Path::new("/var/lib").join(state));
+    let exec = setting(&unit, "ExecStart").unwrap();
+    assert!(exec.contains("--config /etc/urne/witness.toml"), "{exec}");
+    assert!(
+        exec.contains("--key ${CREDENTIALS_DIRECTORY}/witness.key"),
+        "{exec}"
+    );
+    assert_eq!(c.key, None, "the key belongs to the unit's credential");
+    assert!(c.validate().is_err(), "no key: refused");
+    c.key = Some(PathBuf::from(
+        "/run/credentials/urne-witness.service/witness.key",
+    ));
+    c.validate().unwrap();
+    for l in &c.logs {
+        urne::witness::parse_log_arg(l).unwrap();
+    }
 }
 
 /// The unit's `LimitNOFILE`, the descriptor limit systemd gives the service (soft and

@@ -122,6 +122,71 @@ fn postgres_lease_fences_a_former_leader() {
     assert_eq!(a.checkpoint_at(1).unwrap().as_deref(), Some("c1-b"));
 }
 
+/// The shared halt (`urne::storage::halt`): recorded by one instance, it refuses the
+/// leader's next commit (`Halted`, with the reason, nothing written), and the lease
+/// to anyone once it expired; every record is read back checked, a flipped byte is
+/// `Corrupt`, and a flag without a record is still a halt.
+#[test]
+fn postgres_halt_stops_commits_and_the_lease() {
+    use urne::storage::Halt;
+    let pg = Postgres::start_new();
+    let url = pg.create_db("halt");
+    let a = PgStore::open(&url).unwrap();
+    let b = PgStore::open(&url).unwrap();
+    assert_eq!(b.halt_state().unwrap().reason(), None);
+    let lease = Duration::from_millis(300);
+    let ea = a.try_lead("a", "http://a", lease).unwrap().unwrap();
+    a.set_fence(ea);
+    let head = |size: u64, root: u8| urne::storage::TreeHead {
+        size,
+        root: urne_client::tree::Hash([root; 32]),
+        checkpoint: format!("c{size}"),
+    };
+    a.commit(Commit {
+        head: Some(head(0, 0)),
+        ..Commit::default()
+    })
+    .unwrap();
+    let halt = Halt {
+        reason: "ROLLBACK: test".into(),
+        instance: "b".into(),
+        tree_size: 0,
+    };
+    b.record_halt(&halt).unwrap();
+    let batch = Commit {
+        entries: vec![(urne::storage::LeafIndex(0), b"after".to_vec())],
+        head: Some(head(1, 1)),
+        extends: Some((0, urne_client::tree::Hash([0; 32]))),
+        ..Commit::default()
+    };
+    match a.commit(batch) {
+        Err(StorageError::Halted(why)) => assert!(why.contains("ROLLBACK: test"), "{why}"),
+        other => panic!("a commit after the halt: {other:?}"),
+    }
+    assert_eq!(b.head().unwrap().unwrap().size, 0);
+    assert!(b.entries(0, 1).is_err());
+    // The lease expires and nobody takes it (polled past its expiry).
+    a.release_lead(ea).unwrap();
+    for _ in 0..10 {
+        assert_eq!(b.try_lead("b", "http://b", lease).unwrap(), None);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let state = b.halt_state().unwrap();
+    assert_eq!(state.records, vec![halt.clone()]);
+    assert!(state.flag);
+    // A flipped byte: Corrupt, never no halt.
+    pg.psql("halt", &format!("UPDATE urne_halts SET value = {FLIP_SQL}"));
+    assert!(matches!(b.halt_state(), Err(StorageError::Corrupt { .. })));
+    // The records deleted by hand: the flag alone still halts.
+    pg.psql("halt", "DELETE FROM urne_halts");
+    assert!(b
+        .halt_state()
+        .unwrap()
+        .reason()
+        .unwrap()
+        .contains("removed"));
+}
+
 /// A database written by a newer urne is refused, not written over.
 #[test]
 fn postgres_newer_schema_is_refused() {

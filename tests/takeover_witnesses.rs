@@ -14,59 +14,14 @@ mod common;
 
 use common::cluster::*;
 use common::postgres::Postgres;
+use common::witness::start_witness;
 use common::{election, new_credential};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use urne::witness::Witness;
-use urne_client::checkpoint::{
-    open_checkpoint, Checkpoint, CosignerKey, WitnessKey, WitnessPolicy,
-};
+use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
 use urne_client::note::VerifierKey;
 use urne_client::statement::{Channel, Time};
 use urne_client::test_kit::DemoKeys;
 use urne_client::tree;
-
-/// A witness served on 127.0.0.1, stopped when dropped.
-struct TestWitness {
-    url: String,
-    key: WitnessKey,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for TestWitness {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-async fn start_witness(name: &str, log: &VerifierKey) -> TestWitness {
-    let mut seed = [9u8; 32];
-    seed[..name.len().min(32)].copy_from_slice(&name.as_bytes()[..name.len().min(32)]);
-    let key = CosignerKey::from_seed(name, seed).unwrap();
-    let vkey = key.verifier();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().to_path_buf();
-    let logs = vec![log.clone()];
-    let w = tokio::task::spawn_blocking(move || Witness::open(&path, key, logs))
-        .await
-        .unwrap()
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(urne::witness::run(listener, Arc::new(w), async move {
-        let _ = rx.await;
-    }));
-    TestWitness {
-        url,
-        key: vkey,
-        stop: Some(tx),
-        _dir: dir,
-    }
-}
 
 /// Waits until the instance at `url` serves a checkpoint of at least `size` entries
 /// cosigned under `policy`; returns it (its note and parsed checkpoint).

@@ -230,6 +230,10 @@ pub struct LogInfo {
     /// Whether this instance sequences (several instances on one database: the
     /// others forward writes to it). An instance alone always leads.
     pub leading: bool,
+    /// Why the log halted, if it did (every instance of a log on one database says
+    /// the same once one halted): it appends nothing, `log_halted`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub halted: Option<String>,
     /// Several instances on one database: this one and the leader it knows.
     pub instance: Option<InstanceInfo>,
 }

@@ -94,6 +94,11 @@ pub async fn log_info(State(app): State<ReadView>) -> Json<LogInfo> {
         // Several instances on one database: whether this one sequences, and which
         // one does (followers forward writes there). Alone, it always leads.
         leading: app.leading(),
+        halted: app
+            .sequencer
+            .as_ref()
+            .and_then(|s| s.halted())
+            .map(str::to_string),
         instance: app.role.as_ref().map(|r| urne_client::api::InstanceInfo {
             id: r.instance.clone(),
             url: r.url().map(str::to_string),

@@ -177,6 +177,10 @@ pub async fn submit(
     let body = body::read_limited(&headers, body, MAX_ENTRY_SIZE)
         .await
         .map_err(body_error)?;
+    // A halted instance answers for itself, follower or not: the halt is the log's.
+    if let Some(why) = app.seq.halted() {
+        return Err(crate::sequencer::SubmitError::Halted(why.to_string()).into());
+    }
     // A follower hands the statement to the leader as it came and relays the answer.
     if let Some(role) = app.role.as_ref().filter(|r| !r.is_leader()) {
         return Ok(crate::leader::forward(role, &headers, body).await);

@@ -86,6 +86,8 @@ impl From<StorageError> for ApiError {
                 "storage_failure",
                 e.to_string(),
             ),
+            // The same answer as the sequencer's own halt: one code for a halted log.
+            StorageError::Halted(d) => SubmitError::Halted(d).into(),
             StorageError::Corrupt { .. } | StorageError::Fenced(_) => {
                 ApiError::internal(e.to_string())
             }

@@ -6,7 +6,8 @@
 //! memory and PostgreSQL implementation: a witness's notes ([`NoteStore`]) and the
 //! equivocation evidence ([`EvidenceStore`]), checksummed ([`frame`]) and kept in a
 //! side RocksDB ([`SideDb`]) or in the log's PostgreSQL database; and the cosigned head
-//! the instances of a log on PostgreSQL share ([`CosignedStore`]).
+//! the instances of a log on PostgreSQL share ([`CosignedStore`]), and their shared
+//! halt ([`halt`]).
 //! Does not own: what is valid (the rules engine of `urne-client`), the order of
 //! entries (the sequencer), nor any encoding beyond the key layout described here.
 //!
@@ -38,6 +39,7 @@ pub mod contract;
 pub mod cosigned;
 pub mod evidence;
 pub mod frame;
+pub mod halt;
 pub mod memory;
 pub mod notes;
 pub mod postgres;
@@ -49,6 +51,7 @@ use urne_client::tree::Hash;
 
 pub use cosigned::{CosignedStore, MemoryCosigned};
 pub use evidence::{EvidenceStore, MemoryEvidence};
+pub use halt::{Halt, HaltState};
 pub use memory::MemoryStore;
 pub use notes::{MemoryNotes, NoteStore};
 pub use postgres::PgStore;
@@ -73,6 +76,10 @@ pub enum StorageError {
     /// this instance no longer holds the lease: another sequencer took over.
     #[error("fenced: {0}")]
     Fenced(String),
+    /// The commit was refused because the log is halted (an instance of a log on
+    /// PostgreSQL recorded the halt in the database, [`halt`]): nothing is written.
+    #[error("the log is halted: {0}")]
+    Halted(String),
 }
 
 /// The signed head of the tree as last committed.

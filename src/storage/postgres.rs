@@ -6,7 +6,7 @@
 //! [`crate::leader`]'s; this module only keeps the row).
 //! Does not own: what is written (see [`super::Commit`]).
 //!
-//! # Tables (schema versions 1 and 2)
+//! # Tables (schema versions 1 to 3)
 //!
 //! - `urne_entries (idx, bytes)`, `urne_hashes (idx, hash)`: the entries and Go tlog's
 //!   stored hashes, keyed by index;
@@ -26,6 +26,11 @@
 //!   by every instance of the log;
 //! - `urne_cosigned`: the one row of the latest checkpoint the witnesses cosigned,
 //!   written by the leader, served by every instance.
+//!
+//! Version 3 adds the shared halt ([`super::halt`]): `urne_halts (n, value, at)`, one
+//! checksummed record per instance that halted the log, and the column `halted` of
+//! `urne_leader`, set in the same transaction, which the fenced commit and taking the
+//! lease check.
 //!
 //! # Commit and fence
 //!
@@ -66,7 +71,7 @@ use tokio_postgres::{Client, NoTls};
 use urne_client::tree::Hash;
 
 /// The schema version this urne writes. A database of a newer version is refused.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// The migrations, in order: `MIGRATIONS[v]` takes the schema from version `v` to
 /// `v + 1`. Never edit one that shipped: add the next.
@@ -92,7 +97,15 @@ CREATE TABLE urne_evidence (n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v
 CREATE TABLE urne_cosigned (one boolean PRIMARY KEY DEFAULT true CHECK (one),
     size bigint NOT NULL, note text NOT NULL);
 "#,
+    r#"
+CREATE TABLE urne_halts (n bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, value bytea NOT NULL,
+    at timestamptz NOT NULL DEFAULT clock_timestamp());
+ALTER TABLE urne_leader ADD COLUMN halted boolean NOT NULL DEFAULT false;
+"#,
 ];
+
+/// Why a fenced commit wrote nothing when the lease row says the log is halted.
+pub(super) const HALTED: &str = "the log is halted (recorded in the database by an instance)";
 
 /// Set on every connection (see `connect`): milliseconds.
 const SESSION_SETTINGS: &str =
@@ -359,7 +372,7 @@ impl PgStore {
                  VALUES (true, $1, $2, 1, clock_timestamp() + $3::float8 * interval '1 millisecond') \
                  ON CONFLICT (one) DO UPDATE SET holder = excluded.holder, url = excluded.url, \
                    epoch = urne_leader.epoch + 1, expires = excluded.expires \
-                 WHERE urne_leader.expires < clock_timestamp() \
+                 WHERE urne_leader.expires < clock_timestamp() AND NOT urne_leader.halted \
                  RETURNING epoch",
                 &[&holder, &url, &ms],
             ))
@@ -436,9 +449,15 @@ impl PgStore {
             // Lock the lease row: a takeover waits for this commit, or this commit
             // sees the new epoch and writes nothing.
             let rows = tx
-                .query("SELECT epoch FROM urne_leader WHERE one FOR UPDATE", &[])
+                .query(
+                    "SELECT epoch, halted FROM urne_leader WHERE one FOR UPDATE",
+                    &[],
+                )
                 .await?;
             let now: Option<i64> = rows.first().map(|r| r.get(0));
+            if rows.first().is_some_and(|r| r.get::<_, bool>(1)) {
+                return Ok(Err(HALTED.into()));
+            }
             if now != Some(idx(fence)) {
                 return Ok(Err(format!(
                     "this instance's lease (epoch {fence}) was taken over (epoch {now:?}): \
@@ -783,9 +802,23 @@ impl Store for PgStore {
         } else {
             self.wait(Self::apply(client, &c, fence))
         };
+        drop(one_trip);
+        drop(g);
         match outcome {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(why)) => Err(StorageError::Fenced(why)),
+            // Fenced: by the halt, or by another leader (the halt's reason is read
+            // from its record, so that the refusal says why).
+            Ok(Err(why)) => match self.halt_state() {
+                Ok(h) => match h.reason() {
+                    Some(reason) => Err(StorageError::Halted(reason)),
+                    None if why == HALTED => Err(StorageError::Halted(why)),
+                    None => Err(StorageError::Fenced(why)),
+                },
+                Err(e) if why == HALTED => Err(StorageError::Halted(format!(
+                    "{why}; its records cannot be read: {e}"
+                ))),
+                Err(_) => Err(StorageError::Fenced(why)),
+            },
             // A lost connection leaves the outcome unknown: the caller treats the
             // batch as failed (not acknowledged) and a restart rereads the head.
             Err(e) => Err(engine("committing a batch", e)),

@@ -5,14 +5,62 @@
 //! and its high-water mark.
 //!
 //! Owns: the SQL of [`NoteStore`], [`EvidenceStore`] and [`CosignedStore`] (the
-//! latest cosigned checkpoint, which followers serve) on [`PgStore`]. Each write is
+//! latest cosigned checkpoint, which followers serve) on [`PgStore`], and of the
+//! shared halt ([`super::halt`], schema version 3). Each write is
 //! one statement in its own transaction, acknowledged by PostgreSQL after its commit
 //! (durable as the log's batches are). Records are checksummed ([`super::frame`]).
 
 use super::cosigned::CosignedStore;
 use super::evidence::{EvidenceStore, EVIDENCE_KEY};
+use super::halt::{Halt, HaltState};
 use super::notes::{self, NoteStore};
 use super::{frame, PgStore, StorageError};
+
+impl PgStore {
+    /// Records `halt` in the database, durably, with the lease row's flag in the same
+    /// statement: from its commit on, no instance commits a batch or takes the lease
+    /// ([`super::halt`]). A commit holding the lease row is waited for.
+    ///
+    /// # Errors
+    /// If the database cannot be reached (the caller keeps its own halt anyway).
+    pub fn record_halt(&self, halt: &Halt) -> Result<(), StorageError> {
+        self.query(
+            "recording the halt",
+            "WITH r AS (INSERT INTO urne_halts (value) VALUES ($1)) \
+             INSERT INTO urne_leader (one, holder, url, epoch, expires, halted) \
+             VALUES (true, '', '', 0, '-infinity', true) \
+             ON CONFLICT (one) DO UPDATE SET halted = true",
+            &[&halt.seal()],
+        )?;
+        Ok(())
+    }
+
+    /// Returns the database's halt state, each record checked (one round trip).
+    ///
+    /// # Errors
+    /// If the database cannot be reached; [`StorageError::Corrupt`] if a halt record
+    /// was damaged or edited (never read as no halt).
+    pub fn halt_state(&self) -> Result<HaltState, StorageError> {
+        let rows = self.query(
+            "reading the halt",
+            "SELECT coalesce((SELECT halted FROM urne_leader), false), \
+                    (SELECT array_agg(value ORDER BY n) FROM urne_halts)",
+            &[],
+        )?;
+        let Some(row) = rows.first() else {
+            return Ok(HaltState::default());
+        };
+        let flag: bool = row.get(0);
+        let values: Option<Vec<Vec<u8>>> = row.get(1);
+        let records = values
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Halt::open(&format!("the halt record #{i} in urne_halts"), v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HaltState { records, flag })
+    }
+}
 
 impl NoteStore for PgStore {
     fn latest(&self, origin: &str) -> Result<Option<String>, StorageError> {

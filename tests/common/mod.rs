@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod faulty;
 pub mod postgres;
 pub mod process;
+pub mod witness;
 
 use std::net::SocketAddr;
 use std::path::Path;

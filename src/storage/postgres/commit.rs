@@ -7,8 +7,9 @@
 //! mirror's staged copy) take the general path of [`super::PgStore`].
 //!
 //! The statement is made of data-modifying common table expressions: `fence` locks
-//! the lease row if it still carries this instance's epoch (`FOR UPDATE`: a takeover
-//! waits for this transaction, or this one sees the new epoch); `moved` replaces the
+//! the lease row if it still carries this instance's epoch and the log is not halted
+//! (`FOR UPDATE`: a takeover or a halt waits for this transaction, or this one sees
+//! the new epoch or the halt, [`super::super::halt`]); `moved` replaces the
 //! head only if it still is the head the batch extends and the fence held
 //! (compare-and-swap); every insert (entries, hashes, lookups, leaves, rule state,
 //! statistics, the checkpoint) happens only if `moved` did, from arrays
@@ -95,11 +96,13 @@ impl<'c> Columns<'c> {
 /// head it extends, then the arrays).
 pub(super) const SQL: &str = "\
 WITH fence AS (
-    SELECT epoch FROM urne_leader WHERE one AND $1::bigint <> 0 AND epoch = $1::bigint FOR UPDATE
+    SELECT epoch FROM urne_leader
+    WHERE one AND $1::bigint <> 0 AND epoch = $1::bigint AND NOT halted FOR UPDATE
 ), moved AS (
     UPDATE urne_head SET size = $2, root = $3, checkpoint = $4
     WHERE one AND size = $5 AND root = $6
       AND ($1::bigint = 0 OR EXISTS (SELECT 1 FROM fence))
+      AND NOT EXISTS (SELECT 1 FROM urne_leader WHERE halted)
     RETURNING 1
 ), e AS (
     INSERT INTO urne_entries (idx, bytes)
