@@ -198,9 +198,11 @@ pub async fn submit(
             let Some((index, head)) = reading(&app, || known_statement(&app, &stmt))? else {
                 return Err(refusal);
             };
-            let leaf = reading(&app, || app.store.read_hashes(&[tree::stored_hash_index(0, index)]))?
-                .pop()
-                .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
+            let leaf = reading(&app, || {
+                app.store.read_hashes(&[tree::stored_hash_index(0, index)])
+            })?
+            .pop()
+            .ok_or_else(|| ApiError::internal(format!("leaf hash {index} missing")))?;
             return reading(&app, || answer(&app, index, leaf, &head, None, None))
                 .map(|a| a.into_response());
         }
