@@ -11,7 +11,6 @@
 //! entries, a couple of minutes on a loaded 2-core machine in a debug build); one
 //! million entries is `URNE_CRASH_AUDIT_BALLOTS=500000` (with `--release`).
 
-use redb::{ReadableTable, TableDefinition};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -128,29 +127,34 @@ struct Kept {
     alerts: Vec<serde_json::Value>,
 }
 
-const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rule_state");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The monitor's store (`monitor.lsm/`, fjall): its rule state partition and its
+/// own records, read after the monitor exited.
+fn store(state: &Path) -> (BTreeMap<Vec<u8>, Vec<u8>>, BTreeMap<String, Vec<u8>>) {
+    let ks = fjall::Config::new(state.join("monitor.lsm"))
+        .open()
+        .expect("open monitor.lsm");
+    let all = |name: &str| -> Vec<(Vec<u8>, Vec<u8>)> {
+        ks.open_partition(name, Default::default())
+            .unwrap()
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect()
+    };
+    let rules = all("rule_state").into_iter().collect();
+    let meta = all("meta")
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8(k).unwrap(), v))
+        .collect();
+    (rules, meta)
+}
 
 fn kept(state: &Path) -> Kept {
-    let db = redb::Database::open(state.join("monitor.redb")).expect("open monitor.redb");
-    let r = db.begin_read().unwrap();
-    let rules = r
-        .open_table(STATE)
-        .unwrap()
-        .iter()
-        .unwrap()
-        .map(|kv| {
-            let (k, v) = kv.unwrap();
-            (k.value().to_vec(), v.value().to_vec())
-        })
-        .collect();
-    let meta = r.open_table(META).unwrap();
-    assert!(
-        meta.get("outbox").unwrap().is_none(),
-        "every alert delivered"
-    );
-    let mut header: serde_json::Value =
-        serde_json::from_slice(meta.get("header").unwrap().unwrap().value()).unwrap();
+    let (rules, meta) = store(state);
+    assert!(!meta.contains_key("outbox"), "every alert delivered");
+    let mut header: serde_json::Value = serde_json::from_slice(&meta["header"]).unwrap();
     header["last_change"] = serde_json::Value::Null;
     let alerts = std::fs::read_to_string(state.join("alerts.jsonl"))
         .unwrap_or_default()
@@ -318,20 +322,15 @@ fn monitor_killed_during_catch_up_ends_as_if_never_killed() {
     log.stop();
 }
 
-/// Rewrites a state directory of format 2 as format 1 (before the store: the header
+/// Rewrites a state directory of format 3 as format 1 (before the store: the header
 /// with `version: 1`, then every rule state record as length-prefixed pairs).
 fn downgrade(state: &Path) -> Vec<u8> {
     let k = kept(state);
-    let db = redb::Database::open(state.join("monitor.redb")).unwrap();
     let head = {
-        let r = db.begin_read().unwrap();
-        let meta = r.open_table(META).unwrap();
-        let mut h: serde_json::Value =
-            serde_json::from_slice(meta.get("header").unwrap().unwrap().value()).unwrap();
+        let mut h: serde_json::Value = serde_json::from_slice(&store(state).1["header"]).unwrap();
         h["version"] = 1.into();
         serde_json::to_vec(&h).unwrap()
     };
-    drop(db);
     let mut out = (head.len() as u64).to_be_bytes().to_vec();
     out.extend_from_slice(&head);
     for (key, v) in &k.rules {
@@ -340,7 +339,7 @@ fn downgrade(state: &Path) -> Vec<u8> {
         out.extend_from_slice(&(v.len() as u32).to_be_bytes());
         out.extend_from_slice(v);
     }
-    std::fs::remove_file(state.join("monitor.redb")).unwrap();
+    std::fs::remove_dir_all(state.join("monitor.lsm")).unwrap();
     std::fs::write(state.join("monitor.state"), &out).unwrap();
     out
 }
@@ -409,8 +408,8 @@ fn a_state_file_of_format_1_is_migrated_and_a_damaged_or_unknown_one_refused() {
         let (code, err) = monitor_once(&log, &state);
         assert_eq!(code, Some(1), "{err}");
         assert!(err.contains(says), "{says:?} in {err}");
-        assert!(!state.join("monitor.redb").exists(), "{err}");
-        assert!(!state.join("monitor.redb.tmp").exists(), "{err}");
+        assert!(!state.join("monitor.lsm").exists(), "{err}");
+        assert!(!state.join("monitor.lsm.tmp").exists(), "{err}");
         assert_eq!(std::fs::read(state.join("monitor.state")).unwrap(), bytes);
     }
 
@@ -424,13 +423,32 @@ fn a_state_file_of_format_1_is_migrated_and_a_damaged_or_unknown_one_refused() {
     let mut h = got.header.clone();
     h["version"] = want.header["version"].clone();
     assert_eq!(h, want.header);
-    assert_eq!(got.header["version"], 2);
-    // The header copy is of format 2 now: the rule state is no longer in it.
+    assert_eq!(got.header["version"], 3);
+    // The header copy is of format 3 now: the rule state is no longer in it.
     let copy = std::fs::read(state.join("monitor.state")).unwrap();
     assert_eq!(
         copy.len(),
         8 + u64::from_be_bytes(copy[..8].try_into().unwrap()) as usize
     );
+
+    // A directory of format 2 (the rule state in `monitor.redb`, the B-tree store of
+    // earlier releases): audited again from entry 0 into the new store, the same
+    // state as before; the old file removed.
+    let mut h2: serde_json::Value = serde_json::from_slice(&store(&state).1["header"]).unwrap();
+    h2["version"] = 2.into();
+    let h2 = serde_json::to_vec(&h2).unwrap();
+    let mut v2 = (h2.len() as u64).to_be_bytes().to_vec();
+    v2.extend_from_slice(&h2);
+    std::fs::remove_dir_all(state.join("monitor.lsm")).unwrap();
+    std::fs::write(state.join("monitor.state"), &v2).unwrap();
+    std::fs::write(state.join("monitor.redb"), b"an earlier store").unwrap();
+    let (code, err) = monitor_once(&log, &state);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("audited again from entry 0"), "{err}");
+    assert!(!state.join("monitor.redb").exists(), "{err}");
+    let again = kept(&state);
+    assert!(again.rules == want.rules, "rule state rebuilt");
+    assert_eq!(again.header, got.header);
     log.stop();
 }
 
