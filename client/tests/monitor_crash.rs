@@ -132,7 +132,9 @@ struct Kept {
 
 /// The monitor's store (`monitor.lsm/`, fjall): its rule state partition and its
 /// own records, read after the monitor exited.
-fn store(state: &Path) -> (BTreeMap<Vec<u8>, Vec<u8>>, BTreeMap<String, Vec<u8>>) {
+type Records<K> = BTreeMap<K, Vec<u8>>;
+
+fn store(state: &Path) -> (Records<Vec<u8>>, Records<String>) {
     let ks = fjall::Config::new(state.join("monitor.lsm"))
         .open()
         .expect("open monitor.lsm");
