@@ -890,6 +890,7 @@ impl Monitor<'_> {
 /// A [`Fail`] whose kind gives the exit code: with `--once`, the worst alert of the
 /// run (4 rollback or fork, 6 rule violation, 3 tiles not matching the checkpoint).
 pub fn run(args: &MonitorArgs) -> Res<String> {
+    crate::store::cap_arenas();
     let trust = args.log.trust()?;
     std::fs::create_dir_all(&args.state).map_err(ctx(
         Kind::Other,

@@ -59,7 +59,23 @@ pub const CACHE_BYTES: u64 = 32 << 20;
 
 /// The memtables' bound (all partitions): past it they are written out as sorted
 /// runs.
-pub const WRITE_BUFFER_BYTES: u64 = 32 << 20;
+pub const WRITE_BUFFER_BYTES: u64 = 16 << 20;
+
+/// glibc's allocator arenas: at most this many for the monitor's process. The store
+/// writes its sorted runs on background threads and the signatures are checked on
+/// every core; with glibc's default (eight per core) each thread's arena keeps the
+/// memory it freed, and the peak grows with what every thread ever held at once.
+const ARENAS: i32 = 2;
+
+/// Caps glibc's arenas (see [`ARENAS`]); called before the monitor starts its
+/// threads. Elsewhere, nothing.
+pub fn cap_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets a tunable of the allocator; M_ARENA_MAX takes a count.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, ARENAS);
+    }
+}
 
 /// The name of the store in a state directory.
 pub const DB_FILE: &str = "monitor.lsm";
@@ -202,7 +218,7 @@ impl DiskState {
             .map_err(at)?;
         let options = || {
             PartitionCreateOptions::default()
-                .max_memtable_size(16 << 20)
+                .max_memtable_size(8 << 20)
                 .block_size(4096)
         };
         let rules = keyspace.open_partition(STATE, options()).map_err(at)?;
