@@ -209,8 +209,9 @@ impl DiskState {
         let keyspace = Config::new(path)
             .cache_size(CACHE_BYTES)
             .max_write_buffer_size(WRITE_BUFFER_BYTES)
-            // The journal is replayed on a restart: bounded, so is the restart.
-            .max_journaling_size(64 << 20)
+            // fjall's default journal bound (512 MiB of disk, not memory). A bound of
+            // 64 MiB (two of its 32 MiB journal files) halted every write for good
+            // once a restart after kill -9 had recovered three journals.
             // The audit's signature checks have the cores: one of each kind.
             .flush_workers(1)
             .compaction_workers(1)
