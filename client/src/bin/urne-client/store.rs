@@ -5,7 +5,7 @@
 //! directory, `monitor.lsm/`, holding the rule state and, in the same atomic batch,
 //! the monitor's resume point and the alerts of the batch being delivered), and the
 //! bounded memory that goes with it: the writes of the batches audited since the
-//! last commit in a buffer, the store's memtables ([`WRITE_BUFFER_BYTES`]) and block
+//! last commit in a buffer, the store's memtables ([`MEMTABLE_BYTES`] each) and block
 //! cache ([`CACHE_BYTES`]), and the absence filter (`absent.rs`) that answers the
 //! lookups of keys the store does not hold without reading it.
 //! Does not own: what the resume point holds (`monitor.rs`), the rules
@@ -57,9 +57,9 @@ pub const FORMAT: u32 = 3;
 /// credentials ballots look up). Memory does not grow with the electorate past this.
 pub const CACHE_BYTES: u64 = 32 << 20;
 
-/// The memtables' bound (all partitions): past it they are written out as sorted
-/// runs.
-pub const WRITE_BUFFER_BYTES: u64 = 16 << 20;
+/// Each partition's memtable bound: past it the memtable is written out as a sorted
+/// run (two partitions; `meta` stays small).
+pub const MEMTABLE_BYTES: u32 = 8 << 20;
 
 /// glibc's allocator arenas: at most this many for the monitor's process. The store
 /// writes its sorted runs on background threads and the signatures are checked on
@@ -208,7 +208,11 @@ impl DiskState {
         let lock = lock(path)?;
         let keyspace = Config::new(path)
             .cache_size(CACHE_BYTES)
-            .max_write_buffer_size(WRITE_BUFFER_BYTES)
+            // Not fjall's keyspace-wide write buffer bound: after a restart that
+            // recovered its journals, its count stayed above the bound and halted
+            // every write for good (fjall 2.11). The memtables are bounded per
+            // partition instead (`max_memtable_size`).
+            .max_write_buffer_size(u64::MAX)
             // fjall's default journal bound (512 MiB of disk, not memory). A bound of
             // 64 MiB (two of its 32 MiB journal files) halted every write for good
             // once a restart after kill -9 had recovered three journals.
@@ -219,7 +223,7 @@ impl DiskState {
             .map_err(at)?;
         let options = || {
             PartitionCreateOptions::default()
-                .max_memtable_size(8 << 20)
+                .max_memtable_size(MEMTABLE_BYTES)
                 .block_size(4096)
         };
         let rules = keyspace.open_partition(STATE, options()).map_err(at)?;
