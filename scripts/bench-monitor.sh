@@ -8,10 +8,12 @@
 # A run longer than LIMIT seconds is stopped (SIGTERM) and measured on what it
 # audited (the resume point in its state directory). Each line says the machine's
 # load average: other sessions may share the cores, and CPU per entry is the figure
-# they inflate least. The signature bound of the same run:
-# `cargo bench -p urne-client --bench audit -- ed25519/verify`.
+# they inflate least. The signature bound of the same run: with AUDIT_BENCH set to
+# the audit bench's binary (`cargo bench -p urne-client --bench audit --no-run`
+# prints it), its `ed25519/verify` runs after the monitors, timed the same way (its
+# CPU share says how much of a core it had).
 #
-#   URNE_BIN=…/release/urne KEEP=/tmp/mon-bench LIMIT=600 \
+#   URNE_BIN=…/release/urne KEEP=/tmp/mon-bench LIMIT=600 AUDIT_BENCH=…/release/deps/audit-… \
 #     bash scripts/bench-monitor.sh 500000 before=/tmp/urne-client-main after=…/release/urne-client
 set -euo pipefail
 N=${1:?ballots}
@@ -58,7 +60,7 @@ for spec in "$@"; do
   /usr/bin/time -v timeout "$LIMIT" "$bin" monitor --log "$L" --key "$K" --state "mon-$name" \
     --once --quiet >"monitor-$name.out" 2>"monitor-$name.time" || true
   python3 - "$name" "$size" "$(load)" <<'PY'
-import json, re, sys
+import json, os, re, sys
 name, size, load = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 t = open(f"monitor-{name}.time").read()
 def f(label):
@@ -72,10 +74,18 @@ user, sys_ = float(f("User time (seconds)")), float(f("System time (seconds)"))
 b = open(f"mon-{name}/monitor.state", "rb").read()
 n = int.from_bytes(b[:8], "big")
 done = json.loads(b[8:8 + n])["compact"]["size"]
-state = sum(__import__("os").path.getsize(f"mon-{name}/{p}") for p in __import__("os").listdir(f"mon-{name}"))
+# Every file under the state directory (the store is a directory: monitor.lsm/).
+state = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(f"mon-{name}") for f in fs)
 print(f"{name}: {done} of {size} entries in {secs:.1f} s, {done / secs:,.0f} entries/s; "
       f"CPU {user:.1f} + {sys_:.1f} s = {(user + sys_) / max(done, 1) * 1e6:.1f} µs per entry; "
       f"peak RSS {int(f('Maximum resident set size (kbytes)')) / 1024:.0f} MiB; "
       f"state directory {state / 1e9:.2f} GB; exit {f('Exit status')}; load {load}")
 PY
 done
+if [ -n "${AUDIT_BENCH:-}" ]; then
+  echo "signature bound: start $(date -u +%H:%M:%S) UTC, load $(load)"
+  /usr/bin/time -f "ed25519/verify bench: %e s wall, %U + %S s CPU" \
+    "$AUDIT_BENCH" --bench ed25519/verify --measurement-time 8 2>&1 |
+    grep -E "^ed25519/verify|time:|bench:"
+  echo "signature bound: end $(date -u +%H:%M:%S) UTC, load $(load)"
+fi

@@ -22,8 +22,8 @@
 //! - `notify`: `--exec` and `--webhook`.
 //! - `seals`: the monitor's re-check of elections' automatic seals (R.211-572).
 //! - `peers`: `--peer` gossip checks (split views), and `monitor --gossip`.
-//! - `store`: the rule state an audit replays, in memory or in the monitor's `redb`
-//!   database (bounded memory); `absent`: its absence filter (a fixed-size Bloom
+//! - `store`: the rule state an audit replays, in memory or in the monitor's
+//!   log-structured store (fjall: bounded memory); `absent`: its absence filter (a fixed-size Bloom
 //!   filter: most lookups are of keys not there, answered without reading the disk).
 //! - `evidence`: the rollbacks, forks and split views a monitor found, in the
 //!   library's `Equivocation` format.

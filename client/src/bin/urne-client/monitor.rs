@@ -1,6 +1,6 @@
 //! `urne-client monitor`: a union's auditor of the whole log.
 //!
-//! Owns: the monitor's state directory (`monitor.redb`: rule state, tree, report
+//! Owns: the monitor's state directory (`monitor.lsm/`: rule state, tree, report
 //! data and resume point, see `store.rs`; `monitor.state`: a copy of the header for
 //! readers such as `report`; `alerts.jsonl`: every alert raised; `evidence.jsonl`:
 //! every rollback, fork and split view found, see `evidence.rs`), catch-up with a
@@ -16,7 +16,7 @@
 //! signatures of the next batches are checked on every core while the rules judge
 //! this one in log order (`engine.rs`). A chunk of batches (one batch at first, up to
 //! eight, 32,768 entries, as the state grows: [`commit_every`]), and every batch that
-//! raised an alert, is committed in one `redb` transaction: the rule state it wrote,
+//! raised an alert, is committed in one atomic write batch: the rule state it wrote,
 //! the resume point ([`Header`]: log key, compact range, last verified checkpoint,
 //! report data, detector windows) and the alerts it raised (the outbox). The alerts
 //! are delivered after the commit and the outbox cleared; a monitor killed at any
@@ -28,8 +28,11 @@
 //! it audits again raised no alert).
 //!
 //! `monitor.state` = 8-byte big-endian length of the JSON header, the header
-//! (version 2). A version-1 file (the header, then the whole rule state as
-//! length-prefixed key/value pairs) is migrated into `monitor.redb` on first start.
+//! (version 3). A version-1 file (the header, then the whole rule state as
+//! length-prefixed key/value pairs) is migrated into `monitor.lsm/` on first start.
+//! A version-2 directory (the rule state in `monitor.redb`, the B-tree store of
+//! earlier releases) keeps the checkpoint it holds and is audited again from entry
+//! 0 into `monitor.lsm/`; `monitor.redb` is then removed.
 
 use crate::engine::{
     stream_prepared, Alert, Auditor, Detectors, ElectionReport, HelpdeskIssue, ReissueWindow,
@@ -142,10 +145,14 @@ fn now_unix() -> i64 {
     urne_client::statement::Time::now().0
 }
 
-/// The version of [`Header`] this monitor writes: 2, the rule state and the header in
-/// `monitor.redb`, `monitor.state` a copy of the header for readers. Version 1 was
-/// `monitor.state` alone, the rule state after the header: it is migrated.
-pub const HEADER_VERSION: u32 = 2;
+/// The version of [`Header`] this monitor writes: 3, the rule state and the header in
+/// `monitor.lsm/`, `monitor.state` a copy of the header for readers. Version 1 was
+/// `monitor.state` alone, the rule state after the header: it is migrated. Version 2
+/// was the same in `monitor.redb`: audited again (see the module's header).
+pub const HEADER_VERSION: u32 = 3;
+
+/// The store of version-2 state directories.
+const REDB_FILE: &str = "monitor.redb";
 
 /// The alerts of a batch, committed with it and delivered after: a monitor killed
 /// while delivering them delivers them again on restart, and `alerts.jsonl` is first
@@ -208,9 +215,9 @@ fn export_header(dir: &Path, head: &[u8]) -> Res<()> {
 }
 
 /// Migrates a version-1 `DIR/monitor.state` (header and rule state in one file) to
-/// `DIR/monitor.redb`: the state streamed into a new database beside it, committed
-/// in one transaction, renamed into place; then `monitor.state` becomes the header
-/// copy. Killed at any point, it is either not done (done again) or done.
+/// `DIR/monitor.lsm/`: the state streamed into a new store beside it, its header
+/// committed last and durably, renamed into place; then `monitor.state` becomes the
+/// header copy. Killed at any point, it is either not done (done again) or done.
 fn migrate(dir: &Path) -> Res<()> {
     use std::io::Read;
     let path = dir.join("monitor.state");
@@ -220,8 +227,8 @@ fn migrate(dir: &Path) -> Res<()> {
     let mut header = read_header_from(&mut r, &path)?;
     header.version = HEADER_VERSION;
     let head = serde_json::to_vec(&header).map_err(|e| Fail::new(Kind::Other, e.to_string()))?;
-    let tmp = dir.join("monitor.redb.tmp");
-    match std::fs::remove_file(&tmp) {
+    let tmp = dir.join("monitor.lsm.tmp");
+    match std::fs::remove_dir_all(&tmp) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
@@ -274,7 +281,7 @@ fn migrate(dir: &Path) -> Res<()> {
         Ok(n) => n,
         Err(m) => {
             drop(opened);
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_dir_all(&tmp);
             return Err(damaged(&path, &m));
         }
     };
@@ -313,12 +320,21 @@ fn open_store(dir: &Path) -> Res<(DiskState, Option<Header>, Option<Outbox>)> {
         if let Some(h) = read_header(dir)? {
             if h.version == 1 {
                 migrate(dir)?;
-            } else if h.version == HEADER_VERSION {
-                eprintln!(
-                    "urne-client: {} is missing: the checkpoint held is kept, and the log is audited again from entry 0 to rebuild the rule state",
-                    db.display()
-                );
+            } else if h.version == HEADER_VERSION || h.version == 2 {
+                if h.version == 2 {
+                    eprintln!(
+                        "urne-client: {} is the store of an earlier urne-client: the checkpoint held is kept, and the log is audited again from entry 0 into {}",
+                        dir.join(REDB_FILE).display(),
+                        db.display()
+                    );
+                } else {
+                    eprintln!(
+                        "urne-client: {} is missing: the checkpoint held is kept, and the log is audited again from entry 0 to rebuild the rule state",
+                        db.display()
+                    );
+                }
                 orphan = Some(Header {
+                    version: HEADER_VERSION,
                     compact: Default::default(),
                     reports: BTreeMap::new(),
                     helpdesk: Vec::new(),
@@ -346,6 +362,13 @@ fn open_store(dir: &Path) -> Res<(DiskState, Option<Header>, Option<Outbox>)> {
             .state
             .commit(&head, None, true)
             .map_err(|e| Fail::new(Kind::Other, format!("{}: {e}", db.display())))?;
+        export_header(dir, &head)?;
+        // What it held is rebuilt from the log: the old store is only disk used.
+        let old = dir.join(REDB_FILE);
+        if old.exists() {
+            std::fs::remove_file(&old)
+                .map_err(ctx(Kind::Other, format!("removing {}", old.display())))?;
+        }
         return Ok((opened.state, Some(h), None));
     }
     let header = match &opened.header {
@@ -867,6 +890,7 @@ impl Monitor<'_> {
 /// A [`Fail`] whose kind gives the exit code: with `--once`, the worst alert of the
 /// run (4 rollback or fork, 6 rule violation, 3 tiles not matching the checkpoint).
 pub fn run(args: &MonitorArgs) -> Res<String> {
+    crate::store::cap_arenas();
     let trust = args.log.trust()?;
     std::fs::create_dir_all(&args.state).map_err(ctx(
         Kind::Other,

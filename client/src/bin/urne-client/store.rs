@@ -1,61 +1,90 @@
 //! The rule state an audit replays, in memory or on disk.
 //!
 //! Owns: [`RuleState`] (what the auditor reads and writes: the shared rules' typed
-//! keys and values), [`DiskState`] (the monitor's: a `redb` database in its state
-//! directory, `monitor.redb`, holding the rule state and, in the same transaction,
+//! keys and values), [`DiskState`] (the monitor's: a log-structured store in its state
+//! directory, `monitor.lsm/`, holding the rule state and, in the same atomic batch,
 //! the monitor's resume point and the alerts of the batch being delivered), and the
 //! bounded memory that goes with it: the writes of the batches audited since the
-//! last commit in a buffer, the committed state read through redb's page cache of
-//! [`CACHE_BYTES`], and the absence filter (`absent.rs`) that answers the lookups of
-//! keys the store does not hold without reading it.
+//! last commit in a buffer, the store's memtables ([`MEMTABLE_BYTES`] each) and block
+//! cache ([`CACHE_BYTES`]), and the absence filter (`absent.rs`) that answers the
+//! lookups of keys the store does not hold without reading it.
 //! Does not own: what the resume point holds (`monitor.rs`), the rules
 //! (`urne_client::rules`), the audit (`engine.rs`).
 //!
-//! # Why redb
+//! # Why fjall
 //!
 //! Voters and union delegates install `urne-client` alone, often on a laptop: the
-//! store must build with the Rust toolchain only (no C++ as RocksDB needs), be a
-//! single file, and be crash-safe by design. redb is a pure-Rust, copy-on-write
-//! B-tree with ACID transactions, a stable file format since 1.0, checksummed pages,
-//! a page cache of a fixed size, and one writer: a transaction commits the rule
-//! state of a batch and the resume point together or not at all, so a monitor killed
-//! at any instant resumes exactly where its last commit left it. (sled is still a
-//! beta without a stable format; an LSM such as fjall writes less on random keys but
-//! is younger; SQLite needs a C compiler and a schema for what is a key-value map.)
+//! store must build with the Rust toolchain only (no C++ as RocksDB needs), and a
+//! monitor killed at any instant must resume exactly where its last commit left it.
+//! The keys are hashes (credential tags, voters, receipts): random. The first store,
+//! redb (a copy-on-write B-tree), rewrote about one 4 KiB page per key inserted once
+//! the tree was larger than its cache: 11 KB written per entry and 294 µs of CPU per
+//! entry at 1 million entries, a third of it in the kernel (BENCHMARKS.md). fjall is
+//! a pure-Rust log-structured merge tree (maintained, stable format within a major
+//! version): a commit appends its batch to a journal, memtables are written out as
+//! sorted runs and merged in the background, so an insert costs a journal append and
+//! a share of sequential merges whatever the size of the state. Its write batches
+//! are atomic across partitions and a torn batch at the journal's tail is dropped on
+//! recovery: the rule state of a chunk, the resume point and the outbox are
+//! committed together or not at all. (sled is still a beta without a stable format;
+//! a store of our own — sorted runs and a manifest — would have to earn the same
+//! crash-exactness from scratch.)
 //!
-//! # File
+//! # Files
 //!
-//! `monitor.redb`: table `rule_state` (encoded [`StateKey`] → encoded
-//! [`StateValue`], the encodings of `urne_client::rules`, as the log's RocksDB
-//! holds them) and table `meta` (`format` → [`FORMAT`] as 4 bytes big-endian,
-//! `header` → the monitor's JSON header, `outbox` → the alerts of the last batch
-//! while they are being delivered).
+//! `monitor.lsm/`: fjall's keyspace, partition `rule_state` (encoded [`StateKey`] →
+//! encoded [`StateValue`], the encodings of `urne_client::rules`, as the log's
+//! RocksDB holds them) and partition `meta` (`format` → [`FORMAT`] as 4 bytes
+//! big-endian, `header` → the monitor's JSON header, `outbox` → the alerts of the
+//! last batch while they are being delivered); `monitor.lsm/urne.lock`, held (an
+//! advisory `flock`) by the one process that has the store open.
 
 use crate::absent::Absent;
-use redb::{Database, ReadOnlyTable, ReadableTable, TableDefinition};
+use fjall::{Batch, Config, Keyspace, PartitionCreateOptions, PartitionHandle, PersistMode};
 use std::collections::HashMap;
 use std::path::Path;
 use urne_client::rules::{ElectionState, MemoryState, StateError, StateKey, StateValue, StateView};
 
-/// The rule state table.
-const STATE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("rule_state");
+/// The rule state partition.
+const STATE: &str = "rule_state";
 /// The monitor's own records.
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META: &str = "meta";
 
-/// The layout version of `monitor.redb`; a file of another version is refused.
-pub const FORMAT: u32 = 2;
+/// The layout version of `monitor.lsm`; a store of another version is refused.
+pub const FORMAT: u32 = 3;
 
-/// redb's page cache: the committed state's hot pages (the B-tree's upper levels,
-/// the elections). Memory does not grow with the electorate past this.
-pub const CACHE_BYTES: usize = 96 << 20;
+/// fjall's block cache: the committed state's hot blocks (the elections, the
+/// credentials ballots look up). Memory does not grow with the electorate past this.
+pub const CACHE_BYTES: u64 = 32 << 20;
 
-/// The name of the database in a state directory.
-pub const DB_FILE: &str = "monitor.redb";
+/// Each partition's memtable bound: past it the memtable is written out as a sorted
+/// run (two partitions; `meta` stays small).
+pub const MEMTABLE_BYTES: u32 = 8 << 20;
+
+/// glibc's allocator arenas: at most this many for the monitor's process. The store
+/// writes its sorted runs on background threads and the signatures are checked on
+/// every core; with glibc's default (eight per core) each thread's arena keeps the
+/// memory it freed, and the peak grows with what every thread ever held at once.
+const ARENAS: i32 = 2;
+
+/// Caps glibc's arenas (see [`ARENAS`]); called before the monitor starts its
+/// threads. Elsewhere, nothing.
+pub fn cap_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets a tunable of the allocator; M_ARENA_MAX takes a count.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, ARENAS);
+    }
+}
+
+/// The name of the store in a state directory.
+pub const DB_FILE: &str = "monitor.lsm";
+
+/// The lock file inside the store (one process at a time).
+const LOCK_FILE: &str = "urne.lock";
 
 /// At most this many commits in a row without waiting for the disk (see
-/// [`DiskState::commit`]). redb reuses the pages a commit replaced only after the
-/// next durable one: the file grows by what the commits between two durable ones
-/// rewrote, up to a chunk of 32,768 entries each (`monitor.rs`).
+/// [`DiskState::commit`]).
 const DURABLE_EVERY: u32 = 8;
 
 fn backend(e: impl std::fmt::Display) -> StateError {
@@ -114,12 +143,14 @@ impl RuleState {
     }
 }
 
-/// The monitor's rule state on disk: the last committed state (a read snapshot) and
-/// the writes of the batch being audited.
+/// The monitor's rule state on disk: the last committed state and the writes of the
+/// batches audited since.
 pub struct DiskState {
-    db: Database,
-    /// The state as of the last commit.
-    snapshot: ReadOnlyTable<&'static [u8], &'static [u8]>,
+    // Field order is drop order: the partitions before their keyspace (which waits
+    // for its background workers), the lock last.
+    rules: PartitionHandle,
+    meta: PartitionHandle,
+    keyspace: Keyspace,
     /// Writes since the last commit (a few audited batches: at most some tens of
     /// thousands of entries).
     pending: HashMap<StateKey, StateValue>,
@@ -128,9 +159,10 @@ pub struct DiskState {
     absent: Absent,
     /// Commits since the last durable one.
     since_durable: u32,
+    _lock: std::fs::File,
 }
 
-/// What a state directory's database holds when it is opened.
+/// What a state directory's store holds when it is opened.
 pub struct Opened {
     /// The store.
     pub state: DiskState,
@@ -140,43 +172,72 @@ pub struct Opened {
     pub outbox: Option<Vec<u8>>,
 }
 
+/// Takes the store's lock file, or says that another process holds it.
+fn lock(path: &Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("creating {}: {e}", path.display()))?;
+    let file = path.join(LOCK_FILE);
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&file)
+        .map_err(|e| format!("opening {}: {e}", file.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: flock on a descriptor this function owns; released when it closes.
+        let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r != 0 {
+            return Err(format!(
+                "{} is in use by another monitor (one monitor per state directory)",
+                path.display()
+            ));
+        }
+    }
+    Ok(f)
+}
+
 impl DiskState {
-    /// Opens (or creates) `path`.
+    /// Opens (or creates) the store at `path` (a directory).
     ///
     /// # Errors
-    /// A sentence saying why: another process holds it, it is not a redb file, it
-    /// is of another format version, or the disk failed.
+    /// A sentence saying why: another process holds it, it is not a store of this
+    /// kind, it is of another format version, or the disk failed.
     pub fn open(path: &Path) -> Result<Opened, String> {
-        let db = redb::Builder::new()
-            .set_cache_size(CACHE_BYTES)
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => format!(
-                    "{} is in use by another monitor (one monitor per state directory)",
-                    path.display()
-                ),
-                e => format!("opening {}: {e}", path.display()),
-            })?;
-        let txn = db.begin_write().map_err(|e| e.to_string())?;
-        let format = {
-            let mut meta = txn.open_table(META).map_err(|e| e.to_string())?;
-            txn.open_table(STATE).map_err(|e| e.to_string())?;
-            let found = meta
-                .get("format")
-                .map_err(|e| e.to_string())?
-                .map(|v| v.value().to_vec());
-            match found {
-                None => {
-                    meta.insert("format", &FORMAT.to_be_bytes()[..])
-                        .map_err(|e| e.to_string())?;
-                    FORMAT
-                }
-                Some(b) => b
-                    .as_slice()
-                    .try_into()
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| format!("{}: damaged format record", path.display()))?,
+        let at = |e: fjall::Error| format!("opening {}: {e}", path.display());
+        let lock = lock(path)?;
+        let keyspace = Config::new(path)
+            .cache_size(CACHE_BYTES)
+            // Not fjall's keyspace-wide write buffer bound: after a restart that
+            // recovered its journals, its count stayed above the bound and halted
+            // every write for good (fjall 2.11). The memtables are bounded per
+            // partition instead (`max_memtable_size`).
+            .max_write_buffer_size(u64::MAX)
+            // fjall's default journal bound (512 MiB of disk, not memory). A bound of
+            // 64 MiB (two of its 32 MiB journal files) halted every write for good
+            // once a restart after kill -9 had recovered three journals.
+            // The audit's signature checks have the cores: one of each kind.
+            .flush_workers(1)
+            .compaction_workers(1)
+            .open()
+            .map_err(at)?;
+        let options = || {
+            PartitionCreateOptions::default()
+                .max_memtable_size(MEMTABLE_BYTES)
+                .block_size(4096)
+        };
+        let rules = keyspace.open_partition(STATE, options()).map_err(at)?;
+        let meta = keyspace.open_partition(META, options()).map_err(at)?;
+        let format = match meta.get("format").map_err(at)? {
+            None => {
+                let mut b = keyspace.batch().durability(Some(PersistMode::SyncAll));
+                b.insert(&meta, "format", FORMAT.to_be_bytes().to_vec());
+                b.commit().map_err(at)?;
+                FORMAT
             }
+            Some(b) => <[u8; 4]>::try_from(&b[..])
+                .map(u32::from_be_bytes)
+                .map_err(|_| format!("{}: damaged format record", path.display()))?,
         };
         if format != FORMAT {
             return Err(format!(
@@ -184,43 +245,29 @@ impl DiskState {
                 path.display()
             ));
         }
-        txn.commit().map_err(|e| e.to_string())?;
-        let snapshot = Self::snapshot(&db).map_err(|e| e.to_string())?;
         // Every committed key into the absence filter (a scan of the keys, in order).
         let mut absent = Absent::new();
-        for item in snapshot.iter().map_err(|e| e.to_string())? {
-            let (k, _) = item.map_err(|e| format!("reading {}: {e}", path.display()))?;
-            absent.insert(k.value());
+        for k in rules.keys() {
+            let k = k.map_err(|e| format!("reading {}: {e}", path.display()))?;
+            absent.insert(&k);
         }
-        let (header, outbox) = {
-            let r = db.begin_read().map_err(|e| e.to_string())?;
-            let meta = r.open_table(META).map_err(|e| e.to_string())?;
-            let get = |k: &str| -> Result<Option<Vec<u8>>, String> {
-                Ok(meta
-                    .get(k)
-                    .map_err(|e| e.to_string())?
-                    .map(|v| v.value().to_vec()))
-            };
-            (get("header")?, get("outbox")?)
+        let get = |k: &str| -> Result<Option<Vec<u8>>, String> {
+            Ok(meta.get(k).map_err(at)?.map(|v| v.to_vec()))
         };
+        let (header, outbox) = (get("header")?, get("outbox")?);
         Ok(Opened {
             state: DiskState {
-                db,
-                snapshot,
+                rules,
+                meta,
+                keyspace,
                 pending: HashMap::new(),
                 absent,
                 since_durable: 0,
+                _lock: lock,
             },
             header,
             outbox,
         })
-    }
-
-    fn snapshot(db: &Database) -> Result<ReadOnlyTable<&'static [u8], &'static [u8]>, StateError> {
-        db.begin_read()
-            .map_err(backend)?
-            .open_table(STATE)
-            .map_err(backend)
     }
 
     /// Returns the value at `key`: the batch's writes, else the committed state.
@@ -232,8 +279,8 @@ impl DiskState {
         if !self.absent.may_contain(&k) {
             return Ok(None);
         }
-        match self.snapshot.get(k.as_slice()).map_err(backend)? {
-            Some(v) => StateValue::decode(v.value()).map(Some),
+        match self.rules.get(&k).map_err(backend)? {
+            Some(v) => StateValue::decode(&v).map(Some),
             None => Ok(None),
         }
     }
@@ -241,9 +288,9 @@ impl DiskState {
     fn elections(&self) -> Result<Vec<ElectionState>, StateError> {
         let mut out: HashMap<String, ElectionState> = HashMap::new();
         // Election keys are the type byte `E` and a length-prefixed id.
-        for item in self.snapshot.range(&b"E"[..]..&b"F"[..]).map_err(backend)? {
+        for item in self.rules.range(&b"E"[..]..&b"F"[..]) {
             let (_, v) = item.map_err(backend)?;
-            if let StateValue::Election(e) = StateValue::decode(v.value())? {
+            if let StateValue::Election(e) = StateValue::decode(&v)? {
                 out.insert(e.id.clone(), *e);
             }
         }
@@ -255,12 +302,24 @@ impl DiskState {
         Ok(out.into_values().collect())
     }
 
+    /// A write batch, waiting for the disk (fsync) when `durable`; else handed to
+    /// the operating system when it commits, so that a process killed after the
+    /// commit keeps it.
+    fn batch(&self, durable: bool) -> Batch {
+        self.keyspace.batch().durability(Some(if durable {
+            PersistMode::SyncAll
+        } else {
+            PersistMode::Buffer
+        }))
+    }
+
     /// Commits the batch's writes, the resume point `header` and the batch's alerts
-    /// (`outbox`, `None`: no alert to deliver) in one transaction.
+    /// (`outbox`, `None`: no alert to deliver) in one atomic write batch.
     ///
-    /// The transaction waits for the disk (fsync) when `durable`, when it carries
-    /// alerts, and at least every [`DURABLE_EVERY`] commits; the others are atomic
-    /// but not flushed, so a machine that loses power comes back to the last durable
+    /// The batch waits for the disk (fsync) when `durable`, when it carries alerts,
+    /// and at least every [`DURABLE_EVERY`] commits; the others are atomic and in the
+    /// operating system's hands when this returns (a killed process keeps them) but
+    /// not flushed, so a machine that loses power comes back to the last durable
     /// one, and audits the batches after it again. Every alert line in
     /// `alerts.jsonl` is delivered after a durable commit of its batch: what is
     /// audited again raised no alert.
@@ -273,36 +332,21 @@ impl DiskState {
         outbox: Option<&[u8]>,
         durable: bool,
     ) -> Result<(), StateError> {
-        let mut txn = self.db.begin_write().map_err(backend)?;
         let durable = durable || outbox.is_some() || self.since_durable + 1 >= DURABLE_EVERY;
-        if !durable {
-            txn.set_durability(redb::Durability::None);
+        let mut batch = self.batch(durable);
+        for (k, v) in self.pending.drain() {
+            let k = k.encode();
+            // Into the filter first: a key committed is a key it holds.
+            self.absent.insert(&k);
+            batch.insert(&self.rules, k, v.encode());
         }
-        {
-            let mut table = txn.open_table(STATE).map_err(backend)?;
-            // Sorted by encoded key: neighbouring writes land on the same pages.
-            let mut writes: Vec<(Vec<u8>, Vec<u8>)> = self
-                .pending
-                .drain()
-                .map(|(k, v)| (k.encode(), v.encode()))
-                .collect();
-            writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            for (k, v) in &writes {
-                // Into the filter first: a key committed is a key it holds.
-                self.absent.insert(k);
-                table.insert(k.as_slice(), v.as_slice()).map_err(backend)?;
-            }
-            let mut meta = txn.open_table(META).map_err(backend)?;
-            meta.insert("header", header).map_err(backend)?;
-            match outbox {
-                Some(o) => meta.insert("outbox", o).map(|_| ()),
-                None => meta.remove("outbox").map(|_| ()),
-            }
-            .map_err(backend)?;
+        batch.insert(&self.meta, "header", header);
+        match outbox {
+            Some(o) => batch.insert(&self.meta, "outbox", o),
+            None => batch.remove(&self.meta, "outbox"),
         }
-        txn.commit().map_err(backend)?;
+        batch.commit().map_err(backend)?;
         self.since_durable = if durable { 0 } else { self.since_durable + 1 };
-        self.snapshot = Self::snapshot(&self.db)?;
         Ok(())
     }
 
@@ -312,18 +356,14 @@ impl DiskState {
     /// # Errors
     /// Backend failures.
     pub fn clear_outbox(&mut self) -> Result<(), StateError> {
-        let txn = self.db.begin_write().map_err(backend)?;
-        txn.open_table(META)
-            .map_err(backend)?
-            .remove("outbox")
-            .map_err(backend)?;
-        txn.commit().map_err(backend)?;
-        self.snapshot = Self::snapshot(&self.db)?;
-        Ok(())
+        let mut batch = self.batch(true);
+        batch.remove(&self.meta, "outbox");
+        batch.commit().map_err(backend)
     }
 
     /// Writes a whole state at once (migration of a state file of format 1) with
-    /// its header, in one transaction.
+    /// its header, durably; the header last, in the last batch, so that a store
+    /// without a header is one whose import did not finish.
     ///
     /// # Errors
     /// Backend failures.
@@ -332,25 +372,21 @@ impl DiskState {
         pairs: &mut dyn Iterator<Item = Result<(Vec<u8>, Vec<u8>), String>>,
         header: &[u8],
     ) -> Result<u64, String> {
-        let txn = self.db.begin_write().map_err(|e| e.to_string())?;
         let mut n = 0;
-        {
-            let mut table = txn.open_table(STATE).map_err(|e| e.to_string())?;
-            for p in pairs {
-                let (k, v) = p?;
-                self.absent.insert(&k);
-                table
-                    .insert(k.as_slice(), v.as_slice())
-                    .map_err(|e| e.to_string())?;
-                n += 1;
+        let mut batch = self.batch(false);
+        for p in pairs {
+            let (k, v) = p?;
+            self.absent.insert(&k);
+            batch.insert(&self.rules, k, v);
+            n += 1;
+            if batch.len() >= 65_536 {
+                let full = std::mem::replace(&mut batch, self.batch(false));
+                full.commit().map_err(|e| e.to_string())?;
             }
-            txn.open_table(META)
-                .map_err(|e| e.to_string())?
-                .insert("header", header)
-                .map_err(|e| e.to_string())?;
         }
-        txn.commit().map_err(|e| e.to_string())?;
-        self.snapshot = Self::snapshot(&self.db).map_err(|e| e.to_string())?;
+        let mut last = batch.durability(Some(PersistMode::SyncAll));
+        last.insert(&self.meta, "header", header);
+        last.commit().map_err(|e| e.to_string())?;
         Ok(n)
     }
 }
