@@ -16,7 +16,6 @@ use axum::routing::get;
 use common::cluster::*;
 use common::postgres::Postgres;
 use common::{election, new_credential};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use urne_client::checkpoint::Checkpoint;
 use urne_client::gossip::{Equivocation, Gossip, GossipCheckpoint};
@@ -97,12 +96,7 @@ async fn evidence_found_by_one_instance_is_served_by_all() {
 
     // A fourth instance pulls that peer; the three others do not.
     let dir = tmp.path().join("with-peer");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
-        tmp.path().join(urne::keys::LOG_KEY_FILE),
-        dir.join(urne::keys::LOG_KEY_FILE),
-    )
-    .unwrap();
+    instance_dir(tmp.path(), &dir);
     let finder = spawn_with(&dir, &db, &keys, &["--peer".into(), peer]);
     let found = wait_evidence(&http, &finder.url).await;
     assert_eq!(found.len(), 1);
@@ -115,18 +109,7 @@ async fn evidence_found_by_one_instance_is_served_by_all() {
         assert_eq!(seen.len(), 1, "{u}");
         assert!(seen[0].same_incident(&found[0]), "{u}: another incident");
         seen[0].verify(&key).expect("served evidence verifies");
-        let metrics = http
-            .get(format!("{u}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        assert!(
-            metrics.lines().any(|l| l == "urne_equivocations 1"),
-            "{u}: {metrics}"
-        );
+        assert_eq!(metric(&http, u, "urne_equivocations").await, 1, "{u}");
     }
     drop(finder);
 
@@ -144,18 +127,7 @@ async fn evidence_found_by_one_instance_is_served_by_all() {
     }
     // A new instance refuses to start on it, saying so.
     let fresh = tmp.path().join("fresh");
-    std::fs::create_dir_all(&fresh).unwrap();
-    std::fs::copy(
-        tmp.path().join(urne::keys::LOG_KEY_FILE),
-        fresh.join(urne::keys::LOG_KEY_FILE),
-    )
-    .unwrap();
-    let out = serve_command(&fresh, &db, &keys, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started over damaged evidence");
+    instance_dir(tmp.path(), &fresh);
+    let err = start_refused(&fresh, &db, &keys);
     assert!(err.contains("equivocation evidence"), "{err}");
 }

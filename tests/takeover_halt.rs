@@ -20,7 +20,6 @@ use common::cluster::*;
 use common::postgres::Postgres;
 use common::witness::start_witness;
 use common::{election, new_credential};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 use urne_client::checkpoint::WitnessPolicy;
 use urne_client::statement::{Channel, Time};
@@ -42,23 +41,6 @@ async fn wait_halted(http: &reqwest::Client, url: &str) -> String {
         assert!(start.elapsed() < PATIENCE, "{url} does not say it halted");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn metric(http: &reqwest::Client, url: &str, name: &str) -> u64 {
-    let text = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} not in {url}/metrics"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// Posts a new statement to `url`: it must be refused `503 log_halted`.
@@ -128,12 +110,7 @@ async fn a_halt_is_every_instances_and_survives_them() {
     // Its database lost: three instances with the same key on an empty one.
     let lost = pg.create_db("lost");
     let dir = tmp.path().join("after");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
-        tmp.path().join("before").join(urne::keys::LOG_KEY_FILE),
-        dir.join(urne::keys::LOG_KEY_FILE),
-    )
-    .unwrap();
+    instance_dir(&tmp.path().join("before"), &dir);
     let (mut cluster, same) = Cluster::new(lost.clone(), 3, &dir);
     assert_eq!(same, key);
     cluster.extra = vec![
@@ -217,12 +194,7 @@ async fn a_halt_is_every_instances_and_survives_them() {
     refused_halted(&http, &restarted, &new_credential(&e2, Channel::Mail)).await;
     // A new instance, which never saw the halt but in the database: halted.
     let fresh = dir.join("fresh");
-    std::fs::create_dir_all(&fresh).unwrap();
-    std::fs::copy(
-        dir.join(urne::keys::LOG_KEY_FILE),
-        fresh.join(urne::keys::LOG_KEY_FILE),
-    )
-    .unwrap();
+    instance_dir(&dir, &fresh);
     {
         let inst = spawn_with(&fresh, &lost, &keys, &cluster.extra);
         assert!(wait_halted(&http, &inst.url).await.contains("ROLLBACK"));
@@ -264,23 +236,9 @@ async fn a_halt_is_every_instances_and_survives_them() {
         "UPDATE urne_halts SET value = set_byte(value, 40, get_byte(value, 40) # 1)",
     );
     let fresh = dir.join("fresh-2");
-    std::fs::create_dir_all(&fresh).unwrap();
-    std::fs::copy(
-        dir.join(urne::keys::LOG_KEY_FILE),
-        fresh.join(urne::keys::LOG_KEY_FILE),
-    )
-    .unwrap();
-    let out = serve_command(&fresh, &lost, &keys, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "started over a damaged halt record");
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("serving on"),
-        "served over a damaged halt record"
-    );
+    instance_dir(&dir, &fresh);
+    // It exits with a failure, never serving, and says why.
+    let err = start_refused(&fresh, &lost, &keys);
     assert!(
         err.contains("halt record") && err.contains("checksum mismatch"),
         "{err}"

@@ -81,23 +81,6 @@ async fn consistent(http: &reqwest::Client, url: &str, old: &Checkpoint, new: &C
     }
 }
 
-async fn metric(http: &reqwest::Client, url: &str, name: &str) -> u64 {
-    let text = http
-        .get(format!("{url}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("{name} not in {url}/metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_takeover_the_witnesses_keep_cosigning() {
     let rounds: usize = std::env::var("URNE_TAKEOVER_WITNESS_ROUNDS")

@@ -51,6 +51,52 @@ pub fn serve_command(dir: &Path, db: &str, keys: &DemoKeys, extra: &[String]) ->
     c
 }
 
+/// Makes the data directory of another instance of the log whose key is in `from`:
+/// `to`, holding a copy of that key.
+pub fn instance_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    std::fs::copy(
+        from.join(urne::keys::LOG_KEY_FILE),
+        to.join(urne::keys::LOG_KEY_FILE),
+    )
+    .unwrap();
+}
+
+/// Starts `urne serve` on `dir` and database `db`, which it must refuse to serve:
+/// it exits with a failure and never says "serving on". Returns its stderr.
+pub fn start_refused(dir: &Path, db: &str, keys: &DemoKeys) -> String {
+    let out = serve_command(dir, db, keys, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started: {}", dir.display());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("serving on"),
+        "served: {}",
+        dir.display()
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Reads the value of the unlabelled metric `name` on `url`'s `/metrics`.
+pub async fn metric(http: &reqwest::Client, url: &str, name: &str) -> u64 {
+    let text = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} not in {url}/metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// [`spawn`] with `extra` arguments (witnesses, say).
 pub fn spawn_with(dir: &Path, db: &str, keys: &DemoKeys, extra: &[String]) -> Instance {
     let mut child = serve_command(dir, db, keys, extra)
@@ -208,12 +254,7 @@ impl Cluster {
         let dirs = (0..n)
             .map(|i| {
                 let d = dir.join(format!("instance-{i}"));
-                std::fs::create_dir_all(&d).unwrap();
-                std::fs::copy(
-                    dir.join(urne::keys::LOG_KEY_FILE),
-                    d.join(urne::keys::LOG_KEY_FILE),
-                )
-                .unwrap();
+                instance_dir(dir, &d);
                 d
             })
             .collect();
