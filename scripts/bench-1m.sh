@@ -48,7 +48,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 mem() { curl -s "$L/metrics" | awk -F'[{}"]' '/^urne_memory_bytes/ { split($0, a, " "); printf "%s=%.0f ", $3, a[2] / 1048576 } /^urne_tree_size/ { split($0, a, " "); printf "size=%s ", a[2] }'; }
 echo "N=$N M=$M; $(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(date -u +%H:%M:%S) UTC; load $(load)"
 echo "empty log: VmRSS $(rss) MiB; $(mem)(MiB)"
-(while true; do echo "$(date +%s) $(mem)"; sleep 5; done) >memory.samples 2>/dev/null &
+(while true; do echo "$(date +%s) rss=$(rss) hwm=$(hwm) load=$(cut -d" " -f1 /proc/loadavg) $(mem)"; sleep 5; done) >memory.samples 2>/dev/null &
 SAMPLER=$!
 c0=$(cpu)
 "$SRV" load --log "$L" --ballots "$N" --concurrency 256 --tolerance 86400 \

@@ -404,6 +404,16 @@ struct LoadArgs {
     /// leaves (`GET /v1/proof/inclusion`) and report proofs served per second.
     #[arg(long)]
     proofs: Option<usize>,
+    /// Instead of appending ballots, prove this many random leaves from the tiles
+    /// alone (`GET /checkpoint`, then `GET /tile/…` as a voter's client with an empty
+    /// cache, every tile authenticated and every proof verified) and report proofs and
+    /// tiles per second: what a log, a mirror or an HTTP cache in front of them serves.
+    #[arg(long)]
+    tile_proofs: Option<usize>,
+    /// The log key for `--tile-proofs` when `--log` is a cache that does not serve
+    /// `/v1/log` (default: read from `--log`'s `/v1/log`).
+    #[arg(long, requires = "tile_proofs")]
+    key: Option<String>,
     /// The time tolerance (seconds) the load election seals: a long run sends
     /// pre-signed statements late (the log must allow it: `serve --time-tolerance`).
     #[arg(long, default_value_t = urne_client::rules::DEFAULT_TOLERANCE_SECS as u64)]
@@ -668,6 +678,19 @@ fn forge_append(data: &std::path::Path, file: &std::path::Path) -> Result<()> {
 
 /// `urne load`: ballots (or inclusion proofs) against a running log.
 async fn load(args: LoadArgs) -> Result<()> {
+    if let Some(n) = args.tile_proofs {
+        let r =
+            demo::run_tile_proof_load(&args.log, args.key.as_deref(), n, args.concurrency).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{} leaves proved from {} tiles in {:.2} s: {:.0} proofs/s, {:.0} tiles/s; latency p50 {:.2} ms, p99 {:.2} ms",
+                r.proofs, r.tiles, r.seconds, r.per_second, r.tiles_per_second, r.p50_ms, r.p99_ms
+            );
+        }
+        return Ok(());
+    }
     if let Some(n) = args.proofs {
         let r = demo::run_proof_load(&args.log, n, args.concurrency).await?;
         if args.json {

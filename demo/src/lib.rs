@@ -15,12 +15,15 @@
 //! - [`scenario`]: the scenario of `urne demo` ([`run_demo`]).
 //! - [`load`]: the load generator of `urne load` ([`run_load`], [`run_proof_load`],
 //!   [`run_receipt_load`]).
+//! - [`tile_proofs`]: the verification storm read from tiles alone
+//!   ([`run_tile_proof_load`]: what a cache in front of the log serves).
 
 #![warn(missing_docs)]
 
 pub mod load;
 pub mod scenario;
 pub mod submit;
+pub mod tile_proofs;
 
 pub use load::{
     run_load, run_proof_load, run_receipt_load, LoadOptions, LoadReport, ProofLoadReport,
@@ -30,3 +33,4 @@ pub use scenario::{
     DEMO_RUN_MARGIN_SECS,
 };
 pub use submit::{Outcome, Submitter};
+pub use tile_proofs::{run_tile_proof_load, TileProofReport};

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 pub struct Outcome {
     /// HTTP status.
     pub status: u16,
-    /// The JSON body.
+    /// The JSON body of a refusal; `Null` for an accepted statement, whose answer
+    /// (its proofs, a few KiB) no caller reads: a load of millions of statements
+    /// would otherwise hold every answer in memory (several GiB at ten million).
     pub body: serde_json::Value,
     /// Time from scheduled send to answer.
     pub latency: Duration,
@@ -81,7 +83,12 @@ impl Submitter {
                 .await
                 .with_context(|| format!("POST {}/v1/statements", self.base))?;
             let status = resp.status().as_u16();
-            let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            let bytes = resp.bytes().await.unwrap_or_default();
+            let body = if (200..300).contains(&status) {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null)
+            };
             if status == 503 && body.get("error").and_then(|v| v.as_str()) == Some("overloaded") {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
