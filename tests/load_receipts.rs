@@ -4,6 +4,9 @@
 //! answer and checks one in sixteen as a voter's client does; against a log that
 //! answers another receipt than the one asked, or an answer whose proof does not
 //! hold, or a receipt it never saw, it fails with a sentence instead of counting it.
+//! `urne load --tile-proofs` (the same storm read from the tiles alone, as through an
+//! HTTP cache) proves leaves of the real log, and fails in the same way behind a cache
+//! that changes a tile, sends one too long, or for a checkpoint under another key.
 //! Nothing here asserts a speed.
 
 use axum::extract::{Path as UrlPath, State};
@@ -263,4 +266,139 @@ fn receipt_load_proves_receipts_of_the_log_and_refuses_answers_that_lie() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains(&format!("receipt {}:", codes[0])), "{err}");
+}
+
+/// How the lying cache in front of the real log changes its level-0 hash tiles.
+#[derive(Clone, Copy)]
+enum TileLie {
+    /// One bit of the tile flipped.
+    Flip,
+    /// The tile with 8 KiB more after it (longer than any tile).
+    Oversized,
+}
+
+#[derive(Clone)]
+struct TileCache {
+    real: String,
+    lie: TileLie,
+    http: reqwest::Client,
+}
+
+/// Passes every request to the real log, the level-0 hash tiles changed by the lie.
+async fn cached(State(c): State<TileCache>, uri: axum::http::Uri) -> Response {
+    let path = uri.path();
+    let resp = c
+        .http
+        .get(format!("{}{path}", c.real))
+        .send()
+        .await
+        .expect("real log");
+    let status = StatusCode::from_u16(resp.status().as_u16()).expect("status");
+    let mut body = resp.bytes().await.expect("body").to_vec();
+    if path.starts_with("/tile/0/") && status.is_success() {
+        match c.lie {
+            TileLie::Flip => body[7] ^= 1,
+            TileLie::Oversized => body.extend_from_slice(&[0; 8192]),
+        }
+    }
+    (status, body).into_response()
+}
+
+/// Serves the lying cache on 127.0.0.1 (port 0) on a thread of its own; returns its URL.
+fn lying_cache(real: &str, lie: TileLie) -> String {
+    let cache = TileCache {
+        real: real.to_string(),
+        lie,
+        http: reqwest::Client::new(),
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            let app = Router::new().fallback(cached).with_state(cache);
+            axum::serve(listener, app).await.expect("serve");
+        });
+    });
+    format!("http://{}", rx.recv().expect("cache address"))
+}
+
+/// `urne load --tile-proofs N --json` against `url` (with `--key` if given).
+fn tile_load(url: &str, n: usize, key: Option<&str>) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_urne"));
+    cmd.args(["load", "--log", url, "--tile-proofs"])
+        .arg(n.to_string())
+        .args(["--concurrency", "8", "--json"]);
+    if let Some(k) = key {
+        cmd.args(["--key", k]);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn tile_proofs_prove_leaves_of_the_log_and_refuse_tiles_that_lie() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_log, url) = start_log(&tmp.path().join("data"));
+    // 140 credentials, the opening, 140 ballots and the seal: 282 entries, so one
+    // full tile and one partial at level 0, and a partial tile at level 1.
+    let fill = run(Command::new(env!("CARGO_BIN_EXE_urne")).args([
+        "load",
+        "--log",
+        &url,
+        "--ballots",
+        "140",
+        "--concurrency",
+        "8",
+        "--json",
+    ]));
+    assert!(
+        fill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fill.stderr)
+    );
+    // The honest log: every leaf drawn proved, from tiles it fetched itself (at least
+    // the leaf's tile and the level-1 tile above it).
+    let out = tile_load(&url, 60, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["proofs"], 60, "{r}");
+    assert_eq!(r["tree_size"], 282, "{r}");
+    assert!(r["tiles"].as_u64().unwrap() >= 120, "{r}");
+    assert!(r["bytes"].as_u64().unwrap() >= 120 * 32, "{r}");
+
+    // A cache that flips a bit of a tile: the tile does not hash up to the signed
+    // root, and the run fails naming the leaf.
+    let out = tile_load(&lying_cache(&url, TileLie::Flip), 5, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("leaf "), "{err}");
+
+    // A cache that sends a tile longer than any tile: refused before it is hashed.
+    let out = tile_load(&lying_cache(&url, TileLie::Oversized), 5, None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("bytes"), "{err}");
+
+    // The log's checkpoint checked under another log's key: refused.
+    let other = run(Command::new(env!("CARGO_BIN_EXE_urne"))
+        .args(["keygen", "--name", "other.example", "--out"])
+        .arg(tmp.path().join("other.key")));
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let key = String::from_utf8_lossy(&other.stdout).trim().to_string();
+    assert!(key.starts_with("other.example+"), "{key}");
+    let out = tile_load(&url, 5, Some(&key));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("checkpoint: "), "{err}");
 }
