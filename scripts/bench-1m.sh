@@ -34,6 +34,9 @@ cd "$W"
 rm -rf data mon
 PORT=18$((RANDOM % 900 + 100))
 L=http://127.0.0.1:$PORT
+# Emptied first: the server truncates it only once started, and a kept directory
+# holds the last run's, whose "serving on" the loop below would take for this one's.
+: >serve.out
 "$SRV" serve --data data --listen 127.0.0.1:$PORT --time-tolerance 86400 \
   $("$SRV" demo --print-board-key | sed 's/^/--allow-board /') >serve.out 2>serve.err &
 SERVE=$!

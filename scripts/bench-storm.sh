@@ -36,6 +36,9 @@ cd "$W"
 PORT=18$((RANDOM % 900 + 100))
 NPORT=19$((RANDOM % 900 + 100))
 L=http://127.0.0.1:$PORT
+# Emptied first: the server truncates it only once started, and a kept directory
+# holds the last run's, whose "serving on" the loop below would take for this one's.
+: >storm-serve.out
 "$SRV" serve --data data --listen 127.0.0.1:$PORT --time-tolerance 86400 \
   $("$SRV" demo --print-board-key | sed 's/^/--allow-board /') >storm-serve.out 2>storm-serve.err &
 SERVE=$!
