@@ -533,9 +533,13 @@ pub async fn run(
             Ok(Log::held(&state, origin))
         }))
     });
+    // Freed memory given back to the system; stopped with the server.
+    let trimmer = tokio::spawn(memory::trim_freed_memory());
     let r = serve::serve(listener, log.router(), log.limits.clone(), shutdown)
         .await
         .context("HTTP server");
+    trimmer.abort();
+    let _ = trimmer.await;
     if let Some(p) = puller {
         p.abort();
         // Wait until it is gone, so its handles on the log are dropped on return.
