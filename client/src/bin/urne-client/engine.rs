@@ -4,7 +4,8 @@
 //!
 //! Owns: [`stream_entries`] (entry bundles checked leaf by leaf against level-0 hash
 //! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root),
-//! [`Preparer`] (parsing and signatures, on every core, ahead of the rules:
+//! [`Preparer`] (parsing and signatures, on every core, in batches
+//! (`urne_client::signature_batch`, or each alone: [`Auditor::mode`]), ahead of the rules:
 //! [`stream_prepared`] runs it on the download's thread while the rules judge the
 //! batch before), and
 //! [`Auditor`] (the rule state, a [`CompactRange`] for the root in O(log n) memory,
