@@ -30,6 +30,9 @@
 //!   type (the roles), the authorities' signing.
 //! - [`rules`]: the election rules as a pure state machine over a small state trait;
 //!   [`rules::check`] dispatches each statement to its family's judge.
+//! - [`signature_batch`]: Ed25519 batch verification with the single verification's
+//!   verdicts (the monitor's audit): which signatures may be batched, the batch
+//!   equation, the fallback, the residual.
 //! - [`ballot_rate`]: the ballot-rate alarm (ballots far below their recent level
 //!   while open and not suspended), its threshold and the open periods it judges.
 //! - [`receipt`]: receipt codes in the voting systems' own encodings (hex, Belenios's
@@ -77,6 +80,7 @@ pub mod note;
 pub mod receipt;
 pub mod rules;
 pub mod seal;
+pub mod signature_batch;
 pub mod statement;
 pub mod subtree;
 #[cfg(any(feature = "test-kit", doc))]

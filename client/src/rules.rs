@@ -783,10 +783,32 @@ pub fn verify_signatures_under(
     quorum: u32,
     rules: u32,
 ) -> Result<Verified, Refusal> {
+    verify_signatures_with(stmt, authorities, quorum, rules, &mut |k, m, s| {
+        k.verify(m, s)
+    })
+}
+
+/// [`verify_signatures_under`] with the Ed25519 check of each signature line left to
+/// `verify(key, text, signature)`: the rest (the block, the roles, the quorum) is
+/// decided here, once. With `verify` = [`VerifierKey::verify`] this is
+/// [`verify_signatures_under`]; a caller that collects the signatures and answers
+/// `true` gets the verdict the statement has if they all verify
+/// (`signature_batch` checks them together after, and asks again without
+/// collecting if one does not).
+///
+/// # Errors
+/// As [`verify_signatures_under`].
+pub fn verify_signatures_with<'a>(
+    stmt: &'a SignedStatement,
+    authorities: &'a [(Role, VerifierKey)],
+    quorum: u32,
+    rules: u32,
+    verify: &mut dyn FnMut(&'a VerifierKey, &'a [u8], &'a [u8]) -> bool,
+) -> Result<Verified, Refusal> {
     if rules >= RULES_VERSION {
-        verify_signatures(stmt, authorities, quorum)
+        verify_current(stmt, authorities, quorum, verify)
     } else {
-        verify_signatures_legacy(stmt, authorities, quorum)
+        verify_legacy(stmt, authorities, quorum, verify)
     }
 }
 
@@ -803,11 +825,20 @@ pub fn verify_signatures(
     authorities: &[(Role, VerifierKey)],
     quorum: u32,
 ) -> Result<Verified, Refusal> {
+    verify_current(stmt, authorities, quorum, &mut |k, m, s| k.verify(m, s))
+}
+
+fn verify_current<'a>(
+    stmt: &'a SignedStatement,
+    authorities: &'a [(Role, VerifierKey)],
+    quorum: u32,
+    verify: &mut dyn FnMut(&'a VerifierKey, &'a [u8], &'a [u8]) -> bool,
+) -> Result<Verified, Refusal> {
     let block = check_signature_block(stmt, authorities, quorum)?;
     let text = stmt.text();
     let mut signers = Vec::with_capacity(block.len());
     for (line, (role, key)) in stmt.signatures.iter().zip(block) {
-        if !key.verify(text, &line.signature) {
+        if !verify(key, text, &line.signature) {
             return Err(refuse(
                 RefusalCode::BadSignature,
                 format!("the signature by {} does not verify", line.name),
@@ -831,6 +862,15 @@ pub fn verify_signatures_legacy(
     authorities: &[(Role, VerifierKey)],
     quorum: u32,
 ) -> Result<Verified, Refusal> {
+    verify_legacy(stmt, authorities, quorum, &mut |k, m, s| k.verify(m, s))
+}
+
+fn verify_legacy<'a>(
+    stmt: &'a SignedStatement,
+    authorities: &'a [(Role, VerifierKey)],
+    quorum: u32,
+    verify: &mut dyn FnMut(&'a VerifierKey, &'a [u8], &'a [u8]) -> bool,
+) -> Result<Verified, Refusal> {
     let text = stmt.text();
     let mut signers: Vec<(Role, VerifierKey)> = Vec::new();
     for line in &stmt.signatures {
@@ -838,7 +878,7 @@ pub fn verify_signatures_legacy(
             .iter()
             .filter(|(_, k)| k.name() == line.name && k.key_id() == line.key_id)
         {
-            if !key.verify(text, &line.signature) {
+            if !verify(key, text, &line.signature) {
                 return Err(refuse(
                     RefusalCode::BadSignature,
                     format!("the signature by {} does not verify", line.name),

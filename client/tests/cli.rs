@@ -3053,3 +3053,72 @@ mkdir archive && tar -xf "$UUID.bel" -C archive
     assert_eq!(election["state"]["ballots_counted"][SCRUTIN], 4);
     assert_eq!(election["state"]["protocol_events"]["belenios"], 12);
 }
+
+/// The monitor checks signatures in batches (`urne_client::signature_batch`): a
+/// ballot in the middle of a batch, by the platform's own key (its signature line
+/// names the right key, so the block is right) with one bit of its `s` flipped, gets
+/// the alert the single verification gives, on exactly that entry, and every other
+/// entry of its batch is accepted; `--verify-each` says the same.
+#[test]
+fn monitor_batch_verification_names_exactly_the_bad_signature() {
+    let tmp = tempfile::tempdir().unwrap();
+    let xdg = tmp.path().join("xdg");
+    let data = tmp.path().join("data");
+    let k = Keys::new();
+    let s = Server::start(&data, &k);
+    // Seal, opening, 150 credentials, 60 ballots: entries 0..=211.
+    fill(&s, &k, "Test election", 150, 60);
+    s.stop();
+    let good = k.ballot(tag(61, 0xc0), tag(61, 0xe0));
+    let mut st = urne_client::statement::SignedStatement::parse(good.as_bytes()).unwrap();
+    st.signatures[0].signature[40] ^= 1;
+    let forged = format!(
+        "{}\n{}",
+        std::str::from_utf8(st.text()).unwrap(),
+        st.signatures[0].to_line()
+    );
+    assert_ne!(forged, good);
+    assert!(urne_client::statement::SignedStatement::parse(forged.as_bytes()).is_ok());
+    forge_append(&data, tmp.path(), &forged);
+    let s = Server::start(&data, &k);
+    for v in 62..=150 {
+        s.ok(&k.ballot(tag(v, 0xc0), tag(v, 0xe0)));
+    }
+    let mut seen = Vec::new();
+    for (name, flags) in [("batch", &[][..]), ("each", &["--verify-each"][..])] {
+        let state = tmp.path().join(name);
+        let mut args = vec![
+            "monitor",
+            "--log",
+            &s.url,
+            "--key",
+            &s.key,
+            "--state",
+            state.to_str().unwrap(),
+            "--once",
+            "--quiet",
+        ];
+        args.extend_from_slice(flags);
+        let r = client(&xdg, &args);
+        assert_eq!(r.code, 6, "{name}: {}", r.stderr);
+        let v = alerts_of(&state, "rule_violation");
+        assert_eq!(v.len(), 1, "{name}: {v:?}");
+        assert_eq!(v[0]["index"], 212, "{name}: {v:?}");
+        assert_eq!(v[0]["evidence"]["code"], "bad_signature", "{name}: {v:?}");
+        assert!(
+            v[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the signature by platform.test does not verify"),
+            "{name}: {v:?}"
+        );
+        let h = monitor_header(&state);
+        let counts = &h["reports"][ELECTION]["counts"];
+        assert_eq!(counts["credential"], 150, "{name}: {h}");
+        assert_eq!(counts["ballot"], 60 + 89, "{name}: {h}");
+        assert_eq!(h["reports"][ELECTION]["violations"], 1, "{name}: {h}");
+        assert_eq!(h["compact"]["size"], 302, "{name}: {h}");
+        seen.push((v[0]["message"].clone(), v[0]["evidence"].clone()));
+    }
+    assert_eq!(seen[0], seen[1]);
+}

@@ -4,7 +4,8 @@
 //!
 //! Owns: [`stream_entries`] (entry bundles checked leaf by leaf against level-0 hash
 //! tiles that [`TileHashVerifier`] authenticates against the checkpoint's root),
-//! [`Preparer`] (parsing and signatures, on every core, ahead of the rules:
+//! [`Preparer`] (parsing and signatures, on every core, in batches
+//! (`urne_client::signature_batch`, or each alone: [`Auditor::mode`]), ahead of the rules:
 //! [`stream_prepared`] runs it on the download's thread while the rules judge the
 //! batch before), and
 //! [`Auditor`] (the rule state, a [`CompactRange`] for the root in O(log n) memory,
@@ -23,6 +24,7 @@ use urne_client::checkpoint::Checkpoint;
 use urne_client::compact::CompactRange;
 use urne_client::note::VerifierKey;
 use urne_client::rules::{self, Context, Refusal, RefusalCode, StateKey, StateValue, Verified};
+use urne_client::signature_batch::{self, Mode, StatementCheck};
 use urne_client::statement::{Body, Role, SignedStatement, Tag, Time};
 use urne_client::tiles::{decode_entry_bundle_for, TileHashVerifier, TileId, TileKind, TILE_WIDTH};
 use urne_client::tree::{self, Hash};
@@ -239,6 +241,9 @@ pub struct Auditor {
     pub bursts: BTreeMap<String, ReissueWindow>,
     /// Statements checked in this process (for speed figures).
     pub checked: u64,
+    /// How signatures are checked: in batches (the default), or each alone
+    /// (`monitor --verify-each`).
+    pub mode: Mode,
     /// Keys of every election whose seal the rules **accepted** (a cache of the rule
     /// state, for checking signatures in parallel). A refused seal never enters it:
     /// it would make the keys of a forged seal check the statements of a real
@@ -287,6 +292,8 @@ pub struct Preparer {
     /// Election id → (the candidate seal's index, `None` for keys the rules had
     /// accepted; the keys).
     known: HashMap<String, (Option<u64>, Keys)>,
+    /// Signatures in batches, or each alone.
+    mode: Mode,
 }
 
 /// A batch of authenticated entries, parsed and with their signatures checked, ready
@@ -334,29 +341,55 @@ impl Preparer {
             }
         }
         let known = &self.known;
-        par_map_owned(parsed, |r| match r {
-            Err(m) => Pre::Malformed(m),
-            Ok(s) => {
-                let (v, from) = match &s.statement.body {
+        let mode = self.mode;
+        // Each core takes a run of statements and checks their signatures together
+        // (`signature_batch`: one multiscalar multiplication per batch, the verdict of
+        // the single verification for each).
+        par_chunks_owned(parsed, |chunk| {
+            // Per statement: the keys it is checked with now, and the candidate seal
+            // they come from.
+            let mut from: Vec<Option<u64>> = vec![None; chunk.len()];
+            let mut checks: Vec<StatementCheck<'_>> = Vec::with_capacity(chunk.len());
+            let mut slot: Vec<usize> = Vec::with_capacity(chunk.len());
+            for (i, r) in chunk.iter().enumerate() {
+                let Ok(s) = r else { continue };
+                let keys = match &s.statement.body {
                     // A seal is signed by the keys it seals.
-                    Body::Election(e) => (
-                        Some(rules::verify_signatures_under(
-                            &s,
-                            &e.authorities,
-                            e.quorum,
-                            rules::rules_of(e),
-                        )),
-                        None,
-                    ),
-                    _ => match known.get(s.statement.election.as_str()) {
-                        Some((from, (a, q, r))) => {
-                            (Some(rules::verify_signatures_under(&s, a, *q, *r)), *from)
-                        }
-                        None => (None, None),
-                    },
+                    Body::Election(e) => Some((&e.authorities[..], e.quorum, rules::rules_of(e))),
+                    _ => known
+                        .get(s.statement.election.as_str())
+                        .map(|(f, (a, q, r))| {
+                            from[i] = *f;
+                            (&a[..], *q, *r)
+                        }),
                 };
-                Pre::Parsed(Box::new(s), v, from)
+                if let Some((authorities, quorum, rules)) = keys {
+                    checks.push(StatementCheck {
+                        statement: s,
+                        authorities,
+                        quorum,
+                        rules,
+                    });
+                    slot.push(i);
+                }
             }
+            let mut verdicts: Vec<Option<Result<Verified, Refusal>>> = vec![None; chunk.len()];
+            for (v, i) in signature_batch::verify_statements(&checks, mode)
+                .into_iter()
+                .zip(slot)
+            {
+                verdicts[i] = Some(v);
+            }
+            drop(checks);
+            chunk
+                .into_iter()
+                .zip(verdicts)
+                .zip(from)
+                .map(|((r, v), from)| match r {
+                    Err(m) => Pre::Malformed(m),
+                    Ok(s) => Pre::Parsed(Box::new(s), v, from),
+                })
+                .collect()
         })
     }
 
@@ -395,6 +428,7 @@ impl Auditor {
                 .collect(),
             bursts,
             checked: 0,
+            mode: Mode::default(),
             authorities,
             sealed: HashMap::new(),
         })
@@ -408,6 +442,7 @@ impl Auditor {
                 .iter()
                 .map(|(id, keys)| (id.clone(), (None, keys.clone())))
                 .collect(),
+            mode: self.mode,
         }
     }
 
@@ -809,11 +844,15 @@ fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     })
 }
 
-/// Maps `f` over owned `items` on every core, keeping the order.
-fn par_map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+/// Splits `items` into one run per core, maps each run with `f` on its own core and
+/// concatenates the results, keeping the order.
+fn par_chunks_owned<T: Send, R: Send>(
+    items: Vec<T>,
+    f: impl Fn(Vec<T>) -> Vec<R> + Sync,
+) -> Vec<R> {
     let n = workers();
     if n == 1 || items.len() < 64 {
-        return items.into_iter().map(f).collect();
+        return f(items);
     }
     let chunk = items.len().div_ceil(n);
     let mut parts: Vec<Vec<T>> = Vec::new();
@@ -826,7 +865,7 @@ fn par_map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> 
             .into_iter()
             .map(|c| {
                 let f = &f;
-                sc.spawn(move || c.into_iter().map(f).collect::<Vec<R>>())
+                sc.spawn(move || f(c))
             })
             .collect();
         handles

@@ -334,8 +334,13 @@ impl DiskState {
     ) -> Result<(), StateError> {
         let durable = durable || outbox.is_some() || self.since_durable + 1 >= DURABLE_EVERY;
         let mut batch = self.batch(durable);
-        for (k, v) in self.pending.drain() {
-            let k = k.encode();
+        let mut writes: Vec<(Vec<u8>, StateValue)> =
+            self.pending.drain().map(|(k, v)| (k.encode(), v)).collect();
+        // In key order: the store's memtable is a skip list, and each insert walks it
+        // from the top; keys in order walk the nodes the one before just warmed (in
+        // hash order, most steps of most inserts missed the CPU's caches).
+        writes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in writes {
             // Into the filter first: a key committed is a key it holds.
             self.absent.insert(&k);
             batch.insert(&self.rules, k, v.encode());
