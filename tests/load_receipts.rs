@@ -132,7 +132,7 @@ async fn receipt(State(p): State<Proxy>, UrlPath(code): UrlPath<String>) -> Resp
     (StatusCode::OK, axum::Json(v)).into_response()
 }
 
-/// Serves the lie on 127.0.0.1 (port 0) on a thread of its own; returns its URL.
+/// Serves the lie; returns its URL.
 fn lying_log(real: &str, lie: Lie, other: &str) -> String {
     let proxy = Proxy {
         real: real.to_string(),
@@ -140,6 +140,16 @@ fn lying_log(real: &str, lie: Lie, other: &str) -> String {
         other: other.to_string(),
         http: reqwest::Client::new(),
     };
+    serve_on_a_thread(
+        Router::new()
+            .route("/v1/log", get(log_info))
+            .route("/v1/receipts/{code}", get(receipt))
+            .with_state(proxy),
+    )
+}
+
+/// Serves `app` on 127.0.0.1 (port 0) on a thread of its own; returns its URL.
+fn serve_on_a_thread(app: Router) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -148,14 +158,10 @@ fn lying_log(real: &str, lie: Lie, other: &str) -> String {
                 .await
                 .expect("bind");
             tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = Router::new()
-                .route("/v1/log", get(log_info))
-                .route("/v1/receipts/{code}", get(receipt))
-                .with_state(proxy);
             axum::serve(listener, app).await.expect("serve");
         });
     });
-    format!("http://{}", rx.recv().expect("proxy address"))
+    format!("http://{}", rx.recv().expect("server address"))
 }
 
 #[test]
@@ -304,26 +310,14 @@ async fn cached(State(c): State<TileCache>, uri: axum::http::Uri) -> Response {
     (status, body).into_response()
 }
 
-/// Serves the lying cache on 127.0.0.1 (port 0) on a thread of its own; returns its URL.
+/// Serves the lying cache; returns its URL.
 fn lying_cache(real: &str, lie: TileLie) -> String {
     let cache = TileCache {
         real: real.to_string(),
         lie,
         http: reqwest::Client::new(),
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().expect("runtime");
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("addr")).expect("send");
-            let app = Router::new().fallback(cached).with_state(cache);
-            axum::serve(listener, app).await.expect("serve");
-        });
-    });
-    format!("http://{}", rx.recv().expect("cache address"))
+    serve_on_a_thread(Router::new().fallback(cached).with_state(cache))
 }
 
 /// `urne load --tile-proofs N --json` against `url` (with `--key` if given).

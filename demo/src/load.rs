@@ -264,22 +264,21 @@ pub async fn run_proof_load(
         .collect()
         .await;
     let seconds = start.elapsed().as_secs_f64();
-    let mut lat = Vec::with_capacity(results.len());
-    for r in results {
-        let (l, ok) = r?;
-        if !ok {
-            bail!("a proof served by the log does not verify");
-        }
-        lat.push(l.as_secs_f64() * 1000.0);
-    }
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    let lat = sorted_ms(
+        results
+            .into_iter()
+            .map(|r| match r? {
+                (l, true) => Ok(l),
+                (_, false) => bail!("a proof served by the log does not verify"),
+            })
+            .collect(),
+    )?;
     Ok(ProofLoadReport {
         proofs: lat.len(),
         seconds,
         per_second: lat.len() as f64 / seconds,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
     })
 }
 
@@ -353,17 +352,32 @@ pub async fn run_receipt_load(
         .collect()
         .await;
     let seconds = start.elapsed().as_secs_f64();
+    let lat = sorted_ms(results)?;
+    Ok(ProofLoadReport {
+        proofs: lat.len(),
+        seconds,
+        per_second: lat.len() as f64 / seconds,
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
+    })
+}
+
+/// The latencies of a run's requests in milliseconds, sorted; the first failed
+/// request is the run's error.
+pub(crate) fn sorted_ms(results: Vec<Result<Duration>>) -> Result<Vec<f64>> {
     let mut lat = Vec::with_capacity(results.len());
     for r in results {
         lat.push(r?.as_secs_f64() * 1000.0);
     }
     lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
-    Ok(ProofLoadReport {
-        proofs: lat.len(),
-        seconds,
-        per_second: lat.len() as f64 / seconds,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
-    })
+    Ok(lat)
+}
+
+/// The `p` quantile (0 to 1) of latencies sorted by [`sorted_ms`]; 0 when there are
+/// none.
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }

@@ -15,6 +15,7 @@
 //! then against a cache in front of it, this measures what that buys
 //! (`scripts/bench-storm.sh`).
 
+use crate::load::{percentile, sorted_ms};
 use anyhow::{anyhow, bail, Context as _, Result};
 use futures::stream::{self, StreamExt};
 use rand::{Rng, SeedableRng};
@@ -159,12 +160,7 @@ pub async fn run_tile_proof_load(
         .collect()
         .await;
     let seconds = start.elapsed().as_secs_f64();
-    let mut lat = Vec::with_capacity(results.len());
-    for r in results {
-        lat.push(r?.as_secs_f64() * 1000.0);
-    }
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| lat[((lat.len() - 1) as f64 * p).round() as usize];
+    let lat = sorted_ms(results)?;
     let tiles = tiles.load(Ordering::Relaxed);
     Ok(TileProofReport {
         proofs: lat.len(),
@@ -174,8 +170,8 @@ pub async fn run_tile_proof_load(
         seconds,
         per_second: lat.len() as f64 / seconds,
         tiles_per_second: tiles as f64 / seconds,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
+        p50_ms: percentile(&lat, 0.5),
+        p99_ms: percentile(&lat, 0.99),
     })
 }
 
