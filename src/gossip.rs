@@ -35,7 +35,7 @@ use std::time::Duration;
 use urne_client::checkpoint::{open_checkpoint, Checkpoint, WitnessPolicy};
 use urne_client::consistency::{decide, proof_needed, Decision, Shown, TrustPolicy};
 use urne_client::note::VerifierKey;
-use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId, TILE_WIDTH};
+use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId};
 use urne_client::tree::{self, Hash};
 
 pub use urne_client::gossip::{Equivocation, Gossip, GossipCheckpoint};
@@ -54,8 +54,6 @@ const MEMO: usize = 4096;
 type Pair = (u64, [u8; 32], u64, [u8; 32]);
 
 /// The largest tile body read from a source (a full hash tile).
-const MAX_TILE_BYTES: u64 = TILE_WIDTH * 32;
-
 pub use urne_client::gossip::MAX_GOSSIP_CHECKPOINTS;
 
 /// Equivocation evidence found: kept durably (when given a store), deduplicated,
@@ -555,7 +553,7 @@ impl TileFetcher for HttpTiles {
                     }
                     // Bounded whatever the transfer encoding (a chunked body has no
                     // length to check up front).
-                    crate::peer_body::read_capped(r, MAX_TILE_BYTES as usize)
+                    crate::peer_body::read_capped(r, urne_client::tiles::MAX_HASH_TILE_BYTES)
                         .await
                         .map_err(|e| fail(format!("{e:#}")))
                 }

@@ -30,6 +30,10 @@ pub const TILE_HEIGHT: u8 = 8;
 /// The number of hashes in a full tile, and of entries in a full bundle: `2^8`.
 pub const TILE_WIDTH: u64 = 256;
 
+/// The size of a full hash tile, the largest any tile of hashes can be: a reader of
+/// tiles from the network refuses a longer answer before it hashes it.
+pub const MAX_HASH_TILE_BYTES: usize = TILE_WIDTH as usize * HASH_SIZE;
+
 /// The highest tile level a path may name (C2SP tlog-tiles: "between 0 and 63").
 pub const MAX_TILE_LEVEL: u8 = 63;
 

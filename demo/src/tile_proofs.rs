@@ -23,11 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use urne_client::checkpoint::{open_checkpoint, WitnessPolicy};
-use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId};
+use urne_client::tiles::{TileError, TileFetcher, TileHashVerifier, TileId, MAX_HASH_TILE_BYTES};
 use urne_client::tree::{self, Hash};
-
-/// A tile is at most 256 hashes of 32 bytes; a larger answer is refused.
-const MAX_TILE_BYTES: usize = 256 * 32;
 
 /// Results of a tile-proof run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -78,7 +75,7 @@ impl TileFetcher for VoterTiles {
                         return Err(fail(r.status().to_string()));
                     }
                     let body = r.bytes().await.map_err(|e| fail(e.to_string()))?;
-                    if body.len() > MAX_TILE_BYTES {
+                    if body.len() > MAX_HASH_TILE_BYTES {
                         return Err(fail(format!("{} bytes", body.len())));
                     }
                     self.tiles.fetch_add(1, Ordering::Relaxed);
