@@ -15,7 +15,7 @@
 //! Entries are audited in batches (up to 16 entry bundles, 4,096 entries): the
 //! signatures of the next batches are checked on every core while the rules judge
 //! this one in log order (`engine.rs`). A chunk of batches (one batch at first, up to
-//! eight, 32,768 entries, as the state grows: [`commit_every`]), and every batch that
+//! two, 8,192 entries, as the state grows: [`commit_every`]), and every batch that
 //! raised an alert, is committed in one atomic write batch: the rule state it wrote,
 //! the resume point ([`Header`]: log key, compact range, last verified checkpoint,
 //! report data, detector windows) and the alerts it raised (the outbox). The alerts
@@ -140,12 +140,15 @@ pub struct Header {
 }
 
 /// How many entries the monitor audits between two commits of its state, once
-/// `audited` entries are: an eighth of them, between 4,096 (one batch) and 32,768.
-/// Each commit rewrites the pages of the state its keys land on, which are random
-/// (hashes): the larger the state, the more entries a commit must carry for its
-/// writes to share pages; a monitor killed re-audits at most one chunk.
+/// `audited` entries are: an eighth of them, between 4,096 (one batch) and 8,192.
+/// Larger chunks made each commit cheaper per entry when the store was a B-tree
+/// (a commit rewrote the pages its random keys landed on); in the log-structured
+/// store a commit costs per key, and the writes of a chunk wait in memory until it
+/// is committed (a map of keys and values, and their encoded copies while it is
+/// committed): chunks of up to 32,768 entries took some 20 MiB more at the peak
+/// (BENCHMARKS.md). A monitor killed re-audits at most one chunk.
 fn commit_every(audited: u64) -> u64 {
-    (audited / 8).clamp(4_096, 32_768)
+    (audited / 8).clamp(4_096, 8_192)
 }
 
 fn now_unix() -> i64 {

@@ -53,13 +53,31 @@ const META: &str = "meta";
 /// The layout version of `monitor.lsm`; a store of another version is refused.
 pub const FORMAT: u32 = 3;
 
-/// fjall's block cache: the committed state's hot blocks (the elections, the
-/// credentials ballots look up). Memory does not grow with the electorate past this.
-pub const CACHE_BYTES: u64 = 32 << 20;
+/// fjall's block cache: the committed state's hot blocks (the elections' keys and
+/// the upper index blocks). Not larger: past a few million entries the keys a ballot
+/// looks up (its credential) are random in gigabytes of state, so a cache of 32 MiB
+/// hit as rarely as one of 8, and cost some 50 MiB more of resident memory (fjall
+/// holds a cached block decoded, one allocation per item, well above its size on
+/// disk): 305 against 263 MiB at the peak of a 10 million-entry audit, at the same
+/// CPU per entry (BENCHMARKS.md, "The monitor at ten million entries, measured
+/// again").
+pub const CACHE_BYTES: u64 = 8 << 20;
 
 /// Each partition's memtable bound: past it the memtable is written out as a sorted
 /// run (two partitions; `meta` stays small).
 pub const MEMTABLE_BYTES: u32 = 8 << 20;
+
+/// Bits per key of the Bloom filters of fjall's levels past the second (its first
+/// two build theirs at a fixed false-positive rate). fjall holds them in memory,
+/// outside its cache, so they grow with the state (30 million keys at ten million
+/// entries). Six bits and not fjall's ten: a key the absence filter (`absent.rs`)
+/// does not rule out is mostly a key that exists, in the last level, where a filter
+/// says yes anyway; a level above it wrongly answers maybe for about 6 % of the
+/// lookups (one block read more) instead of 1 %. Measured over ten million entries:
+/// a peak of 225 MiB against 258, and less CPU (smaller filters to build in the
+/// merges and to probe). fjall writes a partition's settings when it creates it: a
+/// store created before keeps its ten bits.
+const BLOOM_BITS: u8 = 6;
 
 /// glibc's allocator arenas: at most this many for the monitor's process. The store
 /// writes its sorted runs on background threads and the signatures are checked on
@@ -225,6 +243,7 @@ impl DiskState {
             PartitionCreateOptions::default()
                 .max_memtable_size(MEMTABLE_BYTES)
                 .block_size(4096)
+                .bloom_filter_bits(Some(BLOOM_BITS))
         };
         let rules = keyspace.open_partition(STATE, options()).map_err(at)?;
         let meta = keyspace.open_partition(META, options()).map_err(at)?;
