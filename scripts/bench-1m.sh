@@ -14,6 +14,8 @@
 #   URNE_BIN=… URNE_CLIENT_BIN=… KEEP=/tmp/fill bash scripts/bench-1m.sh 500000
 #   MONITOR=0 …: the log's figures only (no monitor catch-up)
 set -euo pipefail
+# shellcheck source=scripts/start-log.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start-log.sh"
 N=${1:-500000}
 M=${2:-30000}
 RECEIPTS=${3:-200000}
@@ -32,16 +34,7 @@ cleanup() {
 trap cleanup EXIT
 cd "$W"
 rm -rf data mon
-PORT=18$((RANDOM % 900 + 100))
-L=http://127.0.0.1:$PORT
-# Emptied first: the server truncates it only once started, and a kept directory
-# holds the last run's, whose "serving on" the loop below would take for this one's.
-: >serve.out
-"$SRV" serve --data data --listen 127.0.0.1:$PORT --time-tolerance 86400 \
-  $("$SRV" demo --print-board-key | sed 's/^/--allow-board /') >serve.out 2>serve.err &
-SERVE=$!
-for _ in $(seq 300); do grep -q "serving on" serve.out 2>/dev/null && break; sleep 0.1; done
-K=$(sed -n 's/.*verifier key: *//p' serve.out)
+start_log
 TCK=$(getconf CLK_TCK)
 # CPU seconds (user + system) of the server so far.
 cpu() { awk -v t="$TCK" '{ printf "%.2f", ($14 + $15) / t }' /proc/$SERVE/stat; }

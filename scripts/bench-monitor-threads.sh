@@ -14,6 +14,8 @@
 #   KEEP=/work/scale/10m URNE_BIN=…/release/urne OUT=/tmp/runs LIMIT=900 \
 #     bash scripts/bench-monitor-threads.sh NAME …/release/urne-client
 set -uo pipefail
+# shellcheck source=scripts/start-log.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start-log.sh"
 NAME=${1:?name}
 BIN=${2:?urne-client binary}
 W=${KEEP:?KEEP: a directory holding a filled log in data/}
@@ -30,15 +32,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$W"
-PORT=18$((RANDOM % 900 + 100))
-L=http://127.0.0.1:$PORT
-# Emptied first: a kept directory holds the last run's "serving on" line.
-: >serve.out
-"$SRV" serve --data data --listen 127.0.0.1:$PORT --time-tolerance 86400 \
-  $("$SRV" demo --print-board-key | sed 's/^/--allow-board /') >serve.out 2>serve.err &
-SERVE=$!
-for _ in $(seq 600); do grep -q "serving on" serve.out 2>/dev/null && break; sleep 0.1; done
-K=$(sed -n 's/.*verifier key: *//p' serve.out)
+start_log
 [ -n "$K" ] || { echo "the log did not start: see $W/serve.err" >&2; exit 1; }
 rm -rf "$STATE"
 /usr/bin/time -v "$BIN" monitor --log "$L" --key "$K" --state "$STATE" --once --quiet \

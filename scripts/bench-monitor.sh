@@ -16,6 +16,8 @@
 #   URNE_BIN=…/release/urne KEEP=/tmp/mon-bench LIMIT=600 AUDIT_BENCH=…/release/deps/audit-… \
 #     bash scripts/bench-monitor.sh 500000 before=/tmp/urne-client-main after=…/release/urne-client
 set -euo pipefail
+# shellcheck source=scripts/start-log.sh
+. "$(dirname "${BASH_SOURCE[0]}")/start-log.sh"
 N=${1:?ballots}
 shift
 SRV=${URNE_BIN:-${CARGO_TARGET_DIR:-target}/release/urne}
@@ -29,18 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$W"
-PORT=18$((RANDOM % 900 + 100))
-L=http://127.0.0.1:$PORT
 fresh=0
 [ -d data ] || fresh=1
-# Emptied first: the server truncates it only once started, and a kept directory
-# holds the last run's, whose "serving on" the loop below would take for this one's.
-: >serve.out
-"$SRV" serve --data data --listen 127.0.0.1:$PORT --time-tolerance 86400 \
-  $("$SRV" demo --print-board-key | sed 's/^/--allow-board /') >serve.out 2>serve.err &
-SERVE=$!
-for _ in $(seq 600); do grep -q "serving on" serve.out 2>/dev/null && break; sleep 0.1; done
-K=$(sed -n 's/.*verifier key: *//p' serve.out)
+start_log
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "$(nproc) cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); $(date -u +%H:%M:%S) UTC; load $(load)"
 if [ "$fresh" = 1 ]; then
